@@ -1,0 +1,66 @@
+"""Samverkan: one e-service platform shared by the members of a region."""
+
+from flask import Flask
+from sqlalchemy import event
+
+from samverkan import settings as settings_module
+from samverkan.extensions import csrf, db, migrate
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=None, instance_relative_config=False)
+    app.config.update(settings_module.load_settings(config))
+    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.instance_path = app.config["INSTANCE_PATH"]
+    app.json.sort_keys = False  # keep fields in the order the schemas declare them
+    app.json.ensure_ascii = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from samverkan import errors, templating
+    from samverkan.api.views import bp as api_bp
+    from samverkan.citizen.views import bp as citizen_bp
+    from samverkan.cli import register_commands
+    from samverkan.tenancy import resolve
+
+    resolve.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    csrf.exempt(api_bp)  # JSON API: no cookies, so no cross-site request to forge
+    app.register_blueprint(api_bp)
+    app.register_blueprint(citizen_bp)
+    register_commands(app)
+    return app
+
+
+def _with_driver(url: str) -> str:
+    """PostgreSQL URLs use psycopg 3 (the URL may name no driver or an old one)."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _configure_engine(engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, record):
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,118 @@
+"""Thin JSON routes. Input is checked by the form engine's marshmallow schema."""
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+from samverkan.access import public
+from samverkan.api import schemas
+from samverkan.api.openapi import openapi_document
+from samverkan.cases import operations, status
+from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
+from samverkan.errors import error_response
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_KEY_LENGTH = 200
+
+
+@bp.get("/openapi.json")
+@public
+def openapi():
+    return jsonify(openapi_document())
+
+
+@bp.get("/tenants")
+@public
+def tenants():
+    rows = db.session.scalars(
+        sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.name)
+    ).all()
+    return jsonify(schemas.TenantOut(many=True).dump(rows))
+
+
+@bp.get("/tenants/<tenant>/services")
+@public
+def services():
+    return jsonify(schemas.ServiceOut(many=True).dump(enabled_services()))
+
+
+@bp.get("/tenants/<tenant>/services/<service>")
+@public
+def service_definition(service: str):
+    form = form_for(get_enabled_service_or_404(service))
+    return jsonify(schemas.DefinitionOut().dump(form.describe()))
+
+
+@bp.post("/tenants/<tenant>/services/<service>/submissions")
+@public
+def submit(service: str):
+    tenant_service = get_enabled_service_or_404(service)
+    if not request.is_json:
+        return error_response(415)
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_response(400, f"Kroppen är inte giltig JSON: {exc}")
+    if not isinstance(body, dict):
+        return error_response(400, "Kroppen ska vara ett JSON-objekt med svaren, fält för fält.")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+        return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")
+    form = form_for(tenant_service)
+    result = form.validate_all(body)
+    if not result.ok:
+        return jsonify({"message": "Några svar behöver rättas.", "errors": result.errors}), 422
+    try:
+        submission = operations.submit_case(
+            db.session,
+            g.tenant,
+            tenant_service,
+            form,
+            result.answers,
+            channel="api",
+            upload_root=Path(current_app.config["UPLOAD_ROOT"]),
+            idempotency_key=f"api:{key}" if key else None,
+        )
+    except operations.IdempotencyConflict:
+        db.session.rollback()
+        return error_response(
+            409, "Samma Idempotency-Key har redan använts med andra svar. Använd en ny nyckel."
+        )
+    db.session.commit()
+    case = submission.case
+    status_url = url_for(".case_status", token=case.status_token, _external=True)
+    response = jsonify(
+        schemas.SubmissionCreatedOut().dump(
+            {"reference": case.reference, "status": case.status, "status_url": status_url}
+        )
+    )
+    response.status_code = 201
+    response.headers["Location"] = status_url
+    if not submission.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/tenants/<tenant>/cases/<token>")
+@public
+def case_status(token: str):
+    case = operations.find_case_by_token(db.session, token)
+    if case is None:
+        return error_response(404, "Det finns inget ärende med den länken.")
+    data = {
+        "reference": case.reference,
+        "service_slug": case.service_slug,
+        "service_version": case.definition.version,
+        "status": case.status,
+        "status_label": status.label(case.status),
+        "submitted_at": case.submitted_at,
+        "updated_at": case.updated_at,
+        "history": [e for e in case.events if e.visible_to_citizen],
+    }
+    response = jsonify(schemas.CaseStatusOut().dump(data))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,118 @@
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.db import Base, TenantScoped, Timestamp, utcnow
+
+
+class ReferenceCounter(TenantScoped, Base):
+    """The last number used in a member's series for one year (gapless, see operations)."""
+
+    __tablename__ = "reference_counters"
+    __table_args__ = (sa.PrimaryKeyConstraint("tenant_id", "year"),)
+
+    year: orm.Mapped[int]
+    last_number: orm.Mapped[int] = orm.mapped_column(default=0)
+
+
+class Case(TenantScoped, Base):
+    """A received submission (ärende), registered under the member's own reference."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),
+        sa.UniqueConstraint("tenant_id", "reference"),
+        sa.UniqueConstraint("tenant_id", "year", "number"),
+        sa.UniqueConstraint("tenant_id", "status_token"),
+        sa.UniqueConstraint("tenant_id", "idempotency_key"),
+        sa.Index("ix_cases_tenant_submitted", "tenant_id", "submitted_at"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    reference: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    year: orm.Mapped[int]
+    number: orm.Mapped[int]
+    service_slug: orm.Mapped[str] = orm.mapped_column(sa.String(60))
+    definition_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("service_definitions.id"))
+    answers: orm.Mapped[dict[str, Any]] = orm.mapped_column(sa.JSON)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    channel: orm.Mapped[str] = orm.mapped_column(sa.String(10))
+    status_token: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    idempotency_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    request_fingerprint: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    submitted_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    definition = orm.relationship("ServiceDefinition", lazy="joined")
+    # Read-only: events and attachments are written with explicit (tenant_id, case_id).
+    events: orm.Mapped[list["CaseEvent"]] = orm.relationship(
+        primaryjoin="and_(Case.tenant_id == foreign(CaseEvent.tenant_id), "
+        "Case.id == foreign(CaseEvent.case_id))",
+        order_by="CaseEvent.id",
+        viewonly=True,
+    )
+    attachments: orm.Mapped[list["Attachment"]] = orm.relationship(
+        primaryjoin="and_(Case.tenant_id == foreign(Attachment.tenant_id), "
+        "Case.id == foreign(Attachment.case_id))",
+        order_by="Attachment.id",
+        viewonly=True,
+    )
+
+
+class CaseEvent(TenantScoped, Base):
+    """One line of a case's history: submitted, status changed, message."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
+        sa.Index("ix_case_events_tenant_case", "tenant_id", "case_id"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    case_id: orm.Mapped[int]
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
+    message: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    visible_to_citizen: orm.Mapped[bool] = orm.mapped_column(default=True)
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+
+
+class Attachment(TenantScoped, Base):
+    """A file that came with a case; the bytes live outside the web root."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
+        sa.Index("ix_attachments_tenant_case", "tenant_id", "case_id"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    case_id: orm.Mapped[int]
+    field_name: orm.Mapped[str] = orm.mapped_column(sa.String(60))
+    filename: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    storage_name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    content_type: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    size: orm.Mapped[int]
+    sha256: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+
+
+class Draft(TenantScoped, Base):
+    """A form being filled in. Not a case: it has no reference until it is submitted."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),
+        sa.Index("ix_drafts_tenant_expires", "tenant_id", "expires_at"),
+    )
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
+    service_slug: orm.Mapped[str] = orm.mapped_column(sa.String(60))
+    definition_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("service_definitions.id"))
+    answers: orm.Mapped[dict[str, Any]] = orm.mapped_column(sa.JSON, default=dict)
+    completed_steps: orm.Mapped[list[str]] = orm.mapped_column(sa.JSON, default=list)
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    expires_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp)

@@ -1,0 +1,225 @@
+"""State changes for cases. They flush but never commit: the request commits once."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import orm
+from sqlalchemy.dialects import postgresql, sqlite
+
+from samverkan.cases import status
+from samverkan.cases.models import Attachment, Case, CaseEvent, Draft, ReferenceCounter
+from samverkan.catalogue import uploads
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.uploads import IncomingFile, StoredFile
+from samverkan.tenancy.models import Tenant
+
+SWEDEN = ZoneInfo("Europe/Stockholm")
+DRAFT_LIFETIME = timedelta(days=30)
+
+
+class IdempotencyConflict(Exception):
+    """The same idempotency key came back with different answers."""
+
+
+@dataclass
+class Submission:
+    case: Case
+    created: bool
+
+
+def next_reference_number(session: orm.Session, tenant_id: int, year: int) -> int:
+    """Take the next number in the member's series for the year.
+
+    One upsert that increments and returns the counter: on PostgreSQL the row lock holds
+    concurrent submitters until this transaction ends, on SQLite the request runs under
+    BEGIN IMMEDIATE. Either way a rolled-back submission gives its number back: no gaps.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    table = ReferenceCounter.__table__
+    stmt = (
+        dialect.insert(table)
+        .values(tenant_id=tenant_id, year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.tenant_id, table.c.year],
+            set_={"last_number": table.c.last_number + 1},
+        )
+        .returning(table.c.last_number)
+    )
+    return session.execute(stmt).scalar_one()
+
+
+def format_reference(tenant: Tenant, year: int, number: int) -> str:
+    return f"{tenant.reference_prefix}-{year}-{number:06d}"
+
+
+def answers_fingerprint(form: ServiceForm, answers: dict) -> str:
+    """A digest of the answers (files by their content hash) to recognise a replay."""
+    comparable = {}
+    for name, value in answers.items():
+        if isinstance(value, IncomingFile):
+            comparable[name] = hashlib.sha256(value.data).hexdigest()
+        elif isinstance(value, StoredFile):
+            comparable[name] = value.sha256
+        else:
+            comparable[name] = form.to_json({name: value})[name]
+    canonical = json.dumps(comparable, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def find_by_idempotency_key(session: orm.Session, key: str) -> Case | None:
+    return session.scalar(sa.select(Case).where(Case.idempotency_key == key))
+
+
+def submit_case(
+    session: orm.Session,
+    tenant: Tenant,
+    service: TenantService,
+    form: ServiceForm,
+    answers: dict,
+    *,
+    channel: str,
+    upload_root: Path,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Register validated answers as a case with the next reference in the member's series.
+
+    With an idempotency key, a repeat returns the first case instead of creating another;
+    a repeat with different answers raises IdempotencyConflict.
+    """
+    fingerprint = answers_fingerprint(form, answers)
+    if idempotency_key:
+        existing = find_by_idempotency_key(session, idempotency_key)
+        if existing is not None:
+            return _replay(existing, fingerprint)
+    stored = {
+        name: uploads.store(upload_root, tenant.id, value)
+        if isinstance(value, IncomingFile)
+        else value
+        for name, value in answers.items()
+    }
+    now = now or datetime.now(UTC)
+    year = now.astimezone(SWEDEN).year
+    savepoint = session.begin_nested()
+    try:
+        number = next_reference_number(session, tenant.id, year)
+        case = Case(
+            tenant_id=tenant.id,
+            reference=format_reference(tenant, year, number),
+            year=year,
+            number=number,
+            service_slug=service.service_slug,
+            definition_id=service.definition_id,
+            answers=form.to_json(stored),
+            status=status.RECEIVED,
+            channel=channel,
+            status_token=secrets.token_urlsafe(32),
+            idempotency_key=idempotency_key,
+            request_fingerprint=fingerprint,
+            submitted_at=now,
+        )
+        session.add(case)
+        session.flush()
+        session.add(
+            CaseEvent(
+                tenant_id=tenant.id,
+                case_id=case.id,
+                kind="submitted",
+                status=status.RECEIVED,
+                message="Ärendet har tagits emot och registrerats.",
+                created_at=now,
+            )
+        )
+        for name, value in stored.items():
+            if isinstance(value, StoredFile):
+                session.add(
+                    Attachment(
+                        tenant_id=tenant.id,
+                        case_id=case.id,
+                        field_name=name,
+                        filename=value.filename,
+                        storage_name=value.storage_name,
+                        content_type=value.content_type,
+                        size=value.size,
+                        sha256=value.sha256,
+                    )
+                )
+        session.flush()
+        savepoint.commit()
+    except sa_exc.IntegrityError:
+        # Two requests with one key raced past the lookup; the other one won.
+        savepoint.rollback()
+        existing = find_by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        if existing is None:
+            raise
+        return _replay(existing, fingerprint)
+    return Submission(case=case, created=True)
+
+
+def _replay(existing: Case, fingerprint: str) -> Submission:
+    if existing.request_fingerprint != fingerprint:
+        raise IdempotencyConflict(existing.reference)
+    return Submission(case=existing, created=False)
+
+
+def find_case_by_token(session: orm.Session, token: str) -> Case | None:
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(sa.select(Case).where(Case.status_token == token))
+
+
+# -- drafts: a form in progress ----------------------------------------------------------
+
+
+def start_draft(session: orm.Session, service: TenantService, now: datetime | None = None) -> Draft:
+    now = now or datetime.now(UTC)
+    draft = Draft(
+        id=secrets.token_urlsafe(24),
+        service_slug=service.service_slug,
+        definition_id=service.definition_id,
+        answers={},
+        completed_steps=[],
+        expires_at=now + DRAFT_LIFETIME,
+    )
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> None:
+    """Keep one step's answers; answers of fields now hidden by a condition are dropped."""
+    step = form.step(step_id)
+    merged = form.from_json(draft.answers)
+    for spec in step["fields"]:
+        merged.pop(spec["name"], None)
+    merged.update(answers)
+    shown = {spec["name"] for spec in form.visible(form.all_fields(), merged)}
+    merged = {name: value for name, value in merged.items() if name in shown}
+    draft.answers = form.to_json(merged)
+    completed = [s for s in draft.completed_steps if s != step_id] + [step_id]
+    draft.completed_steps = [s["id"] for s in form.steps if s["id"] in completed]
+
+
+def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) -> Draft | None:
+    if not draft_id:
+        return None
+    draft = session.scalar(
+        sa.select(Draft).where(Draft.id == draft_id, Draft.service_slug == service_slug)
+    )
+    if draft is None or draft.expires_at.replace(tzinfo=draft.expires_at.tzinfo or UTC) < (
+        datetime.now(UTC)
+    ):
+        return None
+    return draft
+
+
+def discard_draft(session: orm.Session, draft: Draft) -> None:
+    session.delete(draft)

@@ -1,0 +1,20 @@
+"""The workflow a case moves through, with the words a citizen reads."""
+
+RECEIVED = "received"
+IN_PROGRESS = "in_progress"
+WAITING = "waiting_for_citizen"
+DECIDED = "decided"
+CLOSED = "closed"
+
+LABELS = {
+    RECEIVED: {"sv": "Mottaget", "en": "Received"},
+    IN_PROGRESS: {"sv": "Under handläggning", "en": "In progress"},
+    WAITING: {"sv": "Väntar på komplettering från dig", "en": "Waiting for you"},
+    DECIDED: {"sv": "Beslut fattat", "en": "Decided"},
+    CLOSED: {"sv": "Avslutat", "en": "Closed"},
+}
+STATUSES = tuple(LABELS)
+
+
+def label(status: str, lang: str = "sv") -> str:
+    return LABELS.get(status, {}).get(lang, status)

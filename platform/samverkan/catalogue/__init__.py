@@ -1,0 +1,1 @@
+"""The shared catalogue of e-service definitions and the form engine built from them."""

@@ -1,0 +1,441 @@
+"""Field types of the form engine: how each is validated, read from a form, and shown.
+
+A registry like CTFd's challenge classes: the definition names a type, the engine asks
+the type for a marshmallow field. Messages are the Swedish ones a citizen reads.
+"""
+
+import base64
+import binascii
+import re
+from datetime import date
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate
+
+from samverkan.catalogue import swedish
+from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sniff_kind
+
+REQUIRED = "Du måste fylla i det här fältet."
+MARKUP = re.compile(r"<\s*[a-zA-Z/!?]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+PHONE = re.compile(r"^\+?[0-9][0-9 ()-]*$")
+
+
+def localized(text: dict | None, lang: str = "sv") -> str:
+    if not text:
+        return ""
+    return text.get(lang) or text.get("sv", "")
+
+
+class CleanString(fields.String):
+    """A string with surrounding space removed, no control characters and no HTML markup."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ValidationError(self.error_messages.get("required", REQUIRED))
+        if CONTROL.search(text):
+            raise ValidationError("Texten innehåller otillåtna tecken.")
+        if MARKUP.search(text):
+            raise ValidationError(
+                "Texten får inte innehålla HTML-kod. Ta bort tecknet < eller skriv det som text."
+            )
+        return text
+
+
+class NormalizedNumber(CleanString):
+    """A Swedish identity number or postcode, returned in its standard written form."""
+
+    def __init__(self, normalize, message: str, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize = normalize
+        self.message = message
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return self.normalize(text)
+        except swedish.InvalidNumber as exc:
+            raise ValidationError(self.message) from exc
+
+
+class UploadField(fields.Field):
+    """A file from a form post (FileStorage), from the API (base64), or already stored."""
+
+    def __init__(self, accept: list[str], max_bytes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.accept = accept
+        self.max_bytes = max_bytes
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, StoredFile):
+            return value
+        if hasattr(value, "stream") and hasattr(value, "filename"):  # werkzeug FileStorage
+            filename = value.filename or ""
+            content = value.stream.read(self.max_bytes + 1)
+        elif isinstance(value, dict) and set(value) == {"filename", "content_base64"}:
+            filename = str(value["filename"])
+            try:
+                content = base64.b64decode(str(value["content_base64"]), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValidationError("Filens innehåll är inte giltig base64.") from exc
+        else:
+            raise ValidationError('Skicka filen som {"filename": "...", "content_base64": "..."}.')
+        if not content:
+            raise ValidationError("Filen är tom. Välj en fil med innehåll.")
+        if len(content) > self.max_bytes:
+            raise ValidationError(
+                f"Filen är för stor. Den får vara högst {self.max_bytes // (1024 * 1024)} MB."
+            )
+        kind = sniff_kind(content)
+        if kind not in self.accept:
+            names = " eller ".join(FILE_KINDS[k][0] for k in self.accept)
+            raise ValidationError(f"Filen måste vara av typen {names}.")
+        return IncomingFile(filename=filename, data=content, kind=kind)
+
+
+class FieldType:
+    """Base for a field type; subclasses say how to validate, read and show the value."""
+
+    name = ""
+    template = "text"
+    input_type = "text"
+
+    def messages(self, spec: dict) -> dict[str, str]:
+        return {"required": REQUIRED, "null": REQUIRED, "invalid": "Ogiltigt värde."}
+
+    def marshmallow_field(self, spec: dict, options: list[tuple[str, str]]) -> fields.Field:
+        raise NotImplementedError
+
+    def from_form(self, spec: dict, form, files) -> Any:
+        return form.get(spec["name"])
+
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def from_json(self, value: Any) -> Any:
+        return value
+
+    def display(self, spec: dict, value: Any, options: list[tuple[str, str]]) -> str:
+        return "" if value is None else str(value)
+
+    def json_schema(self, spec: dict, options: list[tuple[str, str]]) -> dict:
+        return {"type": "string"}
+
+
+class TextType(FieldType):
+    name = "text"
+    default_max = 200
+
+    def marshmallow_field(self, spec, options):
+        limit = spec.get("max_length", self.default_max)
+        return CleanString(
+            required=spec["required"],
+            error_messages=self.messages(spec),
+            validate=validate.Length(max=limit, error=f"Texten får vara högst {limit} tecken."),
+        )
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "maxLength": spec.get("max_length", self.default_max)}
+
+
+class TextareaType(TextType):
+    name = "textarea"
+    template = "textarea"
+    default_max = 4000
+
+
+class EmailType(FieldType):
+    name = "email"
+    input_type = "email"
+
+    def marshmallow_field(self, spec, options):
+        return fields.Email(
+            required=spec["required"],
+            error_messages={
+                **self.messages(spec),
+                "invalid": "Ange en giltig e-postadress, till exempel namn@exempel.se.",
+            },
+            validate=validate.Length(max=254, error="E-postadressen är för lång."),
+        )
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "format": "email", "maxLength": 254}
+
+
+class PhoneType(FieldType):
+    name = "phone"
+    input_type = "tel"
+
+    def marshmallow_field(self, spec, options):
+        message = "Ange ett telefonnummer med siffror, till exempel 070-123 45 67."
+
+        def check(value: str) -> None:
+            digits = sum(ch.isdigit() for ch in value)
+            if not PHONE.match(value) or not 7 <= digits <= 15:
+                raise ValidationError(message)
+
+        return CleanString(
+            required=spec["required"], error_messages=self.messages(spec), validate=check
+        )
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "maxLength": 30}
+
+
+class PersonnummerType(FieldType):
+    name = "personnummer"
+    message = (
+        "Ange ett giltigt personnummer eller samordningsnummer med 10 eller 12 siffror, "
+        "till exempel ÅÅÅÅMMDD-NNNN."
+    )
+
+    def marshmallow_field(self, spec, options):
+        return NormalizedNumber(
+            swedish.normalize_personnummer,
+            self.message,
+            required=spec["required"],
+            error_messages=self.messages(spec),
+        )
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "example": "19811228-9874"}
+
+
+class OrgnrType(FieldType):
+    name = "orgnr"
+
+    def marshmallow_field(self, spec, options):
+        return NormalizedNumber(
+            swedish.normalize_orgnr,
+            "Ange ett giltigt organisationsnummer med 10 siffror, till exempel NNNNNN-NNNN.",
+            required=spec["required"],
+            error_messages=self.messages(spec),
+        )
+
+
+class PostnummerType(FieldType):
+    name = "postnummer"
+
+    def marshmallow_field(self, spec, options):
+        return NormalizedNumber(
+            swedish.normalize_postnummer,
+            "Ange ett postnummer med fem siffror, till exempel 123 45.",
+            required=spec["required"],
+            error_messages=self.messages(spec),
+        )
+
+
+class DateType(FieldType):
+    name = "date"
+    input_type = "date"
+
+    def marshmallow_field(self, spec, options):
+        def in_range(value: date) -> None:
+            if spec.get("range") == "future" and value < date.today():
+                raise ValidationError("Datumet måste vara i dag eller senare.")
+            if spec.get("range") == "past" and value > date.today():
+                raise ValidationError("Datumet får inte vara i framtiden.")
+
+        return fields.Date(
+            required=spec["required"],
+            error_messages={
+                **self.messages(spec),
+                "invalid": "Ange ett datum som ÅÅÅÅ-MM-DD, till exempel 2027-01-15.",
+            },
+            validate=in_range,
+        )
+
+    def to_json(self, value):
+        return value.isoformat()
+
+    def from_json(self, value):
+        return date.fromisoformat(value)
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "format": "date"}
+
+
+class NumberType(FieldType):
+    name = "number"
+    input_type = "text"
+
+    def marshmallow_field(self, spec, options):
+        low, high = spec.get("min"), spec.get("max")
+        if low is not None and high is not None:
+            message = f"Ange ett heltal mellan {low} och {high}."
+        elif low is not None:
+            message = f"Ange ett heltal som är {low} eller större."
+        else:
+            message = f"Ange ett heltal som är högst {high}."
+        return fields.Integer(
+            required=spec["required"],
+            strict=False,
+            error_messages={**self.messages(spec), "invalid": "Ange ett heltal, till exempel 12."},
+            validate=validate.Range(min=low, max=high, error=message),
+        )
+
+    def from_form(self, spec, form, files):
+        value = form.get(spec["name"])
+        return value.replace(" ", "").replace("\u00a0", "") if value else value
+
+    def display(self, spec, value, options):
+        unit = localized(spec.get("unit"))
+        return f"{value} {unit}".strip()
+
+    def json_schema(self, spec, options):
+        schema: dict[str, Any] = {"type": "integer"}
+        if "min" in spec:
+            schema["minimum"] = spec["min"]
+        if "max" in spec:
+            schema["maximum"] = spec["max"]
+        return schema
+
+
+class ChoiceType(FieldType):
+    name = "choice"
+    template = "choice"
+
+    def marshmallow_field(self, spec, options):
+        return fields.String(
+            required=spec["required"],
+            error_messages={**self.messages(spec), "required": "Välj ett av alternativen."},
+            validate=validate.OneOf(
+                [value for value, _ in options], error="Välj ett av alternativen."
+            ),
+        )
+
+    def display(self, spec, value, options):
+        return dict(options).get(value, value or "")
+
+    def json_schema(self, spec, options):
+        return {"type": "string", "enum": [value for value, _ in options]}
+
+
+class MultichoiceType(FieldType):
+    name = "multichoice"
+    template = "multichoice"
+
+    def marshmallow_field(self, spec, options):
+        allowed = [value for value, _ in options]
+        limit = spec.get("max_choices")
+
+        def check(values: list[str]) -> None:
+            if not values:
+                raise ValidationError("Välj minst ett alternativ.")
+            if len(set(values)) != len(values):
+                raise ValidationError("Välj varje alternativ bara en gång.")
+            if limit and len(values) > limit:
+                raise ValidationError(f"Välj högst {limit} alternativ.")
+
+        return fields.List(
+            fields.String(validate=validate.OneOf(allowed, error="Välj bland alternativen.")),
+            required=spec["required"],
+            error_messages={
+                **self.messages(spec),
+                "required": "Välj minst ett alternativ.",
+                "invalid": "Skicka alternativen som en lista.",
+            },
+            validate=check,
+        )
+
+    def from_form(self, spec, form, files):
+        return form.getlist(spec["name"]) or None
+
+    def display(self, spec, value, options):
+        labels = dict(options)
+        return ", ".join(labels.get(item, item) for item in value or [])
+
+    def json_schema(self, spec, options):
+        schema = {"type": "array", "items": {"type": "string", "enum": [v for v, _ in options]}}
+        if "max_choices" in spec:
+            schema["maxItems"] = spec["max_choices"]
+        return schema
+
+
+class ConsentType(FieldType):
+    name = "consent"
+    template = "consent"
+    message = "Du måste kryssa i rutan för att gå vidare."
+
+    def marshmallow_field(self, spec, options):
+        def ticked(value: bool) -> None:
+            if spec["required"] and value is not True:
+                raise ValidationError(self.message)
+
+        return fields.Boolean(
+            required=spec["required"],
+            truthy={True, "ja", "true", "on"},
+            falsy={False, "nej", "false"},
+            error_messages={
+                **self.messages(spec),
+                "required": self.message,
+                "invalid": "Svara med sant eller falskt.",
+            },
+            validate=ticked,
+        )
+
+    def display(self, spec, value, options):
+        return "Ja" if value else "Nej"
+
+    def json_schema(self, spec, options):
+        return {"type": "boolean"}
+
+
+class FileType(FieldType):
+    name = "file"
+    template = "file"
+
+    def marshmallow_field(self, spec, options):
+        return UploadField(
+            accept=spec.get("accept", list(FILE_KINDS)),
+            max_bytes=spec.get("max_size_mb", 10) * 1024 * 1024,
+            required=spec["required"],
+            error_messages={**self.messages(spec), "required": "Välj en fil att ladda upp."},
+        )
+
+    def from_form(self, spec, form, files):
+        upload = files.get(spec["name"])
+        return upload if upload is not None and upload.filename else None
+
+    def to_json(self, value):
+        return value.to_json()
+
+    def from_json(self, value):
+        return StoredFile.from_json(value)
+
+    def display(self, spec, value, options):
+        if value is None:
+            return ""
+        return f"{value.filename} ({max(1, round(value.size / 1024))} kB)"
+
+    def json_schema(self, spec, options):
+        return {
+            "type": "object",
+            "required": ["filename", "content_base64"],
+            "additionalProperties": False,
+            "properties": {
+                "filename": {"type": "string"},
+                "content_base64": {"type": "string", "contentEncoding": "base64"},
+            },
+        }
+
+
+FIELD_TYPES: dict[str, FieldType] = {
+    cls.name: cls()
+    for cls in (
+        TextType,
+        TextareaType,
+        EmailType,
+        PhoneType,
+        PersonnummerType,
+        OrgnrType,
+        PostnummerType,
+        DateType,
+        NumberType,
+        ChoiceType,
+        MultichoiceType,
+        ConsentType,
+        FileType,
+    )
+}

@@ -1,0 +1,79 @@
+"""Files a citizen attaches: checked by content, stored outside the web root."""
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import filetype
+
+# What each allowed kind is called for people, and the MIME type its content must sniff as.
+FILE_KINDS = {
+    "pdf": ("PDF", "application/pdf"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "png": ("PNG", "image/png"),
+}
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file that has arrived with a request and passed its checks, not yet stored."""
+
+    filename: str
+    data: bytes
+    kind: str
+
+    @property
+    def content_type(self) -> str:
+        return FILE_KINDS[self.kind][1]
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file kept under a server-made name; what answers and attachments refer to."""
+
+    filename: str
+    storage_name: str
+    content_type: str
+    size: int
+    sha256: str
+
+    def to_json(self) -> dict:
+        return {"file": asdict(self)}
+
+    @classmethod
+    def from_json(cls, value: dict) -> "StoredFile":
+        return cls(**value["file"])
+
+
+def sniff_kind(data: bytes) -> str | None:
+    """The allowed kind the content really is, whatever the file name says."""
+    guess = filetype.guess(data[:8192])
+    if guess is None:
+        return None
+    for kind, (_, mime) in FILE_KINDS.items():
+        if guess.mime == mime:
+            return kind
+    return None
+
+
+def safe_display_name(filename: str) -> str:
+    """The citizen's file name without any path, for showing and for downloads only."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:200] or "fil"
+
+
+def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFile:
+    """Write the file under the tenant's folder with a random name; never the citizen's name."""
+    folder = upload_root / str(tenant_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    storage_name = f"{secrets.token_hex(16)}.{incoming.kind}"
+    (folder / storage_name).write_bytes(incoming.data)
+    return StoredFile(
+        filename=safe_display_name(incoming.filename),
+        storage_name=storage_name,
+        content_type=incoming.content_type,
+        size=len(incoming.data),
+        sha256=hashlib.sha256(incoming.data).hexdigest(),
+    )

@@ -1,0 +1,247 @@
+"""Thin routes for citizens; the work happens in the form engine and cases.operations."""
+
+from itertools import groupby
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from samverkan.access import public
+from samverkan.cases import operations
+from samverkan.cases.operations import IdempotencyConflict
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.fields import FIELD_TYPES
+from samverkan.catalogue.models import Category
+from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
+from samverkan.catalogue.uploads import IncomingFile, StoredFile, store
+from samverkan.citizen import drafts
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+
+bp = Blueprint("citizen", __name__, template_folder="templates")
+
+
+@bp.after_request
+def _private_pages_are_not_cached(response: Response) -> Response:
+    if request.endpoint not in ("citizen.index", "citizen.home", "citizen.theme"):
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@public
+def index():
+    members = db.session.scalars(
+        sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.name)
+    ).all()
+    return render_template("citizen/index.html", members=members)
+
+
+@bp.get("/<tenant>/")
+@public
+def home():
+    services = enabled_services()
+    categories = {
+        c.key: c for c in db.session.scalars(sa.select(Category).order_by(Category.position))
+    }
+    grouped = [
+        (categories[key], list(items))
+        for key, items in groupby(services, key=lambda s: s.definition.category_key)
+    ]
+    return render_template("citizen/home.html", grouped=grouped)
+
+
+@bp.get("/<tenant>/theme.css")
+@public
+def theme():
+    """The member's colours as CSS variables: a file, so no inline styles are needed."""
+    css = render_template("citizen/theme.css")
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/<tenant>/e/<service>")
+@public
+def start(service: str):
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    draft = drafts.current_draft(tenant_service)
+    return render_template(
+        "citizen/start.html",
+        service=tenant_service,
+        form=form,
+        first_step=form.steps[0]["id"],
+        resuming=draft is not None and bool(draft.completed_steps),
+    )
+
+
+@bp.route("/<tenant>/e/<service>/steg/<step_id>", methods=["GET", "POST"])
+@public
+def step(service: str, step_id: str):
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    spec = form.step(step_id)
+    if spec is None:
+        abort(404)
+    draft = drafts.current_draft(tenant_service)
+    done = draft.completed_steps if draft else []
+    earlier = form.steps[: form.step_index(step_id)]
+    missing = next((s["id"] for s in earlier if s["id"] not in done), None)
+    if missing is not None:
+        return redirect(url_for(".step", service=service, step_id=missing))
+    context = form.from_json(draft.answers) if draft else {}
+    changing = request.args.get("andra") == "1"
+
+    if request.method == "GET":
+        return _render_step(tenant_service, form, spec, context, {}, changing)
+
+    raw = {
+        field["name"]: FIELD_TYPES[field["type"]].from_form(field, request.form, request.files)
+        for field in spec["fields"]
+    }
+    for field in spec["fields"]:  # a file chosen earlier stays unless a new one is chosen
+        if field["type"] == "file" and raw[field["name"]] is None:
+            raw[field["name"]] = context.get(field["name"])
+    result = form.validate(spec["fields"], raw, context)
+    draft = drafts.draft_for_writing(tenant_service)
+    for name, value in list(result.answers.items()):
+        if isinstance(value, IncomingFile):
+            result.answers[name] = store(_upload_root(), g.tenant.id, value)
+            raw[name] = result.answers[name]
+    if not result.ok:
+        kept = {k: v for k, v in result.answers.items() if isinstance(v, StoredFile)}
+        if kept:  # files that passed are kept, so the citizen need not choose them again
+            draft.answers = {**draft.answers, **form.to_json(kept)}
+        db.session.commit()
+        return _render_step(
+            tenant_service, form, spec, {**context, **raw}, result.errors, changing
+        ), 422
+    operations.save_step(draft, form, step_id, result.answers)
+    db.session.commit()
+    index = form.step_index(step_id)
+    if changing or index + 1 == len(form.steps) or _all_done(form, draft):
+        return redirect(url_for(".check", service=service), 303)
+    return redirect(url_for(".step", service=service, step_id=form.steps[index + 1]["id"]), 303)
+
+
+def _all_done(form: ServiceForm, draft) -> bool:
+    return all(s["id"] in draft.completed_steps for s in form.steps)
+
+
+def _render_step(tenant_service, form, spec, values, errors, changing):
+    index = form.step_index(spec["id"])
+    previous = form.steps[index - 1]["id"] if index > 0 else None
+    return render_template(
+        "citizen/step.html",
+        service=tenant_service,
+        form=form,
+        step=spec,
+        step_number=index + 1,
+        step_count=len(form.steps),
+        fields=spec["fields"],
+        values=values,
+        errors=errors,
+        changing=changing,
+        previous=previous,
+    )
+
+
+@bp.get("/<tenant>/e/<service>/kontrollera")
+@public
+def check(service: str):
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    draft = drafts.current_draft(tenant_service)
+    if draft is None or not _all_done(form, draft):
+        first = next(
+            (s["id"] for s in form.steps if not draft or s["id"] not in draft.completed_steps),
+            form.steps[0]["id"],
+        )
+        return redirect(url_for(".step", service=service, step_id=first))
+    return render_template(
+        "citizen/check.html",
+        service=tenant_service,
+        form=form,
+        summary=form.summary(form.from_json(draft.answers)),
+    )
+
+
+@bp.post("/<tenant>/e/<service>")
+@public
+def submit(service: str):
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    draft = drafts.current_draft(tenant_service)
+    draft_id = drafts.remembered_draft_id(service)
+    if draft is None:
+        # A second click after the first one went through: show the same receipt.
+        earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
+        if earlier:
+            return redirect(url_for(".receipt", token=earlier.status_token), 303)
+        return redirect(url_for(".start", service=service), 303)
+    result = form.validate(form.all_fields(), form.from_json(draft.answers))
+    if not result.ok or not _all_done(form, draft):
+        first_bad = next(
+            s["id"]
+            for s in form.steps
+            if s["id"] not in draft.completed_steps
+            or any(f["name"] in result.errors for f in s["fields"])
+        )
+        return redirect(url_for(".step", service=service, step_id=first_bad), 303)
+    try:
+        submission = operations.submit_case(
+            db.session,
+            g.tenant,
+            tenant_service,
+            form,
+            result.answers,
+            channel="web",
+            upload_root=_upload_root(),
+            idempotency_key=f"web:{draft.id}",
+        )
+    except IdempotencyConflict:  # pragma: no cover - a draft's key always has its answers
+        abort(409)
+    operations.discard_draft(db.session, draft)
+    db.session.commit()
+    return redirect(url_for(".receipt", token=submission.case.status_token), 303)
+
+
+@bp.get("/<tenant>/arende/<token>/kvitto")
+@public
+def receipt(token: str):
+    case = operations.find_case_by_token(db.session, token) or abort(404)
+    form = ServiceForm(case.definition.content, {})
+    return render_template(
+        "citizen/receipt.html",
+        case=case,
+        definition=case.definition.content,
+        summary=form.summary(form.from_json(case.answers)),
+        status_url=url_for(".status", token=token, _external=True),
+    )
+
+
+@bp.get("/<tenant>/arende/<token>")
+@public
+def status(token: str):
+    case = operations.find_case_by_token(db.session, token) or abort(404)
+    return render_template(
+        "citizen/status.html",
+        case=case,
+        definition=case.definition.content,
+        events=[e for e in case.events if e.visible_to_citizen],
+    )
+
+
+def _upload_root() -> Path:
+    return Path(current_app.config["UPLOAD_ROOT"])

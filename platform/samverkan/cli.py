@@ -1,0 +1,74 @@
+"""Command-line tasks: `flask --app wsgi sync`, `services check`, `tenants check`."""
+
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from samverkan.catalogue.loader import load_definitions
+from samverkan.extensions import db
+from samverkan.sync import SyncError, sync
+from samverkan.tenancy.loader import load_tenants
+
+
+def _dirs() -> tuple[Path, Path]:
+    return Path(current_app.config["TENANTS_DIR"]), Path(current_app.config["SERVICES_DIR"])
+
+
+def _fail(errors: list[str], what: str) -> None:
+    for line in errors:
+        click.echo(f"error: {line}", err=True)
+    raise click.ClickException(f"{len(errors)} error(s) in {what}; nothing was changed")
+
+
+services_cli = AppGroup("services", help="The shared catalogue of e-service definitions.")
+tenants_cli = AppGroup("tenants", help="The member files in tenants/.")
+
+
+@services_cli.command("check")
+def services_check() -> None:
+    """Validate every definition in services/ and report each error with file and field."""
+    _, services_dir = _dirs()
+    _, definitions, errors = load_definitions(services_dir)
+    if errors:
+        _fail(errors, services_dir.name + "/")
+    for slug, loaded in definitions.items():
+        click.echo(f"ok  {slug} v{loaded.version}")
+
+
+@tenants_cli.command("check")
+def tenants_check() -> None:
+    """Validate every member file in tenants/ against the definitions it switches on."""
+    tenants_dir, services_dir = _dirs()
+    _, definitions, errors = load_definitions(services_dir)
+    tenants, tenant_errors = load_tenants(tenants_dir, definitions)
+    errors += tenant_errors
+    if errors:
+        _fail(errors, "tenants/ and services/")
+    for slug, loaded in tenants.items():
+        click.echo(f"ok  {slug} ({len(loaded.content['services'])} e-services)")
+
+
+@click.command("sync")
+def sync_command() -> None:
+    """Write tenants/ and services/ into the database: all of it or, on any error, nothing."""
+    tenants_dir, services_dir = _dirs()
+    try:
+        report = sync(db.session, tenants_dir, services_dir)
+        db.session.commit()
+    except SyncError as exc:
+        db.session.rollback()
+        _fail(exc.errors, "tenants/ and services/")
+    for line in report.lines():
+        click.echo(line)
+    click.echo(
+        f"sync done: {len(report.created)} created, {len(report.updated)} updated, "
+        f"{report.unchanged} unchanged"
+    )
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(services_cli)
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(sync_command)

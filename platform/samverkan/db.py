@@ -1,0 +1,40 @@
+"""Declarative base, constraint naming, and the mixin every tenant table uses."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+# Stable constraint names so Alembic revisions (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# Every timestamp is stored with its time zone (UTC); SQLite keeps it as text.
+Timestamp = sa.DateTime(timezone=True)
+
+
+class Base(orm.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class TenantScoped:
+    """Rows that belong to one member. Queries on these see only the bound tenant.
+
+    Every such table carries `tenant_id` first in its keys, so children can refer to their
+    parent with a composite foreign key (tenant_id, parent_id) and a row can never point
+    into another municipality's data.
+    """
+
+    @orm.declared_attr
+    def tenant_id(cls) -> orm.Mapped[int]:  # noqa: N805 - declared_attr receives the class
+        return orm.mapped_column(sa.ForeignKey("tenants.id"), nullable=False, index=False)

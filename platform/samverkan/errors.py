@@ -1,0 +1,47 @@
+"""Error pages for people and error bodies for the API: clear words, never a stack trace."""
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+MESSAGES = {
+    400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
+    404: ("Sidan finns inte", "Sidan du letar efter finns inte, eller så är adressen felstavad."),
+    405: ("Metoden stöds inte", "Sidan kan inte användas på det sättet."),
+    413: (
+        "För stor förfrågan",
+        "Det du skickade är för stort. Filer får vara högst 10 MB och allt som skickas "
+        "på en gång högst 25 MB.",
+    ),
+    409: ("Konflikt", "Begäran krockar med något som redan finns."),
+    415: ("Fel innehållstyp", "Skicka JSON med rubriken Content-Type: application/json."),
+    500: ("Något gick fel", "Ett oväntat fel inträffade hos oss. Försök igen om en stund."),
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_response(code: int, message: str | None = None, description: str | None = None):
+    title, default = MESSAGES.get(code, ("Fel", "Något gick fel."))
+    text = message or default
+    if wants_json():
+        return jsonify({"error": title, "message": text}), code
+    return render_template(
+        "error.html", code=code, title=title, message=text, description=description
+    ), code
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(exc):
+        return error_response(
+            400,
+            "Formuläret hade gått ut eller kom inte från den här sidan. "
+            "Gå tillbaka, ladda om sidan och försök igen.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return error_response(exc.code or 500)

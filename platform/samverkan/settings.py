@@ -1,0 +1,57 @@
+"""Settings: config/samverkan.toml, then the environment, then what a caller passes."""
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+
+# The repository (editable install): platform/samverkan/settings.py -> repo root.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _instance_path() -> Path:
+    return Path(os.environ.get("SAMVERKAN_INSTANCE", PROJECT_ROOT / "instance")).resolve()
+
+
+def development_secret_key(instance: Path) -> str:
+    """A key generated once into the instance folder (never committed), kept across runs."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(overrides: dict | None = None) -> dict:
+    overrides = overrides or {}
+    instance = Path(overrides.get("INSTANCE_PATH") or _instance_path())
+    config_file = Path(
+        os.environ.get("SAMVERKAN_CONFIG", PROJECT_ROOT / "config" / "samverkan.toml")
+    )
+    with config_file.open("rb") as handle:
+        file_settings = tomllib.load(handle)
+    settings = {
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'samverkan.db'}",
+        "UPLOAD_ROOT": str(instance / "uploads"),
+        "TENANTS_DIR": str(PROJECT_ROOT / "tenants"),
+        "SERVICES_DIR": str(PROJECT_ROOT / "services"),
+        "MAX_CONTENT_LENGTH": file_settings["uploads"]["max_request_mb"] * 1024 * 1024,
+        "TENANT_HOSTS": dict(file_settings.get("hosts", {})),
+        "PLATFORM_NAME": file_settings["platform"]["name"],
+        "REGION_NAME": file_settings["platform"]["region"],
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
+    }
+    settings.update(overrides)
+    if "SECRET_KEY" not in settings:
+        settings["SECRET_KEY"] = os.environ.get("SECRET_KEY") or development_secret_key(
+            Path(settings["INSTANCE_PATH"])
+        )
+    return settings

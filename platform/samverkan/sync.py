@@ -1,0 +1,165 @@
+"""Bring the database in line with tenants/ and services/ — all of it, or nothing.
+
+Everything is read and validated first; only when no file has an error is anything
+written, in one transaction. Running it twice changes nothing the second time.
+Published definition versions are immutable: changing a definition means raising its
+version number, so cases submitted on the old version keep showing as they were.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.catalogue.loader import load_definitions
+from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
+from samverkan.tenancy.loader import load_tenants
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import allow_all_tenants
+
+
+class SyncError(Exception):
+    def __init__(self, errors: list[str]):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def lines(self) -> list[str]:
+        return [f"created {item}" for item in self.created] + [
+            f"updated {item}" for item in self.updated
+        ]
+
+
+def validate_files(tenants_dir: Path, services_dir: Path):
+    """Load and validate everything; raise SyncError listing every problem found."""
+    categories, definitions, errors = load_definitions(services_dir)
+    tenants, tenant_errors = load_tenants(tenants_dir, definitions)
+    errors += tenant_errors
+    if errors:
+        raise SyncError(errors)
+    return categories, definitions, tenants
+
+
+def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncReport:
+    """Validate, then write. The caller commits (or rolls back on an exception)."""
+    categories, definitions, tenants = validate_files(tenants_dir, services_dir)
+    allow_all_tenants(session)
+    report = SyncReport()
+    for key, category in categories.items():
+        _upsert(
+            session,
+            report,
+            Category,
+            {"key": key},
+            {
+                "title_sv": category["title"]["sv"],
+                "title_en": category["title"]["en"],
+                "position": category["order"],
+            },
+            f"category {key}",
+        )
+    published = _publish_definitions(session, report, definitions)
+    for slug, loaded in tenants.items():
+        tenant = _upsert(
+            session,
+            report,
+            Tenant,
+            {"slug": slug},
+            _tenant_values(loaded.content),
+            f"tenant {slug}",
+        )
+        session.flush()
+        for service_slug, switch in loaded.content["services"].items():
+            _upsert(
+                session,
+                report,
+                TenantService,
+                {"tenant_id": tenant.id, "service_slug": service_slug},
+                {
+                    "definition_id": published[service_slug].id,
+                    "enabled": switch["enabled"],
+                    "settings": switch["settings"],
+                },
+                f"{slug}: service {service_slug}",
+            )
+    session.flush()
+    return report
+
+
+def _publish_definitions(session, report, definitions) -> dict[str, ServiceDefinition]:
+    published = {}
+    for slug, loaded in definitions.items():
+        existing = session.scalar(
+            sa.select(ServiceDefinition).filter_by(slug=slug, version=loaded.version)
+        )
+        if existing is None:
+            existing = ServiceDefinition(
+                slug=slug,
+                version=loaded.version,
+                category_key=loaded.content["category"],
+                content=loaded.content,
+                checksum=loaded.checksum,
+            )
+            session.add(existing)
+            report.created.append(f"definition {slug} v{loaded.version}")
+        elif existing.checksum != loaded.checksum:
+            raise SyncError(
+                [
+                    f"services/{slug}/definition.toml: version: version {loaded.version} is "
+                    "already published with different content; raise the version number "
+                    "to publish a change"
+                ]
+            )
+        else:
+            report.unchanged += 1
+        published[slug] = existing
+    session.flush()
+    return published
+
+
+def _tenant_values(content: dict) -> dict:
+    population = content.get("population") or {}
+    contact = content["contact"]
+    return {
+        "name": content["name"],
+        "short_name": content["short_name"],
+        "kind": content["kind"],
+        "is_hub": content["hub"],
+        "scb_code": content["scb_code"],
+        "orgnr": content.get("orgnr"),
+        "reference_prefix": content["reference_prefix"],
+        "default_language": content["default_language"],
+        "population_count": population.get("count"),
+        "population_year": population.get("year"),
+        "population_source": population.get("source"),
+        "primary_colour": content["branding"]["primary_colour"].lower(),
+        "accent_colour": content["branding"]["accent_colour"].lower(),
+        "website": contact.get("website"),
+        "email": contact.get("email"),
+        "phone": contact.get("phone"),
+        "visiting_address": contact.get("visiting_address"),
+    }
+
+
+def _upsert(session, report, model, key: dict, values: dict, label: str):
+    row = session.scalar(sa.select(model).filter_by(**key))
+    if row is None:
+        row = model(**key, **values)
+        session.add(row)
+        report.created.append(label)
+        return row
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    for name in changed:
+        setattr(row, name, values[name])
+    if changed:
+        report.updated.append(f"{label} ({', '.join(changed)})")
+    else:
+        report.unchanged += 1
+    return row

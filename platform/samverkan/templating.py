@@ -1,0 +1,50 @@
+"""What every template can use: the tenant, texts in the right language, dates."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, g
+
+from samverkan.cases.status import label as status_label
+from samverkan.catalogue.fields import localized
+
+SWEDEN = ZoneInfo("Europe/Stockholm")
+MONTHS = [
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+]
+
+
+def local_datetime(value: datetime | None) -> str:
+    """'23 november 2026 kl. 14.05' in Swedish time."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    local = value.astimezone(SWEDEN)
+    return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["local_datetime"] = local_datetime
+    app.jinja_env.filters["t"] = lambda text: localized(text, g.get("lang", "sv"))
+    app.jinja_env.globals["status_label"] = status_label
+
+    @app.context_processor
+    def _globals():
+        return {
+            "tenant": g.get("tenant"),
+            "platform_name": current_app.config["PLATFORM_NAME"],
+            "region_name": current_app.config["REGION_NAME"],
+            "lang": g.get("lang", "sv"),
+        }

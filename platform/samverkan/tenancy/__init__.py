@@ -1,0 +1,1 @@
+"""Which municipality a request belongs to, and keeping every query inside it."""

@@ -1,0 +1,168 @@
+"""Reading tenants/ from disk: each member's file validated, settings checked against
+what each e-service definition allows."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
+
+from samverkan.catalogue.definition_schema import flatten_errors
+from samverkan.catalogue.loader import LoadedDefinition, read_toml
+from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
+from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, contrast_ratio
+
+COLOUR = validate.Regexp(HEX_COLOUR.pattern, error="write the colour as #rrggbb")
+
+
+class PopulationSchema(Schema):
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    year = fields.Integer(required=True, strict=True, validate=validate.Range(min=1900, max=2100))
+    source = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class BrandingSchema(Schema):
+    primary_colour = fields.String(required=True, validate=COLOUR)
+    accent_colour = fields.String(required=True, validate=COLOUR)
+
+    @validates("primary_colour")
+    def readable_on_white_text(self, value: str, **kwargs) -> None:
+        ratio = contrast_ratio(value, "#ffffff")
+        if ratio < AA_NORMAL_TEXT:
+            raise ValidationError(
+                f"white text on {value} has contrast {ratio:.2f}:1; WCAG AA needs at least 4.5:1"
+            )
+
+
+class ContactSchema(Schema):
+    website = fields.URL(schemes={"https"}, validate=validate.Length(max=200))
+    email = fields.Email(validate=validate.Length(max=200))
+    phone = fields.String(validate=validate.Length(min=5, max=40))
+    visiting_address = fields.String(validate=validate.Length(min=1, max=200))
+
+
+class ServiceSwitchSchema(Schema):
+    enabled = fields.Boolean(load_default=True)
+    version = fields.Integer(strict=True, validate=validate.Range(min=1))
+    settings = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class TenantFileSchema(Schema):
+    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,39}$"))
+    name = fields.String(required=True, validate=validate.Length(min=2, max=120))
+    short_name = fields.String(required=True, validate=validate.Length(min=2, max=80))
+    kind = fields.String(required=True, validate=validate.OneOf(("municipality", "region")))
+    hub = fields.Boolean(load_default=False)
+    scb_code = fields.String(required=True, validate=validate.Regexp(r"^\d{2}(\d{2})?$"))
+    orgnr = fields.String()
+    reference_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    default_language = fields.String(load_default="sv", validate=validate.OneOf(("sv", "en")))
+    population = fields.Nested(PopulationSchema)
+    branding = fields.Nested(BrandingSchema, required=True)
+    contact = fields.Nested(ContactSchema, load_default=dict)
+    services = fields.Dict(
+        keys=fields.String(), values=fields.Nested(ServiceSwitchSchema), load_default=dict
+    )
+
+    @validates("orgnr")
+    def real_orgnr(self, value: str, **kwargs) -> None:
+        try:
+            normalize_orgnr(value)
+        except InvalidNumber as exc:
+            raise ValidationError(f"'{value}' is not a valid organisationsnummer") from exc
+
+    @validates_schema
+    def code_fits_kind(self, data, **kwargs):
+        code = data.get("scb_code", "")
+        if data.get("kind") == "municipality" and len(code) != 4:
+            raise ValidationError({"scb_code": ["a municipality has a four-digit SCB code"]})
+
+
+SETTING_FIELDS = {
+    "text": lambda: fields.String(validate=validate.Length(min=1, max=200)),
+    "textarea": lambda: fields.String(validate=validate.Length(min=1, max=4000)),
+    "list": lambda: fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(min=1)
+    ),
+    "money": lambda: fields.Integer(strict=True, validate=validate.Range(min=0)),
+    "email": lambda: fields.Email(),
+}
+
+
+def settings_schema(definition: dict) -> Schema:
+    """What a member may set for one e-service, as the definition declares it."""
+    declared = {}
+    for name, spec in definition.get("settings", {}).items():
+        field = SETTING_FIELDS[spec["type"]]()
+        field.required = spec["required"]
+        declared[name] = field
+    return Schema.from_dict(declared, name=f"{definition['slug']}Settings")()
+
+
+@dataclass
+class LoadedTenant:
+    path: Path
+    content: dict
+
+
+def load_tenants(
+    tenants_dir: Path, definitions: dict[str, LoadedDefinition]
+) -> tuple[dict[str, LoadedTenant], list[str]]:
+    """Every member file by slug, and every error found, each naming its file and field."""
+    errors: list[str] = []
+    if not tenants_dir.is_dir():
+        return {}, [f"{tenants_dir}: the tenants folder does not exist"]
+    tenants: dict[str, LoadedTenant] = {}
+    unique: dict[str, dict[str, str]] = {"reference_prefix": {}, "scb_code": {}}
+    for path in sorted(tenants_dir.glob("*.toml")):
+        label = f"{tenants_dir.name}/{path.name}"
+        raw = read_toml(path, errors, label)
+        if raw is None:
+            continue
+        try:
+            content = TenantFileSchema().load(raw)
+        except ValidationError as exc:
+            errors.extend(f"{label}: {w}: {m}" for w, m in flatten_errors(exc.messages))
+            continue
+        if content["slug"] != path.stem:
+            errors.append(f"{label}: slug: '{content['slug']}' differs from the file name")
+            continue
+        for key, seen in unique.items():
+            other = seen.get(content[key])
+            if other:
+                errors.append(f"{label}: {key}: '{content[key]}' is already used by {other}")
+            seen[content[key]] = label
+        errors.extend(_check_services(label, content, definitions))
+        tenants[content["slug"]] = LoadedTenant(path=path, content=content)
+    hubs = [slug for slug, tenant in tenants.items() if tenant.content["hub"]]
+    if len(hubs) > 1:
+        errors.append(f"{tenants_dir.name}: hub: only one member can be the hub, not {hubs}")
+    return tenants, errors
+
+
+def _check_services(label: str, content: dict, definitions: dict) -> list[str]:
+    errors = []
+    for slug, switch in content["services"].items():
+        where = f"{label}: services.{slug}"
+        loaded = definitions.get(slug)
+        if loaded is None:
+            errors.append(f"{where}: there is no e-service '{slug}' in services/")
+            continue
+        if switch.get("version", loaded.version) != loaded.version:
+            errors.append(
+                f"{where}.version: version {switch['version']} is not the one in "
+                f"services/ ({loaded.version})"
+            )
+        if not switch["enabled"] and not switch["settings"]:
+            continue
+        try:
+            switch["settings"] = settings_schema(loaded.content).load(switch["settings"])
+        except ValidationError as exc:
+            errors.extend(f"{where}.settings.{w}: {m}" for w, m in flatten_errors(exc.messages))
+    return errors

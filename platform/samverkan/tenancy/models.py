@@ -1,0 +1,38 @@
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.db import Base, Timestamp, utcnow
+
+
+class Tenant(Base):
+    """A member of the collaboration: a municipality (or a region) with its own pages."""
+
+    __tablename__ = "tenants"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    slug: orm.Mapped[str] = orm.mapped_column(sa.String(40), unique=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(120))
+    short_name: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    is_hub: orm.Mapped[bool] = orm.mapped_column(default=False)
+    scb_code: orm.Mapped[str] = orm.mapped_column(sa.String(4), unique=True)
+    orgnr: orm.Mapped[str | None] = orm.mapped_column(sa.String(11))
+    reference_prefix: orm.Mapped[str] = orm.mapped_column(sa.String(3), unique=True)
+    default_language: orm.Mapped[str] = orm.mapped_column(sa.String(2), default="sv")
+    population_count: orm.Mapped[int | None]
+    population_year: orm.Mapped[int | None]
+    population_source: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    primary_colour: orm.Mapped[str] = orm.mapped_column(sa.String(7))
+    accent_colour: orm.Mapped[str] = orm.mapped_column(sa.String(7))
+    website: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    email: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    phone: orm.Mapped[str | None] = orm.mapped_column(sa.String(40))
+    visiting_address: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(20), default="active")
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Tenant {self.slug}>"

@@ -1,0 +1,81 @@
+"""Binding a tenant to the database session, and the ORM criteria that fail closed.
+
+Every SELECT, UPDATE and DELETE that touches a TenantScoped entity gets
+`tenant_id = <bound tenant>` added. With no tenant bound the statement raises instead
+of quietly returning every municipality's rows. Code that must read across members
+(the sync, hub statistics) says so with the named execution option ALL_TENANTS.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy import event, orm
+
+from samverkan.db import TenantScoped
+
+TENANT_KEY = "samverkan.tenant_id"
+ALL_TENANTS = "samverkan_all_tenants"
+
+
+class TenantNotBound(RuntimeError):
+    """A tenant-scoped query ran with no tenant bound: a bug, never a user error."""
+
+
+def bind_tenant(session: orm.Session, tenant_id: int) -> None:
+    session.info[TENANT_KEY] = tenant_id
+
+
+def bound_tenant_id(session: orm.Session) -> int | None:
+    return session.info.get(TENANT_KEY)
+
+
+def allow_all_tenants(session: orm.Session) -> None:
+    """Let this session read and write any member's rows (CLI sync and maintenance only)."""
+    session.info[ALL_TENANTS] = True
+
+
+def _touches_tenant_table(state: orm.ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+
+
+@event.listens_for(orm.Session, "do_orm_execute")
+def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(ALL_TENANTS) or state.session.info.get(ALL_TENANTS):
+        return
+    if state.is_column_load or not _touches_tenant_table(state):
+        return
+    tenant_id = bound_tenant_id(state.session)
+    if tenant_id is None:
+        raise TenantNotBound("a tenant-scoped query ran without a bound tenant")
+    state.statement = state.statement.options(
+        orm.with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(orm.Session, "before_flush")
+def _stamp_tenant(session: orm.Session, flush_context, instances) -> None:
+    """New rows get the bound tenant; a row for another tenant is refused."""
+    if session.info.get(ALL_TENANTS):
+        return
+    tenant_id = bound_tenant_id(session)
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant_id is None:
+            raise TenantNotBound(f"writing {type(obj).__name__} without a bound tenant")
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise TenantNotBound(
+                f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, "
+                f"but tenant {tenant_id} is bound"
+            )
+
+
+def tenant_filter(entity, tenant_id: int) -> sa.ColumnElement[bool]:
+    """An explicit filter for the rare Core statement that bypasses the ORM."""
+    return entity.tenant_id == tenant_id

@@ -1,0 +1,110 @@
+"""Fixtures: one migrated, synced database per test session (SQLite by default, a scratch
+PostgreSQL database when DATABASE_URL points at a server), emptied of cases between tests."""
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+from samverkan import create_app
+from samverkan.extensions import db
+from samverkan.settings import PROJECT_ROOT
+from samverkan.sync import sync
+
+CASE_TABLES = ("attachments", "case_events", "cases", "reference_counters", "drafts")
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql")) else None
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database: a scratch one on the PostgreSQL server named by DATABASE_URL (never
+    the database it names), or an SQLite file."""
+    server_url = _postgres_url()
+    if server_url is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    url = sa.make_url(re.sub(r"^postgres(ql)?(\+\w+)?://", "postgresql+psycopg://", server_url))
+    name = f"samverkan_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "INSTANCE_PATH": str(instance),
+            "UPLOAD_ROOT": str(instance / "uploads"),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(PROJECT_ROOT / "migrations"))
+        sync(db.session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cases(request):
+    """Each test starts with no cases, drafts or counters (the catalogue stays)."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        for table in CASE_TABLES:
+            db.session.execute(sa.text(f"DELETE FROM {table}"))
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def resync(app):
+    """Restore tenants/ and services/ after a test that changed the catalogue in the database."""
+    yield
+    with app.app_context():
+        sync(db.session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        db.session.commit()
+        db.session.remove()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def read_csrf():
+    return csrf_token
+
+
+@pytest.fixture
+def upload_root(app) -> Path:
+    return Path(app.config["UPLOAD_ROOT"])
