@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from samverkan.catalogue.loader import load_definitions
 from samverkan.extensions import db
@@ -51,6 +51,7 @@ def tenants_check() -> None:
 
 
 @click.command("sync")
+@with_appcontext
 def sync_command() -> None:
     """Write tenants/ and services/ into the database: all of it or, on any error, nothing."""
     tenants_dir, services_dir = _dirs()

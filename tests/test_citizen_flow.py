@@ -1,0 +1,196 @@
+"""A citizen's whole path through the pages: find the member, fill in, check, submit,
+get a receipt, follow the case."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from samverkan.cases.models import Case
+from samverkan.catalogue.models import TenantService
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant
+
+
+def post_step(client, path, data, read_csrf):
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+    return client.post(path, data={"csrf_token": read_csrf(page.text), **data})
+
+
+def fill_synpunkter(client, read_csrf, member="arvika"):
+    base = f"/{member}/e/synpunkter"
+    first = post_step(
+        client,
+        f"{base}/steg/synpunkt",
+        {"kind": "klagomal", "area": "gata_park", "message": "Gatlyktan vid torget är trasig."},
+        read_csrf,
+    )
+    assert first.status_code == 303, first.text
+    second = post_step(
+        client, first.headers["Location"], {"want_reply": "yes", "email": "a@exempel.se"}, read_csrf
+    )
+    assert second.status_code == 303, second.text
+    assert second.headers["Location"].endswith(f"{base}/kontrollera")
+    return second.headers["Location"]
+
+
+def test_front_page_lists_all_sixteen_members(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    links = re.findall(r'<a href="/([a-z]+)/">([^<]+)</a>', page.text)
+    assert len(links) == 16
+    assert ("arvika", "Arvika kommun") in links
+    assert ("saffle", "Säffle kommun") in links
+
+
+def test_member_home_shows_name_colours_contact_and_services_by_category(client):
+    page = client.get("/arvika/")
+    assert page.status_code == 200
+    assert "E-tjänster hos Arvika kommun" in page.text
+    assert "https://www.arvika.se" in page.text
+    assert 'href="/arvika/theme.css"' in page.text
+    for category in ("Förskola och skola", "Gator, trafik och parker"):
+        assert category in page.text
+    assert page.text.index("Förskola och skola") < page.text.index("Ansökan om förskoleplats")
+    theme = client.get("/arvika/theme.css")
+    assert theme.mimetype == "text/css"
+    assert "--brand: #" in theme.text
+
+
+def test_member_home_lists_only_switched_on_services(app, client, resync):
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="eda"))
+        bind_tenant(db.session, tenant.id)
+        db.session.scalar(
+            sa.select(TenantService).filter_by(service_slug="varmepump")
+        ).enabled = False
+        db.session.commit()
+    assert "värmepump" not in client.get("/eda/").text.lower()
+    assert client.get("/eda/e/varmepump").status_code == 404
+    assert "värmepump" in client.get("/arvika/").text.lower()
+
+
+def test_unknown_member_and_unknown_service_give_a_404_page(client):
+    page = client.get("/gotland/")
+    assert page.status_code == 404
+    assert "Sidan finns inte" in page.text
+    assert client.get("/arvika/e/bygglov").status_code == 404
+    assert client.get("/arvika/e/felanmalan/steg/finns-inte").status_code == 404
+
+
+def test_a_citizen_completes_synpunkter_and_follows_the_case(app, client, read_csrf):
+    check_url = fill_synpunkter(client, read_csrf)
+    check = client.get(check_url)
+    assert "Kontrollera dina svar" in check.text
+    assert "Gatlyktan vid torget är trasig." in check.text
+    assert "Klagomål" in check.text
+    assert check.text.count(">Ändra<") >= 4
+    submitted = client.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(check.text)})
+    assert submitted.status_code == 303
+    receipt = client.get(submitted.headers["Location"])
+    reference = re.search(r"ARV-\d{4}-\d{6}", receipt.text).group(0)
+    assert reference.endswith("-000001")
+    assert "Vad händer nu?" in receipt.text
+    assert receipt.headers["Cache-Control"] == "no-store"
+    status_url = re.search(r'class="status-link" href="([^"]+)"', receipt.text).group(1)
+    status = client.get(status_url.replace("http://localhost", ""))
+    assert status.status_code == 200
+    assert reference in status.text
+    assert "Mottaget" in status.text
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        case = db.session.scalar(sa.select(Case).filter_by(reference=reference))
+        assert case.answers["message"] == "Gatlyktan vid torget är trasig."
+        assert case.answers["email"] == "a@exempel.se"
+        assert case.channel == "web"
+        assert case.definition.version == 1
+
+
+def test_a_mistake_shows_the_same_page_with_an_error_summary_and_answers_kept(client, read_csrf):
+    response = post_step(
+        client,
+        "/arvika/e/forskoleplats/steg/barn",
+        {"child_personnummer": "201501011235", "child_name": "Elsa <b>Test</b>"},
+        read_csrf,
+    )
+    assert response.status_code == 422
+    html = response.text
+    assert "<title>Fel:" in html
+    summary = html[html.index('class="error-summary"') : html.index("</ul>")]
+    assert 'href="#f-child_personnummer"' in summary
+    assert 'href="#f-child_name"' in summary
+    assert "Ange ett giltigt personnummer" in html
+    assert 'aria-describedby="f-child_personnummer-hint f-child_personnummer-error"' in html or (
+        "f-child_personnummer-error" in html
+    )
+    assert 'value="201501011235"' in html  # the answer is kept as typed
+    assert "&lt;b&gt;Test&lt;/b&gt;" in html  # ...and never echoed as markup
+    assert "<b>Test</b>" not in html
+
+
+def test_steps_cannot_be_skipped(client):
+    response = client.get("/arvika/e/forskoleplats/steg/onskemal")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/arvika/e/forskoleplats/steg/barn")
+    check = client.get("/arvika/e/forskoleplats/kontrollera")
+    assert check.headers["Location"].endswith("/arvika/e/forskoleplats/steg/barn")
+
+
+def test_changing_an_answer_from_check_answers_returns_to_check_answers(client, read_csrf):
+    check_url = fill_synpunkter(client, read_csrf)
+    change = post_step(
+        client,
+        "/arvika/e/synpunkter/steg/svar?andra=1",
+        {"want_reply": "no"},
+        read_csrf,
+    )
+    assert change.status_code == 303
+    assert change.headers["Location"].endswith("/kontrollera")
+    check = client.get(check_url)
+    assert "a@exempel.se" not in check.text  # hidden by the new answer, so dropped
+
+
+def test_double_submit_gives_one_case(app, client, read_csrf):
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    first = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    second = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    with app.app_context():
+        assert db.session.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 1
+
+
+def test_form_posts_without_csrf_token_are_refused(client):
+    client.get("/arvika/e/synpunkter/steg/synpunkt")
+    response = client.post(
+        "/arvika/e/synpunkter/steg/synpunkt",
+        data={"kind": "fraga", "area": "annat", "message": "Hej"},
+    )
+    assert response.status_code == 400
+    assert "Formuläret hade gått ut" in response.text
+
+
+def test_status_page_of_another_member_is_not_found(client, read_csrf):
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    receipt_url = client.post("/arvika/e/synpunkter", data={"csrf_token": token}).headers[
+        "Location"
+    ]
+    assert client.get(receipt_url).status_code == 200
+    assert client.get(receipt_url.replace("/arvika/", "/eda/")).status_code == 404
+    assert client.get("/arvika/arende/not-a-token").status_code == 404
+
+
+@pytest.mark.parametrize("member", ["arvika", "munkfors"])
+def test_references_follow_each_members_own_series(client, read_csrf, member):
+    prefix = {"arvika": "ARV", "munkfors": "MUN"}[member]
+    check_url = fill_synpunkter(client, read_csrf, member)
+    token = read_csrf(client.get(check_url).text)
+    receipt = client.get(
+        client.post(f"/{member}/e/synpunkter", data={"csrf_token": token}).headers["Location"]
+    )
+    assert re.search(rf"{prefix}-\d{{4}}-000001", receipt.text)

@@ -1,0 +1,249 @@
+"""Submissions under load: gapless per-member series, one case per idempotency key,
+attachments stored by content."""
+
+import hashlib
+import io
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import urllib.request
+import zlib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from samverkan.cases import operations
+from samverkan.cases.models import Attachment, Case
+from samverkan.catalogue.queries import form_for, get_enabled_service_or_404
+from samverkan.extensions import db
+from samverkan.settings import PROJECT_ROOT
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant
+
+ANSWERS = {
+    "kind": "fraga",
+    "area": "annat",
+    "message": "Hur söker jag bygglov?",
+    "want_reply": "no",
+}
+
+
+def tiny_png() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def series(app, slug: str) -> list[tuple[int, str]]:
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug=slug))
+        bind_tenant(db.session, tenant.id)
+        rows = db.session.execute(sa.select(Case.number, Case.reference).order_by(Case.number))
+        return [tuple(row) for row in rows]
+
+
+def assert_gapless(rows: list[tuple[int, str]], prefix: str, count: int) -> None:
+    year = datetime.now(UTC).year
+    assert [number for number, _ in rows] == list(range(1, count + 1))
+    assert [reference for _, reference in rows] == [
+        f"{prefix}-{year}-{n:06d}" for n in range(1, count + 1)
+    ]
+
+
+def test_fifty_concurrent_submissions_over_two_members_give_gapless_series(app):
+    start = threading.Barrier(50)
+
+    def submit(i: int) -> int:
+        member = "arvika" if i % 2 else "kil"
+        client = app.test_client()
+        start.wait()
+        response = client.post(
+            f"/api/v1/tenants/{member}/services/synpunkter/submissions",
+            json={**ANSWERS, "message": f"Fråga nummer {i}"},
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = list(pool.map(submit, range(50)))
+    assert codes == [201] * 50
+    assert_gapless(series(app, "arvika"), "ARV", 25)
+    assert_gapless(series(app, "kil"), "KIL", 25)
+
+
+def test_concurrent_submissions_from_several_server_processes_stay_gapless(
+    app, database_url, tmp_path
+):
+    """The same, over real HTTP into four gunicorn worker processes sharing the database."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)  # clients queue here until the workers accept: no waiting for start
+    port = listener.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SAMVERKAN_INSTANCE": str(tmp_path),
+        "SECRET_KEY": "test-secret-key",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "4",
+            "-b",
+            f"fd://{listener.fileno()}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        pass_fds=[listener.fileno()],
+    )
+    try:
+
+        def submit(i: int) -> tuple[int, str]:
+            member = "eda" if i % 2 else "hagfors"
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/tenants/{member}/services/synpunkter/submissions",
+                data=json.dumps({**ANSWERS, "message": f"Fråga {i}"}).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - loopback
+                return response.status, json.load(response)["reference"]
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(submit, range(50)))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        listener.close()
+    assert [code for code, _ in results] == [201] * 50
+    assert len({reference for _, reference in results}) == 50
+    assert_gapless(series(app, "eda"), "EDA", 25)
+    assert_gapless(series(app, "hagfors"), "HAG", 25)
+
+
+def test_racing_requests_with_one_idempotency_key_create_one_case(app):
+    start = threading.Barrier(10)
+
+    def submit(_: int) -> tuple[int, str]:
+        client = app.test_client()
+        start.wait()
+        response = client.post(
+            "/api/v1/tenants/arvika/services/synpunkter/submissions",
+            json=ANSWERS,
+            headers={"Idempotency-Key": "double-click-42"},
+        )
+        return response.status_code, response.get_json()["reference"]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(submit, range(10)))
+    assert Counter(code for code, _ in results) == {201: 10}
+    assert len({reference for _, reference in results}) == 1
+    assert len(series(app, "arvika")) == 1
+
+
+def test_a_failed_submission_gives_its_number_back(app):
+    """A transaction that rolls back after taking a number leaves no gap in the series."""
+    with app.test_request_context("/arvika/"):
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        service = get_enabled_service_or_404("synpunkter")
+        form = form_for(service)
+        answers = form.validate_all(ANSWERS).answers
+        root = Path(app.config["UPLOAD_ROOT"])
+        operations.submit_case(
+            db.session, tenant, service, form, answers, channel="api", upload_root=root
+        )
+        db.session.rollback()  # e.g. the request failed after the case was written
+        operations.submit_case(
+            db.session, tenant, service, form, answers, channel="api", upload_root=root
+        )
+        db.session.commit()
+    assert_gapless(series(app, "arvika"), "ARV", 1)
+
+
+def test_uploaded_photo_is_stored_by_content_under_a_server_made_name(
+    app, client, read_csrf, upload_root
+):
+    page = client.get("/arvika/e/felanmalan/steg/fel")
+    data = tiny_png()
+    response = client.post(
+        "/arvika/e/felanmalan/steg/fel",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "kind": "belysning",
+            "description": "Lampan lyser inte.",
+            "location": "Storgatan vid biblioteket",
+            "photo": (io.BytesIO(data), "../../etc/passwd.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303, response.text
+    contact = client.get(response.headers["Location"])
+    response = client.post(
+        response.headers["Location"],
+        data={"csrf_token": read_csrf(contact.text), "want_contact": "no"},
+    )
+    check = client.get(response.headers["Location"])
+    assert "passwd.png" in check.text
+    receipt = client.post("/arvika/e/felanmalan", data={"csrf_token": read_csrf(check.text)})
+    assert receipt.status_code == 303
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        attachment = db.session.scalar(sa.select(Attachment))
+        assert attachment.filename == "passwd.png"
+        assert attachment.content_type == "image/png"
+        assert attachment.sha256 == hashlib.sha256(data).hexdigest()
+        stored = upload_root / str(tenant.id) / attachment.storage_name
+        assert stored.read_bytes() == data
+        assert "passwd" not in attachment.storage_name
+
+
+def test_a_file_that_is_not_what_its_name_says_is_refused(client, read_csrf):
+    page = client.get("/arvika/e/felanmalan/steg/fel")
+    response = client.post(
+        "/arvika/e/felanmalan/steg/fel",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "kind": "belysning",
+            "description": "Lampan lyser inte.",
+            "location": "Storgatan",
+            "photo": (io.BytesIO(b"MZ\x90\x00 not an image"), "photo.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "Filen måste vara av typen JPEG eller PNG." in response.text
+
+
+def test_same_idempotency_key_twice_gives_one_case(client, app):
+    references = {
+        client.post(
+            "/api/v1/tenants/kil/services/synpunkter/submissions",
+            json=ANSWERS,
+            headers={"Idempotency-Key": "retry-1"},
+        ).get_json()["reference"]
+        for _ in range(2)
+    }
+    assert len(references) == 1
+    assert len(series(app, "kil")) == 1

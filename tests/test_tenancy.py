@@ -1,0 +1,80 @@
+"""Resolving the member of a request, and queries that cannot leave it."""
+
+import pytest
+import sqlalchemy as sa
+
+from samverkan.cases.models import Case
+from samverkan.catalogue.models import TenantService
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import TenantNotBound, bind_tenant
+
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+
+
+def tenant_id(slug: str) -> int:
+    return db.session.scalar(sa.select(Tenant.id).filter_by(slug=slug))
+
+
+def test_a_tenant_scoped_query_without_a_bound_tenant_raises(app):
+    with app.app_context():
+        with pytest.raises(TenantNotBound):
+            db.session.scalars(sa.select(TenantService)).all()
+        db.session.rollback()
+
+
+def test_a_bound_session_sees_only_its_own_members_rows(app, client):
+    for member in ("arvika", "eda", "eda"):
+        response = client.post(
+            f"/api/v1/tenants/{member}/services/synpunkter/submissions", json=ANSWERS
+        )
+        assert response.status_code == 201
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("eda"))
+        references = db.session.scalars(sa.select(Case.reference)).all()
+        assert sorted(ref[:3] for ref in references) == ["EDA", "EDA"]
+        # Even asking for Arvika's rows by id finds nothing from Eda's session.
+        arvika = tenant_id("arvika")
+        assert db.session.scalars(sa.select(Case).where(Case.tenant_id == arvika)).all() == []
+
+
+def test_writing_a_row_for_another_member_is_refused(app):
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("eda"))
+        service = db.session.scalar(sa.select(TenantService).filter_by(service_slug="synpunkter"))
+        service.tenant_id = tenant_id("arvika")
+        with pytest.raises(TenantNotBound):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_the_tenant_comes_from_the_url_not_from_a_form_field(client, read_csrf):
+    page = client.get("/arvika/e/synpunkter/steg/synpunkt")
+    response = client.post(
+        "/arvika/e/synpunkter/steg/synpunkt",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "tenant": "eda",
+            "kind": "fraga",
+            "area": "annat",
+            "message": "Hej",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/arvika/")
+
+
+@pytest.fixture
+def host_map(app):
+    app.config["TENANT_HOSTS"] = {"e-tjanster.arvika.se": "arvika"}
+    yield
+    app.config["TENANT_HOSTS"] = {}
+
+
+def test_a_members_own_host_name_leads_to_its_pages_only(client, host_map):
+    home = client.get("/", base_url="https://e-tjanster.arvika.se")
+    assert home.status_code == 302
+    assert home.headers["Location"] == "/arvika/"
+    assert client.get("/arvika/", base_url="https://e-tjanster.arvika.se").status_code == 200
+    assert client.get("/eda/", base_url="https://e-tjanster.arvika.se").status_code == 404
+    assert client.get("/").status_code == 200  # the platform's own host still lists everyone
