@@ -19,8 +19,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Every timestamp is stored with its time zone (UTC); SQLite keeps it as text.
-Timestamp = sa.DateTime(timezone=True)
+class Timestamp(sa.TypeDecorator):
+    """A moment in time, always time-zone aware in Python and stored as UTC.
+
+    PostgreSQL keeps the zone itself; SQLite keeps text without one, so values are turned
+    into UTC on the way in and marked as UTC on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a naive datetime cannot be stored: give it a time zone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
 
 
 class Base(orm.DeclarativeBase):

@@ -29,8 +29,6 @@ def local_datetime(value: datetime | None) -> str:
     """'23 november 2026 kl. 14.05' in Swedish time."""
     if value is None:
         return ""
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
     local = value.astimezone(SWEDEN)
     return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
 

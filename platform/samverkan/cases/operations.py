@@ -214,9 +214,7 @@ def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) ->
     draft = session.scalar(
         sa.select(Draft).where(Draft.id == draft_id, Draft.service_slug == service_slug)
     )
-    if draft is None or draft.expires_at.replace(tzinfo=draft.expires_at.tzinfo or UTC) < (
-        datetime.now(UTC)
-    ):
+    if draft is None or draft.expires_at < datetime.now(UTC):
         return None
     return draft
 
