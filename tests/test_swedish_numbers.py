@@ -15,8 +15,7 @@ from samverkan.catalogue.swedish import (
 )
 
 # A fixed "today" so that which century a ten-digit number belongs to never depends on
-# when the suite runs. It lies in the past, so stdnum's own clock agrees with it (see the
-# xfail test below for what happens when it does not).
+# when the suite runs.
 TODAY = date(2026, 6, 1)
 
 
@@ -157,46 +156,23 @@ def test_personnummer_with_wrong_length_or_characters_is_refused(value):
         normalize_personnummer(value, today=TODAY)
 
 
-@pytest.mark.xfail(
-    reason="BUG: swedish.py:31 uses str.isdigit(), which lets non-ASCII digits through; "
-    "superscript digits then crash int() with a plain ValueError",
-    strict=True,
-    raises=ValueError,
-)
 @pytest.mark.parametrize("value", ["²81228-9874", "8112²8-9874"])
 def test_personnummer_with_superscript_digits_is_refused_not_crashed(value):
     with pytest.raises(InvalidNumber):
         normalize_personnummer(value, today=TODAY)
 
 
-@pytest.mark.xfail(
-    reason="BUG: swedish.py:31 uses str.isdigit(); Arabic-Indic century digits pass and are "
-    "returned as they were, so the 'normalised' number is not YYYYMMDD-NNNN in ASCII",
-    strict=True,
-)
 def test_personnummer_with_non_ascii_digits_is_refused():
     with pytest.raises(InvalidNumber):
         normalize_personnummer("١٩811228-9874", today=TODAY)
 
 
-@pytest.mark.xfail(
-    reason="BUG: swedish.py:40 lets stdnum pick the century from the system clock; `today` "
-    "only corrects dates after it, so a later `today` gets the wrong century",
-    strict=True,
-    raises=AssertionError,
-)
 def test_century_of_a_ten_digit_number_follows_the_given_today_not_the_clock():
     # In 2090 a '-' means under 100 by year: 500101- is born in 2050, not 1950.
     value = ten_digit("500101", "000", "-")
     assert normalize_personnummer(value, today=date(2090, 1, 1)).startswith("20500101-")
 
 
-@pytest.mark.xfail(
-    reason="BUG: swedish.py:40 lets stdnum pick the century from the system clock; with an "
-    "earlier `today`, '+' yields someone who has not yet reached the year they turn 100",
-    strict=True,
-    raises=AssertionError,
-)
 def test_plus_with_an_earlier_today_means_born_at_least_100_years_before_it():
     value = ten_digit("010101", "000", "+")
     assert normalize_personnummer(value, today=date(2000, 6, 1)).startswith("18010101-")
@@ -258,12 +234,6 @@ digit_like = st.text(
 )
 
 
-@pytest.mark.xfail(
-    reason="BUG: swedish.py:31-36 checks digits with str.isdigit() and then int(); a "
-    "superscript digit raises ValueError instead of InvalidNumber",
-    strict=True,
-    raises=ValueError,
-)
 @settings(max_examples=200, deadline=None)
 @given(value=digit_like)
 @example(value="²81228-9874")

@@ -83,7 +83,7 @@ def upgrade():
     sa.Column('status', sa.String(length=30), nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
     sa.Column('status_token', sa.String(length=64), nullable=False),
-    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=210), nullable=True),
     sa.Column('request_fingerprint', sa.String(length=64), nullable=True),
     sa.Column('submitted_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

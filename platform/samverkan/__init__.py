@@ -5,15 +5,18 @@ from sqlalchemy import event
 
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, migrate
+from samverkan.jsonprovider import SafeJSONProvider
+
+
+class SamverkanFlask(Flask):
+    json_provider_class = SafeJSONProvider
 
 
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_path=None, instance_relative_config=False)
+    app = SamverkanFlask(__name__)
     app.config.update(settings_module.load_settings(config))
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
     app.instance_path = app.config["INSTANCE_PATH"]
-    app.json.sort_keys = False  # keep fields in the order the schemas declare them
-    app.json.ensure_ascii = False
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))
@@ -34,6 +37,12 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(citizen_bp)
     register_commands(app)
+
+    @app.after_request
+    def _no_type_guessing(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
     return app
 
 

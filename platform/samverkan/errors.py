@@ -44,4 +44,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return error_response(exc.code or 500)
+        body, code = error_response(exc.code or 500)
+        allow = [value for name, value in exc.get_headers() if name == "Allow"]
+        return body, code, {"Allow": allow[0]} if allow else {}

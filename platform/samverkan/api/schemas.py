@@ -14,26 +14,16 @@ class TenantOut(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True)
     municipality_code = fields.String(required=True, attribute="scb_code")
-    population = fields.Method("get_population", required=True)
+    population = fields.Nested(PopulationOut, required=True)
     hub = fields.Boolean(required=True, attribute="is_hub")
     reference_prefix = fields.String(required=True)
-
-    def get_population(self, tenant) -> dict:
-        return {
-            "year": tenant.population_year,
-            "count": tenant.population_count,
-            "source": tenant.population_source,
-        }
 
 
 class ServiceOut(Schema):
     slug = fields.String(required=True, attribute="service_slug")
-    title = fields.Method("get_title", required=True)
-    version = fields.Function(lambda s: s.definition.version, required=True)
-    category = fields.Function(lambda s: s.definition.category_key, required=True)
-
-    def get_title(self, service) -> str:
-        return service.definition.content["title"]["sv"]
+    title = fields.String(required=True, attribute="definition.content.title.sv")
+    version = fields.Integer(required=True, attribute="definition.version")
+    category = fields.String(required=True, attribute="definition.category_key")
 
 
 class OptionOut(Schema):

@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from samverkan.access import public
@@ -13,10 +12,34 @@ from samverkan.cases import operations, status
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.errors import error_response
 from samverkan.extensions import db
-from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KEY_LENGTH = 200
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} är inte tillåtet i JSON")
+
+
+def parse_json_object(data: bytes) -> tuple[dict | None, str | None]:
+    """The body as a JSON object, or a message saying what is wrong with it (RFC 8259:
+    UTF-8, no NaN or Infinity; text must be whole characters)."""
+    try:
+        body = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        return None, "Kroppen är inte giltig UTF-8."
+    except RecursionError:
+        return None, "Kroppen är för djupt nästlad."
+    except ValueError as exc:
+        return None, f"Kroppen är inte giltig JSON: {exc}"
+    if not isinstance(body, dict):
+        return None, "Kroppen ska vara ett JSON-objekt med svaren, fält för fält."
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return None, "Kroppen innehåller ett halvt tecken (en ensam surrogat i en \\u-kod)."
+    return body, None
 
 
 @bp.get("/openapi.json")
@@ -28,10 +51,7 @@ def openapi():
 @bp.get("/tenants")
 @public
 def tenants():
-    rows = db.session.scalars(
-        sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.name)
-    ).all()
-    return jsonify(schemas.TenantOut(many=True).dump(rows))
+    return jsonify(schemas.TenantOut(many=True).dump(active_members()))
 
 
 @bp.get("/tenants/<tenant>/services")
@@ -53,12 +73,9 @@ def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     if not request.is_json:
         return error_response(415)
-    try:
-        body = json.loads(request.get_data(as_text=True))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return error_response(400, f"Kroppen är inte giltig JSON: {exc}")
-    if not isinstance(body, dict):
-        return error_response(400, "Kroppen ska vara ett JSON-objekt med svaren, fält för fält.")
+    body, problem = parse_json_object(request.get_data())
+    if problem:
+        return error_response(400, problem)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")

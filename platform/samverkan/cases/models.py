@@ -40,7 +40,8 @@ class Case(TenantScoped, Base):
     status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
     channel: orm.Mapped[str] = orm.mapped_column(sa.String(10))
     status_token: orm.Mapped[str] = orm.mapped_column(sa.String(64))
-    idempotency_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    # The client's key (up to 200 characters) with its channel in front: "api:…", "web:…".
+    idempotency_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(210))
     request_fingerprint: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
     submitted_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

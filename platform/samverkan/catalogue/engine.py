@@ -28,7 +28,13 @@ class ValidationResult:
 
 
 def is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == []
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value == []
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 class ServiceForm:
@@ -69,7 +75,8 @@ class ServiceForm:
             return any(item in wanted for item in value)
         if any(isinstance(w, bool) for w in wanted):
             return (value in TRUTHY) in wanted
-        return value in wanted
+        # A form posts text ("3") where the definition may say 3: compare as written.
+        return value is not None and str(value) in {str(w) for w in wanted}
 
     def visible(self, specs: list[dict], answers: dict) -> list[dict]:
         """The fields that are shown, given the answers so far (conditions chain in order)."""
@@ -118,7 +125,7 @@ class ServiceForm:
         combined = {**(context or {}), **raw}
         shown = self.visible(specs, combined)
         data = {
-            spec["name"]: raw[spec["name"]]
+            spec["name"]: _trimmed(raw[spec["name"]])
             for spec in shown
             if spec["name"] in raw and not is_empty(raw[spec["name"]])
         }

@@ -17,7 +17,8 @@ from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sn
 
 REQUIRED = "Du måste fylla i det här fältet."
 MARKUP = re.compile(r"<\s*[a-zA-Z/!?]")
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and lone UTF-16 surrogates (half a character, not text at all).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 PHONE = re.compile(r"^\+?[0-9][0-9 ()-]*$")
 
 
@@ -59,6 +60,17 @@ class NormalizedNumber(CleanString):
             raise ValidationError(self.message) from exc
 
 
+class WholeNumber(fields.Integer):
+    """An integer; a number with decimals is refused rather than cut off."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not value.lstrip("-+").isdigit():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
 class UploadField(fields.Field):
     """A file from a form post (FileStorage), from the API (base64), or already stored."""
 
@@ -89,7 +101,8 @@ class UploadField(fields.Field):
             )
         kind = sniff_kind(content)
         if kind not in self.accept:
-            names = " eller ".join(FILE_KINDS[k][0] for k in self.accept)
+            names = [FILE_KINDS[k][0] for k in self.accept]
+            names = " eller ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
             raise ValidationError(f"Filen måste vara av typen {names}.")
         return IncomingFile(filename=filename, data=content, kind=kind)
 
@@ -268,10 +281,14 @@ class NumberType(FieldType):
             message = f"Ange ett heltal som är {low} eller större."
         else:
             message = f"Ange ett heltal som är högst {high}."
-        return fields.Integer(
+        return WholeNumber(
             required=spec["required"],
             strict=False,
-            error_messages={**self.messages(spec), "invalid": "Ange ett heltal, till exempel 12."},
+            error_messages={
+                **self.messages(spec),
+                "invalid": "Ange ett heltal, till exempel 12.",
+                "too_large": message,
+            },
             validate=validate.Range(min=low, max=high, error=message),
         )
 
@@ -329,7 +346,10 @@ class MultichoiceType(FieldType):
                 raise ValidationError(f"Välj högst {limit} alternativ.")
 
         return fields.List(
-            fields.String(validate=validate.OneOf(allowed, error="Välj bland alternativen.")),
+            fields.String(
+                validate=validate.OneOf(allowed, error="Välj bland alternativen."),
+                error_messages={"invalid": "Välj bland alternativen.", "null": REQUIRED},
+            ),
             required=spec["required"],
             error_messages={
                 **self.messages(spec),

@@ -10,6 +10,7 @@ from datetime import date
 from stdnum import luhn
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.se import orgnr, personnummer, postnummer
+from stdnum.util import isdigits
 
 
 class InvalidNumber(ValueError):
@@ -20,36 +21,46 @@ def normalize_personnummer(value: str, today: date | None = None) -> str:
     """Return the number as YYYYMMDD-NNNN, or raise InvalidNumber.
 
     Accepts 10 or 12 digits, with or without '-' or '+' before the last four. With ten
-    digits, '+' means the person has turned 100, which decides the century.
+    digits the century is the latest one that puts the birth date on or before `today`;
+    '+' means the person has turned 100 (from the year they turn 100), one century more.
     """
     today = today or date.today()
-    try:
-        compact = personnummer.compact(value)
-    except StdnumError as exc:  # pragma: no cover - compact only strips characters
-        raise InvalidNumber(str(exc)) from exc
+    compact = personnummer.compact(value)
     if len(compact) not in (11, 13) or compact[-5] not in "-+":
         raise InvalidNumber("length")
     digits = compact[:-5] + compact[-4:]
-    if not digits.isdigit():
+    if not isdigits(digits):  # ASCII digits only: int() would take other scripts' digits
         raise InvalidNumber("format")
-    date_part = compact[:-5]
-    day = int(date_part[-2:])
+    if len(digits) == 12:
+        year = int(digits[:4])
+    else:
+        year = today.year - (today.year - int(digits[:2])) % 100
+        if compact[-5] == "+":
+            year -= 100
+    month, day = int(digits[-8:-6]), int(digits[-6:-4])
     if day > 60:  # samordningsnummer: the day is the birth day plus 60
-        date_part = f"{date_part[:-2]}{day - 60:02d}"
+        day -= 60
     try:
-        birth = personnummer.get_birth_date(date_part + compact[-5:])
+        birth = date(year, month, day)
+    except ValueError as exc:
+        raise InvalidNumber("date") from exc
+    if len(digits) == 10 and birth > today:  # later this year: the century before
+        birth = _century_before(birth)
+    if birth > today:
+        raise InvalidNumber("future")
+    try:
         luhn.validate(digits[-10:])
     except StdnumError as exc:
         raise InvalidNumber(str(exc)) from exc
-    if len(compact) == 11 and birth > today:
-        # stdnum picks the century from the two-digit year alone; a date later this
-        # year belongs to the century before.
-        birth = birth.replace(year=birth.year - 100)
-    if birth > today:
-        raise InvalidNumber("future")
-    century = str(birth.year)[:2]
-    full = digits if len(digits) == 12 else century + digits
+    full = digits if len(digits) == 12 else f"{birth.year:04d}"[:2] + digits
     return f"{full[:8]}-{full[8:]}"
+
+
+def _century_before(birth: date) -> date:
+    try:
+        return birth.replace(year=birth.year - 100)
+    except ValueError:  # 29 February in a year that is not a leap year
+        raise InvalidNumber("date") from None
 
 
 def normalize_orgnr(value: str) -> str:

@@ -26,7 +26,7 @@ from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_
 from samverkan.catalogue.uploads import IncomingFile, StoredFile, store
 from samverkan.citizen import drafts
 from samverkan.extensions import db
-from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
 
@@ -41,10 +41,7 @@ def _private_pages_are_not_cached(response: Response) -> Response:
 @bp.get("/")
 @public
 def index():
-    members = db.session.scalars(
-        sa.select(Tenant).where(Tenant.status == "active").order_by(Tenant.name)
-    ).all()
-    return render_template("citizen/index.html", members=members)
+    return render_template("citizen/index.html", members=active_members())
 
 
 @bp.get("/<tenant>/")

@@ -34,5 +34,14 @@ class Tenant(Base):
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
+    @property
+    def population(self) -> dict:
+        """The figure the collaboration uses, with its reference year and source."""
+        return {
+            "year": self.population_year,
+            "count": self.population_count,
+            "source": self.population_source,
+        }
+
     def __repr__(self) -> str:
         return f"<Tenant {self.slug}>"
