@@ -11,9 +11,12 @@ import pytest
 import sqlalchemy as sa
 
 from samverkan import create_app
+from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
 from samverkan.settings import PROJECT_ROOT
 from samverkan.sync import sync
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant
 
 CASE_TABLES = ("attachments", "case_events", "cases", "reference_counters", "drafts")
 
@@ -108,3 +111,22 @@ def read_csrf():
 @pytest.fixture
 def upload_root(app) -> Path:
     return Path(app.config["UPLOAD_ROOT"])
+
+
+@pytest.fixture
+def switched_off(app, resync):
+    """Arvika switches synpunkter off in the database; `resync` switches it back on."""
+    with app.app_context():
+        bind_tenant(db.session, db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika")))
+        service = db.session.scalar(sa.select(TenantService).filter_by(service_slug="synpunkter"))
+        service.enabled = False
+        db.session.commit()
+        db.session.remove()
+    return "synpunkter"
+
+
+@pytest.fixture
+def openapi(client) -> dict:
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    return response.get_json()
