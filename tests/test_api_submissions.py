@@ -107,7 +107,7 @@ def test_history_leaves_out_events_not_meant_for_the_citizen(app, client):
 
 
 def test_status_of_an_unknown_token_is_404_json(client):
-    response = client.get("/api/v1/tenants/arvika/cases/no-such-token")
+    response = client.get("/api/v1/tenants/arvika/cases/" + "x" * 43)
     assert response.status_code == 404
     assert response.get_json() == {
         "error": "Sidan finns inte",

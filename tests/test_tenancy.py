@@ -78,3 +78,21 @@ def test_a_members_own_host_name_leads_to_its_pages_only(client, host_map):
     assert client.get("/arvika/", base_url="https://e-tjanster.arvika.se").status_code == 200
     assert client.get("/eda/", base_url="https://e-tjanster.arvika.se").status_code == 404
     assert client.get("/").status_code == 200  # the platform's own host still lists everyone
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/%00/",
+        "/arvika/e/%00",
+        "/arvika/e/synpunkter/steg/%00",
+        "/arvika/arende/%00",
+        "/arvika/arende/" + "a" * 42 + "%00",
+        "/api/v1/tenants/%00/services",
+        "/api/v1/tenants/arvika/services/%00",
+        "/api/v1/tenants/arvika/cases/%00",
+        "/ARVIKA/",
+    ],
+)
+def test_malformed_names_in_the_url_are_not_found_before_any_query(client, path):
+    assert client.get(path).status_code == 404

@@ -3,6 +3,7 @@
 from flask import Flask
 from sqlalchemy import event
 
+from samverkan import routing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -18,6 +19,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
     app.instance_path = app.config["INSTANCE_PATH"]
 
+    routing.init_app(app)  # before any blueprint's rules are built
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))
     csrf.init_app(app)

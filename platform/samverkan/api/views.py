@@ -54,20 +54,20 @@ def tenants():
     return jsonify(schemas.TenantOut(many=True).dump(active_members()))
 
 
-@bp.get("/tenants/<tenant>/services")
+@bp.get("/tenants/<slug:tenant>/services")
 @public
 def services():
     return jsonify(schemas.ServiceOut(many=True).dump(enabled_services()))
 
 
-@bp.get("/tenants/<tenant>/services/<service>")
+@bp.get("/tenants/<slug:tenant>/services/<slug:service>")
 @public
 def service_definition(service: str):
     form = form_for(get_enabled_service_or_404(service))
     return jsonify(schemas.DefinitionOut().dump(form.describe()))
 
 
-@bp.post("/tenants/<tenant>/services/<service>/submissions")
+@bp.post("/tenants/<slug:tenant>/services/<slug:service>/submissions")
 @public
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -114,7 +114,7 @@ def submit(service: str):
     return response
 
 
-@bp.get("/tenants/<tenant>/cases/<token>")
+@bp.get("/tenants/<slug:tenant>/cases/<token:token>")
 @public
 def case_status(token: str):
     case = operations.find_case_by_token(db.session, token)

@@ -44,7 +44,7 @@ def index():
     return render_template("citizen/index.html", members=active_members())
 
 
-@bp.get("/<tenant>/")
+@bp.get("/<slug:tenant>/")
 @public
 def home():
     services = enabled_services()
@@ -58,7 +58,7 @@ def home():
     return render_template("citizen/home.html", grouped=grouped)
 
 
-@bp.get("/<tenant>/theme.css")
+@bp.get("/<slug:tenant>/theme.css")
 @public
 def theme():
     """The member's colours as CSS variables: a file, so no inline styles are needed."""
@@ -68,7 +68,7 @@ def theme():
     return response
 
 
-@bp.get("/<tenant>/e/<service>")
+@bp.get("/<slug:tenant>/e/<slug:service>")
 @public
 def start(service: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -83,7 +83,7 @@ def start(service: str):
     )
 
 
-@bp.route("/<tenant>/e/<service>/steg/<step_id>", methods=["GET", "POST"])
+@bp.route("/<slug:tenant>/e/<slug:service>/steg/<slug:step_id>", methods=["GET", "POST"])
 @public
 def step(service: str, step_id: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -154,7 +154,7 @@ def _render_step(tenant_service, form, spec, values, errors, changing):
     )
 
 
-@bp.get("/<tenant>/e/<service>/kontrollera")
+@bp.get("/<slug:tenant>/e/<slug:service>/kontrollera")
 @public
 def check(service: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -174,7 +174,7 @@ def check(service: str):
     )
 
 
-@bp.post("/<tenant>/e/<service>")
+@bp.post("/<slug:tenant>/e/<slug:service>")
 @public
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -214,7 +214,7 @@ def submit(service: str):
     return redirect(url_for(".receipt", token=submission.case.status_token), 303)
 
 
-@bp.get("/<tenant>/arende/<token>/kvitto")
+@bp.get("/<slug:tenant>/arende/<token:token>/kvitto")
 @public
 def receipt(token: str):
     case = operations.find_case_by_token(db.session, token) or abort(404)
@@ -228,7 +228,7 @@ def receipt(token: str):
     )
 
 
-@bp.get("/<tenant>/arende/<token>")
+@bp.get("/<slug:tenant>/arende/<token:token>")
 @public
 def status(token: str):
     case = operations.find_case_by_token(db.session, token) or abort(404)

@@ -37,6 +37,9 @@ def _begin_transaction() -> None:
     """On SQLite a request that may write takes the write lock up front (BEGIN IMMEDIATE),
     so two submissions never both read a counter and then fail to upgrade their lock."""
     if request.method not in SAFE_METHODS and db.engine.dialect.name == "sqlite":
+        # Read the whole body first (it is cached for the view), so a slow client holds
+        # up only its own request, never the lock every member's submissions wait for.
+        request.get_data(cache=True)
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
