@@ -192,3 +192,89 @@ def test_references_follow_each_members_own_series(client, read_csrf, member):
         client.post(f"/{member}/e/synpunkter", data={"csrf_token": token}).headers["Location"]
     )
     assert re.search(rf"{prefix}-\d{{4}}-000001", receipt.text)
+
+
+def walk(client, read_csrf, path, data):
+    """Post one step the way a browser would (GET for the token, then POST)."""
+    response = post_step(client, path, data, read_csrf)
+    assert response.status_code == 303, response.text
+    return response.headers["Location"]
+
+
+SKOLSKJUTS_PUPIL = {
+    "pupil_personnummer": "20150303-1237",
+    "pupil_name": "Lilla Berg",
+    "school": "Centralskolan",
+    "grade": "4",
+}
+SKOLSKJUTS_ADDRESS = {"street_address": "Skogsvägen 4", "postal_code": "67191", "city": "Arvika"}
+
+
+def test_a_field_that_depends_on_an_earlier_step_is_shown_only_when_it_applies(client, read_csrf):
+    base = "/arvika/e/skolskjuts/steg"
+    walk(client, read_csrf, f"{base}/elev", SKOLSKJUTS_PUPIL)
+    walk(client, read_csrf, f"{base}/skal", {"reason": "avstand"})
+    address_page = client.get(f"{base}/adress").text
+    assert 'name="other_address"' not in address_page  # reason was distance
+    assert 'name="street_address"' in address_page
+    walk(client, read_csrf, f"{base}/skal?andra=1", {"reason": "vaxelvis_boende"})
+    address_page = client.get(f"{base}/adress").text
+    assert 'name="other_address"' in address_page  # now it applies
+    assert "Besvaras bara om" not in address_page  # decided already, no note needed
+
+
+def test_changing_an_answer_that_asks_for_more_leads_to_the_new_question(client, read_csrf):
+    base = "/arvika/e/skolskjuts/steg"
+    walk(client, read_csrf, f"{base}/elev", SKOLSKJUTS_PUPIL)
+    walk(client, read_csrf, f"{base}/skal", {"reason": "avstand"})
+    walk(client, read_csrf, f"{base}/adress", SKOLSKJUTS_ADDRESS)
+    walk(
+        client,
+        read_csrf,
+        f"{base}/vardnadshavare",
+        {"guardian_name": "Anna Berg", "email": "anna@exempel.se", "phone": "070-123 45 67"},
+    )
+    assert walk(client, read_csrf, f"{base}/bekrafta", {"confirm": "ja"}).endswith("/kontrollera")
+    # Back from check answers, the reason changes to one that needs the other address.
+    after_change = walk(client, read_csrf, f"{base}/skal?andra=1", {"reason": "vaxelvis_boende"})
+    assert after_change.endswith(f"{base}/adress")
+    assert (
+        client.get("/arvika/e/skolskjuts/kontrollera")
+        .headers["Location"]
+        .endswith(f"{base}/adress")
+    )
+
+
+def test_an_answer_that_is_no_longer_valid_at_submit_is_shown_with_its_message(
+    app, client, read_csrf
+):
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    with app.app_context():  # the member shortens what it accepts after the citizen answered
+        db.session.execute(
+            sa.text("UPDATE drafts SET answers = :answers"),
+            {
+                "answers": '{"kind": "klagomal", "area": "gata_park", "message": "<b>x</b>",'
+                ' "want_reply": "no"}'
+            },
+        )
+        db.session.commit()
+    response = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert response.status_code == 422
+    assert "Texten får inte innehålla HTML-kod" in response.text
+    with app.app_context():
+        assert db.session.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 0
+
+
+def test_only_the_browser_that_submitted_sees_the_answers_on_the_receipt(app, client, read_csrf):
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    receipt_url = client.post("/arvika/e/synpunkter", data={"csrf_token": token}).headers[
+        "Location"
+    ]
+    assert "a@exempel.se" in client.get(receipt_url).text
+    someone_else = app.test_client().get(receipt_url)
+    assert someone_else.status_code == 200
+    assert re.search(r"ARV-\d{4}-000001", someone_else.text)
+    assert "a@exempel.se" not in someone_else.text
+    assert someone_else.headers["Referrer-Policy"] == "same-origin"

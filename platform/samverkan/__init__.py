@@ -41,8 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
     register_commands(app)
 
     @app.after_request
-    def _no_type_guessing(response):
+    def _safe_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        # Status links carry a private token in the path: never send it to another site.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     return app

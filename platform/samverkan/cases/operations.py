@@ -100,12 +100,7 @@ def submit_case(
         existing = find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)
-    stored = {
-        name: uploads.store(upload_root, tenant.id, value)
-        if isinstance(value, IncomingFile)
-        else value
-        for name, value in answers.items()
-    }
+    stored = store_files(answers, upload_root, tenant.id)
     now = now or datetime.now(UTC)
     year = now.astimezone(SWEDEN).year
     savepoint = session.begin_nested()
@@ -194,8 +189,26 @@ def start_draft(session: orm.Session, service: TenantService, now: datetime | No
     return draft
 
 
+def store_files(answers: dict, upload_root: Path, tenant_id: int) -> dict:
+    """The answers with every file that passed its checks written to disk."""
+    return {
+        name: uploads.store(upload_root, tenant_id, value)
+        if isinstance(value, IncomingFile)
+        else value
+        for name, value in answers.items()
+    }
+
+
+def keep_files(draft: Draft, form: ServiceForm, answers: dict) -> None:
+    """On a page with errors, keep the files that passed, so they need not be chosen again."""
+    kept = {name: value for name, value in answers.items() if isinstance(value, StoredFile)}
+    if kept:
+        draft.answers = {**draft.answers, **form.to_json(kept)}
+
+
 def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> None:
-    """Keep one step's answers; answers of fields now hidden by a condition are dropped."""
+    """Keep one step's answers. Answers of fields now hidden by a condition are dropped,
+    and a later step that now asks for something unanswered is no longer complete."""
     step = form.step(step_id)
     merged = form.from_json(draft.answers)
     for spec in step["fields"]:
@@ -204,7 +217,10 @@ def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> N
     shown = {spec["name"] for spec in form.visible(form.all_fields(), merged)}
     merged = {name: value for name, value in merged.items() if name in shown}
     draft.answers = form.to_json(merged)
-    completed = [s for s in draft.completed_steps if s != step_id] + [step_id]
+    completed = {s for s in draft.completed_steps if s != step_id} | {step_id}
+    for later in form.steps[form.step_index(step_id) + 1 :]:
+        if later["id"] in completed and not form.validate(later["fields"], merged, merged).ok:
+            completed.discard(later["id"])
     draft.completed_steps = [s["id"] for s in form.steps if s["id"] in completed]
 
 

@@ -105,6 +105,28 @@ class ServiceForm:
         answers = " eller ".join(f"”{labels.get(value, value)}”" for value in wanted)
         return f"Besvaras bara om du har svarat {answers} på frågan ”{question}”."
 
+    def fields_on_page(self, step: dict, answers: dict) -> list[dict]:
+        """The fields a step's page shows. A condition on an earlier step's answer is
+        decided here; one on a field of the same page is left to the page, which shows
+        the field with a note saying when to answer it (or hides it with script)."""
+        on_page = {spec["name"] for spec in step["fields"]}
+        hidden: set[str] = set()
+        shown = []
+        for spec in step["fields"]:
+            condition = spec.get("show_if")
+            if condition and (
+                condition["field"] in hidden
+                or (condition["field"] not in on_page and not self.condition_met(spec, answers))
+            ):
+                hidden.add(spec["name"])
+                continue
+            shown.append(spec)
+        return shown
+
+    def applicable_steps(self, answers: dict) -> list[dict]:
+        """Steps with something to answer, given the answers so far."""
+        return [step for step in self.steps if self.fields_on_page(step, answers)]
+
     def all_fields(self) -> list[dict]:
         return [spec for step in self.steps for spec in step["fields"]]
 

@@ -1,5 +1,7 @@
 """Which draft belongs to this browser: its id is kept in the signed session cookie."""
 
+import hashlib
+
 from flask import g, session
 
 from samverkan.cases import operations
@@ -33,3 +35,17 @@ def draft_for_writing(service: TenantService) -> Draft:
         drafts[_key(service.service_slug)] = draft.id
         session["drafts"] = drafts
     return draft
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def remember_receipt(token: str) -> None:
+    """This browser submitted the case, so its receipt may show the answers."""
+    session["receipts"] = ([*session.get("receipts", []), _digest(token)])[-5:]
+
+
+def submitted_here(token: str) -> bool:
+    """Whoever else holds the status link sees the status, not the answers."""
+    return _digest(token) in session.get("receipts", [])

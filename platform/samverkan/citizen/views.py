@@ -23,7 +23,6 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
-from samverkan.catalogue.uploads import IncomingFile, StoredFile, store
 from samverkan.citizen import drafts
 from samverkan.extensions import db
 from samverkan.tenancy.queries import active_members
@@ -88,18 +87,16 @@ def start(service: str):
 def step(service: str, step_id: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
-    spec = form.step(step_id)
-    if spec is None:
-        abort(404)
+    spec = form.step(step_id) or abort(404)
     draft = drafts.current_draft(tenant_service)
+    context = form.from_json(draft.answers) if draft else {}
     done = draft.completed_steps if draft else []
-    earlier = form.steps[: form.step_index(step_id)]
-    missing = next((s["id"] for s in earlier if s["id"] not in done), None)
+    missing = _first_unfinished(form, context, done, before=step_id)
     if missing is not None:
         return redirect(url_for(".step", service=service, step_id=missing))
-    context = form.from_json(draft.answers) if draft else {}
+    if not form.fields_on_page(spec, context):  # nothing to answer here, given earlier answers
+        return redirect(_next_url(service, form, context, done, step_id))
     changing = request.args.get("andra") == "1"
-
     if request.method == "GET":
         return _render_step(tenant_service, form, spec, context, {}, changing)
 
@@ -112,33 +109,42 @@ def step(service: str, step_id: str):
             raw[field["name"]] = context.get(field["name"])
     result = form.validate(spec["fields"], raw, context)
     draft = drafts.draft_for_writing(tenant_service)
-    for name, value in list(result.answers.items()):
-        if isinstance(value, IncomingFile):
-            result.answers[name] = store(_upload_root(), g.tenant.id, value)
-            raw[name] = result.answers[name]
+    answers = operations.store_files(result.answers, _upload_root(), g.tenant.id)
     if not result.ok:
-        kept = {k: v for k, v in result.answers.items() if isinstance(v, StoredFile)}
-        if kept:  # files that passed are kept, so the citizen need not choose them again
-            draft.answers = {**draft.answers, **form.to_json(kept)}
+        operations.keep_files(draft, form, answers)
         db.session.commit()
-        return _render_step(
-            tenant_service, form, spec, {**context, **raw}, result.errors, changing
-        ), 422
-    operations.save_step(draft, form, step_id, result.answers)
+        values = {**context, **raw, **answers}
+        return _render_step(tenant_service, form, spec, values, result.errors, changing), 422
+    operations.save_step(draft, form, step_id, answers)
     db.session.commit()
-    index = form.step_index(step_id)
-    if changing or index + 1 == len(form.steps) or _all_done(form, draft):
-        return redirect(url_for(".check", service=service), 303)
-    return redirect(url_for(".step", service=service, step_id=form.steps[index + 1]["id"]), 303)
+    return redirect(
+        _next_url(service, form, form.from_json(draft.answers), draft.completed_steps, step_id),
+        303,
+    )
 
 
-def _all_done(form: ServiceForm, draft) -> bool:
-    return all(s["id"] in draft.completed_steps for s in form.steps)
+def _first_unfinished(form: ServiceForm, answers: dict, done, before: str | None = None):
+    """The first step that has something to answer and is not complete (before a step)."""
+    for spec in form.applicable_steps(answers):
+        if spec["id"] == before:
+            return None
+        if spec["id"] not in done:
+            return spec["id"]
+    return None
+
+
+def _next_url(service: str, form: ServiceForm, answers: dict, done, after: str) -> str:
+    """Onwards from a step: the next one with something to answer, else check answers."""
+    later = form.steps[form.step_index(after) + 1 :]
+    for spec in later:
+        if spec["id"] not in done and form.fields_on_page(spec, answers):
+            return url_for(".step", service=service, step_id=spec["id"])
+    return url_for(".check", service=service)
 
 
 def _render_step(tenant_service, form, spec, values, errors, changing):
     index = form.step_index(spec["id"])
-    previous = form.steps[index - 1]["id"] if index > 0 else None
+    earlier = [s for s in form.applicable_steps(values) if form.step_index(s["id"]) < index]
     return render_template(
         "citizen/step.html",
         service=tenant_service,
@@ -146,11 +152,11 @@ def _render_step(tenant_service, form, spec, values, errors, changing):
         step=spec,
         step_number=index + 1,
         step_count=len(form.steps),
-        fields=spec["fields"],
+        fields=form.fields_on_page(spec, values),
         values=values,
         errors=errors,
         changing=changing,
-        previous=previous,
+        previous=earlier[-1]["id"] if earlier else None,
     )
 
 
@@ -160,17 +166,17 @@ def check(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
     draft = drafts.current_draft(tenant_service)
-    if draft is None or not _all_done(form, draft):
-        first = next(
-            (s["id"] for s in form.steps if not draft or s["id"] not in draft.completed_steps),
-            form.steps[0]["id"],
+    answers = form.from_json(draft.answers) if draft else {}
+    unfinished = _first_unfinished(form, answers, draft.completed_steps if draft else [])
+    if draft is None or unfinished:
+        return redirect(
+            url_for(".step", service=service, step_id=unfinished or form.steps[0]["id"])
         )
-        return redirect(url_for(".step", service=service, step_id=first))
     return render_template(
         "citizen/check.html",
         service=tenant_service,
         form=form,
-        summary=form.summary(form.from_json(draft.answers)),
+        summary=[s for s in form.summary(answers) if s["rows"]],
     )
 
 
@@ -187,15 +193,21 @@ def submit(service: str):
         if earlier:
             return redirect(url_for(".receipt", token=earlier.status_token), 303)
         return redirect(url_for(".start", service=service), 303)
-    result = form.validate(form.all_fields(), form.from_json(draft.answers))
-    if not result.ok or not _all_done(form, draft):
-        first_bad = next(
-            s["id"]
-            for s in form.steps
-            if s["id"] not in draft.completed_steps
-            or any(f["name"] in result.errors for f in s["fields"])
-        )
-        return redirect(url_for(".step", service=service, step_id=first_bad), 303)
+    answers = form.from_json(draft.answers)
+    unfinished = _first_unfinished(form, answers, draft.completed_steps)
+    if unfinished:
+        return redirect(url_for(".step", service=service, step_id=unfinished), 303)
+    result = form.validate(form.all_fields(), answers)
+    if not result.ok:
+        # Something that was right is no longer (a wished date has passed, a member's
+        # list changed): show the step with the message, not a silent redirect.
+        spec = next(s for s in form.steps if any(f["name"] in result.errors for f in s["fields"]))
+        errors = {
+            f["name"]: result.errors[f["name"]]
+            for f in spec["fields"]
+            if f["name"] in result.errors
+        }
+        return _render_step(tenant_service, form, spec, answers, errors, True), 422
     try:
         submission = operations.submit_case(
             db.session,
@@ -211,6 +223,7 @@ def submit(service: str):
         abort(409)
     operations.discard_draft(db.session, draft)
     db.session.commit()
+    drafts.remember_receipt(submission.case.status_token)
     return redirect(url_for(".receipt", token=submission.case.status_token), 303)
 
 
@@ -223,7 +236,7 @@ def receipt(token: str):
         "citizen/receipt.html",
         case=case,
         definition=case.definition.content,
-        summary=form.summary(form.from_json(case.answers)),
+        summary=form.summary(form.from_json(case.answers)) if drafts.submitted_here(token) else [],
         status_url=url_for(".status", token=token, _external=True),
     )
 
