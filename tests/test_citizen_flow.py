@@ -278,3 +278,23 @@ def test_only_the_browser_that_submitted_sees_the_answers_on_the_receipt(app, cl
     assert re.search(r"ARV-\d{4}-000001", someone_else.text)
     assert "a@exempel.se" not in someone_else.text
     assert someone_else.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_members_fee_is_shown_before_the_citizen_starts(app, client, resync):
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="grums"))
+        bind_tenant(db.session, tenant.id)
+        service = db.session.scalar(sa.select(TenantService).filter_by(service_slug="varmepump"))
+        service.settings = {**service.settings, "fee": 123450}
+        db.session.commit()
+    assert "Avgift: <strong>1 234,50 kr</strong>" in client.get("/grums/e/varmepump").text
+    assert "Avgift" not in client.get("/arvika/e/varmepump").text  # not set: not invented
+
+
+def test_fields_about_the_person_say_their_purpose_for_autofill(client, read_csrf):
+    base = "/arvika/e/parkeringstillstand/steg"
+    page = client.get(f"{base}/sokande").text
+    assert re.search(r'name="applicant_name"[^>]*autocomplete="name"', page)
+    assert re.search(r'name="street_address"[^>]*autocomplete="street-address"', page)
+    assert re.search(r'name="city"[^>]*autocomplete="address-level2"', page)
+    assert re.search(r'name="postal_code"[^>]*autocomplete="postal-code"', page)

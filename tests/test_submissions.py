@@ -216,6 +216,7 @@ def test_uploaded_photo_is_stored_by_content_under_a_server_made_name(
         assert attachment.sha256 == hashlib.sha256(data).hexdigest()
         stored = upload_root / str(tenant.id) / attachment.storage_name
         assert stored.read_bytes() == data
+        assert stored.stat().st_mode & 0o777 == 0o600  # a personal document: owner only
         assert "passwd" not in attachment.storage_name
 
 

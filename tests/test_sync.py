@@ -93,6 +93,12 @@ def test_sync_twice_changes_nothing(app):
             "tenants/kil.toml: branding.primary_colour: white text on #ffff00 has contrast",
         ),
         (
+            "tenants/hagfors.toml",
+            "[branding]",
+            '[branding]\nprimary_colour = "#757575"\n[ignored]',
+            "#757575 as text on the panel colour #f3f2f1 has contrast",
+        ),
+        (
             "tenants/grums.toml",
             "[services.felanmalan]",
             "[services.bygglov]\nenabled = true\n[services.felanmalan]",
@@ -192,3 +198,19 @@ def test_services_check_lists_every_definition(app):
         "skolskjuts",
     ):
         assert f"ok  {slug} v1" in result.output
+
+
+def test_a_service_taken_out_of_a_members_file_is_switched_off(app, files, resync):
+    tenants, services = files
+    path = tenants / "filipstad.toml"
+    text = path.read_text()
+    start = text.index("[services.synpunkter]")
+    end = text.find("\n[services.", start + 1)
+    path.write_text(text[:start] + (text[end + 1 :] if end != -1 else ""))
+    with app.app_context():
+        report = sync(db.session, tenants, services)
+        db.session.commit()
+    assert "filipstad: service synpunkter (switched off)" in report.updated
+    with app.test_client() as client:
+        assert client.get("/filipstad/e/synpunkter").status_code == 404
+        assert client.get("/filipstad/e/felanmalan").status_code == 200

@@ -4,6 +4,7 @@ import re
 
 HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 AA_NORMAL_TEXT = 4.5
+PANEL = "#f3f2f1"  # the light background of footers and panels (samverkan.css --panel)
 
 
 def _channel(value: int) -> float:

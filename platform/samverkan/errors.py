@@ -8,11 +8,7 @@ MESSAGES = {
     400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
     404: ("Sidan finns inte", "Sidan du letar efter finns inte, eller så är adressen felstavad."),
     405: ("Metoden stöds inte", "Sidan kan inte användas på det sättet."),
-    413: (
-        "För stor förfrågan",
-        "Det du skickade är för stort. Filer får vara högst 10 MB och allt som skickas "
-        "på en gång högst 25 MB.",
-    ),
+    413: ("För stor förfrågan", "Det du skickade är för stort för att tas emot."),
     409: ("Konflikt", "Begäran krockar med något som redan finns."),
     415: ("Fel innehållstyp", "Skicka JSON med rubriken Content-Type: application/json."),
     500: ("Något gick fel", "Ett oväntat fel inträffade hos oss. Försök igen om en stund."),

@@ -89,6 +89,15 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
                 },
                 f"{slug}: service {service_slug}",
             )
+        listed = set(loaded.content["services"])
+        for switch in session.scalars(
+            sa.select(TenantService).where(
+                TenantService.tenant_id == tenant.id, TenantService.enabled.is_(True)
+            )
+        ):
+            if switch.service_slug not in listed:  # taken out of the file: switched off
+                switch.enabled = False
+                report.updated.append(f"{slug}: service {switch.service_slug} (switched off)")
     session.flush()
     return report
 

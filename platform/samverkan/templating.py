@@ -1,14 +1,14 @@
 """What every template can use: the tenant, texts in the right language, dates."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, g
 
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
+from samverkan.catalogue.uploads import accept_attribute
+from samverkan.clock import SWEDEN
 
-SWEDEN = ZoneInfo("Europe/Stockholm")
 MONTHS = [
     "januari",
     "februari",
@@ -37,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["t"] = lambda text: localized(text, g.get("lang", "sv"))
     app.jinja_env.globals["status_label"] = status_label
+    app.jinja_env.globals["file_accept"] = accept_attribute
 
     @app.context_processor
     def _globals():

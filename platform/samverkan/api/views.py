@@ -31,8 +31,10 @@ def parse_json_object(data: bytes) -> tuple[dict | None, str | None]:
         return None, "Kroppen är inte giltig UTF-8."
     except RecursionError:
         return None, "Kroppen är för djupt nästlad."
-    except ValueError as exc:
-        return None, f"Kroppen är inte giltig JSON: {exc}"
+    except json.JSONDecodeError as exc:
+        return None, f"Kroppen är inte giltig JSON (rad {exc.lineno}, kolumn {exc.colno})."
+    except ValueError as exc:  # NaN or Infinity, refused by _refuse_constant
+        return None, f"Kroppen är inte giltig JSON: {exc}."
     if not isinstance(body, dict):
         return None, "Kroppen ska vara ett JSON-objekt med svaren, fält för fält."
     try:

@@ -6,7 +6,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -19,9 +18,9 @@ from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.uploads import IncomingFile, StoredFile
+from samverkan.clock import SWEDEN
 from samverkan.tenancy.models import Tenant
 
-SWEDEN = ZoneInfo("Europe/Stockholm")
 DRAFT_LIFETIME = timedelta(days=30)
 
 
@@ -152,6 +151,9 @@ def submit_case(
     except sa_exc.IntegrityError:
         # Two requests with one key raced past the lookup; the other one won.
         savepoint.rollback()
+        for name, value in answers.items():  # the winner keeps its own copies
+            if isinstance(value, IncomingFile):
+                uploads.remove(upload_root, tenant.id, stored[name])
         existing = find_by_idempotency_key(session, idempotency_key) if idempotency_key else None
         if existing is None:
             raise

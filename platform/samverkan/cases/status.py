@@ -13,7 +13,6 @@ LABELS = {
     DECIDED: {"sv": "Beslut fattat", "en": "Decided"},
     CLOSED: {"sv": "Avslutat", "en": "Closed"},
 }
-STATUSES = tuple(LABELS)
 
 
 def label(status: str, lang: str = "sv") -> str:

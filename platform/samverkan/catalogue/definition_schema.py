@@ -2,6 +2,8 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from samverkan.catalogue.uploads import FILE_KINDS
+
 FIELD_TYPES = (
     "text",
     "textarea",
@@ -18,7 +20,6 @@ FIELD_TYPES = (
     "file",
 )
 SETTING_TYPES = ("text", "textarea", "list", "money", "email")
-FILE_KINDS = ("pdf", "jpeg", "png")
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]*$", error="use lower-case a-z, 0-9 and '-' only")
 NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="use lower-case a-z, 0-9 and '_' only")
 OPTION_VALUE = validate.Regexp(r"^[a-z0-9][a-z0-9_-]*$", error="use lower-case a-z, 0-9, '_', '-'")
@@ -35,7 +36,22 @@ TYPE_KEYS = {
     "range": ("date",),
     "accept": ("file",),
     "max_size_mb": ("file",),
+    "autocomplete": ("text", "textarea", "date"),
 }
+# Input purposes (WCAG 1.3.5) a field about the person filling in the form may declare.
+AUTOCOMPLETE = (
+    "name",
+    "given-name",
+    "family-name",
+    "street-address",
+    "address-line1",
+    "postal-code",
+    "address-level2",
+    "email",
+    "tel",
+    "organization",
+    "bday",
+)
 
 
 class LocalText(Schema):
@@ -77,9 +93,11 @@ class FieldSchema(Schema):
     unit = fields.Nested(LocalText)
     range = fields.String(validate=validate.OneOf(("future", "past")))
     accept = fields.List(
-        fields.String(validate=validate.OneOf(FILE_KINDS)), validate=validate.Length(min=1)
+        fields.String(validate=validate.OneOf(tuple(FILE_KINDS))), validate=validate.Length(min=1)
     )
-    max_size_mb = fields.Integer(validate=validate.Range(min=1, max=20))
+    # base64 in a JSON body adds a third: 15 MB of file stays under the 25 MB request limit
+    autocomplete = fields.String(validate=validate.OneOf(AUTOCOMPLETE))
+    max_size_mb = fields.Integer(validate=validate.Range(min=1, max=15))
 
     @validates_schema
     def keys_fit_type(self, data, **kwargs):

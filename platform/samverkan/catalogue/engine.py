@@ -11,10 +11,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
-from samverkan.catalogue.fields import FIELD_TYPES, localized
+from samverkan.catalogue.fields import FIELD_TYPES, TRUTHY, localized
 
 UNKNOWN_FIELD = "Okänt fält: det finns inte i den här e-tjänsten."
-TRUTHY = {True, "ja", "true", "on"}
 
 
 @dataclass

@@ -11,11 +11,14 @@ from datetime import date
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
+from stdnum.util import isdigits
 
 from samverkan.catalogue import swedish
 from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sniff_kind
+from samverkan.clock import swedish_today
 
 REQUIRED = "Du måste fylla i det här fältet."
+TRUTHY = {True, "ja", "true", "on"}  # what a ticked consent box may arrive as
 MARKUP = re.compile(r"<\s*[a-zA-Z/!?]")
 # Control characters, and lone UTF-16 surrogates (half a character, not text at all).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -66,7 +69,7 @@ class WholeNumber(fields.Integer):
     def _validated(self, value):
         if isinstance(value, float) and not value.is_integer():
             raise self.make_error("invalid")
-        if isinstance(value, str) and not value.lstrip("-+").isdigit():
+        if isinstance(value, str) and not isdigits(value.lstrip("-+")):
             raise self.make_error("invalid")
         return super()._validated(value)
 
@@ -245,9 +248,9 @@ class DateType(FieldType):
 
     def marshmallow_field(self, spec, options):
         def in_range(value: date) -> None:
-            if spec.get("range") == "future" and value < date.today():
+            if spec.get("range") == "future" and value < swedish_today():
                 raise ValidationError("Datumet måste vara i dag eller senare.")
-            if spec.get("range") == "past" and value > date.today():
+            if spec.get("range") == "past" and value > swedish_today():
                 raise ValidationError("Datumet får inte vara i framtiden.")
 
         return fields.Date(
@@ -385,7 +388,7 @@ class ConsentType(FieldType):
 
         return fields.Boolean(
             required=spec["required"],
-            truthy={True, "ja", "true", "on"},
+            truthy=TRUTHY,
             falsy={False, "nej", "false"},
             error_messages={
                 **self.messages(spec),

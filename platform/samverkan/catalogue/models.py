@@ -34,10 +34,6 @@ class ServiceDefinition(Base):
 
     category: orm.Mapped[Category] = orm.relationship(lazy="joined")
 
-    @property
-    def title(self) -> dict[str, str]:
-        return self.content["title"]
-
 
 class TenantService(TenantScoped, Base):
     """A member's switch and settings for one e-service, pinned to a definition version."""

@@ -12,6 +12,8 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.se import orgnr, personnummer, postnummer
 from stdnum.util import isdigits
 
+from samverkan.clock import swedish_today
+
 
 class InvalidNumber(ValueError):
     pass
@@ -24,7 +26,7 @@ def normalize_personnummer(value: str, today: date | None = None) -> str:
     digits the century is the latest one that puts the birth date on or before `today`;
     '+' means the person has turned 100 (from the year they turn 100), one century more.
     """
-    today = today or date.today()
+    today = today or swedish_today()
     compact = personnummer.compact(value)
     if len(compact) not in (11, 13) or compact[-5] not in "-+":
         raise InvalidNumber("length")

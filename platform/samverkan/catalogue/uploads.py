@@ -1,18 +1,26 @@
 """Files a citizen attaches: checked by content, stored outside the web root."""
 
 import hashlib
+import os
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import filetype
 
-# What each allowed kind is called for people, and the MIME type its content must sniff as.
+# What each allowed kind is called for people, the MIME type its content must sniff as,
+# and the file name endings a browser's file picker offers for it.
 FILE_KINDS = {
-    "pdf": ("PDF", "application/pdf"),
-    "jpeg": ("JPEG", "image/jpeg"),
-    "png": ("PNG", "image/png"),
+    "pdf": ("PDF", "application/pdf", ".pdf"),
+    "jpeg": ("JPEG", "image/jpeg", ".jpg,.jpeg"),
+    "png": ("PNG", "image/png", ".png"),
 }
+
+
+def accept_attribute(spec: dict) -> str:
+    """The HTML accept attribute for a file field: a hint to the picker, never trusted."""
+    kinds = spec.get("accept", list(FILE_KINDS))
+    return ",".join(FILE_KINDS[kind][1] + "," + FILE_KINDS[kind][2] for kind in kinds)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ def sniff_kind(data: bytes) -> str | None:
     guess = filetype.guess(data[:8192])
     if guess is None:
         return None
-    for kind, (_, mime) in FILE_KINDS.items():
+    for kind, (_, mime, _endings) in FILE_KINDS.items():
         if guess.mime == mime:
             return kind
     return None
@@ -69,7 +77,10 @@ def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFi
     folder = upload_root / str(tenant_id)
     folder.mkdir(parents=True, exist_ok=True)
     storage_name = f"{secrets.token_hex(16)}.{incoming.kind}"
-    (folder / storage_name).write_bytes(incoming.data)
+    # Owner-only: these are personal documents (medical certificates among them).
+    fd = os.open(folder / storage_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(incoming.data)
     return StoredFile(
         filename=safe_display_name(incoming.filename),
         storage_name=storage_name,
@@ -77,3 +88,8 @@ def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFi
         size=len(incoming.data),
         sha256=hashlib.sha256(incoming.data).hexdigest(),
     )
+
+
+def remove(upload_root: Path, tenant_id: int, stored: StoredFile) -> None:
+    """Delete a stored file that ended up belonging to nothing."""
+    (upload_root / str(tenant_id) / stored.storage_name).unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from marshmallow import (
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.catalogue.loader import LoadedDefinition, read_toml
 from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
-from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, contrast_ratio
+from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
 
 COLOUR = validate.Regexp(HEX_COLOUR.pattern, error="write the colour as #rrggbb")
 
@@ -32,12 +32,17 @@ class BrandingSchema(Schema):
     accent_colour = fields.String(required=True, validate=COLOUR)
 
     @validates("primary_colour")
-    def readable_on_white_text(self, value: str, **kwargs) -> None:
-        ratio = contrast_ratio(value, "#ffffff")
-        if ratio < AA_NORMAL_TEXT:
-            raise ValidationError(
-                f"white text on {value} has contrast {ratio:.2f}:1; WCAG AA needs at least 4.5:1"
-            )
+    def readable(self, value: str, **kwargs) -> None:
+        """White text sits on the colour (header); the colour is text on the light panels."""
+        for background, what in (
+            ("#ffffff", f"white text on {value}"),
+            (PANEL, f"{value} as text on the panel colour {PANEL}"),
+        ):
+            ratio = contrast_ratio(value, background)
+            if ratio < AA_NORMAL_TEXT:
+                raise ValidationError(
+                    f"{what} has contrast {ratio:.2f}:1; WCAG AA needs at least 4.5:1"
+                )
 
 
 class ContactSchema(Schema):
@@ -49,7 +54,6 @@ class ContactSchema(Schema):
 
 class ServiceSwitchSchema(Schema):
     enabled = fields.Boolean(load_default=True)
-    version = fields.Integer(strict=True, validate=validate.Range(min=1))
     settings = fields.Dict(keys=fields.String(), load_default=dict)
 
 
@@ -154,11 +158,6 @@ def _check_services(label: str, content: dict, definitions: dict) -> list[str]:
         if loaded is None:
             errors.append(f"{where}: there is no e-service '{slug}' in services/")
             continue
-        if switch.get("version", loaded.version) != loaded.version:
-            errors.append(
-                f"{where}.version: version {switch['version']} is not the one in "
-                f"services/ ({loaded.version})"
-            )
         if not switch["enabled"] and not switch["settings"]:
             continue
         try:

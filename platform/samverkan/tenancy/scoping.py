@@ -6,7 +6,6 @@ of quietly returning every municipality's rows. Code that must read across membe
 (the sync, hub statistics) says so with the named execution option ALL_TENANTS.
 """
 
-import sqlalchemy as sa
 from sqlalchemy import event, orm
 
 from samverkan.db import TenantScoped
@@ -74,8 +73,3 @@ def _stamp_tenant(session: orm.Session, flush_context, instances) -> None:
                 f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, "
                 f"but tenant {tenant_id} is bound"
             )
-
-
-def tenant_filter(entity, tenant_id: int) -> sa.ColumnElement[bool]:
-    """An explicit filter for the rare Core statement that bypasses the ORM."""
-    return entity.tenant_id == tenant_id
