@@ -6,18 +6,17 @@ import io
 import json
 import os
 import socket
-import struct
 import subprocess
 import sys
 import threading
 import urllib.request
-import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from api_support import tiny_png
 
 from samverkan.cases import operations
 from samverkan.cases.models import Attachment, Case
@@ -33,20 +32,6 @@ ANSWERS = {
     "message": "Hur söker jag bygglov?",
     "want_reply": "no",
 }
-
-
-def tiny_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
-        + chunk(b"IEND", b"")
-    )
 
 
 def series(app, slug: str) -> list[tuple[int, str]]:
