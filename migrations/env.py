@@ -12,7 +12,10 @@ logger = logging.getLogger("alembic.env")
 
 
 def _engine():
-    return current_app.extensions["migrate"].db.engine
+    # Migrations run as the owner, never as the application's role (database_roles.py).
+    from samverkan.database_roles import owner_engine
+
+    return owner_engine()
 
 
 config.set_main_option(

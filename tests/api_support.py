@@ -10,6 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from conftest import count_all
 
 from samverkan.cases.models import Case
 from samverkan.extensions import db
@@ -149,11 +150,8 @@ def stored_cases(app, member: str) -> list[dict]:
 
 
 def count_rows(app, table: str) -> int:
-    """Rows in a case table across all members (raw SQL: no tenant needs binding)."""
-    with app.app_context():
-        count = db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
-        db.session.remove()
-    return count
+    """Rows in a case table across all members."""
+    return count_all(app, table)
 
 
 def nothing_stored(app) -> bool:

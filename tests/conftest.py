@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from samverkan import create_app
 from samverkan.catalogue.models import TenantService
+from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.settings import PROJECT_ROOT
 from samverkan.sync import sync
@@ -60,9 +61,9 @@ def app(database_url, tmp_path_factory):
     )
     with app.app_context():
         flask_migrate.upgrade(directory=str(PROJECT_ROOT / "migrations"))
-        sync(db.session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
-        db.session.commit()
-        db.session.remove()
+        with maintenance_session() as session:
+            sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+            session.commit()
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -75,11 +76,10 @@ def _empty_cases(request):
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
-    with app.app_context():
+    with app.app_context(), maintenance_session() as session:
         for table in CASE_TABLES:
-            db.session.execute(sa.text(f"DELETE FROM {table}"))
-        db.session.commit()
-        db.session.remove()
+            session.execute(sa.text(f"DELETE FROM {table}"))
+        session.commit()
 
 
 @pytest.fixture
@@ -91,10 +91,17 @@ def client(app):
 def resync(app):
     """Restore tenants/ and services/ after a test that changed the catalogue in the database."""
     yield
-    with app.app_context():
-        sync(db.session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
-        db.session.commit()
-        db.session.remove()
+    with app.app_context(), maintenance_session() as session:
+        sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        session.commit()
+
+
+def count_all(app, table: str) -> int:
+    """Rows in a table across every member, counted as the owner: the application's own
+    role sees none without a bound member on PostgreSQL, which would make 'nothing was
+    stored' true whatever happened."""
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
 
 
 def csrf_token(html: str) -> str:

@@ -15,7 +15,7 @@ from api_support import (
     submissions,
 )
 
-from samverkan.extensions import db
+from samverkan.database_roles import maintenance_session
 from samverkan.settings import PROJECT_ROOT
 from samverkan.tenancy.models import Tenant
 
@@ -58,21 +58,19 @@ def test_members_have_distinct_reference_prefixes(client):
 
 
 def test_a_member_that_has_left_is_not_listed_and_its_api_is_gone(app, client):
-    with app.app_context():
-        db.session.execute(sa.update(Tenant).where(Tenant.slug == "storfors").values(status="left"))
-        db.session.commit()
-        db.session.remove()
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(Tenant).where(Tenant.slug == "storfors").values(status="left"))
+        session.commit()
     try:
         slugs = [m["slug"] for m in client.get("/api/v1/tenants").get_json()]
         services = client.get("/api/v1/tenants/storfors/services")
         submitted = client.post(submissions("storfors", "synpunkter"), json=ANONYMOUS)
     finally:
-        with app.app_context():
-            db.session.execute(
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
                 sa.update(Tenant).where(Tenant.slug == "storfors").values(status="active")
             )
-            db.session.commit()
-            db.session.remove()
+            session.commit()
     assert "storfors" not in slugs and len(slugs) == 15
     assert services.status_code == 404
     assert submitted.status_code == 404

@@ -5,9 +5,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import count_all
 
 from samverkan.cases.models import Case
 from samverkan.catalogue.models import TenantService
+from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
@@ -158,8 +160,7 @@ def test_double_submit_gives_one_case(app, client, read_csrf):
     second = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
     assert first.status_code == second.status_code == 303
     assert first.headers["Location"] == second.headers["Location"]
-    with app.app_context():
-        assert db.session.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 1
+    assert count_all(app, "cases") == 1
 
 
 def test_form_posts_without_csrf_token_are_refused(client):
@@ -250,20 +251,19 @@ def test_an_answer_that_is_no_longer_valid_at_submit_is_shown_with_its_message(
 ):
     check_url = fill_synpunkter(client, read_csrf)
     token = read_csrf(client.get(check_url).text)
-    with app.app_context():  # the member shortens what it accepts after the citizen answered
-        db.session.execute(
+    with app.app_context(), maintenance_session() as session:  # the answer changes under it
+        session.execute(
             sa.text("UPDATE drafts SET answers = :answers"),
             {
                 "answers": '{"kind": "klagomal", "area": "gata_park", "message": "<b>x</b>",'
                 ' "want_reply": "no"}'
             },
         )
-        db.session.commit()
+        session.commit()
     response = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
     assert response.status_code == 422
     assert "Texten får inte innehålla HTML-kod" in response.text
-    with app.app_context():
-        assert db.session.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 0
+    assert count_all(app, "cases") == 0
 
 
 def test_only_the_browser_that_submitted_sees_the_answers_on_the_receipt(app, client, read_csrf):

@@ -6,11 +6,11 @@ import pytest
 import sqlalchemy as sa
 
 from samverkan.catalogue.models import ServiceDefinition, TenantService
+from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.settings import PROJECT_ROOT
 from samverkan.sync import SyncError, sync
 from samverkan.tenancy.models import Tenant
-from samverkan.tenancy.scoping import allow_all_tenants
 
 
 @pytest.fixture
@@ -22,30 +22,24 @@ def files(tmp_path):
 
 
 def snapshot(app) -> list:
-    with app.app_context():
-        allow_all_tenants(db.session)
-        tenants = db.session.execute(
+    with app.app_context(), maintenance_session() as session:
+        tenants = session.execute(
             sa.select(Tenant.slug, Tenant.name, Tenant.primary_colour).order_by(Tenant.slug)
         ).all()
-        switches = db.session.execute(
+        switches = session.execute(
             sa.select(
                 TenantService.tenant_id, TenantService.service_slug, TenantService.enabled
             ).order_by(TenantService.tenant_id, TenantService.service_slug)
         ).all()
-        definitions = db.session.execute(
+        definitions = session.execute(
             sa.select(ServiceDefinition.slug, ServiceDefinition.version, ServiceDefinition.checksum)
         ).all()
-        db.session.remove()
         return [tenants, switches, definitions]
 
 
 def run_sync(app, tenants, services):
-    with app.app_context():
-        try:
-            return sync(db.session, tenants, services)
-        finally:
-            db.session.rollback()
-            db.session.remove()
+    with app.app_context(), maintenance_session() as session:
+        return sync(session, tenants, services)  # never committed
 
 
 def test_all_sixteen_members_are_synced_with_facts(app):
@@ -64,9 +58,9 @@ def test_all_sixteen_members_are_synced_with_facts(app):
 
 def test_sync_twice_changes_nothing(app):
     before = snapshot(app)
-    with app.app_context():
-        report = sync(db.session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
-        db.session.commit()
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        session.commit()
     assert report.created == [] and report.updated == []
     assert snapshot(app) == before
 
@@ -161,9 +155,9 @@ def test_a_new_version_is_published_and_members_move_to_it(app, files, resync):
     path = services / "synpunkter" / "definition.toml"
     text = path.read_text().replace("version = 1", "version = 2", 1)
     path.write_text(text.replace("Synpunkter och klagomål", "Synpunkter och klagomål (ny)", 1))
-    with app.app_context():
-        report = sync(db.session, tenants, services)
-        db.session.commit()
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, tenants, services)
+        session.commit()
         versions = db.session.scalars(
             sa.select(ServiceDefinition.version).filter_by(slug="synpunkter")
         ).all()
@@ -207,9 +201,9 @@ def test_a_service_taken_out_of_a_members_file_is_switched_off(app, files, resyn
     start = text.index("[services.synpunkter]")
     end = text.find("\n[services.", start + 1)
     path.write_text(text[:start] + (text[end + 1 :] if end != -1 else ""))
-    with app.app_context():
-        report = sync(db.session, tenants, services)
-        db.session.commit()
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, tenants, services)
+        session.commit()
     assert "filipstad: service synpunkter (switched off)" in report.updated
     with app.test_client() as client:
         assert client.get("/filipstad/e/synpunkter").status_code == 404

@@ -3,7 +3,7 @@
 from flask import Flask
 from sqlalchemy import event
 
-from samverkan import routing
+from samverkan import database_roles, routing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -16,7 +16,15 @@ class SamverkanFlask(Flask):
 def create_app(config: dict | None = None) -> Flask:
     app = SamverkanFlask(__name__)
     app.config.update(settings_module.load_settings(config))
-    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
+    # The configured URL is the owner's; the application itself runs as a role held by
+    # row-level security (database_roles.py).
+    owner = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["OWNER_DATABASE_URI"] = owner
+    app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(
+        database_roles.app_url(
+            owner, app.config["APP_DATABASE_URL"], app.config["APP_DATABASE_ROLE"]
+        )
+    )
     app.instance_path = app.config["INSTANCE_PATH"]
 
     routing.init_app(app)  # before any blueprint's rules are built

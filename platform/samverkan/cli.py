@@ -7,7 +7,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from samverkan.catalogue.loader import load_definitions
-from samverkan.extensions import db
+from samverkan.database_roles import maintenance_session
 from samverkan.sync import SyncError, sync
 from samverkan.tenancy.loader import load_tenants
 
@@ -56,10 +56,10 @@ def sync_command() -> None:
     """Write tenants/ and services/ into the database: all of it or, on any error, nothing."""
     tenants_dir, services_dir = _dirs()
     try:
-        report = sync(db.session, tenants_dir, services_dir)
-        db.session.commit()
+        with maintenance_session() as session:  # the owner: it writes for every member
+            report = sync(session, tenants_dir, services_dir)
+            session.commit()
     except SyncError as exc:
-        db.session.rollback()
         _fail(exc.errors, "tenants/ and services/")
     for line in report.lines():
         click.echo(line)

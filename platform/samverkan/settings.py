@@ -38,6 +38,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'samverkan.db'}",
+        "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL"),
+        "APP_DATABASE_ROLE": os.environ.get("APP_DATABASE_ROLE", "samverkan_app"),
         "UPLOAD_ROOT": str(instance / "uploads"),
         "TENANTS_DIR": str(PROJECT_ROOT / "tenants"),
         "SERVICES_DIR": str(PROJECT_ROOT / "services"),

@@ -6,6 +6,7 @@ of quietly returning every municipality's rows. Code that must read across membe
 (the sync, hub statistics) says so with the named execution option ALL_TENANTS.
 """
 
+import sqlalchemy as sa
 from sqlalchemy import event, orm
 
 from samverkan.db import TenantScoped
@@ -19,7 +20,28 @@ class TenantNotBound(RuntimeError):
 
 
 def bind_tenant(session: orm.Session, tenant_id: int) -> None:
+    if isinstance(session, orm.scoped_session):
+        session = session()
     session.info[TENANT_KEY] = tenant_id
+    if session.in_transaction():  # already begun: tell the database now, not only next time
+        _tell_database(session.connection(), tenant_id)
+
+
+def _tell_database(connection, tenant_id: int) -> None:
+    """On PostgreSQL the row-level-security policies read the member from the transaction;
+    `true` makes it local to the transaction, so a pooled connection never keeps it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :tenant, true)"),
+            {"tenant": str(tenant_id)},
+        )
+
+
+@event.listens_for(orm.Session, "after_begin")
+def _tenant_for_each_transaction(session, transaction, connection) -> None:
+    tenant_id = bound_tenant_id(session)
+    if tenant_id is not None:
+        _tell_database(connection, tenant_id)
 
 
 def bound_tenant_id(session: orm.Session) -> int | None:

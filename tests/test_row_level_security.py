@@ -1,0 +1,133 @@
+"""PostgreSQL row-level security: the backstop under the ORM criteria. Raw SQL as the
+application's role sees and writes only the bound member's rows."""
+
+import pytest
+import sqlalchemy as sa
+
+from samverkan.db import Base
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant
+
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("row-level security is PostgreSQL's; SQLite relies on the ORM criteria")
+
+
+@pytest.fixture
+def cases_in_two_members(client):
+    for member in ("arvika", "arvika", "eda"):
+        response = client.post(
+            f"/api/v1/tenants/{member}/services/synpunkter/submissions", json=ANSWERS
+        )
+        assert response.status_code == 201
+
+
+def tenant_id(slug: str) -> int:
+    return db.session.scalar(sa.select(Tenant.id).filter_by(slug=slug))
+
+
+def tenant_tables() -> list[str]:
+    return sorted(t.name for t in Base.metadata.tables.values() if "tenant_id" in t.c)
+
+
+def test_the_application_role_owns_nothing_and_cannot_bypass_security(app):
+    with app.app_context():
+        row = db.session.execute(
+            sa.text(
+                "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+        ).one()
+        assert row == ("samverkan_app", False, False)
+        owned = db.session.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                "WHERE r.rolname = current_user"
+            )
+        ).scalar_one()
+        assert owned == 0
+
+
+def test_every_tenant_table_has_row_level_security_enabled_and_forced(app):
+    with app.app_context():
+        rows = db.session.execute(
+            sa.text(
+                "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+                "WHERE relname = ANY(:names)"
+            ),
+            {"names": tenant_tables()},
+        ).all()
+    assert len(rows) == len(tenant_tables()) == 6
+    assert all(enabled and forced for _, enabled, forced in rows), rows
+
+
+def test_raw_sql_as_the_application_sees_only_the_bound_members_rows(app, cases_in_two_members):
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        references = db.session.execute(sa.text("SELECT reference FROM cases")).scalars().all()
+        assert sorted(r[:3] for r in references) == ["ARV", "ARV"]
+        events = db.session.execute(sa.text("SELECT count(*) FROM case_events")).scalar_one()
+        assert events == 2
+
+
+def test_with_no_member_bound_raw_sql_sees_no_rows(app, cases_in_two_members):
+    with app.app_context():
+        for table in tenant_tables():
+            count = db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
+            assert count == 0, table
+        deleted = db.session.execute(sa.text("DELETE FROM cases")).rowcount
+        assert deleted == 0
+        db.session.rollback()
+
+
+def test_writing_a_row_for_another_member_is_refused_by_the_database(app, cases_in_two_members):
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        eda = tenant_id("eda")
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+            db.session.execute(
+                sa.text(
+                    "INSERT INTO reference_counters (tenant_id, year, last_number) "
+                    "VALUES (:eda, 1999, 1)"
+                ),
+                {"eda": eda},
+            )
+        db.session.rollback()
+        bind_tenant(db.session, tenant_id("arvika"))
+        moved = db.session.execute(
+            sa.text("UPDATE cases SET status = 'closed' WHERE tenant_id = :eda"), {"eda": eda}
+        ).rowcount
+        assert moved == 0
+        db.session.rollback()
+
+
+def test_a_pooled_connection_never_carries_the_previous_members_setting(app):
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as first:
+            backend = first.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            first.execute(sa.text("SELECT set_config('app.tenant_id', '1', true)"))
+            assert (
+                first.execute(sa.text("SELECT current_setting('app.tenant_id')")).scalar_one()
+                == "1"
+            )
+            first.commit()
+            after = first.execute(
+                sa.text("SELECT coalesce(current_setting('app.tenant_id', true), '')")
+            ).scalar_one()
+            assert after == ""  # the setting ended with its transaction
+        with engine.connect() as second:  # the same pooled connection, back again
+            assert second.execute(sa.text("SELECT pg_backend_pid()")).scalar_one() == backend
+            assert (
+                second.execute(
+                    sa.text("SELECT coalesce(current_setting('app.tenant_id', true), '')")
+                ).scalar_one()
+                == ""
+            )
+            assert second.execute(sa.text("SELECT count(*) FROM tenant_services")).scalar_one() == 0
