@@ -13,13 +13,21 @@ import sqlalchemy as sa
 from samverkan import create_app
 from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
-from samverkan.extensions import db
+from samverkan.extensions import db, limiter
 from samverkan.settings import PROJECT_ROOT
 from samverkan.sync import sync
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
-CASE_TABLES = ("attachments", "case_events", "cases", "reference_counters", "drafts")
+CASE_TABLES = (
+    "attachments",
+    "case_events",
+    "cases",
+    "reference_counters",
+    "drafts",
+    "memberships",
+    "users",
+)
 
 
 def _postgres_url() -> str | None:
@@ -80,6 +88,15 @@ def _empty_cases(request):
         for table in CASE_TABLES:
             session.execute(sa.text(f"DELETE FROM {table}"))
         session.commit()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request):
+    """Each test starts with no failed sign-ins counted against it."""
+    if "app" in request.fixturenames:
+        with request.getfixturevalue("app").app_context():
+            limiter.reset()
+    yield
 
 
 @pytest.fixture

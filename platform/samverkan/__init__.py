@@ -5,7 +5,7 @@ from sqlalchemy import event
 
 from samverkan import database_roles, routing
 from samverkan import settings as settings_module
-from samverkan.extensions import csrf, db, migrate
+from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
 
 
@@ -31,10 +31,13 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         _configure_engine(db.engine)
 
     from samverkan import errors, templating
+    from samverkan.accounts import session as account_session
+    from samverkan.accounts.views import bp as accounts_bp
     from samverkan.api.views import bp as api_bp
     from samverkan.citizen.views import bp as citizen_bp
     from samverkan.cli import register_commands
@@ -46,6 +49,8 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(api_bp)  # JSON API: no cookies, so no cross-site request to forge
     app.register_blueprint(api_bp)
     app.register_blueprint(citizen_bp)
+    app.register_blueprint(accounts_bp)
+    account_session.init_app(app)
     register_commands(app)
 
     @app.after_request

@@ -1,6 +1,10 @@
 """Who may use a route. Every view declares it; a test walks app.url_map to make sure."""
 
 from collections.abc import Callable
+from functools import wraps
+
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
 
 PUBLIC = "public"
 
@@ -13,3 +17,28 @@ def public(view: Callable) -> Callable:
 
 def access_of(view: Callable) -> str | None:
     return getattr(view, "access", None)
+
+
+def staff(*roles: str) -> Callable[[Callable], Callable]:
+    """Signed-in staff of the member in the URL (with one of `roles`, if given).
+
+    Anyone else from another member gets 404, as if the page did not exist; someone not
+    signed in is sent to the member's sign-in page.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            from samverkan.accounts.session import current_membership
+
+            if not current_user.is_authenticated:
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            membership = current_membership()
+            if membership is None or (roles and membership.role not in roles):
+                abort(404)
+            return view(*args, **kwargs)
+
+        guarded.access = "staff:" + ",".join(roles or ("any",))  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate

@@ -1,15 +1,20 @@
 """Command-line tasks: `flask --app wsgi sync`, `services check`, `tenants check`."""
 
+import secrets
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from samverkan.accounts import operations as account_operations
+from samverkan.accounts.models import ROLES
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
 from samverkan.sync import SyncError, sync
 from samverkan.tenancy.loader import load_tenants
+from samverkan.tenancy.models import Tenant
 
 
 def _dirs() -> tuple[Path, Path]:
@@ -73,3 +78,39 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(services_cli)
     app.cli.add_command(tenants_cli)
     app.cli.add_command(sync_command)
+    app.cli.add_command(users_cli)
+
+
+users_cli = AppGroup("users", help="Staff accounts.")
+
+
+@users_cli.command("create")
+@click.option("--tenant", "tenant_slug", required=True, help="The member, e.g. arvika.")
+@click.option(
+    "--role", required=True, type=click.Choice(sorted(ROLES)), help="The role at that member."
+)
+@click.option("--name", default=None, help="The person's name (defaults to the e-mail).")
+@click.option("--password", default=None, help="Leave out to be asked (or to generate one).")
+@click.option("--generate-password", is_flag=True, help="Make a strong password and print it.")
+@click.argument("email")
+def users_create(tenant_slug, role, name, password, generate_password, email) -> None:
+    """Create a staff account (or give an existing one a role at another member)."""
+    if generate_password:
+        password = secrets.token_urlsafe(15)
+    with maintenance_session() as session:
+        tenant = session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug))
+        if tenant is None:
+            raise click.ClickException(f"--tenant: there is no member '{tenant_slug}'")
+        user = account_operations.find_user(session, email)
+        try:
+            if user is None:
+                if password is None:
+                    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+                user = account_operations.create_user(session, email, name or email, password)
+            account_operations.grant_membership(session, user, tenant.id, role)
+        except account_operations.AccountError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+        click.echo(f"{user.email} is {role} at {tenant.name}")
+        if generate_password:
+            click.echo(f"password: {password}")

@@ -10,6 +10,10 @@ MESSAGES = {
     405: ("Metoden stöds inte", "Sidan kan inte användas på det sättet."),
     413: ("För stor förfrågan", "Det du skickade är för stort för att tas emot."),
     409: ("Konflikt", "Begäran krockar med något som redan finns."),
+    429: (
+        "För många försök",
+        "Du har försökt för många gånger på kort tid. Vänta några minuter och försök igen.",
+    ),
     415: ("Fel innehållstyp", "Skicka JSON med rubriken Content-Type: application/json."),
     500: ("Något gick fel", "Ett oväntat fel inträffade hos oss. Försök igen om en stund."),
 }

@@ -47,6 +47,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "TENANT_HOSTS": dict(file_settings.get("hosts", {})),
         "PLATFORM_NAME": file_settings["platform"]["name"],
         "REGION_NAME": file_settings["platform"]["region"],
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types

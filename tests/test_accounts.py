@@ -1,0 +1,146 @@
+"""Staff accounts: creating them, signing in and out, and who sees which inbox."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+from conftest import count_all
+
+from samverkan.accounts.models import Membership, User
+from samverkan.database_roles import maintenance_session
+
+PASSWORD = "korrekt-häst-batteri"
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+
+
+def create(app, email, tenant="arvika", role="case_worker", password=PASSWORD):
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "--tenant",
+            tenant,
+            "--role",
+            role,
+            "--password",
+            password,
+            "--name",
+            "Anna Handläggare",
+            email,
+        ]
+    )
+    return result
+
+
+@pytest.fixture
+def anna(app):
+    result = create(app, "anna@arvika.example")
+    assert result.exit_code == 0, result.output
+    return "anna@arvika.example"
+
+
+def sign_in(client, read_csrf, email, password=PASSWORD, tenant="arvika"):
+    page = client.get(f"/{tenant}/staff/logga-in")
+    return client.post(
+        f"/{tenant}/staff/logga-in",
+        data={"csrf_token": read_csrf(page.text), "email": email, "password": password},
+    )
+
+
+def test_users_create_makes_an_account_with_a_role_at_one_member(app, anna):
+    with app.app_context(), maintenance_session() as session:
+        user = session.scalar(sa.select(User).filter_by(email=anna))
+        assert user.password_hash.startswith("scrypt:")
+        assert PASSWORD not in user.password_hash
+        roles = session.execute(sa.select(Membership.tenant_id, Membership.role)).all()
+        assert len(roles) == 1 and roles[0].role == "case_worker"
+
+
+def test_users_create_refuses_a_short_password_and_an_unknown_member(app):
+    short = create(app, "b@arvika.example", password="kort")
+    assert short.exit_code != 0 and "minst 12 tecken" in short.output
+    unknown = create(app, "c@arvika.example", tenant="gotland")
+    assert unknown.exit_code != 0 and "no member 'gotland'" in unknown.output
+    assert count_all(app, "users") == 0
+
+
+def test_a_case_worker_signs_in_and_sees_only_their_members_cases(client, read_csrf, anna):
+    for member in ("arvika", "eda"):
+        client.post(f"/api/v1/tenants/{member}/services/synpunkter/submissions", json=ANSWERS)
+    assert (
+        client.get("/arvika/staff/")
+        .headers["Location"]
+        .startswith("/arvika/staff/logga-in?next=/arvika/staff/")
+    )
+    response = sign_in(client, read_csrf, anna)
+    assert response.status_code == 303
+    inbox = client.get(response.headers["Location"])
+    assert inbox.status_code == 200
+    assert re.findall(r"[A-Z]{3}-\d{4}-\d{6}", inbox.text) == [
+        re.search(r"ARV-\d{4}-000001", inbox.text).group(0)
+    ]
+    assert "EDA-" not in inbox.text
+    assert inbox.headers["Cache-Control"] == "no-store"
+
+
+def test_wrong_password_and_unknown_address_get_the_same_answer(client, read_csrf, anna):
+    wrong = sign_in(client, read_csrf, anna, password="fel-lösenord-123")
+    unknown = sign_in(client, read_csrf, "ingen@arvika.example")
+    assert wrong.status_code == unknown.status_code == 401
+    message = "Fel e-postadress eller lösenord, eller så har du inget konto här."
+    assert message in wrong.text and message in unknown.text
+
+
+def test_staff_of_one_member_cannot_sign_in_at_or_open_another(client, read_csrf, anna):
+    assert sign_in(client, read_csrf, anna, tenant="eda").status_code == 401
+    assert sign_in(client, read_csrf, anna).status_code == 303
+    assert client.get("/eda/staff/").status_code == 404  # as if it did not exist
+    assert client.get("/arvika/staff/").status_code == 200
+
+
+def test_signing_in_renews_the_session(client, read_csrf, anna):
+    client.get("/arvika/e/synpunkter/steg/synpunkt")
+    with client.session_transaction() as before:
+        before["drafts"] = {"1:synpunkter": "a-draft"}
+    sign_in(client, read_csrf, anna)
+    with client.session_transaction() as after:
+        assert "drafts" not in after
+        assert "_user_id" in after
+
+
+def test_signing_out_ends_the_session_on_the_server(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    stolen = client.get_cookie("session").value
+    inbox = client.get("/arvika/staff/")
+    out = client.post("/arvika/staff/logga-ut", data={"csrf_token": read_csrf(inbox.text)})
+    assert out.status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", stolen, domain="localhost")
+    assert thief.get("/arvika/staff/").status_code == 302  # back to sign-in
+
+
+def test_deactivating_a_user_ends_their_session(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    assert client.get("/arvika/staff/").status_code == 200
+    with app.app_context(), maintenance_session() as session:
+        session.scalar(sa.select(User).filter_by(email=anna)).active = False
+        session.commit()
+    assert client.get("/arvika/staff/").status_code == 302
+
+
+def test_failed_sign_ins_are_throttled_per_account(client, read_csrf, anna):
+    for _ in range(5):
+        assert sign_in(client, read_csrf, anna, password="fel-lösenord-123").status_code == 401
+    blocked = sign_in(client, read_csrf, anna)  # even the right password, for now
+    assert blocked.status_code == 429
+    assert "För många försök" in blocked.text
+
+
+def test_after_sign_in_only_a_path_on_the_members_staff_pages_is_followed(client, read_csrf, anna):
+    for target in ("https://evil.example/", "//evil.example/", "/eda/staff/"):
+        page = client.get("/arvika/staff/logga-in")  # signing in renews the CSRF token too
+        response = client.post(
+            f"/arvika/staff/logga-in?next={target}",
+            data={"csrf_token": read_csrf(page.text), "email": anna, "password": PASSWORD},
+        )
+        assert response.headers["Location"] == "/arvika/staff/"
