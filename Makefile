@@ -25,6 +25,7 @@ dev-install: $(VENV)/.dev-installed
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask sync
+	@if [ "$(DEMO)" = "1" ]; then $(BIN)/flask users demo; fi
 	$(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
 
 test: dev-install

@@ -144,3 +144,18 @@ def test_after_sign_in_only_a_path_on_the_members_staff_pages_is_followed(client
             data={"csrf_token": read_csrf(page.text), "email": anna, "password": PASSWORD},
         )
         assert response.headers["Location"] == "/arvika/staff/"
+
+
+def test_demo_accounts_are_one_admin_and_one_case_worker_per_member(app, client, read_csrf):
+    result = app.test_cli_runner().invoke(args=["users", "demo"])
+    assert result.exit_code == 0, result.output
+    lines = [line.split() for line in result.output.splitlines()[1:]]
+    assert len(lines) == 32
+    path, email, password = next(
+        line for line in lines if line[1] == "handlaggare@kil.demo.invalid"
+    )
+    assert path == "/kil/staff/"
+    assert sign_in(client, read_csrf, email, password, tenant="kil").status_code == 303
+    again = app.test_cli_runner().invoke(args=["users", "demo"])  # runs again without error
+    assert again.exit_code == 0
+    assert count_all(app, "users") == 32

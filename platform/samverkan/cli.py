@@ -114,3 +114,28 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         click.echo(f"{user.email} is {role} at {tenant.name}")
         if generate_password:
             click.echo(f"password: {password}")
+
+
+@users_cli.command("demo")
+def users_demo() -> None:
+    """One demo administrator and one case worker per member, with fresh passwords printed.
+    For trying the platform out (DEMO=1 make run); never run it on real data."""
+    with maintenance_session() as session:
+        members = session.scalars(sa.select(Tenant).order_by(Tenant.slug)).all()
+        lines = []
+        for tenant in members:
+            for role, prefix in (("tenant_admin", "admin"), ("case_worker", "handlaggare")):
+                email = f"{prefix}@{tenant.slug}.demo.invalid"
+                password = secrets.token_urlsafe(12)
+                user = account_operations.find_user(session, email)
+                if user is None:
+                    name = f"{ROLES[role]} (demo), {tenant.short_name}"
+                    user = account_operations.create_user(session, email, name, password)
+                else:
+                    account_operations.set_password(user, password)
+                account_operations.grant_membership(session, user, tenant.id, role)
+                lines.append(f"/{tenant.slug}/staff/  {email}  {password}")
+        session.commit()
+    click.echo("Demo accounts (sign in at the address shown):")
+    for line in lines:
+        click.echo(f"  {line}")
