@@ -166,21 +166,28 @@ def test_a_failed_submission_gives_its_number_back(app):
     assert_gapless(series(app, "arvika"), "ARV", 1)
 
 
-def test_uploaded_photo_is_stored_by_content_under_a_server_made_name(
-    app, client, read_csrf, upload_root
-):
+def post_fault_step(client, read_csrf, photo: bytes, filename: str, location: str):
+    """The first step of felanmalan, with a photo, as a browser posts it."""
     page = client.get("/arvika/e/felanmalan/steg/fel")
-    data = tiny_png()
-    response = client.post(
+    return client.post(
         "/arvika/e/felanmalan/steg/fel",
         data={
             "csrf_token": read_csrf(page.text),
             "kind": "belysning",
             "description": "Lampan lyser inte.",
-            "location": "Storgatan vid biblioteket",
-            "photo": (io.BytesIO(data), "../../etc/passwd.png"),
+            "location": location,
+            "photo": (io.BytesIO(photo), filename),
         },
         content_type="multipart/form-data",
+    )
+
+
+def test_uploaded_photo_is_stored_by_content_under_a_server_made_name(
+    app, client, read_csrf, upload_root
+):
+    data = tiny_png()
+    response = post_fault_step(
+        client, read_csrf, data, "../../etc/passwd.png", "Storgatan vid biblioteket"
     )
     assert response.status_code == 303, response.text
     contact = client.get(response.headers["Location"])
@@ -206,17 +213,8 @@ def test_uploaded_photo_is_stored_by_content_under_a_server_made_name(
 
 
 def test_a_file_that_is_not_what_its_name_says_is_refused(client, read_csrf):
-    page = client.get("/arvika/e/felanmalan/steg/fel")
-    response = client.post(
-        "/arvika/e/felanmalan/steg/fel",
-        data={
-            "csrf_token": read_csrf(page.text),
-            "kind": "belysning",
-            "description": "Lampan lyser inte.",
-            "location": "Storgatan",
-            "photo": (io.BytesIO(b"MZ\x90\x00 not an image"), "photo.png"),
-        },
-        content_type="multipart/form-data",
+    response = post_fault_step(
+        client, read_csrf, b"MZ\x90\x00 not an image", "photo.png", "Storgatan"
     )
     assert response.status_code == 422
     assert "Filen måste vara av typen JPEG eller PNG." in response.text

@@ -6,6 +6,8 @@ from functools import wraps
 from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
+from samverkan.accounts.session import current_membership
+
 PUBLIC = "public"
 
 
@@ -29,8 +31,6 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
     def decorate(view: Callable) -> Callable:
         @wraps(view)
         def guarded(*args, **kwargs):
-            from samverkan.accounts.session import current_membership
-
             if not current_user.is_authenticated:
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             membership = current_membership()
