@@ -63,7 +63,7 @@ def test_every_tenant_table_has_row_level_security_enabled_and_forced(app):
             ),
             {"names": tenant_tables()},
         ).all()
-    assert len(rows) == len(tenant_tables()) == 7
+    assert len(rows) == len(tenant_tables()) == 11
     assert all(enabled and forced for _, enabled, forced in rows), rows
 
 

@@ -35,7 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
-    from samverkan import errors, templating
+    from samverkan import errors, models, templating  # noqa: F401 - models: every table
     from samverkan.accounts import session as account_session
     from samverkan.accounts.views import bp as accounts_bp
     from samverkan.api.views import bp as api_bp

@@ -67,26 +67,28 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
         )
     published = _publish_definitions(session, report, definitions)
     for slug, loaded in tenants.items():
-        tenant = _upsert(
-            session,
-            report,
-            Tenant,
-            {"slug": slug},
-            _tenant_values(loaded.content),
-            f"tenant {slug}",
-        )
+        existing = session.scalar(sa.select(Tenant).filter_by(slug=slug))
+        values = _tenant_values(loaded.content)
+        if existing is not None and existing.profile_edited_at is not None:
+            # The member's administrators have taken over their profile in the app.
+            values = {k: v for k, v in values.items() if k not in PROFILE_FIELDS}
+        tenant = _upsert(session, report, Tenant, {"slug": slug}, values, f"tenant {slug}")
         session.flush()
         for service_slug, switch in loaded.content["services"].items():
+            current = session.get(TenantService, (tenant.id, service_slug))
+            values = {
+                "definition_id": published[service_slug].id,
+                "enabled": switch["enabled"],
+                "settings": switch["settings"],
+            }
+            if current is not None and current.edited_at is not None:
+                values = {"definition_id": values["definition_id"]}  # their switch, settings
             _upsert(
                 session,
                 report,
                 TenantService,
                 {"tenant_id": tenant.id, "service_slug": service_slug},
-                {
-                    "definition_id": published[service_slug].id,
-                    "enabled": switch["enabled"],
-                    "settings": switch["settings"],
-                },
+                values,
                 f"{slug}: service {service_slug}",
             )
         listed = set(loaded.content["services"])
@@ -95,7 +97,8 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
                 TenantService.tenant_id == tenant.id, TenantService.enabled.is_(True)
             )
         ):
-            if switch.service_slug not in listed:  # taken out of the file: switched off
+            if switch.service_slug not in listed and switch.edited_at is None:
+                # Taken out of the file (and not switched on in the app since): off.
                 switch.enabled = False
                 report.updated.append(f"{slug}: service {switch.service_slug} (switched off)")
     session.flush()
@@ -131,6 +134,19 @@ def _publish_definitions(session, report, definitions) -> dict[str, ServiceDefin
         published[slug] = existing
     session.flush()
     return published
+
+
+# What a member's administrators edit in the app; the tenant file only gives the start.
+PROFILE_FIELDS = {
+    "name",
+    "short_name",
+    "primary_colour",
+    "accent_colour",
+    "website",
+    "email",
+    "phone",
+    "visiting_address",
+}
 
 
 def _tenant_values(content: dict) -> dict:

@@ -27,6 +27,10 @@ class User(UserMixin, Base):
     active: orm.Mapped[bool] = orm.mapped_column(default=True)
     # Raised to end every existing session of the user (sign-out, deactivation).
     session_version: orm.Mapped[int] = orm.mapped_column(default=1)
+    # The optional second factor: a base32 TOTP secret, and the last time step accepted
+    # (a code is never accepted twice).
+    totp_secret: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    totp_last_step: orm.Mapped[int | None]
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
 
     def get_id(self) -> str:
@@ -50,3 +54,48 @@ class Membership(TenantScoped, Base):
     user_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("users.id"))
     role: orm.Mapped[str] = orm.mapped_column(sa.String(20))
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+
+
+class Invitation(TenantScoped, Base):
+    """An administrator's invitation to work at the member; the link carries the token,
+    the database only its digest."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),
+        sa.UniqueConstraint("token_hash"),
+        sa.CheckConstraint("role IN ('tenant_admin', 'case_worker')", name="known_role"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    email: orm.Mapped[str] = orm.mapped_column(sa.String(254))
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(120))
+    role: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    token_hash: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    invited_by_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("users.id"))
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    expires_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp)
+    accepted_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+
+
+class ApiToken(TenantScoped, Base):
+    """A staff member's key to the JSON API at one member. Only its digest is kept."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),
+        sa.UniqueConstraint("token_hash"),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "user_id"], ["memberships.tenant_id", "memberships.user_id"]
+        ),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    user_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("users.id"))
+    label: orm.Mapped[str] = orm.mapped_column(sa.String(80))
+    token_hash: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+    last_used_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+    revoked_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+
+    user: orm.Mapped[User] = orm.relationship(lazy="joined")

@@ -27,7 +27,17 @@ class Case(TenantScoped, Base):
         sa.UniqueConstraint("tenant_id", "year", "number"),
         sa.UniqueConstraint("tenant_id", "status_token"),
         sa.UniqueConstraint("tenant_id", "idempotency_key"),
-        sa.Index("ix_cases_tenant_submitted", "tenant_id", "submitted_at"),
+        # A case can only be assigned to someone who works at its member.
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "assigned_to_id"], ["memberships.tenant_id", "memberships.user_id"]
+        ),
+        # The inbox pages newest first with a (submitted_at, id) cursor, optionally by status
+        # or e-service: each filter has an index that serves it in order.
+        sa.Index("ix_cases_tenant_submitted", "tenant_id", "submitted_at", "id"),
+        sa.Index("ix_cases_tenant_status_submitted", "tenant_id", "status", "submitted_at", "id"),
+        sa.Index(
+            "ix_cases_tenant_service_submitted", "tenant_id", "service_slug", "submitted_at", "id"
+        ),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
@@ -45,8 +55,16 @@ class Case(TenantScoped, Base):
     request_fingerprint: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
     submitted_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+    assigned_to_id: orm.Mapped[int | None]
+    closed_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
 
     definition = orm.relationship("ServiceDefinition", lazy="joined")
+    assigned_to = orm.relationship(
+        "User",
+        primaryjoin="foreign(Case.assigned_to_id) == User.id",
+        lazy="joined",
+        viewonly=True,
+    )
     # Read-only: events and attachments are written with explicit (tenant_id, case_id).
     events: orm.Mapped[list["CaseEvent"]] = orm.relationship(
         primaryjoin="and_(Case.tenant_id == foreign(CaseEvent.tenant_id), "
@@ -63,7 +81,8 @@ class Case(TenantScoped, Base):
 
 
 class CaseEvent(TenantScoped, Base):
-    """One line of a case's history: submitted, status changed, message."""
+    """One line of a case's history: submitted, status changed, assigned, a message to the
+    citizen, or an internal note (visible_to_citizen false: never on the status page)."""
 
     __tablename__ = "case_events"
     __table_args__ = (
@@ -77,7 +96,10 @@ class CaseEvent(TenantScoped, Base):
     status: orm.Mapped[str] = orm.mapped_column(sa.String(30))
     message: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     visible_to_citizen: orm.Mapped[bool] = orm.mapped_column(default=True)
+    author_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("users.id"))
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
+
+    author = orm.relationship("User", lazy="joined")
 
 
 class Attachment(TenantScoped, Base):

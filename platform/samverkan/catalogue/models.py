@@ -45,6 +45,9 @@ class TenantService(TenantScoped, Base):
     definition_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("service_definitions.id"))
     enabled: orm.Mapped[bool] = orm.mapped_column(default=True)
     settings: orm.Mapped[dict[str, Any]] = orm.mapped_column(sa.JSON, default=dict)
+    # Set when a member's administrator switches or configures the service in the app; the
+    # sync then keeps their choice instead of the tenant file's.
+    edited_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 
     definition: orm.Mapped[ServiceDefinition] = orm.relationship(lazy="joined")

@@ -30,6 +30,14 @@ class Tenant(Base):
     email: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
     phone: orm.Mapped[str | None] = orm.mapped_column(sa.String(40))
     visiting_address: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
+    # What the member's administrators edit themselves (tenants/*.toml gives the start).
+    logo_storage_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(80))
+    logo_content_type: orm.Mapped[str | None] = orm.mapped_column(sa.String(40))
+    privacy_notice: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    accessibility_statement: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    # Set when an administrator first saves the profile: from then on the sync leaves the
+    # profile (name, colours, contact) to them.
+    profile_edited_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
     status: orm.Mapped[str] = orm.mapped_column(sa.String(20), default="active")
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,1 @@
+"""The audit log: who viewed, exported or changed what, when, from where."""

@@ -1,0 +1,26 @@
+"""Every mapped table, imported in one place so the metadata (and Alembic) sees them all."""
+
+from samverkan.accounts.models import ApiToken, Invitation, Membership, User
+from samverkan.audit.models import AuditEntry
+from samverkan.cases.models import Attachment, Case, CaseEvent, Draft, ReferenceCounter
+from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
+from samverkan.outbox.models import OutboxMessage
+from samverkan.tenancy.models import Tenant
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "AuditEntry",
+    "Case",
+    "CaseEvent",
+    "Category",
+    "Draft",
+    "Invitation",
+    "Membership",
+    "OutboxMessage",
+    "ReferenceCounter",
+    "ServiceDefinition",
+    "Tenant",
+    "TenantService",
+    "User",
+]
