@@ -38,7 +38,10 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan import errors, models, templating  # noqa: F401 - models: every table
     from samverkan.accounts import session as account_session
     from samverkan.accounts.views import bp as accounts_bp
+    from samverkan.admin.views import bp as admin_bp
+    from samverkan.api.staff import bp as staff_api_bp
     from samverkan.api.views import bp as api_bp
+    from samverkan.casework.views import bp as casework_bp
     from samverkan.citizen.views import bp as citizen_bp
     from samverkan.cli import register_commands
     from samverkan.tenancy import resolve
@@ -47,9 +50,13 @@ def create_app(config: dict | None = None) -> Flask:
     templating.init_app(app)
     errors.init_app(app)
     csrf.exempt(api_bp)  # JSON API: no cookies, so no cross-site request to forge
+    csrf.exempt(staff_api_bp)  # bearer tokens, never cookies
     app.register_blueprint(api_bp)
+    app.register_blueprint(staff_api_bp)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(casework_bp)
+    app.register_blueprint(admin_bp)
     account_session.init_app(app)
     register_commands(app)
 

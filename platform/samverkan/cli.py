@@ -79,6 +79,9 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(sync_command)
     app.cli.add_command(users_cli)
+    from samverkan.outbox import cli as outbox_cli
+
+    outbox_cli.register(app)
 
 
 users_cli = AppGroup("users", help="Staff accounts.")

@@ -17,6 +17,13 @@ class TokenConverter(BaseConverter):
     regex = r"[A-Za-z0-9_-]{16,64}"
 
 
+class ReferenceConverter(BaseConverter):
+    """A case reference: the member's prefix, the year and the number, ARV-2026-000001."""
+
+    regex = r"[A-Z]{3}-[0-9]{4}-[0-9]{6}"
+
+
 def init_app(app: Flask) -> None:
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["token"] = TokenConverter
+    app.url_map.converters["reference"] = ReferenceConverter

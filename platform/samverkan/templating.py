@@ -41,7 +41,13 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
+        from samverkan.accounts.models import ROLES
+        from samverkan.accounts.session import current_membership
+
+        membership = current_membership()
         return {
+            "staff_role": membership.role if membership else None,
+            "staff_role_label": ROLES.get(membership.role) if membership else None,
             "tenant": g.get("tenant"),
             "platform_name": current_app.config["PLATFORM_NAME"],
             "region_name": current_app.config["REGION_NAME"],

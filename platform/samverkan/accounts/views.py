@@ -1,6 +1,5 @@
-"""Signing staff in and out, and the case worker's inbox."""
+"""Signing staff in and out."""
 
-import sqlalchemy as sa
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
@@ -9,7 +8,6 @@ from samverkan.access import public, staff
 from samverkan.accounts import operations
 from samverkan.accounts.models import Membership
 from samverkan.accounts.schemas import SignInSchema
-from samverkan.cases.models import Case
 from samverkan.extensions import db, limiter
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -62,7 +60,7 @@ def _safe_next(target: str | None) -> str:
     prefix = f"/{g.tenant.slug}/staff/"
     if target and target.startswith(prefix) and "//" not in target and "\\" not in target:
         return target
-    return url_for(".inbox")
+    return url_for("casework.inbox")
 
 
 @bp.post("/<slug:tenant>/staff/logga-ut")
@@ -73,12 +71,3 @@ def logout():
     logout_user()
     session.clear()
     return redirect(url_for(".login"), 303)
-
-
-@bp.get("/<slug:tenant>/staff/")
-@staff()
-def inbox():
-    cases = db.session.scalars(
-        sa.select(Case).order_by(Case.submitted_at.desc(), Case.id.desc()).limit(50)
-    ).all()
-    return render_template("accounts/inbox.html", cases=cases)

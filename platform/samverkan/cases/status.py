@@ -17,3 +17,18 @@ LABELS = {
 
 def label(status: str, lang: str = "sv") -> str:
     return LABELS.get(status, {}).get(lang, status)
+
+
+# Where a case may go from each status. Closed is final: retention counts from closing.
+TRANSITIONS = {
+    RECEIVED: (IN_PROGRESS, WAITING, DECIDED, CLOSED),
+    IN_PROGRESS: (WAITING, DECIDED, CLOSED),
+    WAITING: (IN_PROGRESS, DECIDED, CLOSED),
+    DECIDED: (IN_PROGRESS, CLOSED),
+    CLOSED: (),
+}
+ALL = tuple(LABELS)
+
+
+def allowed_next(status: str) -> tuple[str, ...]:
+    return TRANSITIONS.get(status, ())

@@ -93,3 +93,8 @@ def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFi
 def remove(upload_root: Path, tenant_id: int, stored: StoredFile) -> None:
     """Delete a stored file that ended up belonging to nothing."""
     (upload_root / str(tenant_id) / stored.storage_name).unlink(missing_ok=True)
+
+
+def path_of(upload_root: Path, tenant_id: int, attachment) -> Path:
+    """Where a stored attachment's bytes are (under its member's own folder)."""
+    return upload_root / str(tenant_id) / attachment.storage_name

@@ -1,0 +1,1 @@
+"""A member's own administration: profile, e-services, staff, audit log."""

@@ -1,0 +1,1 @@
+"""A case worker's day: the inbox, the case, its workflow, notes and export."""

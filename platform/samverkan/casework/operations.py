@@ -1,0 +1,125 @@
+"""What a case worker changes on a case. Each change writes its history line and its audit
+entry (and, for the citizen, an e-mail in the outbox) in the same transaction. They flush
+but never commit: the request commits once."""
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.accounts.models import Membership, User
+from samverkan.audit.operations import record
+from samverkan.cases import status
+from samverkan.cases.models import Case, CaseEvent
+from samverkan.outbox import mails
+from samverkan.tenancy.models import Tenant
+
+MESSAGE_MAX = 5000
+
+
+class CaseworkError(ValueError):
+    """A change the workflow does not allow; `field` names what to correct."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def colleagues(session: orm.Session) -> list[tuple[int, str]]:
+    """(user id, name) of everyone who works at the bound member, by name."""
+    rows = session.execute(
+        sa.select(User.id, User.name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.active.is_(True))
+        .order_by(User.name, User.id)
+    ).all()
+    return [(row.id, row.name) for row in rows]
+
+
+def _event(session, case: Case, kind: str, *, by: User, message=None, visible=True) -> CaseEvent:
+    event = CaseEvent(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        kind=kind,
+        status=case.status,
+        message=message,
+        visible_to_citizen=visible,
+        author_id=by.id,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> None:
+    """Give the case to a colleague at the same member (or to nobody)."""
+    if assignee_id is not None and session.get(Membership, (case.tenant_id, assignee_id)) is None:
+        raise CaseworkError("assignee", "Välj en handläggare som arbetar här.")
+    if case.assigned_to_id == assignee_id:
+        return
+    case.assigned_to_id = assignee_id
+    name = dict(colleagues(session)).get(assignee_id) if assignee_id else None
+    _event(
+        session,
+        case,
+        "assigned",
+        by=by,
+        message=f"Tilldelat {name}." if name else "Ingen handläggare tilldelad.",
+        visible=False,
+    )
+    record(session, "case.assigned", "case", case.reference, {"assignee_id": assignee_id})
+
+
+def transition(
+    session: orm.Session,
+    tenant: Tenant,
+    case: Case,
+    new_status: str,
+    message: str | None,
+    *,
+    by: User,
+    now: datetime | None = None,
+) -> CaseEvent:
+    """Move the case on in the workflow, with an optional message to the citizen: it shows
+    on their status page and, if they left an address, goes out by e-mail."""
+    if new_status not in status.allowed_next(case.status):
+        allowed = ", ".join(status.label(s).lower() for s in status.allowed_next(case.status))
+        raise CaseworkError(
+            "status",
+            f"Ett ärende som är {status.label(case.status).lower()} kan inte få den statusen"
+            + (f"; välj {allowed}." if allowed else "; det är avslutat."),
+        )
+    message = (message or "").strip() or None
+    if message and len(message) > MESSAGE_MAX:
+        raise CaseworkError("message", f"Meddelandet får vara högst {MESSAGE_MAX} tecken.")
+    if new_status == status.WAITING and not message:
+        raise CaseworkError(
+            "message", "Skriv vad den sökande behöver komplettera med: det visas för hen."
+        )
+    previous = case.status
+    case.status = new_status
+    if new_status == status.CLOSED:
+        case.closed_at = now or datetime.now(UTC)
+    event = _event(session, case, "status_changed", by=by, message=message)
+    mails.case_message(session, tenant, case, event)
+    record(
+        session,
+        "case.transitioned",
+        "case",
+        case.reference,
+        {"from": previous, "to": new_status, "message_sent": bool(message)},
+    )
+    return event
+
+
+def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEvent:
+    """An internal note: in the history for staff, never on the citizen's pages."""
+    text = (text or "").strip()
+    if not text:
+        raise CaseworkError("note", "Skriv anteckningen.")
+    if len(text) > MESSAGE_MAX:
+        raise CaseworkError("note", f"Anteckningen får vara högst {MESSAGE_MAX} tecken.")
+    event = _event(session, case, "note", by=by, message=text, visible=False)
+    record(session, "case.noted", "case", case.reference)
+    return event

@@ -1,0 +1,156 @@
+"""Reading a member's cases for its staff: the inbox, filtered and paged by a keyset.
+
+The cursor is the (submitted_at, id) of the last case on a page; the next page is the
+cases strictly before it, newest first. It is served by the (tenant_id, [status |
+service_slug,] submitted_at, id) indexes, so page 1000 costs what page 1 does.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+import sqlalchemy as sa
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import orm
+
+from samverkan.cases import status
+from samverkan.cases.models import Case
+from samverkan.catalogue.fields import localized
+from samverkan.catalogue.models import TenantService
+from samverkan.clock import SWEDEN
+
+PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+EXPORT_LIMIT = 50_000
+
+
+def encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.submitted_at.astimezone(UTC).isoformat(), case.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, int]:
+    """The position a cursor names; ValueError when it is not one of ours."""
+    try:
+        padded = value + "=" * (-len(value) % 4)
+        moment, case_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        at = datetime.fromisoformat(moment)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError("not a cursor") from exc
+    if at.tzinfo is None or not isinstance(case_id, int) or isinstance(case_id, bool):
+        raise ValueError("not a cursor")
+    return at, case_id
+
+
+class Cursor(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return decode_cursor(text)
+        except ValueError as exc:
+            raise ValidationError("Ogiltig sidmarkör: börja om från första sidan.") from exc
+
+
+class InboxFilterSchema(Schema):
+    """What the inbox (HTML and API) can be filtered by. Empty values mean no filter."""
+
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf(status.ALL, error="Okänd status: välj en i listan."),
+    )
+    service = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[a-z0-9-]{1,60}$", error="Okänd e-tjänst."),
+    )
+    submitted_from = fields.Date(
+        load_default=None, error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}
+    )
+    submitted_to = fields.Date(
+        load_default=None, error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}
+    )
+    assigned = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("me", "nobody"), error="Välj mina eller ej tilldelade."),
+    )
+    cursor = Cursor(load_default=None)
+    limit = fields.Integer(
+        load_default=PAGE_SIZE,
+        validate=validate.Range(1, MAX_PAGE_SIZE, error="Välj mellan 1 och 100 per sida."),
+    )
+
+    @validates_schema
+    def _dates_in_order(self, data, **kwargs):
+        start, end = data.get("submitted_from"), data.get("submitted_to")
+        if start and end and start > end:
+            raise ValidationError("Slutdatumet ligger före startdatumet.", "submitted_to")
+
+
+def load_filters(args) -> dict:
+    """The filters from a query string, empty fields dropped; raises ValidationError."""
+    present = {name: value for name, value in args.items() if value not in ("", None)}
+    return InboxFilterSchema().load(present, unknown="exclude")
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SWEDEN)
+
+
+def filtered(filters: dict, user_id: int | None = None) -> sa.Select:
+    """The member's cases that match, newest first (the bound tenant is added by the ORM)."""
+    query = sa.select(Case).order_by(Case.submitted_at.desc(), Case.id.desc())
+    if filters.get("status"):
+        query = query.where(Case.status == filters["status"])
+    if filters.get("service"):
+        query = query.where(Case.service_slug == filters["service"])
+    if filters.get("submitted_from"):
+        query = query.where(Case.submitted_at >= _start_of(filters["submitted_from"]))
+    if filters.get("submitted_to"):
+        query = query.where(
+            Case.submitted_at < _start_of(filters["submitted_to"] + timedelta(days=1))
+        )
+    if filters.get("assigned") == "me":
+        query = query.where(Case.assigned_to_id == user_id)
+    elif filters.get("assigned") == "nobody":
+        query = query.where(Case.assigned_to_id.is_(None))
+    return query
+
+
+@dataclass
+class Page:
+    cases: list[Case]
+    next_cursor: str | None
+    filters: dict = field(default_factory=dict)
+
+
+def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) -> Page:
+    query = filtered(filters, user_id)
+    if filters.get("cursor"):
+        at, case_id = filters["cursor"]
+        query = query.where(sa.tuple_(Case.submitted_at, Case.id) < sa.tuple_(at, case_id))
+    limit = filters.get("limit") or PAGE_SIZE
+    rows = session.scalars(query.limit(limit + 1)).all()
+    more = len(rows) > limit
+    cases = list(rows[:limit])
+    return Page(cases, encode_cursor(cases[-1]) if more else None, filters)
+
+
+def for_export(session: orm.Session, filters: dict, user_id: int | None = None):
+    """Every matching case (up to EXPORT_LIMIT), streamed in batches."""
+    query = filtered(filters, user_id).limit(EXPORT_LIMIT).execution_options(yield_per=500)
+    return session.scalars(query)
+
+
+def find_by_reference(session: orm.Session, reference: str) -> Case | None:
+    if not reference or len(reference) > 20:
+        return None
+    return session.scalar(sa.select(Case).where(Case.reference == reference))
+
+
+def service_choices(session: orm.Session) -> list[tuple[str, str]]:
+    """(slug, title) of every e-service the member has had, switched on or not: cases of a
+    service switched off are still in the inbox."""
+    services = session.scalars(sa.select(TenantService)).all()
+    choices = [(s.service_slug, localized(s.definition.content["title"], "sv")) for s in services]
+    return sorted(choices, key=lambda choice: choice[1])

@@ -1,0 +1,187 @@
+"""Thin routes for a case worker's day: the inbox, a case, its workflow, notes, export."""
+
+import csv
+import io
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from samverkan.access import staff
+from samverkan.audit.operations import record
+from samverkan.cases import status
+from samverkan.cases.models import Case
+from samverkan.casework import operations, queries
+from samverkan.casework.export import csv_rows
+from samverkan.catalogue import uploads
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.extensions import db
+
+bp = Blueprint("casework", __name__, template_folder="templates")
+
+
+@bp.after_request
+def _staff_pages_are_not_cached(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _filters_or_errors() -> tuple[dict, dict]:
+    try:
+        return queries.load_filters(request.args), {}
+    except ValidationError as exc:
+        return {}, {name: list(messages) for name, messages in exc.messages.items()}
+
+
+@bp.get("/<slug:tenant>/staff/")
+@staff()
+def inbox():
+    filters, errors = _filters_or_errors()
+    page = queries.inbox_page(db.session, filters, current_user.id) if not errors else None
+    chosen = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    return render_template(
+        "casework/inbox.html",
+        page=page,
+        errors=errors,
+        chosen=chosen,
+        statuses=[(s, status.label(s)) for s in status.ALL],
+        services=queries.service_choices(db.session),
+    ), (422 if errors else 200)
+
+
+@bp.get("/<slug:tenant>/staff/export.csv")
+@staff()
+def export():
+    filters, errors = _filters_or_errors()
+    if errors:
+        return redirect(url_for(".inbox", **request.args), 303)
+    cases = queries.for_export(db.session, filters, current_user.id)
+    record(
+        db.session, "case.exported", "inbox", "csv", {k: str(v) for k, v in request.args.items()}
+    )
+    db.session.commit()
+
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=";")
+        buffer.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8
+        for row in csv_rows(cases):
+            writer.writerow(row)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    filename = f"arenden-{g.tenant.slug}.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _case_or_404(reference: str) -> Case:
+    return queries.find_by_reference(db.session, reference) or abort(404)
+
+
+@bp.get("/<slug:tenant>/staff/arenden/<reference:reference>")
+@staff()
+def case(reference: str):
+    found = _case_or_404(reference)
+    record(db.session, "case.viewed", "case", found.reference)
+    db.session.commit()
+    return _render_case(found, {}, {})
+
+
+def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
+    form = ServiceForm(found.definition.content, {})
+    return render_template(
+        "casework/case.html",
+        case=found,
+        summary=form.summary(form.from_json(found.answers)),
+        attachments={a.field_name: a for a in found.attachments},
+        colleagues=operations.colleagues(db.session),
+        next_statuses=[(s, status.label(s)) for s in status.allowed_next(found.status)],
+        citizen_email=operations.mails.citizen_address(found),
+        errors=errors,
+        entered=entered,
+    ), code
+
+
+@bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/bilagor/<int:attachment_id>")
+@staff()
+def attachment(reference: str, attachment_id: int):
+    found = _case_or_404(reference)
+    file = next((a for a in found.attachments if a.id == attachment_id), None) or abort(404)
+    path = uploads.path_of(Path(current_app.config["UPLOAD_ROOT"]), found.tenant_id, file)
+    record(db.session, "attachment.downloaded", "case", found.reference, {"file": file.filename})
+    db.session.commit()
+    response = send_file(
+        path,
+        mimetype="application/octet-stream",  # never rendered by the browser
+        as_attachment=True,
+        download_name=file.filename,
+        max_age=0,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/tilldela")
+@staff()
+def assign(reference: str):
+    found = _case_or_404(reference)
+    choice = request.form.get("assignee", "")
+    assignee = current_user.id if choice == "me" else (int(choice) if choice.isdigit() else None)
+    try:
+        operations.assign(db.session, found, assignee, by=current_user)
+    except operations.CaseworkError as exc:
+        db.session.rollback()
+        return _render_case(found, {exc.field: [exc.message]}, request.form, 422)
+    db.session.commit()
+    return redirect(url_for(".case", reference=reference), 303)
+
+
+@bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/status")
+@staff()
+def transition(reference: str):
+    found = _case_or_404(reference)
+    try:
+        operations.transition(
+            db.session,
+            g.tenant,
+            found,
+            request.form.get("status", ""),
+            request.form.get("message"),
+            by=current_user,
+        )
+    except operations.CaseworkError as exc:
+        db.session.rollback()
+        return _render_case(_case_or_404(reference), {exc.field: [exc.message]}, request.form, 422)
+    db.session.commit()
+    return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)
+
+
+@bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/anteckning")
+@staff()
+def note(reference: str):
+    found = _case_or_404(reference)
+    try:
+        operations.add_note(db.session, found, request.form.get("note", ""), by=current_user)
+    except operations.CaseworkError as exc:
+        db.session.rollback()
+        return _render_case(_case_or_404(reference), {exc.field: [exc.message]}, request.form, 422)
+    db.session.commit()
+    return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)

@@ -1,0 +1,82 @@
+"""The e-mails the platform sends, queued in the transaction of their cause.
+
+Texts are Swedish (the citizen's default); they carry no answers and no personnummer,
+only the reference and the private status link, since e-mail is not a secure channel.
+"""
+
+from flask import url_for
+from sqlalchemy import orm
+
+from samverkan.accounts.models import Invitation
+from samverkan.cases.models import Case, CaseEvent
+from samverkan.cases.status import label as status_label
+from samverkan.catalogue.fields import localized
+from samverkan.outbox.operations import enqueue
+from samverkan.tenancy.models import Tenant
+
+
+def citizen_address(case: Case) -> str | None:
+    """The address the citizen left in the form, if the e-service asks for one."""
+    for step in case.definition.content["steps"]:
+        for spec in step["fields"]:
+            if spec["type"] == "email" and case.answers.get(spec["name"]):
+                return str(case.answers[spec["name"]])
+    return None
+
+
+def _service_title(case: Case) -> str:
+    return localized(case.definition.content["title"], "sv")
+
+
+def _status_link(tenant: Tenant, case: Case) -> str:
+    return url_for("citizen.status", tenant=tenant.slug, token=case.status_token, _external=True)
+
+
+def _signature(tenant: Tenant) -> str:
+    return f"Med vänlig hälsning\n{tenant.name}\n\nDet här meddelandet går inte att svara på."
+
+
+def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
+    address = citizen_address(case)
+    if not address:
+        return
+    enqueue(
+        session,
+        f"case:{case.reference}:received",
+        address,
+        f"Vi har tagit emot ditt ärende {case.reference}",
+        f"Hej!\n\nVi har tagit emot ditt ärende om {_service_title(case).lower()} med "
+        f"referensnumret {case.reference}.\n\nHär kan du följa ärendet:\n"
+        f"{_status_link(tenant, case)}\n\nSpara länken: den är personlig.\n\n" + _signature(tenant),
+    )
+
+
+def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEvent) -> None:
+    """A status change or message the citizen should know about (event must be flushed)."""
+    address = citizen_address(case)
+    if not address or not event.visible_to_citizen:
+        return
+    lines = [f"Hej!\n\nDitt ärende {case.reference} har nu status: {status_label(case.status)}."]
+    if event.message:
+        lines.append(f"Meddelande från handläggaren:\n\n{event.message}")
+    lines.append(f"Här kan du följa ärendet:\n{_status_link(tenant, case)}")
+    enqueue(
+        session,
+        f"case:{case.reference}:event:{event.id}",
+        address,
+        f"Ditt ärende {case.reference}: {status_label(case.status).lower()}",
+        "\n\n".join(lines) + "\n\n" + _signature(tenant),
+    )
+
+
+def invitation(session: orm.Session, tenant: Tenant, invite: Invitation, link: str) -> None:
+    """The invitation link (invite must be flushed: its id names the event)."""
+    enqueue(
+        session,
+        f"invitation:{invite.id}",
+        invite.email,
+        f"Inbjudan till e-tjänsterna för {tenant.name}",
+        f"Hej {invite.name}!\n\nDu har blivit inbjuden att arbeta i {tenant.name}s "
+        f"e-tjänster i Samverkan. Öppna länken för att välja lösenord och komma igång:\n\n"
+        f"{link}\n\nLänken gäller i sju dagar och kan användas en gång.\n\n" + _signature(tenant),
+    )
