@@ -137,9 +137,18 @@ def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) 
 
 
 def for_export(session: orm.Session, filters: dict, user_id: int | None = None):
-    """Every matching case (up to EXPORT_LIMIT), streamed in batches."""
-    query = filtered(filters, user_id).limit(EXPORT_LIMIT).execution_options(yield_per=500)
-    return session.scalars(query)
+    """Every matching case (up to EXPORT_LIMIT), newest first, read page by page with the
+    same keyset as the inbox so memory stays flat however many there are."""
+    batch = {**filters, "cursor": None, "limit": 500}
+    sent = 0
+    while sent < EXPORT_LIMIT:
+        page = inbox_page(session, batch, user_id)
+        yield from page.cases[: EXPORT_LIMIT - sent]
+        sent += len(page.cases)
+        session.expunge_all()  # what was written out need not stay in memory
+        if page.next_cursor is None:
+            return
+        batch["cursor"] = decode_cursor(page.next_cursor)
 
 
 def find_by_reference(session: orm.Session, reference: str) -> Case | None:

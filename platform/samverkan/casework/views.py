@@ -29,6 +29,7 @@ from samverkan.casework.export import csv_rows
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.extensions import db
+from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
 
@@ -68,21 +69,27 @@ def export():
     filters, errors = _filters_or_errors()
     if errors:
         return redirect(url_for(".inbox", **request.args), 303)
-    cases = queries.for_export(db.session, filters, current_user.id)
     record(
         db.session, "case.exported", "inbox", "csv", {k: str(v) for k, v in request.args.items()}
     )
     db.session.commit()
+    user_id, tenant_id = current_user.id, g.tenant.id
 
     def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=";")
-        buffer.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8
-        for row in csv_rows(cases):
-            writer.writerow(row)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
+        # The body is written after the request's own session has ended: this one is bound
+        # to the member again and closed when the last row is out.
+        bind_tenant(db.session, tenant_id)
+        try:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, delimiter=";")
+            buffer.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8
+            for row in csv_rows(queries.for_export(db.session, filters, user_id)):
+                writer.writerow(row)
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        finally:
+            db.session.remove()
 
     filename = f"arenden-{g.tenant.slug}.csv"
     return Response(

@@ -1,0 +1,316 @@
+"""A case worker's day: the inbox with filters and a cursor, the case page, assignment,
+the workflow with messages to the citizen, internal notes, attachments and CSV export."""
+
+import csv
+import io
+import re
+
+import pytest
+import sqlalchemy as sa
+from api_support import FELANMALAN, WITH_REPLY, as_upload, tiny_png
+from conftest import count_all
+from test_accounts import create, sign_in
+
+from samverkan.database_roles import maintenance_session
+
+ANONYMOUS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+
+
+def submit(client, member="arvika", service="synpunkter", answers=ANONYMOUS, **kwargs):
+    response = client.post(
+        f"/api/v1/tenants/{member}/services/{service}/submissions", json=answers, **kwargs
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def anna(app):
+    assert create(app, "anna@arvika.example").exit_code == 0
+    assert create(app, "bo@arvika.example").exit_code == 0
+    return "anna@arvika.example"
+
+
+@pytest.fixture
+def worker(client, read_csrf, anna):
+    """A client signed in as Anna, case worker at Arvika."""
+    assert sign_in(client, read_csrf, anna).status_code == 303
+    return client
+
+
+def references(html: str) -> list[str]:
+    return re.findall(r">([A-Z]{3}-\d{4}-\d{6})<", html)
+
+
+def user_id(app, email: str) -> int:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT id FROM users WHERE email = :e"), {"e": email}
+        ).scalar_one()
+
+
+def case_url(reference: str, member="arvika") -> str:
+    return f"/{member}/staff/arenden/{reference}"
+
+
+# -- the inbox ---------------------------------------------------------------------------
+
+
+def test_the_inbox_pages_newest_first_with_a_cursor_and_no_gaps(app, client, worker):
+    made = [submit(client)["reference"] for _ in range(57)]
+    submit(client, member="eda")
+    seen, url = [], "/arvika/staff/?limit=25"
+    while url:
+        page = worker.get(url)
+        assert page.status_code == 200
+        seen += references(page.text)
+        older = re.search(r'href="([^"]*cursor=[^"]*)"[^>]*>Äldre ärenden', page.text)
+        url = older and older.group(1).replace("&amp;", "&")
+    assert seen == list(reversed(made))  # all 57, newest first, none twice, none of Eda's
+
+
+def test_the_inbox_filters_by_status_service_date_and_assignee(app, client, worker, read_csrf):
+    first = submit(client)["reference"]
+    fault = submit(client, service="felanmalan", answers=FELANMALAN)["reference"]
+    page = worker.get(case_url(first))
+    worker.post(
+        case_url(first) + "/status",
+        data={"csrf_token": read_csrf(page.text), "status": "in_progress"},
+    )
+    worker.post(
+        case_url(first) + "/tilldela",
+        data={"csrf_token": read_csrf(page.text), "assignee": "me"},
+    )
+    assert references(worker.get("/arvika/staff/?status=in_progress").text) == [first]
+    assert references(worker.get("/arvika/staff/?status=received").text) == [fault]
+    assert references(worker.get("/arvika/staff/?service=felanmalan").text) == [fault]
+    assert references(worker.get("/arvika/staff/?assigned=me").text) == [first]
+    assert references(worker.get("/arvika/staff/?assigned=nobody").text) == [fault]
+    assert references(worker.get("/arvika/staff/?submitted_to=2020-01-01").text) == []
+    today = worker.get("/arvika/staff/?submitted_from=2020-01-01")
+    assert sorted(references(today.text)) == sorted([first, fault])
+
+
+def test_bad_filters_are_explained_per_field(worker):
+    page = worker.get("/arvika/staff/?status=borta&submitted_from=igår&cursor=xyz")
+    assert page.status_code == 422
+    assert "Okänd status" in page.text
+    assert "Skriv datumet som ÅÅÅÅ-MM-DD." in page.text
+    assert "Ogiltig sidmarkör" in page.text
+    backwards = worker.get("/arvika/staff/?submitted_from=2026-05-02&submitted_to=2026-05-01")
+    assert (
+        backwards.status_code == 422 and "Slutdatumet ligger före startdatumet." in backwards.text
+    )
+
+
+# -- the case page and its workflow -----------------------------------------------------------
+
+
+def test_the_case_page_shows_the_answers_as_given_and_the_history(client, worker):
+    reference = submit(client, answers={**WITH_REPLY, "message": 'Snöröjningen "uteblev" & mer'})[
+        "reference"
+    ]
+    page = worker.get(case_url(reference))
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "Snöröjningen &#34;uteblev&#34; &amp; mer" in page.text  # as given, and escaped
+    assert "Anna Berg" in page.text and "anna@exempel.se" in page.text
+    assert "Ärendet har tagits emot och registrerats." in page.text
+    assert worker.get(case_url("ARV-2026-999999")).status_code == 404
+
+
+def test_a_transition_with_a_message_reaches_the_citizen_by_page_and_e_mail(
+    app, client, worker, read_csrf
+):
+    created = submit(client, answers=WITH_REPLY)
+    reference = created["reference"]
+    page = worker.get(case_url(reference))
+    response = worker.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "status": "waiting_for_citizen",
+            "message": "Skicka gärna en bild på platsen.",
+        },
+    )
+    assert response.status_code == 303
+    status_page = client.get(created["status_url"])
+    assert "Skicka gärna en bild på platsen." in status_page.text
+    assert "Väntar på komplettering från dig" in status_page.text
+    with app.app_context(), maintenance_session() as session:
+        mail = session.execute(
+            sa.text(
+                "SELECT recipient, subject, body FROM outbox_messages "
+                "WHERE event_key LIKE :key || ':event:%'"
+            ),
+            {"key": f"case:{reference}"},
+        ).one()
+    assert mail.recipient == "anna@exempel.se"
+    assert reference in mail.subject
+    assert "Skicka gärna en bild på platsen." in mail.body
+    assert created["status_url"].rsplit("/", 1)[-1] in mail.body
+
+
+def test_no_address_means_no_e_mail_but_the_status_page_still_shows_it(
+    app, client, worker, read_csrf
+):
+    created = submit(client)
+    page = worker.get(case_url(created["reference"]))
+    worker.post(
+        case_url(created["reference"]) + "/status",
+        data={"csrf_token": read_csrf(page.text), "status": "decided", "message": "Klart."},
+    )
+    assert "Klart." in client.get(created["status_url"]).text
+    assert count_all(app, "outbox_messages") == 0
+
+
+def test_the_workflow_refuses_what_it_does_not_allow(app, client, worker, read_csrf):
+    reference = submit(client)["reference"]
+    page = worker.get(case_url(reference))
+    token = read_csrf(page.text)
+    waiting = worker.post(
+        case_url(reference) + "/status", data={"csrf_token": token, "status": "waiting_for_citizen"}
+    )
+    assert waiting.status_code == 422
+    assert "Skriv vad den sökande behöver komplettera med" in waiting.text
+    unknown = worker.post(
+        case_url(reference) + "/status", data={"csrf_token": token, "status": "x"}
+    )
+    assert unknown.status_code == 422 and "kan inte få den statusen" in unknown.text
+    closed = worker.post(
+        case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"}
+    )
+    assert closed.status_code == 303
+    again = worker.post(
+        case_url(reference) + "/status", data={"csrf_token": token, "status": "in_progress"}
+    )
+    assert again.status_code == 422 and "det är avslutat" in again.text
+    assert count_all(app, "case_events") == 2  # submitted, closed: nothing from the refusals
+
+
+def test_internal_notes_are_never_shown_to_the_citizen(client, worker, read_csrf):
+    created = submit(client)
+    page = worker.get(case_url(created["reference"]))
+    saved = worker.post(
+        case_url(created["reference"]) + "/anteckning",
+        data={"csrf_token": read_csrf(page.text), "note": "Ring fastighetsägaren först."},
+    )
+    assert saved.status_code == 303
+    assert "Ring fastighetsägaren först." in worker.get(case_url(created["reference"])).text
+    assert "Ring fastighetsägaren" not in client.get(created["status_url"]).text
+    token = created["status_url"].rsplit("/", 1)[-1]
+    api_status = client.get(f"/api/v1/tenants/arvika/cases/{token}")
+    assert "Ring fastighetsägaren" not in api_status.text
+    empty = worker.post(
+        case_url(created["reference"]) + "/anteckning",
+        data={"csrf_token": read_csrf(page.text), "note": "  "},
+    )
+    assert empty.status_code == 422 and "Skriv anteckningen." in empty.text
+
+
+def test_assigning_to_self_a_colleague_or_nobody(app, client, worker, read_csrf):
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    url = case_url(reference) + "/tilldela"
+    assert worker.post(url, data={"csrf_token": token, "assignee": "me"}).status_code == 303
+    assert "Anna Handläggare (jag)" in worker.get(case_url(reference)).text
+    bo = user_id(app, "bo@arvika.example")
+    assert worker.post(url, data={"csrf_token": token, "assignee": str(bo)}).status_code == 303
+    assert worker.post(url, data={"csrf_token": token, "assignee": ""}).status_code == 303
+    assert "Ingen tilldelad" in worker.get(case_url(reference)).text
+
+
+def test_a_case_cannot_be_assigned_to_someone_of_another_member(app, client, worker, read_csrf):
+    assert create(app, "eva@eda.example", tenant="eda").exit_code == 0
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    eva = user_id(app, "eva@eda.example")
+    refused = worker.post(
+        case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(eva)}
+    )
+    assert refused.status_code == 422
+    assert "Välj en handläggare som arbetar här." in refused.text
+    assert "Eva" not in refused.text
+
+
+# -- attachments ---------------------------------------------------------------------------
+
+
+def test_attachments_download_only_as_files_through_the_case(app, client, worker):
+    answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+    reference = submit(client, service="felanmalan", answers=answers)["reference"]
+    page = worker.get(case_url(reference))
+    link = re.search(r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)"', page.text)
+    assert link, page.text
+    download = worker.get(link.group(1))
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.data == tiny_png()
+    download.close()
+    other = submit(client)["reference"]  # the same attachment id under another case: no
+    attachment_id = link.group(1).rsplit("/", 1)[-1]
+    assert worker.get(f"{case_url(other)}/bilagor/{attachment_id}").status_code == 404
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def test_the_csv_export_follows_the_filter_and_neutralises_formulas(app, client, worker):
+    submit(client, answers={**ANONYMOUS, "message": '=HYPERLINK("http://evil")'})
+    submit(client, service="felanmalan", answers={**FELANMALAN, "description": "+1-2"})
+    response = worker.get("/arvika/staff/export.csv?service=synpunkter")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0] == "Ärende" and len(rows) == 2
+    answers = rows[1][-1]
+    assert "Ditt meddelande: =HYPERLINK" in answers  # inside the cell, not at its start
+    everything = worker.get("/arvika/staff/export.csv").data.decode("utf-8-sig")
+    cells = [cell for row in csv.reader(io.StringIO(everything), delimiter=";") for cell in row]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+    with app.app_context(), maintenance_session() as session:
+        exported = session.execute(
+            sa.text("SELECT count(*) FROM audit_log WHERE action = 'case.exported'")
+        ).scalar_one()
+    assert exported == 2
+
+
+def test_a_cell_that_starts_like_a_formula_gets_an_apostrophe():
+    from samverkan.casework.export import neutralise
+
+    assert neutralise("=1+1") == "'=1+1"
+    assert neutralise("@SUM(A1)") == "'@SUM(A1)"
+    assert neutralise("-2") == "'-2"
+    assert neutralise("+46 70") == "'+46 70"
+    assert neutralise("Arvika") == "Arvika"
+    assert neutralise(None) == ""
+
+
+# -- isolation --------------------------------------------------------------------------------
+
+
+def test_staff_of_another_member_learn_nothing_of_arvikas_cases(app, client, read_csrf):
+    reference = submit(client, answers=WITH_REPLY)["reference"]
+    assert create(app, "eva@eda.example", tenant="eda").exit_code == 0
+    assert sign_in(client, read_csrf, "eva@eda.example", tenant="eda").status_code == 303
+    assert client.get(case_url(reference)).status_code == 404
+    assert client.get(case_url(reference, member="eda")).status_code == 404
+    token = read_csrf(client.get("/eda/staff/").text)
+    for action, data in (
+        ("status", {"status": "closed"}),
+        ("tilldela", {"assignee": "me"}),
+        ("anteckning", {"note": "x"}),
+    ):
+        for member in ("arvika", "eda"):
+            url = f"{case_url(reference, member)}/{action}"
+            assert client.post(url, data={"csrf_token": token, **data}).status_code == 404
+    assert count_all(app, "case_events") == 1
+    assert reference not in client.get("/eda/staff/export.csv").data.decode("utf-8-sig")
+
+
+def test_the_inbox_needs_a_sign_in(client):
+    reference = submit(client)["reference"]
+    assert client.get(case_url(reference)).status_code == 302
+    assert client.get("/arvika/staff/export.csv").status_code == 302
