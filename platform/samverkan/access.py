@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, redirect, request, url_for
+from flask import abort, g, redirect, request, url_for
 from flask_login import current_user
 
 from samverkan.accounts.session import current_membership
@@ -32,7 +32,10 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
         @wraps(view)
         def guarded(*args, **kwargs):
             if not current_user.is_authenticated:
-                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+                expired = {"utloggad": "tid"} if g.get("session_expired") else {}
+                return redirect(
+                    url_for("accounts.login", next=request.full_path.rstrip("?"), **expired)
+                )
             membership = current_membership()
             if membership is None or (roles and membership.role not in roles):
                 abort(404)

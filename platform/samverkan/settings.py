@@ -45,6 +45,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SERVICES_DIR": str(PROJECT_ROOT / "services"),
         "MAX_CONTENT_LENGTH": file_settings["uploads"]["max_request_mb"] * 1024 * 1024,
         "TENANT_HOSTS": dict(file_settings.get("hosts", {})),
+        "STAFF_IDLE_MINUTES": file_settings["staff"]["idle_minutes"],
+        "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
         "PLATFORM_NAME": file_settings["platform"]["name"],
         "REGION_NAME": file_settings["platform"]["region"],
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),

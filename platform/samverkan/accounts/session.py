@@ -3,6 +3,7 @@
 from flask import Flask, g
 from flask_login import current_user
 
+from samverkan.accounts import session_clock
 from samverkan.accounts.models import Membership, User
 from samverkan.extensions import db, login_manager
 
@@ -10,10 +11,11 @@ from samverkan.extensions import db, login_manager
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
-    login_manager.user_loader(_load_user)
+    login_manager.user_loader(load_user)
+    session_clock.init_app(app)
 
 
-def _load_user(user_key: str) -> User | None:
+def load_user(user_key: str) -> User | None:
     """The session names a user and the session version it was signed in under; a raised
     version (signed out elsewhere, deactivated) ends it here."""
     user_id, _, version = user_key.partition(":")

@@ -1,11 +1,14 @@
 """Signing staff in and out."""
 
+import time
+
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from marshmallow import ValidationError
 
 from samverkan.access import public, staff
-from samverkan.accounts import operations
+from samverkan.accounts import operations, session_clock, totp
+from samverkan.accounts import session as account_session
 from samverkan.accounts.models import Membership
 from samverkan.accounts.schemas import SignInSchema
 from samverkan.extensions import db, limiter
@@ -36,7 +39,9 @@ def _failed(response) -> bool:
 @limiter.limit("5 per 10 minutes", methods=["POST"], key_func=_account_key, deduct_when=_failed)
 def login():
     if request.method == "GET":
-        return render_template("accounts/login.html", errors={}, email="")
+        return render_template(
+            "accounts/login.html", errors={}, email="", expired=request.args.get("utloggad")
+        )
     try:
         data = SignInSchema().load(request.form.to_dict())
     except ValidationError as exc:
@@ -50,9 +55,95 @@ def login():
         return render_template(
             "accounts/login.html", errors={"email": [WRONG]}, email=data["email"]
         ), 401
+    target = _safe_next(request.args.get("next"))
     session.clear()  # a fresh session: nothing from before signing in carries over
+    if user.totp_secret:
+        # The password was right; the session holds only that, until the code is too.
+        session[PENDING] = {"user": user.get_id(), "next": target, "at": int(time.time())}
+        return redirect(url_for(".second_factor"), 303)
+    _sign_in(user)
+    return redirect(target, 303)
+
+
+PENDING = "pending_second_factor"
+PENDING_SECONDS = 300
+
+
+def _sign_in(user) -> None:
     login_user(user)
-    return redirect(_safe_next(request.args.get("next")), 303)
+    session_clock.start()
+
+
+def _pending_user():
+    pending = session.get(PENDING)
+    if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        return None, None
+    user = account_session.load_user(pending["user"])
+    if user is None or not user.totp_secret:
+        return None, None
+    return user, pending
+
+
+def _pending_key() -> str:
+    return "second-factor:" + str((session.get(PENDING) or {}).get("user", ""))
+
+
+@bp.route("/<slug:tenant>/staff/logga-in/kod", methods=["GET", "POST"])
+@public
+@limiter.limit("5 per 10 minutes", methods=["POST"], key_func=_pending_key, deduct_when=_failed)
+def second_factor():
+    user, pending = _pending_user()
+    if user is None:
+        session.pop(PENDING, None)
+        return redirect(url_for(".login", utloggad="kod"), 303)
+    if request.method == "GET":
+        return render_template("accounts/second_factor.html", errors={})
+    try:
+        totp.check_code(user, request.form.get("code", ""))
+    except totp.CodeError as exc:
+        return render_template("accounts/second_factor.html", errors={"code": [str(exc)]}), 401
+    db.session.commit()  # the step is used up
+    session.clear()
+    _sign_in(user)
+    return redirect(pending["next"], 303)
+
+
+@bp.route("/<slug:tenant>/staff/tvastegsverifiering", methods=["GET", "POST"])
+@staff()
+def two_factor_settings():
+    """Turn the second factor on (scan, then prove with a code) or off (with a code)."""
+    errors = {}
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "enable" and not current_user.totp_secret:
+                totp.enable(
+                    db.session,
+                    current_user,
+                    session.get("totp_setup", ""),
+                    request.form.get("code", ""),
+                )
+            elif action == "disable" and current_user.totp_secret:
+                totp.disable(db.session, current_user, request.form.get("code", ""))
+            else:
+                return redirect(url_for(".two_factor_settings"), 303)
+        except totp.CodeError as exc:
+            db.session.rollback()
+            errors = {"code": [str(exc)]}
+        else:
+            db.session.commit()
+            session.pop("totp_setup", None)
+            return redirect(url_for(".two_factor_settings", klart=action), 303)
+    setup = None
+    if not current_user.totp_secret:
+        # A new secret for this setup only; it is saved on the account once a code matches.
+        if request.method == "GET" or "totp_setup" not in session:
+            session["totp_setup"] = totp.new_secret()
+        uri = totp.provisioning_uri(session["totp_setup"], current_user.email)
+        setup = {"secret": session["totp_setup"], "qr": totp.qr_svg(uri)}
+    return render_template(
+        "accounts/two_factor.html", errors=errors, setup=setup, done=request.args.get("klart")
+    ), (422 if errors else 200)
 
 
 def _safe_next(target: str | None) -> str:

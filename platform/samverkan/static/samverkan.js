@@ -4,7 +4,8 @@
 
   // Put focus on the error summary so screen-reader and keyboard users hear it first.
   function focusErrorSummary() {
-    var summary = document.getElementById("error-summary");
+    var summary = document.getElementById("error-summary") ||
+      document.querySelector("[data-focus-on-load]");
     if (summary) { summary.focus(); }
   }
 

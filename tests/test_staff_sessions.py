@@ -1,0 +1,205 @@
+"""Staff sessions: the optional second factor (TOTP) and the idle and absolute time-outs."""
+
+import re
+import time
+
+import pyotp
+import pytest
+import sqlalchemy as sa
+from conftest import count_all
+from test_accounts import PASSWORD, create, sign_in
+
+from samverkan.accounts.models import User
+from samverkan.database_roles import maintenance_session
+
+ANNA = "anna@arvika.example"
+
+
+@pytest.fixture
+def anna(app):
+    assert create(app, ANNA).exit_code == 0
+    return ANNA
+
+
+def secret_on_page(html: str) -> str:
+    match = re.search(r'<code class="secret">([A-Z2-7]+)</code>', html)
+    assert match, "the setup page shows no key"
+    return match.group(1)
+
+
+def turn_on_second_factor(client, read_csrf) -> str:
+    page = client.get("/arvika/staff/tvastegsverifiering")
+    assert page.status_code == 200 and "<svg" in page.text  # the QR code
+    secret = secret_on_page(page.text)
+    response = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "action": "enable",
+            "code": pyotp.TOTP(secret).now(),
+        },
+    )
+    assert response.status_code == 303
+    return secret
+
+
+def stored_secret(app) -> str | None:
+    with app.app_context(), maintenance_session() as session:
+        return session.scalar(sa.select(User.totp_secret).filter_by(email=ANNA))
+
+
+def previous_code(secret: str) -> str:
+    return pyotp.TOTP(secret).at(time.time() - 30)
+
+
+def test_turning_the_second_factor_on_needs_a_right_code(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    page = client.get("/arvika/staff/tvastegsverifiering")
+    wrong = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={"csrf_token": read_csrf(page.text), "action": "enable", "code": "000000"},
+    )
+    assert wrong.status_code == 422 and "Koden stämmer inte." in wrong.text
+    assert stored_secret(app) is None
+    secret = turn_on_second_factor(client, read_csrf)
+    assert stored_secret(app) == secret
+    assert count_all(app, "audit_log") == 1
+
+
+def test_with_a_second_factor_the_password_alone_does_not_sign_in(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    secret = turn_on_second_factor(client, read_csrf)
+    fresh = app.test_client()
+    step_one = sign_in(fresh, read_csrf, anna)
+    assert step_one.headers["Location"] == "/arvika/staff/logga-in/kod"
+    assert fresh.get("/arvika/staff/").status_code == 302  # not signed in yet
+    page = fresh.get("/arvika/staff/logga-in/kod")
+    wrong = fresh.post(
+        "/arvika/staff/logga-in/kod", data={"csrf_token": read_csrf(page.text), "code": "123456"}
+    )
+    assert wrong.status_code == 401 and "Koden stämmer inte." in wrong.text
+    # Turning it on used up the current step: an earlier code is refused as used.
+    stale = fresh.post(
+        "/arvika/staff/logga-in/kod",
+        data={"csrf_token": read_csrf(page.text), "code": previous_code(secret)},
+    )
+    assert stale.status_code == 401 and "redan använts" in stale.text
+    with app.app_context(), maintenance_session() as session:  # a new step for the test
+        session.execute(sa.update(User).values(totp_last_step=None))
+        session.commit()
+    right = fresh.post(
+        "/arvika/staff/logga-in/kod",
+        data={"csrf_token": read_csrf(page.text), "code": pyotp.TOTP(secret).now()},
+    )
+    assert right.status_code == 303 and right.headers["Location"] == "/arvika/staff/"
+    assert fresh.get("/arvika/staff/").status_code == 200
+
+
+def test_a_code_is_accepted_only_once(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    secret = turn_on_second_factor(client, read_csrf)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(User).values(totp_last_step=None))
+        session.commit()
+    code = pyotp.TOTP(secret).now()
+    first, second = app.test_client(), app.test_client()
+    for browser in (first, second):
+        sign_in(browser, read_csrf, anna)
+    page = first.get("/arvika/staff/logga-in/kod")
+    ok = first.post(
+        "/arvika/staff/logga-in/kod", data={"csrf_token": read_csrf(page.text), "code": code}
+    )
+    assert ok.status_code == 303
+    page = second.get("/arvika/staff/logga-in/kod")
+    replay = second.post(
+        "/arvika/staff/logga-in/kod", data={"csrf_token": read_csrf(page.text), "code": code}
+    )
+    assert replay.status_code == 401 and "redan använts" in replay.text
+
+
+def test_code_guessing_is_throttled(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    turn_on_second_factor(client, read_csrf)
+    fresh = app.test_client()
+    sign_in(fresh, read_csrf, anna)
+    page = fresh.get("/arvika/staff/logga-in/kod")
+    token = read_csrf(page.text)
+    codes = [fresh.post("/arvika/staff/logga-in/kod", data={"csrf_token": token, "code": "111111"})]
+    codes += [
+        fresh.post("/arvika/staff/logga-in/kod", data={"csrf_token": token, "code": "111111"})
+        for _ in range(5)
+    ]
+    assert [r.status_code for r in codes] == [401] * 5 + [429]
+
+
+def test_the_code_page_without_a_password_first_goes_back_to_sign_in(client):
+    response = client.get("/arvika/staff/logga-in/kod")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("/arvika/staff/logga-in")
+
+
+def test_turning_it_off_needs_a_code(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    secret = turn_on_second_factor(client, read_csrf)
+    page = client.get("/arvika/staff/tvastegsverifiering")
+    assert "Slå av" in page.text
+    refused = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={"csrf_token": read_csrf(page.text), "action": "disable", "code": "000000"},
+    )
+    assert refused.status_code == 422 and stored_secret(app) == secret
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(User).values(totp_last_step=None))
+        session.commit()
+    off = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "action": "disable",
+            "code": pyotp.TOTP(secret).now(),
+        },
+    )
+    assert off.status_code == 303 and stored_secret(app) is None
+
+
+# -- time-outs -----------------------------------------------------------------------------
+
+
+def shift_clock(client, **seconds_ago):
+    with client.session_transaction() as session:
+        for key, ago in seconds_ago.items():
+            session[key] = int(time.time()) - ago
+
+
+def test_an_idle_session_ends(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    assert client.get("/arvika/staff/").status_code == 200
+    idle = app.config["STAFF_IDLE_MINUTES"] * 60
+    shift_clock(client, last_seen=idle - 30)
+    assert client.get("/arvika/staff/").status_code == 200  # still within the limit
+    shift_clock(client, last_seen=idle + 1)
+    response = client.get("/arvika/staff/")
+    assert response.status_code == 302
+    assert "utloggad=tid" in response.headers["Location"]
+    assert "har loggats ut" in client.get(response.headers["Location"]).text
+    assert client.get("/arvika/staff/").status_code == 302  # and it stays ended
+
+
+def test_a_busy_session_still_ends_after_the_absolute_limit(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    shift_clock(client, signed_in_at=app.config["STAFF_SESSION_HOURS"] * 3600 + 1, last_seen=5)
+    assert client.get("/arvika/staff/").status_code == 302
+
+
+def test_a_session_without_its_clock_is_not_trusted(client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    with client.session_transaction() as session:
+        del session["signed_in_at"]
+    assert client.get("/arvika/staff/").status_code == 302
+
+
+def test_the_session_cookie_is_http_only_and_same_site(client, read_csrf, anna):
+    response = sign_in(client, read_csrf, anna)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert PASSWORD not in cookie
