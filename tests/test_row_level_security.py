@@ -131,3 +131,45 @@ def test_a_pooled_connection_never_carries_the_previous_members_setting(app):
                 == ""
             )
             assert second.execute(sa.text("SELECT count(*) FROM tenant_services")).scalar_one() == 0
+
+
+def test_the_application_can_only_append_to_the_audit_log(app, cases_in_two_members):
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        db.session.execute(
+            sa.text(
+                "INSERT INTO audit_log (tenant_id, at, actor, action, object_type, object_ref, "
+                "detail) VALUES (:t, now(), 'test', 'case.viewed', 'case', 'X', '{}')"
+            ),
+            {"t": tenant_id("arvika")},
+        )
+        for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                db.session.execute(sa.text(statement))
+            db.session.rollback()
+            bind_tenant(db.session, tenant_id("arvika"))
+
+
+def test_the_application_edits_only_its_own_members_profile(app):
+    with app.app_context():
+        arvika, eda = tenant_id("arvika"), tenant_id("eda")
+        bind_tenant(db.session, arvika)
+        everyone = db.session.execute(sa.text("SELECT count(*) FROM tenants")).scalar_one()
+        assert everyone == 16  # every member's public profile is readable
+        own = db.session.execute(
+            sa.text("UPDATE tenants SET phone = '0570-1' WHERE id = :id"), {"id": arvika}
+        ).rowcount
+        other = db.session.execute(
+            sa.text("UPDATE tenants SET phone = '0570-1' WHERE id = :id"), {"id": eda}
+        ).rowcount
+        assert (own, other) == (1, 0)
+        db.session.rollback()
+        bind_tenant(db.session, arvika)
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+            db.session.execute(
+                sa.text(
+                    "UPDATE tenants SET is_hub = true, reference_prefix = 'EDA' WHERE id = :id"
+                ),
+                {"id": arvika},
+            )
+        db.session.rollback()

@@ -96,3 +96,28 @@ def test_a_members_own_host_name_leads_to_its_pages_only(client, host_map):
 )
 def test_malformed_names_in_the_url_are_not_found_before_any_query(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_the_audit_log_refuses_changes_in_the_orm_and_in_the_database(app):
+    from samverkan.audit.models import AuditEntry
+    from samverkan.audit.operations import record
+
+    with app.app_context():
+        bind_tenant(db.session, db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika")))
+        entry = record(db.session, "case.viewed", "case", "ARV-2026-000001", actor="test")
+        db.session.commit()
+        entry.actor = "someone else"
+        with pytest.raises(PermissionError, match="append-only"):
+            db.session.flush()
+        db.session.rollback()
+        db.session.delete(db.session.get(AuditEntry, entry.id))
+        with pytest.raises(PermissionError, match="append-only"):
+            db.session.flush()
+        db.session.rollback()
+        if db.engine.dialect.name == "sqlite":  # under the ORM, the triggers
+            with pytest.raises(sa.exc.IntegrityError, match="append-only"):
+                db.session.execute(sa.text("DELETE FROM audit_log"))
+            db.session.rollback()
+        with pytest.raises(ValueError, match="unknown audit action"):
+            record(db.session, "case.stolen", "case", "X")
+        db.session.remove()
