@@ -1,0 +1,210 @@
+"""The denial matrix: every route (HTML and API) against municipality A's objects, tried
+by six kinds of visitor. Staff of municipality B get 404 everywhere and change nothing;
+visitors who are not signed in are sent to sign in (or get 401 from the API); A's own
+case worker is kept out of A's administration with 404.
+
+The routes come from app.url_map, so a new route is in the matrix the day it is added;
+a route with a URL part this file has no value for fails until one is given below.
+"""
+
+import hashlib
+import json
+
+import pytest
+import sqlalchemy as sa
+from api_support import FELANMALAN, as_upload, tiny_png
+
+from samverkan.accounts import operations as accounts
+from samverkan.accounts import tokens
+from samverkan.accounts.models import CASE_WORKER, TENANT_ADMIN, User
+from samverkan.database_roles import maintenance_session
+from samverkan.db import Base
+from samverkan.tenancy.models import Tenant
+
+PASSWORD = "matris-lösenord-2026"
+ACTORS = ("anonymous", "citizen", "worker_a", "admin_a", "worker_b", "admin_b")
+FROM_B = ("worker_b", "admin_b")
+# What a form or JSON body carries: enough that a request that got through would change
+# something (status, notes, assignment, profile, switches, staff, tokens).
+PAYLOAD = {
+    "status": "closed",
+    "message": "Ändrat av fel kommun",
+    "note": "Anteckning från fel kommun",
+    "assignee": "me",
+    "action": "enable",
+    "code": "000000",
+    "enabled": "0",
+    "name": "Fel Kommun",
+    "short_name": "Fel",
+    "email": "intrang@example.se",
+    "role": "tenant_admin",
+    "label": "intrång",
+    "phone": "000",
+    "primary_colour": "#000000",
+    "accent_colour": "#000000",
+    "password": PASSWORD,
+    "password_again": PASSWORD,
+}
+
+
+@pytest.fixture
+def world(app, client):
+    """Arvika (A) and Eda (B): a case worker and an administrator each, a case of A's with
+    an attachment, a status link, and an API token for each person."""
+    people = {}
+    with app.app_context(), maintenance_session() as session:
+        ids = dict(session.execute(sa.select(Tenant.slug, Tenant.id)).all())
+        for key, slug, role in (
+            ("worker_a", "arvika", CASE_WORKER),
+            ("admin_a", "arvika", TENANT_ADMIN),
+            ("worker_b", "eda", CASE_WORKER),
+            ("admin_b", "eda", TENANT_ADMIN),
+        ):
+            user = accounts.create_user(session, f"{key}@matris.example", key, PASSWORD)
+            accounts.grant_membership(session, user, ids[slug], role)
+            people[key] = user.id
+        session.commit()
+    answers = {
+        **FELANMALAN,
+        "want_contact": "yes",
+        "name": "Anna Berg",
+        "email": "anna@exempel.se",
+        "photo": as_upload("lampa.png", tiny_png()),
+    }
+    case = client.post("/api/v1/tenants/arvika/services/felanmalan/submissions", json=answers)
+    assert case.status_code == 201, case.get_json()
+    case = case.get_json()
+    with app.app_context(), maintenance_session() as session:
+        attachment_id = session.execute(sa.text("SELECT id FROM attachments")).scalar_one()
+        tokens = {key: _api_token(session, user_id, key) for key, user_id in people.items()}
+        session.commit()
+    return {
+        "ids": ids,
+        "people": people,
+        "tokens": tokens,
+        "values": {
+            "tenant": "arvika",
+            "reference": case["reference"],
+            "token": case["status_url"].rsplit("/", 1)[-1],
+            "attachment_id": attachment_id,
+            "service": "felanmalan",
+            "step_id": "fel",
+            "user_id": people["worker_a"],
+        },
+        "citizen": client,  # the browser that submitted the case
+    }
+
+
+def _api_token(session, user_id: int, key: str) -> str:
+    user = session.get(User, user_id)
+    member = session.execute(
+        sa.text("SELECT tenant_id FROM memberships WHERE user_id = :u"), {"u": user_id}
+    ).scalar_one()
+    _, secret = tokens.create(session, member, user, f"matris {key}", actor="test")
+    return secret
+
+
+def _signed_in(app, read_csrf, key: str):
+    browser = app.test_client()
+    slug = "arvika" if key.endswith("_a") else "eda"
+    page = browser.get(f"/{slug}/staff/logga-in")
+    response = browser.post(
+        f"/{slug}/staff/logga-in",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "email": f"{key}@matris.example",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 303, key
+    return browser, read_csrf(browser.get(f"/{slug}/staff/").text)
+
+
+def _fingerprint(app) -> str:
+    """Every row of every member's table, the members and the accounts, as one digest."""
+    names = sorted(
+        t.name for t in Base.metadata.tables.values() if "tenant_id" in t.c or t.name == "users"
+    ) + ["tenants"]
+    digest = hashlib.sha256()
+    with app.app_context(), maintenance_session() as session:
+        for name in names:
+            rows = session.execute(sa.text(f"SELECT * FROM {name} ORDER BY 1")).all()  # noqa: S608
+            digest.update(json.dumps([list(r) for r in rows], default=str).encode())
+    return digest.hexdigest()
+
+
+def _routes(app):
+    """(rule, method, access) for every route but the static files, sign-out last."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule, method, getattr(view, "access", None)))
+    return sorted(found, key=lambda item: (item[0].endpoint == "accounts.logout", item[0].rule))
+
+
+def _url(rule, values) -> str:
+    missing = [arg for arg in rule.arguments if arg not in values]
+    assert not missing, f"{rule.rule}: give the matrix a value of A's for {missing}"
+    path = rule.rule
+    for arg in rule.arguments:
+        for converter in ("slug", "token", "reference", "int", "string", "path"):
+            path = path.replace(f"<{converter}:{arg}>", str(values[arg]))
+        path = path.replace(f"<{arg}>", str(values[arg]))
+    return path
+
+
+def _request(browser, method, url, csrf, bearer):
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer and url.startswith("/api/") else {}
+    if method == "GET":
+        return browser.get(url, headers=headers)
+    if url.startswith("/api/"):
+        return browser.open(url, method=method, json=PAYLOAD, headers=headers)
+    return browser.open(url, method=method, data={"csrf_token": csrf, **PAYLOAD}, headers=headers)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_every_route_against_municipality_a(app, read_csrf, world, actor):
+    csrf, bearer = "", world["tokens"].get(actor)
+    if actor in ("anonymous", "citizen"):
+        # A valid CSRF token from a public page, so the access check itself is what answers.
+        browser = app.test_client() if actor == "anonymous" else world["citizen"]
+        csrf = read_csrf(browser.get("/arvika/staff/logga-in").text)
+    else:
+        browser, csrf = _signed_in(app, read_csrf, actor)
+    before = _fingerprint(app)
+    wrong = []
+    checked = 0
+    for rule, method, access in _routes(app):
+        assert access, f"{rule.rule} declares no access"
+        if access == "public":
+            continue  # anyone's: citizens' pages and the public API, tested on their own
+        checked += 1
+        url = _url(rule, world["values"])
+        response = _request(browser, method, url, csrf, bearer)
+        status = response.status_code
+        api = url.startswith("/api/")
+        admin_only = "tenant_admin" in access
+        if actor in FROM_B:
+            expected_ok = status == 404
+        elif actor in ("anonymous", "citizen"):
+            expected_ok = (
+                status == 401
+                if api
+                else (status == 302 and "/staff/logga-in" in response.headers.get("Location", ""))
+            )
+        elif actor == "worker_a" and admin_only:
+            expected_ok = status == 404
+        else:  # A's own people are let in (they may still get 4xx for this odd payload)
+            expected_ok = status not in (401, 404) and not (
+                status == 302 and "/logga-in" in response.headers.get("Location", "")
+            )
+        if not expected_ok:
+            wrong.append(f"{method} {url} ({access}) -> {status}")
+        response.close()
+    assert checked >= 8, "the matrix found too few staff routes to mean anything"
+    assert not wrong, f"{actor}:\n" + "\n".join(wrong)
+    if actor in FROM_B:
+        assert _fingerprint(app) == before, f"{actor} changed something of A's"
