@@ -314,3 +314,20 @@ def test_the_inbox_needs_a_sign_in(client):
     reference = submit(client)["reference"]
     assert client.get(case_url(reference)).status_code == 302
     assert client.get("/arvika/staff/export.csv").status_code == 302
+
+
+def test_odd_form_values_are_refused_with_a_message_not_an_error(app, client, worker, read_csrf):
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    for value in ("99999999999999999999", "anna", "-1"):
+        refused = worker.post(
+            case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": value}
+        )
+        assert refused.status_code == 422 and "Välj en handläggare i listan." in refused.text
+    missing = worker.post(case_url(reference) + "/status", data={"csrf_token": token})
+    assert missing.status_code == 422 and "Välj en ny status." in missing.text
+    too_long = worker.post(
+        case_url(reference) + "/anteckning", data={"csrf_token": token, "note": "x" * 5001}
+    )
+    assert too_long.status_code == 422 and "högst 5000 tecken" in too_long.text
+    assert count_all(app, "case_events") == 1

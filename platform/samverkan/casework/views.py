@@ -26,6 +26,7 @@ from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.casework import operations, queries
 from samverkan.casework.export import csv_rows
+from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema, errors_of
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.extensions import db
@@ -150,13 +151,14 @@ def attachment(reference: str, attachment_id: int):
 @staff()
 def assign(reference: str):
     found = _case_or_404(reference)
-    choice = request.form.get("assignee", "")
-    assignee = current_user.id if choice == "me" else (int(choice) if choice.isdigit() else None)
     try:
+        data = AssignSchema().load(request.form)
+        assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
         operations.assign(db.session, found, assignee, by=current_user)
+    except ValidationError as exc:
+        return _refused(reference, errors_of(exc))
     except operations.CaseworkError as exc:
-        db.session.rollback()
-        return _render_case(found, {exc.field: [exc.message]}, request.form, 422)
+        return _refused(reference, {exc.field: [exc.message]})
     db.session.commit()
     return redirect(url_for(".case", reference=reference), 303)
 
@@ -166,17 +168,14 @@ def assign(reference: str):
 def transition(reference: str):
     found = _case_or_404(reference)
     try:
+        data = TransitionSchema().load(request.form)
         operations.transition(
-            db.session,
-            g.tenant,
-            found,
-            request.form.get("status", ""),
-            request.form.get("message"),
-            by=current_user,
+            db.session, g.tenant, found, data["status"], data["message"], by=current_user
         )
+    except ValidationError as exc:
+        return _refused(reference, errors_of(exc))
     except operations.CaseworkError as exc:
-        db.session.rollback()
-        return _render_case(_case_or_404(reference), {exc.field: [exc.message]}, request.form, 422)
+        return _refused(reference, {exc.field: [exc.message]})
     db.session.commit()
     return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)
 
@@ -186,9 +185,17 @@ def transition(reference: str):
 def note(reference: str):
     found = _case_or_404(reference)
     try:
-        operations.add_note(db.session, found, request.form.get("note", ""), by=current_user)
+        data = NoteSchema().load(request.form)
+        operations.add_note(db.session, found, data["note"], by=current_user)
+    except ValidationError as exc:
+        return _refused(reference, errors_of(exc))
     except operations.CaseworkError as exc:
-        db.session.rollback()
-        return _render_case(_case_or_404(reference), {exc.field: [exc.message]}, request.form, 422)
+        return _refused(reference, {exc.field: [exc.message]})
     db.session.commit()
     return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)
+
+
+def _refused(reference: str, errors: dict):
+    """Nothing of the refused change is kept; the page comes back with what was typed."""
+    db.session.rollback()
+    return _render_case(_case_or_404(reference), errors, request.form, 422)

@@ -1,0 +1,59 @@
+"""The case page's forms, validated at the boundary. The workflow's own rules (which status
+may follow which, when a message is needed) are checked in operations.py."""
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
+
+from samverkan.casework.operations import MESSAGE_MAX
+
+MAX_ID = 2**31 - 1
+
+
+class _Form(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token travels with every form
+
+
+class AssignSchema(_Form):
+    """'me', a colleague's id, or empty for nobody."""
+
+    assignee = fields.Raw(load_default=None)
+
+    @pre_load
+    def _choice(self, data, **kwargs):
+        data = dict(data)
+        value = str(data.get("assignee") or "").strip()
+        if value in ("", "me"):
+            data["assignee"] = value or None
+        elif value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID:
+            data["assignee"] = int(value)
+        else:
+            raise ValidationError("Välj en handläggare i listan.", "assignee")
+        return data
+
+
+class TransitionSchema(_Form):
+    status = fields.String(
+        required=True,
+        validate=validate.Length(max=30),
+        error_messages={"required": "Välj en ny status."},
+    )
+    message = fields.String(
+        load_default=None,
+        validate=validate.Length(
+            max=MESSAGE_MAX, error=f"Meddelandet får vara högst {MESSAGE_MAX} tecken."
+        ),
+    )
+
+
+class NoteSchema(_Form):
+    note = fields.String(
+        required=True,
+        validate=validate.Length(
+            max=MESSAGE_MAX, error=f"Anteckningen får vara högst {MESSAGE_MAX} tecken."
+        ),
+        error_messages={"required": "Skriv anteckningen."},
+    )
+
+
+def errors_of(exc: ValidationError) -> dict[str, list[str]]:
+    return {name: list(messages) for name, messages in exc.messages.items()}
