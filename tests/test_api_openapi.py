@@ -15,6 +15,7 @@ from api_support import (
     submissions,
     tiny_png,
 )
+from test_staff_api import ANNA, EVA, bearer, cases_url, staff_accounts, token_of
 
 # -- the OpenAPI document ------------------------------------------------------------------
 
@@ -155,3 +156,45 @@ def test_openapi_document_is_the_same_on_every_request(client):
     first = client.get("/api/v1/openapi.json")
     assert first.mimetype == "application/json"
     assert client.get("/api/v1/openapi.json").get_json() == first.get_json()
+
+
+def test_every_staff_api_outcome_answers_as_documented(app, client, openapi):
+    staff_accounts(app)
+    anna, eva = bearer(token_of(app, ANNA)), bearer(token_of(app, EVA, tenant="eda"))
+    reference = client.post(submissions("arvika", "felanmalan"), json=FELANMALAN).get_json()[
+        "reference"
+    ]
+    case_url = f"{cases_url()}/{reference}"
+    outcomes = {
+        ("/api/v1/tenants/{tenant}/cases", "get"): {
+            200: client.get(cases_url() + "?limit=1", headers=anna),
+            401: client.get(cases_url()),
+            404: client.get(cases_url(), headers=eva),
+            422: client.get(cases_url() + "?status=borta", headers=anna),
+        },
+        ("/api/v1/tenants/{tenant}/cases/{reference}", "get"): {
+            200: client.get(case_url, headers=anna),
+            401: client.get(case_url),
+            404: client.get(case_url, headers=eva),
+        },
+        ("/api/v1/tenants/{tenant}/cases/{reference}/transitions", "post"): {
+            400: client.post(case_url + "/transitions", json=[], headers=anna),
+            401: client.post(case_url + "/transitions", json={"status": "closed"}),
+            404: client.post(case_url + "/transitions", json={"status": "closed"}, headers=eva),
+            415: client.post(case_url + "/transitions", data="status=closed", headers=anna),
+            422: client.post(case_url + "/transitions", json={"status": "x"}, headers=anna),
+            200: client.post(
+                case_url + "/transitions",
+                json={"status": "in_progress", "message": "Vi tittar på det."},
+                headers=anna,
+            ),
+        },
+    }
+    for (path, method), responses in outcomes.items():
+        operation = openapi["paths"][path][method]
+        assert operation["security"] == [{"staffToken": []}]
+        for status, response in responses.items():
+            assert response.status_code == status, (path, status, response.get_json())
+            assert_documented(openapi, path, method, response)
+        assert set(operation["responses"]) == {str(s) for s in responses}
+    assert openapi["components"]["securitySchemes"]["staffToken"]["scheme"] == "bearer"

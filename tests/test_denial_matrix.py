@@ -77,6 +77,11 @@ def world(app, client):
     with app.app_context(), maintenance_session() as session:
         attachment_id = session.execute(sa.text("SELECT id FROM attachments")).scalar_one()
         tokens = {key: _api_token(session, user_id, key) for key, user_id in people.items()}
+        # A second token of A's case worker, for the revoke route (not the one they use).
+        _api_token(session, people["worker_a"], "reserv")
+        spare_id = session.execute(
+            sa.text("SELECT id FROM api_tokens WHERE label = 'matris reserv'")
+        ).scalar_one()
         session.commit()
     return {
         "ids": ids,
@@ -90,6 +95,7 @@ def world(app, client):
             "service": "felanmalan",
             "step_id": "fel",
             "user_id": people["worker_a"],
+            "token_id": spare_id,
         },
         "citizen": client,  # the browser that submitted the case
     }

@@ -37,6 +37,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     from samverkan import errors, models, templating  # noqa: F401 - models: every table
     from samverkan.accounts import session as account_session
+    from samverkan.accounts.token_views import bp as api_tokens_bp
     from samverkan.accounts.views import bp as accounts_bp
     from samverkan.admin.views import bp as admin_bp
     from samverkan.api.staff import bp as staff_api_bp
@@ -55,6 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(staff_api_bp)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(api_tokens_bp)
     app.register_blueprint(casework_bp)
     app.register_blueprint(admin_bp)
     account_session.init_app(app)

@@ -3,10 +3,12 @@
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort, g, redirect, request, url_for
+from flask import abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 
+from samverkan.accounts import tokens
 from samverkan.accounts.session import current_membership
+from samverkan.extensions import db, login_manager
 
 PUBLIC = "public"
 
@@ -42,6 +44,48 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
             return view(*args, **kwargs)
 
         guarded.access = "staff:" + ",".join(roles or ("any",))  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def staff_token(*roles: str) -> Callable[[Callable], Callable]:
+    """Staff of the member in the URL, by an API token (`Authorization: Bearer <token>`).
+
+    No token at all: 401, so a client knows to send one. A token that is not valid for
+    this member (unknown, revoked, another member's, a deactivated user or a removed
+    membership) or a role not in `roles`: 404, the same as an unknown case, so nobody
+    learns what another member has. Session cookies are never used here.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            auth = request.authorization
+            if auth is None or auth.type != "bearer" or not auth.token:
+                response = jsonify(
+                    {
+                        "error": "API-nyckel saknas",
+                        "message": "Skicka din API-nyckel i rubriken "
+                        "Authorization: Bearer <nyckel>.",
+                    }
+                )
+                response.status_code = 401
+                response.headers["WWW-Authenticate"] = 'Bearer realm="samverkan"'
+                return response
+            token = tokens.authenticate(db.session, auth.token)
+            if token is None:
+                abort(404)
+            # The token's user acts in this request: the audit log names them.
+            login_manager._update_request_context_with_user(token.user)
+            g.pop("membership", None)  # never one looked up for a session's user
+            g.membership = current_membership()
+            if g.membership is None or (roles and g.membership.role not in roles):
+                abort(404)
+            g.api_token = token
+            return view(*args, **kwargs)
+
+        guarded.access = "staff-token:" + ",".join(roles or ("any",))  # type: ignore[attr-defined]
         return guarded
 
     return decorate

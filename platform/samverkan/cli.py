@@ -7,8 +7,10 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from marshmallow import ValidationError
 
 from samverkan.accounts import operations as account_operations
+from samverkan.accounts import tokens
 from samverkan.accounts.models import ROLES
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
@@ -117,6 +119,33 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         click.echo(f"{user.email} is {role} at {tenant.name}")
         if generate_password:
             click.echo(f"password: {password}")
+
+
+@users_cli.command("token")
+@click.option("--tenant", "tenant_slug", required=True, help="The member, e.g. arvika.")
+@click.option("--label", default="Kommandoraden", help="What the token is for, e.g. Diariet.")
+@click.argument("email")
+def users_token(tenant_slug, label, email) -> None:
+    """Make an API token for a staff member at one member and print it (shown only once)."""
+    try:
+        label = tokens.NewTokenSchema().load({"label": label})["label"]
+    except ValidationError as exc:
+        raise click.ClickException(f"--label: {exc.messages['label'][0]}") from exc
+    with maintenance_session() as session:
+        tenant = session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug))
+        if tenant is None:
+            raise click.ClickException(f"--tenant: there is no member '{tenant_slug}'")
+        user = account_operations.find_user(session, email)
+        if user is None or not user.active:
+            raise click.ClickException(f"there is no active account for {email}")
+        try:
+            _, secret = tokens.create(session, tenant.id, user, label, actor="cli")
+        except tokens.TokenError as exc:
+            raise click.ClickException(exc.message) from exc
+        said = f"API token for {user.email} at {tenant.name} ({label}); it is shown only once:"
+        session.commit()
+    click.echo(said)
+    click.echo(secret)
 
 
 @users_cli.command("demo")

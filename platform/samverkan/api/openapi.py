@@ -6,7 +6,9 @@ from functools import cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from samverkan.api import schemas
+from samverkan.api import schemas, staff_schemas
+from samverkan.cases import status
+from samverkan.casework.queries import MAX_PAGE_SIZE, PAGE_SIZE
 
 TENANT = {
     "name": "tenant",
@@ -36,18 +38,38 @@ def _error(description: str) -> dict:
 
 
 NOT_FOUND = _error("No such member, or the member has not switched this e-service on")
+REFERENCE = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "The case's reference at the member, e.g. ARV-2026-000001",
+    "schema": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}-[0-9]{6}$"},
+}
+STAFF_TOKEN = [{"staffToken": []}]
+UNAUTHORIZED = {
+    **_error("No Authorization: Bearer header was sent"),
+    "headers": {
+        "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}},
+    },
+}
+# The same answer whatever the reason, so nobody learns what another member has.
+STAFF_NOT_FOUND = _error(
+    "No such case at this member, or the token is not valid here (unknown, revoked, "
+    "another member's, or its user deactivated or no longer working here)"
+)
 
 
 @cache
 def openapi_document() -> dict:
     spec = APISpec(
-        title="Samverkan public API",
+        title="Samverkan API",
         version="1.0.0",
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={
             "description": "Members, their e-services and definitions; submitting a case "
-            "and following it. Messages for people are in Swedish."
+            "and following it (public). A member's cases for its own staff, by API token "
+            "(staff). Messages for people are in Swedish."
         },
     )
     for name, schema in (
@@ -58,8 +80,20 @@ def openapi_document() -> dict:
         ("CaseStatus", schemas.CaseStatusOut),
         ("Error", schemas.ErrorOut),
         ("ValidationError", schemas.ValidationErrorOut),
+        ("CasePage", staff_schemas.CasePageOut),
+        ("StaffCase", staff_schemas.StaffCaseOut),
+        ("Transition", staff_schemas.TransitionIn),
     ):
         spec.components.schema(name, schema=schema)
+    spec.components.security_scheme(
+        "staffToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A staff member's API token for one member (sv_…), made on the "
+            "staff page API-nycklar or with `flask users token`",
+        },
+    )
     spec.path(
         path="/api/v1/openapi.json",
         operations={
@@ -196,4 +230,112 @@ def openapi_document() -> dict:
             }
         },
     )
+    _staff_paths(spec)
     return spec.to_dict()
+
+
+def _query(name: str, description: str, schema: dict) -> dict:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _staff_paths(spec: APISpec) -> None:
+    """The staff API: a member's cases for its own staff, by API token."""
+    date = {"type": "string", "format": "date"}
+    spec.path(
+        path="/api/v1/tenants/{tenant}/cases",
+        parameters=[TENANT],
+        operations={
+            "get": {
+                "summary": "The member's cases, newest first, a page at a time (staff)",
+                "security": STAFF_TOKEN,
+                "parameters": [
+                    _query(
+                        "status",
+                        "Only cases with this status",
+                        {"type": "string", "enum": list(status.ALL)},
+                    ),
+                    _query(
+                        "service",
+                        "Only cases of this e-service (slug)",
+                        {"type": "string", "pattern": "^[a-z0-9-]{1,60}$"},
+                    ),
+                    _query("submitted_from", "Submitted on or after this day (Swedish time)", date),
+                    _query("submitted_to", "Submitted on or before this day (Swedish time)", date),
+                    _query(
+                        "assigned",
+                        "me: assigned to the token's user; nobody: unassigned",
+                        {"type": "string", "enum": ["me", "nobody"]},
+                    ),
+                    _query("cursor", "next_cursor from the previous page", {"type": "string"}),
+                    _query(
+                        "limit",
+                        "Cases per page",
+                        {
+                            "type": "integer",
+                            "minimum": 1,
+                            "maximum": MAX_PAGE_SIZE,
+                            "default": PAGE_SIZE,
+                        },
+                    ),
+                ],
+                "responses": {
+                    "200": _json("CasePage", "One page of cases and the cursor to the next"),
+                    "401": UNAUTHORIZED,
+                    "404": STAFF_NOT_FOUND,
+                    "422": _json("ValidationError", "Filters that need correcting, per name"),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/tenants/{tenant}/cases/{reference}",
+        parameters=[TENANT, REFERENCE],
+        operations={
+            "get": {
+                "summary": "A case with every answer, its attachments and full history (staff)",
+                "description": "Recorded in the member's audit log as a view. The path's "
+                "last part is a reference (ARV-2026-000001); a citizen's private status "
+                "token (16 or more characters) reaches the public status instead.",
+                "security": STAFF_TOKEN,
+                "responses": {
+                    "200": _json("StaffCase", "The case as staff see it"),
+                    "401": UNAUTHORIZED,
+                    "404": STAFF_NOT_FOUND,
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/tenants/{tenant}/cases/{reference}/transitions",
+        parameters=[TENANT, REFERENCE],
+        operations={
+            "post": {
+                "summary": "Move the case on in the workflow, with a message to the citizen",
+                "description": "The message shows on the citizen's status page and is "
+                "e-mailed if they left an address. Allowed moves are in allowed_next.",
+                "security": STAFF_TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Transition"}}
+                    },
+                },
+                "responses": {
+                    "200": _json("StaffCase", "Done: the case in its new state"),
+                    "400": _error("The body is not a JSON object"),
+                    "401": UNAUTHORIZED,
+                    "404": STAFF_NOT_FOUND,
+                    "415": _error("The body is not JSON"),
+                    "422": _json(
+                        "ValidationError", "A field to correct, or a move the workflow refuses"
+                    ),
+                },
+            }
+        },
+    )

@@ -1,0 +1,164 @@
+"""What the staff API reads and sends: marshmallow schemas that are also the OpenAPI
+components (see openapi.py)."""
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from samverkan.cases import status
+from samverkan.casework.operations import MESSAGE_MAX
+
+UNKNOWN_FIELD = "Okänt fält: skicka bara status och message."
+# For the document: the statuses a client can expect.
+STATUS = {"enum": list(status.ALL)}
+
+
+class Person(fields.Field):
+    """A staff member as {id, name}, or null. Described by hand for OpenAPI 3.0, which
+    has no tidy way to say "this object, or null" with a $ref."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            allow_none=True,
+            metadata={
+                "type": "object",
+                "nullable": True,
+                "properties": {"id": {"type": "integer"}, "name": {"type": "string"}},
+                "required": ["id", "name"],
+                "additionalProperties": False,
+            },
+            **kwargs,
+        )
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else {"id": value.id, "name": value.name}
+
+
+class CaseSummaryOut(Schema):
+    reference = fields.String(required=True)
+    service = fields.String(required=True, attribute="service_slug")
+    status = fields.String(required=True, metadata=STATUS)
+    status_label = fields.Function(
+        lambda case: status.label(case.status), required=True, metadata={"type": "string"}
+    )
+    submitted_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    assigned_to = Person(required=True)
+
+
+class CasePageOut(Schema):
+    cases = fields.List(fields.Nested(CaseSummaryOut), required=True)
+    next_cursor = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Pass as ?cursor= for the next (older) page; null on the last"},
+    )
+
+
+class SummaryRowOut(Schema):
+    name = fields.String(required=True)
+    label = fields.String(required=True)
+    value = fields.String(required=True)
+
+
+class SummaryStepOut(Schema):
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    rows = fields.List(fields.Nested(SummaryRowOut), required=True)
+
+
+class AttachmentOut(Schema):
+    id = fields.Integer(required=True)
+    field = fields.String(required=True, attribute="field_name")
+    filename = fields.String(required=True)
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+
+
+class StaffEventOut(Schema):
+    at = fields.DateTime(required=True, attribute="created_at")
+    kind = fields.String(
+        required=True, metadata={"description": "submitted, status_changed, assigned or note"}
+    )
+    status = fields.String(required=True, metadata=STATUS)
+    message = fields.String(allow_none=True)
+    visible_to_citizen = fields.Boolean(
+        required=True, metadata={"description": "False for internal notes and assignments"}
+    )
+    author = Person(required=True)
+
+
+class StatusOut(Schema):
+    status = fields.String(required=True, metadata=STATUS)
+    label = fields.String(required=True)
+
+
+class StaffCaseOut(Schema):
+    reference = fields.String(required=True)
+    service = fields.String(required=True)
+    service_title = fields.String(required=True)
+    service_version = fields.Integer(required=True)
+    channel = fields.String(required=True, metadata={"description": "web or api"})
+    status = fields.String(required=True, metadata=STATUS)
+    status_label = fields.String(required=True)
+    submitted_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    closed_at = fields.DateTime(required=True, allow_none=True)
+    assigned_to = Person(required=True)
+    citizen_email = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Where messages go by e-mail; null: the status page only"},
+    )
+    answers = fields.Dict(
+        keys=fields.String(),
+        required=True,
+        metadata={
+            "description": "The answers by field name, as the citizen gave them (the JSON "
+            "the submission API takes); a file is described by its attachment's metadata"
+        },
+    )
+    summary = fields.List(
+        fields.Nested(SummaryStepOut),
+        required=True,
+        metadata={"description": "The shown answers per step, as a person reads them"},
+    )
+    attachments = fields.List(fields.Nested(AttachmentOut), required=True)
+    history = fields.List(
+        fields.Nested(StaffEventOut),
+        required=True,
+        metadata={"description": "Oldest first, internal notes included"},
+    )
+    allowed_next = fields.List(fields.Nested(StatusOut), required=True)
+
+
+class TransitionIn(Schema):
+    """A move in the workflow, with an optional message to the citizen."""
+
+    class Meta:
+        unknown = RAISE
+
+    error_messages = {"unknown": UNKNOWN_FIELD}
+
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            status.ALL, error="Okänd status: välj en av " + ", ".join(status.ALL) + "."
+        ),
+        error_messages={
+            "required": "Ange den nya statusen.",
+            "null": "Ange den nya statusen.",
+            "invalid": "Statusen ska vara text.",
+        },
+    )
+    message = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(
+            max=MESSAGE_MAX, error=f"Meddelandet får vara högst {MESSAGE_MAX} tecken."
+        ),
+        error_messages={"invalid": "Meddelandet ska vara text."},
+        metadata={
+            "description": "Shown on the citizen's status page (and e-mailed, if they "
+            "left an address); required when waiting_for_citizen"
+        },
+    )
