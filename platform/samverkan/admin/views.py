@@ -1,20 +1,28 @@
-"""The tenant administrator's pages at /<member>/admin/."""
+"""The tenant administrator's pages at /<member>/admin/: the overview here, the sections in
+their own modules (imported below so their routes join the blueprint)."""
 
-from flask import Blueprint, render_template
+import sqlalchemy as sa
+from flask import render_template
 
 from samverkan.access import staff
-from samverkan.accounts.models import TENANT_ADMIN
+from samverkan.accounts.models import TENANT_ADMIN, Membership
+from samverkan.admin import invitations, log, profile, services, staff_pages  # noqa: F401
+from samverkan.admin.blueprint import bp
+from samverkan.catalogue.models import TenantService
+from samverkan.extensions import db
 
-bp = Blueprint("admin", __name__, template_folder="templates")
-
-
-@bp.after_request
-def _admin_pages_are_not_cached(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+__all__ = ["bp"]
 
 
 @bp.get("/<slug:tenant>/admin/")
 @staff(TENANT_ADMIN)
 def overview():
-    return render_template("admin/overview.html")
+    # Counting a column of the entity (not count(*) FROM it) lets the tenant criteria see
+    # which table is read: they add the bound member only to entities they can find.
+    service_count = sa.select(sa.func.count(TenantService.service_slug))
+    return render_template(
+        "admin/overview.html",
+        staff_count=db.session.scalar(sa.select(sa.func.count(Membership.user_id))),
+        services_on=db.session.scalar(service_count.where(TenantService.enabled.is_(True))),
+        services_all=db.session.scalar(service_count),
+    )

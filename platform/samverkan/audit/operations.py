@@ -22,6 +22,7 @@ ACTIONS = {
     "staff.invited": "Bjöd in medarbetare",
     "staff.joined": "Tackade ja till inbjudan",
     "staff.removed": "Tog bort medarbetare",
+    "staff.role_changed": "Ändrade roll",
     "token.created": "Skapade API-nyckel",
     "token.revoked": "Återkallade API-nyckel",
     "totp.enabled": "Slog på tvåstegsverifiering",

@@ -1,5 +1,6 @@
 """Thin routes for citizens; the work happens in the form engine and cases.operations."""
 
+import re
 from itertools import groupby
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 
@@ -28,11 +30,20 @@ from samverkan.extensions import db
 from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+# Pages that are the same for everyone: a shared cache may keep them.
+PUBLIC_PAGES = (
+    "citizen.index",
+    "citizen.home",
+    "citizen.theme",
+    "citizen.logo",
+    "citizen.privacy_notice",
+    "citizen.accessibility_statement",
+)
 
 
 @bp.after_request
 def _private_pages_are_not_cached(response: Response) -> Response:
-    if request.endpoint not in ("citizen.index", "citizen.home", "citizen.theme"):
+    if request.endpoint not in PUBLIC_PAGES:
         response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -65,6 +76,45 @@ def theme():
     response = Response(css, mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+@bp.get("/<slug:tenant>/logotyp")
+@public
+def logo():
+    """The member's logo, as the type its content was sniffed as when it was uploaded (only
+    PNG, JPEG or WebP: never SVG, which can carry script)."""
+    tenant = g.tenant
+    if not tenant.logo_storage_name:
+        abort(404)
+    response = send_from_directory(
+        _upload_root() / str(tenant.id),
+        tenant.logo_storage_name,
+        mimetype=tenant.logo_content_type,
+        max_age=300,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/<slug:tenant>/integritet")
+@public
+def privacy_notice():
+    return _member_text("Integritetsmeddelande", g.tenant.privacy_notice)
+
+
+@bp.get("/<slug:tenant>/tillganglighet")
+@public
+def accessibility_statement():
+    return _member_text("Tillgänglighetsredogörelse", g.tenant.accessibility_statement)
+
+
+def _member_text(title: str, text: str | None):
+    """A text the member's administrators wrote: plain text, a blank line between paragraphs."""
+    if not text:
+        abort(404)
+    paragraphs = [p.strip() for p in re.split(r"\r?\n\s*\n", text) if p.strip()]
+    return render_template("citizen/member_text.html", title=title, paragraphs=paragraphs)
 
 
 @bp.get("/<slug:tenant>/e/<slug:service>")

@@ -1,0 +1,54 @@
+"""The member's audit log, newest first, paged by a keyset on (at, id): the index
+(tenant_id, at, id) serves every page alike, however long the log grows."""
+
+import base64
+import json
+from datetime import UTC
+
+import sqlalchemy as sa
+from flask import render_template, request
+
+from samverkan.access import staff
+from samverkan.accounts.models import TENANT_ADMIN
+from samverkan.admin.blueprint import bp
+from samverkan.audit.models import AuditEntry
+from samverkan.audit.operations import ACTIONS
+from samverkan.casework.queries import decode_cursor
+from samverkan.extensions import db
+
+PAGE_SIZE = 50
+
+
+def _cursor(entry: AuditEntry) -> str:
+    raw = json.dumps([entry.at.astimezone(UTC).isoformat(), entry.id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def log_page(cursor: str | None, limit: int = PAGE_SIZE) -> tuple[list[AuditEntry], str | None]:
+    """One page of the bound member's entries and the cursor of the next (or None).
+    ValueError for a cursor that is not one of ours."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if cursor:
+        at, entry_id = decode_cursor(cursor)
+        query = query.where(sa.tuple_(AuditEntry.at, AuditEntry.id) < sa.tuple_(at, entry_id))
+    rows = db.session.scalars(query.limit(limit + 1)).all()
+    entries = list(rows[:limit])
+    return entries, (_cursor(entries[-1]) if len(rows) > limit else None)
+
+
+@bp.get("/<slug:tenant>/admin/logg")
+@staff(TENANT_ADMIN)
+def audit_log():
+    try:
+        entries, next_cursor = log_page(request.args.get("cursor"))
+    except ValueError:
+        return render_template(
+            "admin/log.html", entries=[], next_cursor=None, actions=ACTIONS, bad_cursor=True
+        ), 422
+    return render_template(
+        "admin/log.html",
+        entries=entries,
+        next_cursor=next_cursor,
+        actions=ACTIONS,
+        bad_cursor=False,
+    )

@@ -1,0 +1,128 @@
+"""What a member's administrators change about their own member: the profile, the logo and
+the e-services. Each change writes its audit entry; they flush but never commit."""
+
+import os
+import secrets
+from pathlib import Path
+
+import filetype
+from sqlalchemy import orm
+
+from samverkan.admin import service_settings
+from samverkan.audit.operations import record
+from samverkan.catalogue.models import TenantService
+from samverkan.db import utcnow
+from samverkan.tenancy.models import Tenant
+
+LOGO_MAX_BYTES = 1024 * 1024
+# Raster images only: an SVG can carry script, and it would be served from our origin.
+LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+class AdminError(ValueError):
+    """A change that cannot be made; `field` names what to correct."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def update_profile(session: orm.Session, tenant: Tenant, data: dict) -> list[str]:
+    """Save the profile (validated by ProfileSchema); returns the names of changed fields.
+    From now on the sync leaves the profile to the member's administrators."""
+    changed = [name for name, value in data.items() if getattr(tenant, name) != value]
+    for name in changed:
+        setattr(tenant, name, data[name])
+    if changed or tenant.profile_edited_at is None:
+        tenant.profile_edited_at = utcnow()
+    if changed:
+        record(session, "profile.changed", "tenant", tenant.slug, {"fields": changed})
+    session.flush()
+    return changed
+
+
+def read_logo(upload) -> tuple[bytes, str]:
+    """The bytes and content type of an uploaded logo, checked by what the content is
+    (never by its name or the type the browser claims)."""
+    if upload is None or not upload.filename:
+        raise AdminError("logo", "Välj en bildfil med logotypen.")
+    data = upload.stream.read(LOGO_MAX_BYTES + 1)
+    if len(data) > LOGO_MAX_BYTES:
+        raise AdminError("logo", "Logotypen är för stor: den får vara högst 1 MB.")
+    guess = filetype.guess(data[:8192]) if data else None
+    if guess is None or guess.mime not in LOGO_TYPES:
+        raise AdminError("logo", "Logotypen ska vara en PNG-, JPEG- eller WebP-bild.")
+    return data, guess.mime
+
+
+def logo_path(upload_root: Path, tenant: Tenant) -> Path | None:
+    if not tenant.logo_storage_name:
+        return None
+    return upload_root / str(tenant.id) / tenant.logo_storage_name
+
+
+def replace_logo(
+    session: orm.Session, tenant: Tenant, upload_root: Path, data: bytes, content_type: str
+) -> Path | None:
+    """Store the new logo under the member's folder and point the profile at it. Returns
+    the old file, for the caller to delete once the change is committed."""
+    folder = upload_root / str(tenant.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    storage_name = f"logo-{secrets.token_hex(16)}.{LOGO_TYPES[content_type]}"
+    fd = os.open(folder / storage_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    old = logo_path(upload_root, tenant)
+    tenant.logo_storage_name = storage_name
+    tenant.logo_content_type = content_type
+    tenant.profile_edited_at = utcnow()
+    record(session, "profile.changed", "tenant", tenant.slug, {"logo": "uploaded"})
+    session.flush()
+    return old
+
+
+def remove_logo(session: orm.Session, tenant: Tenant, upload_root: Path) -> Path | None:
+    """Take the logo off the profile; returns the file to delete after the commit."""
+    old = logo_path(upload_root, tenant)
+    if old is None:
+        return None
+    tenant.logo_storage_name = None
+    tenant.logo_content_type = None
+    tenant.profile_edited_at = utcnow()
+    record(session, "profile.changed", "tenant", tenant.slug, {"logo": "removed"})
+    session.flush()
+    return old
+
+
+def switch_service(session: orm.Session, service: TenantService, enabled: bool) -> None:
+    """Switch an e-service on or off. It is not switched on while a required setting is
+    missing: citizens would meet a form without its choices."""
+    if enabled and not service.enabled:
+        missing = service_settings.missing_required(service.definition.content, service.settings)
+        if missing:
+            raise AdminError(
+                "enabled",
+                f"Fyll i inställningarna först ({', '.join(missing).lower()}), "
+                "sedan kan e-tjänsten slås på.",
+            )
+    if service.enabled == enabled:
+        return
+    service.enabled = enabled
+    service.edited_at = utcnow()
+    record(session, "service.changed", "service", service.service_slug, {"enabled": enabled})
+    session.flush()
+
+
+def save_service_settings(session: orm.Session, service: TenantService, settings: dict) -> None:
+    """Replace the member's settings for an e-service (validated by service_settings.load)."""
+    changed = sorted(
+        name
+        for name in set(settings) | set(service.settings or {})
+        if settings.get(name) != (service.settings or {}).get(name)
+    )
+    service.settings = settings
+    service.edited_at = utcnow()
+    if changed:
+        record(session, "service.changed", "service", service.service_slug, {"settings": changed})
+    session.flush()

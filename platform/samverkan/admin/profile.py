@@ -1,0 +1,76 @@
+"""The member's profile: name, contact details, colours, texts, and the logo."""
+
+from pathlib import Path
+
+from flask import current_app, flash, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+
+from samverkan.access import staff
+from samverkan.accounts.models import TENANT_ADMIN
+from samverkan.admin import operations
+from samverkan.admin.blueprint import bp
+from samverkan.admin.schemas import PROFILE_FIELDS, ProfileSchema
+from samverkan.extensions import db
+
+
+def _upload_root() -> Path:
+    return Path(current_app.config["UPLOAD_ROOT"])
+
+
+def _render(errors: dict, values: dict, code: int = 200):
+    return render_template("admin/profile.html", errors=errors, values=values, logo_max_mb=1), code
+
+
+def _current() -> dict:
+    return {name: getattr(g.tenant, name) or "" for name in PROFILE_FIELDS}
+
+
+@bp.get("/<slug:tenant>/admin/profil")
+@staff(TENANT_ADMIN)
+def profile():
+    return _render({}, _current())
+
+
+@bp.post("/<slug:tenant>/admin/profil")
+@staff(TENANT_ADMIN)
+def save_profile():
+    entered = {name: request.form.get(name, "") for name in PROFILE_FIELDS}
+    try:
+        data = ProfileSchema().load(entered)
+    except ValidationError as exc:
+        return _render(exc.messages, entered, 422)
+    changed = operations.update_profile(db.session, g.tenant, data)
+    db.session.commit()
+    flash("Profilen är sparad." if changed else "Inget ändrades i profilen.")
+    return redirect(url_for(".profile"), 303)
+
+
+@bp.post("/<slug:tenant>/admin/profil/logotyp")
+@staff(TENANT_ADMIN)
+def upload_logo():
+    try:
+        data, content_type = operations.read_logo(request.files.get("logo"))
+    except operations.AdminError as exc:
+        return _render({exc.field: [exc.message]}, _current(), 422)
+    old = operations.replace_logo(db.session, g.tenant, _upload_root(), data, content_type)
+    new = operations.logo_path(_upload_root(), g.tenant)
+    try:
+        db.session.commit()
+    except Exception:
+        new.unlink(missing_ok=True)  # nothing points at it
+        raise
+    if old is not None:
+        old.unlink(missing_ok=True)  # only once nothing points at it any more
+    flash("Logotypen är sparad.")
+    return redirect(url_for(".profile"), 303)
+
+
+@bp.post("/<slug:tenant>/admin/profil/logotyp/ta-bort")
+@staff(TENANT_ADMIN)
+def remove_logo():
+    old = operations.remove_logo(db.session, g.tenant, _upload_root())
+    db.session.commit()
+    if old is not None:
+        old.unlink(missing_ok=True)
+        flash("Logotypen är borttagen.")
+    return redirect(url_for(".profile"), 303)

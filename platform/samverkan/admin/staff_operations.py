@@ -1,0 +1,174 @@
+"""Who works at the member: invitations, roles and removal. They flush but never commit."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.accounts import operations as accounts
+from samverkan.accounts.models import ROLES, TENANT_ADMIN, ApiToken, Invitation, Membership, User
+from samverkan.admin.operations import AdminError
+from samverkan.audit.operations import record
+from samverkan.cases.models import Case
+from samverkan.casework import operations as casework
+from samverkan.db import utcnow
+from samverkan.outbox import mails
+from samverkan.tenancy.models import Tenant
+
+INVITATION_DAYS = 7
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def staff_list(session: orm.Session) -> list[tuple[User, Membership]]:
+    """Everyone who works at the bound member, by name."""
+    return [
+        (row.User, row.Membership)
+        for row in session.execute(
+            sa.select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .order_by(User.name, User.id)
+        )
+    ]
+
+
+def pending_invitations(session: orm.Session) -> list[Invitation]:
+    return list(
+        session.scalars(
+            sa.select(Invitation)
+            .where(Invitation.accepted_at.is_(None), Invitation.expires_at > utcnow())
+            .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        )
+    )
+
+
+def invite(session: orm.Session, tenant: Tenant, data: dict, *, by: User, link_for) -> Invitation:
+    """Invite someone by e-mail. The same happens whether or not the address has an account
+    (the invitee sees which when they open the link), so the answer tells the inviter
+    nothing about other members' staff. `link_for(token)` makes the absolute link."""
+    email = accounts.normalize_email(data["email"])
+    now = utcnow()
+    # A new invitation replaces earlier unused ones to the same address.
+    for earlier in session.scalars(
+        sa.select(Invitation).where(
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > now,
+        )
+    ):
+        earlier.expires_at = now
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        tenant_id=tenant.id,
+        email=email,
+        name=data["name"],
+        role=data["role"],
+        token_hash=token_digest(token),
+        invited_by_id=by.id,
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    session.flush()
+    mails.invitation(session, tenant, invitation, link_for(token))
+    record(session, "staff.invited", "invitation", email, {"role": data["role"]})
+    session.flush()
+    return invitation
+
+
+def find_invitation(session: orm.Session, token: str) -> Invitation | None:
+    """The bound member's open invitation with this token: unused and unexpired."""
+    invitation = session.scalar(
+        sa.select(Invitation).where(Invitation.token_hash == token_digest(token))
+    )
+    if invitation is None or invitation.accepted_at is not None:
+        return None
+    if invitation.expires_at <= utcnow():
+        return None
+    return invitation
+
+
+def accept_as_new(session: orm.Session, invitation: Invitation, name: str, password: str) -> User:
+    """The invitee had no account: make one with the password they chose, and the role."""
+    user = accounts.create_user(session, invitation.email, name, password)
+    return _join(session, invitation, user)
+
+
+def accept_as_existing(session: orm.Session, invitation: Invitation, password: str) -> User:
+    """The invitee has an account: its own password proves it is theirs. The invitation
+    never changes that password."""
+    user = accounts.authenticate(session, invitation.email, password)
+    if user is None:
+        raise AdminError("password", "Fel lösenord. Skriv lösenordet du loggar in med i dag.")
+    return _join(session, invitation, user)
+
+
+def _join(session: orm.Session, invitation: Invitation, user: User) -> User:
+    accounts.grant_membership(session, user, invitation.tenant_id, invitation.role)
+    invitation.accepted_at = utcnow()
+    record(
+        session,
+        "staff.joined",
+        "user",
+        user.email,
+        {"role": invitation.role, "invitation": invitation.id},
+        actor_id=user.id,
+        actor=user.email,
+    )
+    session.flush()
+    return user
+
+
+def _admins(session: orm.Session) -> int:
+    # count(a column), not count(*) FROM: the tenant criteria must see the entity.
+    return session.scalar(
+        sa.select(sa.func.count(Membership.user_id)).where(Membership.role == TENANT_ADMIN)
+    )
+
+
+def _keep_an_admin(session: orm.Session, membership: Membership, field: str) -> None:
+    if membership.role == TENANT_ADMIN and _admins(session) <= 1:
+        raise AdminError(
+            field,
+            "Det måste finnas minst en administratör. Bjud in eller utse en till först.",
+        )
+
+
+def change_role(session: orm.Session, membership: Membership, role: str) -> None:
+    if role not in ROLES:
+        raise AdminError("role", "Välj administratör eller handläggare.")
+    if role == membership.role:
+        return
+    if role != TENANT_ADMIN:
+        _keep_an_admin(session, membership, "role")
+    user = session.get(User, membership.user_id)
+    old = membership.role
+    membership.role = role
+    record(session, "staff.role_changed", "user", user.email, {"from": old, "to": role})
+    session.flush()
+
+
+def remove(session: orm.Session, membership: Membership, *, by: User) -> None:
+    """Take the user off the member: their cases here go back to nobody, their API keys
+    here are deleted, and every session they have ends now."""
+    _keep_an_admin(session, membership, "remove")
+    user = session.get(User, membership.user_id)
+    assigned = session.scalars(
+        sa.select(Case).where(
+            Case.tenant_id == membership.tenant_id, Case.assigned_to_id == user.id
+        )
+    ).all()
+    for case in assigned:
+        casework.assign(session, case, None, by=by)
+    session.execute(
+        sa.delete(ApiToken).where(
+            ApiToken.tenant_id == membership.tenant_id, ApiToken.user_id == user.id
+        )
+    )
+    session.delete(membership)
+    accounts.end_all_sessions(user)
+    record(session, "staff.removed", "user", user.email, {"role": membership.role})
+    session.flush()

@@ -1,0 +1,106 @@
+"""The member's staff: who works here and as what, invitations, role changes, removal."""
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from samverkan.access import staff
+from samverkan.accounts.models import ROLES, TENANT_ADMIN, Membership, User
+from samverkan.admin import staff_operations
+from samverkan.admin.blueprint import bp
+from samverkan.admin.operations import AdminError
+from samverkan.admin.schemas import InvitationSchema, RoleSchema
+from samverkan.extensions import db
+
+
+def _render(errors: dict | None = None, entered: dict | None = None, code: int = 200):
+    return render_template(
+        "admin/staff.html",
+        people=staff_operations.staff_list(db.session),
+        pending=staff_operations.pending_invitations(db.session),
+        roles=ROLES,
+        errors=errors or {},
+        entered=entered or {},
+    ), code
+
+
+def _membership_or_404(user_id: int) -> tuple[User, Membership]:
+    membership = db.session.get(Membership, (g.tenant.id, user_id)) or abort(404)
+    return db.session.get(User, user_id), membership
+
+
+@bp.get("/<slug:tenant>/admin/personal")
+@staff(TENANT_ADMIN)
+def staff_list():
+    return _render()
+
+
+@bp.post("/<slug:tenant>/admin/personal/inbjudan")
+@staff(TENANT_ADMIN)
+def invite():
+    entered = {name: request.form.get(name, "") for name in ("name", "email", "role")}
+    try:
+        data = InvitationSchema().load(entered)
+    except ValidationError as exc:
+        return _render(exc.messages, entered, 422)
+    invitation = staff_operations.invite(
+        db.session,
+        g.tenant,
+        data,
+        by=current_user,
+        link_for=lambda token: url_for(".accept_invitation", token=token, _external=True),
+    )
+    db.session.commit()
+    # The same words whether or not the address has an account anywhere.
+    flash(f"Inbjudan skickad till {invitation.email}.")
+    return redirect(url_for(".staff_list"), 303)
+
+
+@bp.post("/<slug:tenant>/admin/personal/<int:user_id>/roll")
+@staff(TENANT_ADMIN)
+def change_role(user_id: int):
+    user, membership = _membership_or_404(user_id)
+    try:
+        role = RoleSchema().load({"role": request.form.get("role", "")})["role"]
+        staff_operations.change_role(db.session, membership, role)
+    except ValidationError as exc:
+        return _render({f"role-{user_id}": exc.messages["role"]}, code=422)
+    except AdminError as exc:
+        db.session.rollback()
+        return _render({f"role-{user_id}": [exc.message]}, code=422)
+    db.session.commit()
+    flash(f"{user.name} är nu {ROLES[role].lower()}.")
+    return redirect(url_for(".staff_list"), 303)
+
+
+@bp.get("/<slug:tenant>/admin/personal/<int:user_id>/ta-bort")
+@staff(TENANT_ADMIN)
+def confirm_removal(user_id: int):
+    user, membership = _membership_or_404(user_id)
+    return render_template(
+        "admin/remove_staff.html", person=user, membership=membership, roles=ROLES, errors={}
+    )
+
+
+@bp.post("/<slug:tenant>/admin/personal/<int:user_id>/ta-bort")
+@staff(TENANT_ADMIN)
+def remove(user_id: int):
+    user, membership = _membership_or_404(user_id)
+    myself = user.id == current_user.id
+    try:
+        staff_operations.remove(db.session, membership, by=current_user)
+    except AdminError as exc:
+        db.session.rollback()
+        user, membership = _membership_or_404(user_id)
+        return render_template(
+            "admin/remove_staff.html",
+            person=user,
+            membership=membership,
+            roles=ROLES,
+            errors={"remove": [exc.message]},
+        ), 422
+    db.session.commit()
+    if myself:  # their own session has just ended too
+        return redirect(url_for("accounts.login"), 303)
+    flash(f"{user.name} arbetar inte längre här. Hens ärenden är inte tilldelade någon nu.")
+    return redirect(url_for(".staff_list"), 303)
