@@ -77,8 +77,9 @@ def world(app, client):
     with app.app_context(), maintenance_session() as session:
         attachment_id = session.execute(sa.text("SELECT id FROM attachments")).scalar_one()
         tokens = {key: _api_token(session, user_id, key) for key, user_id in people.items()}
-        # A second token of A's case worker, for the revoke route (not the one they use).
-        _api_token(session, people["worker_a"], "reserv")
+        # A second token of A's administrator, for the revoke route (not the one they use;
+        # A's case worker may not revoke it, but is told so with 403, not 404).
+        _api_token(session, people["admin_a"], "reserv")
         spare_id = session.execute(
             sa.text("SELECT id FROM api_tokens WHERE label = 'matris reserv'")
         ).scalar_one()

@@ -261,8 +261,14 @@ def test_nobody_revokes_someone_elses_token(app, client, read_csrf, staff):
         f"/arvika/staff/api-nycklar/{token_id}/aterkalla",
         data={"csrf_token": read_csrf(page.text)},
     )
-    assert refused.status_code == 404
+    assert refused.status_code == 403
+    assert "bara återkalla dina egna" in refused.text
     assert "Diariet" not in page.text  # Bo's token is not on Anna's page
+    missing = client.post(
+        f"/arvika/staff/api-nycklar/{token_id + 100}/aterkalla",
+        data={"csrf_token": read_csrf(page.text)},
+    )
+    assert missing.status_code == 404
     assert client.get(cases_url(), headers=bearer(bo)).status_code == 200
 
 

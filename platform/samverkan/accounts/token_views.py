@@ -9,6 +9,7 @@ from samverkan.access import staff
 from samverkan.accounts import tokens
 from samverkan.accounts.models import TENANT_ADMIN
 from samverkan.accounts.session import current_membership
+from samverkan.errors import error_response
 from samverkan.extensions import db
 
 bp = Blueprint("api_tokens", __name__, template_folder="templates")
@@ -63,7 +64,12 @@ def create():
 @bp.post("/<slug:tenant>/staff/api-nycklar/<int:token_id>/aterkalla")
 @staff()
 def revoke(token_id: int):
-    if tokens.revoke(db.session, token_id, current_user, anyones=_is_admin()) is None:
+    try:
+        revoked = tokens.revoke(db.session, token_id, current_user, anyones=_is_admin())
+    except tokens.TokenError as exc:
+        # A colleague's at the same member: nothing another member could learn from this.
+        return error_response(403, exc.message)
+    if revoked is None:
         abort(404)
     db.session.commit()
     return redirect(url_for(".index"), 303)

@@ -122,14 +122,13 @@ def revoke(
     session: orm.Session, token_id: int, user: User, *, anyones: bool = False
 ) -> ApiToken | None:
     """Stop a token at the bound member: one of the user's own or, with `anyones` (an
-    administrator), any colleague's. None when there is no such token (revoking twice is
-    harmless)."""
-    query = sa.select(ApiToken).where(ApiToken.id == token_id)
-    if not anyones:
-        query = query.where(ApiToken.user_id == user.id)
-    token = session.scalar(query)
+    administrator), any colleague's. None when the member has no such token; TokenError
+    for a colleague's without `anyones`. Revoking twice is harmless."""
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.id == token_id))
     if token is None:
         return None
+    if token.user_id != user.id and not anyones:
+        raise TokenError("token", "Du kan bara återkalla dina egna API-nycklar.")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         record(
