@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flask import render_template, request
 
 from samverkan.access import staff
-from samverkan.accounts.models import TENANT_ADMIN
+from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
 from samverkan.audit.operations import ACTIONS
@@ -17,6 +17,37 @@ from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
 
 PAGE_SIZE = 50
+# Profile fields as the profile page names them.
+FIELD_LABELS = {
+    "name": "namn",
+    "short_name": "kortnamn",
+    "website": "webbplats",
+    "email": "e-post",
+    "phone": "telefon",
+    "visiting_address": "besöksadress",
+    "primary_colour": "huvudfärg",
+    "accent_colour": "accentfärg",
+    "privacy_notice": "integritetsmeddelande",
+    "accessibility_statement": "tillgänglighetsredogörelse",
+}
+
+
+def describe(entry: AuditEntry) -> str:
+    """What the entry's detail says, in a few Swedish words (empty when nothing to add)."""
+    detail = entry.detail or {}
+    if "fields" in detail:
+        return ", ".join(FIELD_LABELS.get(name, name) for name in detail["fields"])
+    if "logo" in detail:
+        return "ny logotyp" if detail["logo"] == "uploaded" else "logotypen borttagen"
+    if "enabled" in detail:
+        return "påslagen" if detail["enabled"] else "avslagen"
+    if "settings" in detail:
+        return "inställningar: " + ", ".join(detail["settings"])
+    if "to" in detail:
+        return f"{ROLES.get(detail.get('from'), '?')} → {ROLES.get(detail['to'], '?')}"
+    if "role" in detail:
+        return ROLES.get(detail["role"], "")
+    return ""
 
 
 def _cursor(entry: AuditEntry) -> str:
@@ -43,12 +74,18 @@ def audit_log():
         entries, next_cursor = log_page(request.args.get("cursor"))
     except ValueError:
         return render_template(
-            "admin/log.html", entries=[], next_cursor=None, actions=ACTIONS, bad_cursor=True
+            "admin/log.html",
+            entries=[],
+            next_cursor=None,
+            actions=ACTIONS,
+            describe=describe,
+            bad_cursor=True,
         ), 422
     return render_template(
         "admin/log.html",
         entries=entries,
         next_cursor=next_cursor,
         actions=ACTIONS,
+        describe=describe,
         bad_cursor=False,
     )

@@ -76,7 +76,6 @@ def replace_logo(
     old = logo_path(upload_root, tenant)
     tenant.logo_storage_name = storage_name
     tenant.logo_content_type = content_type
-    tenant.profile_edited_at = utcnow()
     record(session, "profile.changed", "tenant", tenant.slug, {"logo": "uploaded"})
     session.flush()
     return old
@@ -89,7 +88,6 @@ def remove_logo(session: orm.Session, tenant: Tenant, upload_root: Path) -> Path
         return None
     tenant.logo_storage_name = None
     tenant.logo_content_type = None
-    tenant.profile_edited_at = utcnow()
     record(session, "profile.changed", "tenant", tenant.slug, {"logo": "removed"})
     session.flush()
     return old

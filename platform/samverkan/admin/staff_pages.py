@@ -70,6 +70,8 @@ def change_role(user_id: int):
         return _render({f"role-{user_id}": [exc.message]}, code=422)
     db.session.commit()
     flash(f"{user.name} är nu {ROLES[role].lower()}.")
+    if user.id == current_user.id and role != TENANT_ADMIN:
+        return redirect(url_for("casework.inbox"), 303)  # these pages are no longer theirs
     return redirect(url_for(".staff_list"), 303)
 
 
