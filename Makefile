@@ -26,6 +26,8 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask sync
 	@if [ "$(DEMO)" = "1" ]; then $(BIN)/flask users demo; fi
+# The outbox worker delivers e-mail beside the web server and stops when it stops.
+	$(BIN)/flask outbox run & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
 
 test: dev-install

@@ -26,6 +26,22 @@ def development_secret_key(instance: Path) -> str:
     return key
 
 
+def _mail_settings(mail: dict, instance: Path) -> dict:
+    """The outbox's transport: config/samverkan.toml [mail], each overridden by the environment.
+    The SMTP password is read from the environment only, never from a committed file."""
+    env = os.environ.get
+    return {
+        "MAIL_FROM": env("MAIL_FROM") or mail.get("from", "no-reply@samverkan.invalid"),
+        "SMTP_HOST": env("SMTP_HOST", mail.get("smtp_host", "")),
+        "SMTP_PORT": env("SMTP_PORT") or mail.get("smtp_port", 587),
+        "SMTP_SECURITY": env("SMTP_SECURITY") or mail.get("smtp_security", "starttls"),
+        "SMTP_USER": env("SMTP_USER", ""),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
+        "MAIL_DIR": str(instance / "mail"),  # the development transport writes here
+        "OUTBOX_POLL_SECONDS": mail.get("poll_seconds", 5),
+    }
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     overrides = overrides or {}
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_path())
@@ -56,6 +72,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
+        **_mail_settings(file_settings.get("mail", {}), instance),
     }
     settings.update(overrides)
     if "SECRET_KEY" not in settings:

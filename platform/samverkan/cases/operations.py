@@ -19,6 +19,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.uploads import IncomingFile, StoredFile
 from samverkan.clock import SWEDEN
+from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
 
 DRAFT_LIFETIME = timedelta(days=30)
@@ -146,6 +147,10 @@ def submit_case(
                         sha256=value.sha256,
                     )
                 )
+        session.flush()
+        # The receipt is queued inside the savepoint: a replay that loses the race below
+        # rolls it back with its case, so one case gets one receipt.
+        mails.case_received(session, tenant, case)
         session.flush()
         savepoint.commit()
     except sa_exc.IntegrityError:

@@ -37,6 +37,8 @@ def _signature(tenant: Tenant) -> str:
 
 
 def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
+    """The receipt for a new case (case must be flushed), if the citizen left an address.
+    Runs inside the submitting request: the status link is built from its host."""
     address = citizen_address(case)
     if not address:
         return
