@@ -106,7 +106,7 @@ def test_every_get_endpoint_answers_as_documented(app, client, openapi):
         assert_documented(openapi, definition_path, "get", response)
     missing = client.get("/api/v1/tenants/arvika/services/bygglov")
     assert_documented(openapi, definition_path, "get", missing)
-    status_path = "/api/v1/tenants/{tenant}/cases/{token}"
+    status_path = "/api/v1/tenants/{tenant}/status/{token}"
     created = client.post(submissions("arvika", "felanmalan"), json=FELANMALAN).get_json()
     assert_documented(openapi, status_path, "get", client.get(created["status_url"]))
     assert_documented(openapi, status_path, "get", client.get("/api/v1/tenants/arvika/cases/x"))

@@ -39,7 +39,7 @@ def test_submitting_synpunkter_registers_a_case_with_the_members_reference(app, 
     assert body["reference"] == f"ARV-{this_year()}-000001"
     assert re.fullmatch(r"ARV-\d{4}-\d{6}", body["reference"])
     assert body["status"] == "received"
-    assert body["status_url"].startswith("http://localhost/api/v1/tenants/arvika/cases/")
+    assert body["status_url"].startswith("http://localhost/api/v1/tenants/arvika/status/")
     assert response.headers["Location"] == body["status_url"]
     assert "Idempotent-Replayed" not in response.headers
     [case] = stored_cases(app, "arvika")
@@ -107,7 +107,7 @@ def test_history_leaves_out_events_not_meant_for_the_citizen(app, client):
 
 
 def test_status_of_an_unknown_token_is_404_json(client):
-    response = client.get("/api/v1/tenants/arvika/cases/" + "x" * 43)
+    response = client.get("/api/v1/tenants/arvika/status/" + "x" * 43)
     assert response.status_code == 404
     assert response.get_json() == {
         "error": "Sidan finns inte",
@@ -118,8 +118,8 @@ def test_status_of_an_unknown_token_is_404_json(client):
 def test_status_token_does_not_work_under_another_member(client):
     created = client.post(submissions("arvika", "synpunkter"), json=ANONYMOUS).get_json()
     token = created["status_url"].rsplit("/", 1)[1]
-    assert client.get(f"/api/v1/tenants/arvika/cases/{token}").status_code == 200
-    response = client.get(f"/api/v1/tenants/kil/cases/{token}")
+    assert client.get(f"/api/v1/tenants/arvika/status/{token}").status_code == 200
+    response = client.get(f"/api/v1/tenants/kil/status/{token}")
     assert response.status_code == 404
     assert created["reference"] not in response.text
 

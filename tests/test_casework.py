@@ -199,7 +199,7 @@ def test_internal_notes_are_never_shown_to_the_citizen(client, worker, read_csrf
     assert "Ring fastighetsägaren först." in worker.get(case_url(created["reference"])).text
     assert "Ring fastighetsägaren" not in client.get(created["status_url"]).text
     token = created["status_url"].rsplit("/", 1)[-1]
-    api_status = client.get(f"/api/v1/tenants/arvika/cases/{token}")
+    api_status = client.get(f"/api/v1/tenants/arvika/status/{token}")
     assert "Ring fastighetsägaren" not in api_status.text
     empty = worker.post(
         case_url(created["reference"]) + "/anteckning",

@@ -109,7 +109,8 @@ def test_writing_a_row_for_another_member_is_refused_by_the_database(app, cases_
 
 def test_a_pooled_connection_never_carries_the_previous_members_setting(app):
     with app.app_context():
-        engine = db.engine
+        # A pool of one, so the second checkout is certainly the first one's connection.
+        engine = sa.create_engine(db.engine.url, pool_size=1, max_overflow=0)
         with engine.connect() as first:
             backend = first.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
             first.execute(sa.text("SELECT set_config('app.tenant_id', '1', true)"))
@@ -131,6 +132,7 @@ def test_a_pooled_connection_never_carries_the_previous_members_setting(app):
                 == ""
             )
             assert second.execute(sa.text("SELECT count(*) FROM tenant_services")).scalar_one() == 0
+        engine.dispose()
 
 
 def test_the_application_can_only_append_to_the_audit_log(app, cases_in_two_members):

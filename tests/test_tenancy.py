@@ -121,3 +121,45 @@ def test_the_audit_log_refuses_changes_in_the_orm_and_in_the_database(app):
         with pytest.raises(ValueError, match="unknown audit action"):
             record(db.session, "case.stolen", "case", "X")
         db.session.remove()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        pytest.param(lambda: sa.select(sa.func.count()).select_from(TenantService), id="count"),
+        pytest.param(lambda: sa.select(sa.func.count(TenantService.service_slug)), id="column"),
+        pytest.param(
+            lambda: sa.select(sa.func.count()).select_from(sa.orm.aliased(TenantService)),
+            id="alias",
+        ),
+        pytest.param(
+            lambda: sa.select(sa.func.count()).where(
+                sa.literal("synpunkter").in_(sa.select(TenantService.service_slug))
+            ),
+            id="in-subquery",
+        ),
+        pytest.param(
+            lambda: sa.select(sa.literal(1)).where(
+                sa.exists(sa.select(TenantService.service_slug))
+            ),
+            id="subquery",
+        ),
+    ],
+)
+def test_every_shape_of_query_on_a_tenant_table_is_scoped_or_refused(app, statement):
+    with app.app_context():
+        with pytest.raises(TenantNotBound):
+            db.session.scalar(statement())
+        db.session.remove()
+        bind_tenant(db.session, db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika")))
+        # Arvika's own six e-services (all 16 members' would be 96), or 1 for "exists".
+        assert db.session.scalar(statement()) in (1, 6)
+        db.session.remove()
+
+
+def test_a_bare_table_cannot_be_queried_around_the_criteria(app):
+    with app.app_context():
+        bind_tenant(db.session, db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika")))
+        with pytest.raises(TenantNotBound, match="through the ORM entity"):
+            db.session.scalar(sa.select(sa.func.count()).select_from(TenantService.__table__))
+        db.session.remove()

@@ -6,6 +6,8 @@ from werkzeug.exceptions import HTTPException
 
 MESSAGES = {
     400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
+    401: ("Inloggning krävs", "Du behöver logga in, eller skicka en giltig nyckel, för det här."),
+    403: ("Inte tillåtet", "Ditt konto får inte göra det här."),
     404: ("Sidan finns inte", "Sidan du letar efter finns inte, eller så är adressen felstavad."),
     405: ("Metoden stöds inte", "Sidan kan inte användas på det sättet."),
     413: ("För stor förfrågan", "Det du skickade är för stort för att tas emot."),

@@ -209,7 +209,7 @@ def openapi_document() -> dict:
         },
     )
     spec.path(
-        path="/api/v1/tenants/{tenant}/cases/{token}",
+        path="/api/v1/tenants/{tenant}/status/{token}",
         parameters=[
             TENANT,
             {

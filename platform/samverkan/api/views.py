@@ -116,7 +116,7 @@ def submit(service: str):
     return response
 
 
-@bp.get("/tenants/<slug:tenant>/cases/<token:token>")
+@bp.get("/tenants/<slug:tenant>/status/<token:token>")
 @public
 def case_status(token: str):
     case = operations.find_case_by_token(db.session, token)

@@ -6,10 +6,13 @@ of quietly returning every municipality's rows. Code that must read across membe
 (the sync, hub statistics) says so with the named execution option ALL_TENANTS.
 """
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy import event, orm
+from sqlalchemy.sql import visitors
 
-from samverkan.db import TenantScoped
+from samverkan.db import Base, TenantScoped
 
 TENANT_KEY = "samverkan.tenant_id"
 ALL_TENANTS = "samverkan_all_tenants"
@@ -53,8 +56,38 @@ def allow_all_tenants(session: orm.Session) -> None:
     session.info[ALL_TENANTS] = True
 
 
-def _touches_tenant_table(state: orm.ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+def _tenant_tables(state: orm.ORMExecuteState) -> tuple[set, set]:
+    """The tenant tables a statement reads or changes, and those of them it names through
+    their ORM entity or its attributes (which the criteria below reach, in subqueries too).
+
+    all_mappers alone misses `select(func.count()).select_from(Model)`, so the whole
+    statement is walked.
+    """
+    tenant_tables = _all_tenant_tables()
+    covered = {m.local_table for m in state.all_mappers if m.local_table in tenant_tables}
+    found = set(covered)
+    for element in visitors.iterate(state.statement):
+        entity = getattr(element, "_annotations", {}).get("parententity")
+        if entity is not None and entity.mapper.local_table in tenant_tables:
+            covered.add(entity.mapper.local_table)
+        table = getattr(element, "table", None) if isinstance(element, sa.Column) else element
+        if isinstance(table, sa.Alias):
+            table = table.element
+        if isinstance(table, sa.Table):
+            table = table._deannotate()
+            if table in tenant_tables:
+                found.add(table)
+    return found, covered
+
+
+@functools.cache
+def _all_tenant_tables() -> frozenset:
+    """Every table of a TenantScoped model (asked first when every model is imported)."""
+    return frozenset(
+        mapper.local_table
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantScoped)
+    )
 
 
 @event.listens_for(orm.Session, "do_orm_execute")
@@ -63,11 +96,18 @@ def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
         return
     if state.execution_options.get(ALL_TENANTS) or state.session.info.get(ALL_TENANTS):
         return
-    if state.is_column_load or not _touches_tenant_table(state):
+    if state.is_column_load:
+        return
+    touched, covered = _tenant_tables(state)
+    if not touched:
         return
     tenant_id = bound_tenant_id(state.session)
     if tenant_id is None:
         raise TenantNotBound("a tenant-scoped query ran without a bound tenant")
+    if touched - covered:
+        # A tenant table named as a bare Table: the criteria cannot reach it, so refuse.
+        names = ", ".join(sorted(t.name for t in touched - covered))
+        raise TenantNotBound(f"query {names} through the ORM entity so the member is applied")
     state.statement = state.statement.options(
         orm.with_loader_criteria(
             TenantScoped,
