@@ -159,3 +159,14 @@ def test_demo_accounts_are_one_admin_and_one_case_worker_per_member(app, client,
     again = app.test_cli_runner().invoke(args=["users", "demo"])  # runs again without error
     assert again.exit_code == 0
     assert count_all(app, "users") == 32
+
+
+def test_users_deactivate_ends_sessions_and_refuses_sign_in(app, client, read_csrf, anna):
+    sign_in(client, read_csrf, anna)
+    assert client.get("/arvika/staff/").status_code == 200
+    result = app.test_cli_runner().invoke(args=["users", "deactivate", anna])
+    assert result.exit_code == 0, result.output
+    assert client.get("/arvika/staff/").status_code == 302
+    assert sign_in(app.test_client(), read_csrf, anna).status_code == 401
+    unknown = app.test_cli_runner().invoke(args=["users", "deactivate", "ingen@arvika.example"])
+    assert unknown.exit_code != 0 and "no account for ingen@arvika.example" in unknown.output

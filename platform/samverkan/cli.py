@@ -148,6 +148,21 @@ def users_token(tenant_slug, label, email) -> None:
     click.echo(secret)
 
 
+@users_cli.command("deactivate")
+@click.argument("email")
+def users_deactivate(email) -> None:
+    """Stop an account from signing in anywhere: its sessions end at their next request and
+    its API tokens stop working. Its history (cases, notes, the audit log) stays."""
+    with maintenance_session() as session:
+        user = account_operations.find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"there is no account for {email}")
+        user.active = False
+        account_operations.end_all_sessions(user)
+        session.commit()
+    click.echo(f"{email} is deactivated; every session of theirs has ended")
+
+
 @users_cli.command("demo")
 def users_demo() -> None:
     """One demo administrator and one case worker per member, with fresh passwords printed.
