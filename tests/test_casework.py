@@ -331,3 +331,29 @@ def test_odd_form_values_are_refused_with_a_message_not_an_error(app, client, wo
     )
     assert too_long.status_code == 422 and "högst 5000 tecken" in too_long.text
     assert count_all(app, "case_events") == 1
+
+
+def test_unknown_query_parameters_never_reach_links(client, worker):
+    submit(client)
+    page = worker.get("/arvika/staff/?endpoint=x&_method=POST&tenant=eda&service=synpunkter")
+    assert page.status_code == 200
+    export = re.search(r'href="([^"]*export\.csv[^"]*)"', page.text).group(1)
+    assert export == "/arvika/staff/export.csv?service=synpunkter"
+
+
+def test_an_attachment_gone_from_disk_is_404_and_not_logged_as_read(
+    app, client, worker, upload_root
+):
+    answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+    reference = submit(client, service="felanmalan", answers=answers)["reference"]
+    link = re.search(
+        r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)"', worker.get(case_url(reference)).text
+    )
+    for stored in upload_root.rglob("*.png"):
+        stored.unlink()
+    assert worker.get(link.group(1)).status_code == 404
+    with app.app_context(), maintenance_session() as session:
+        downloads = session.execute(
+            sa.text("SELECT count(*) FROM audit_log WHERE action = 'attachment.downloaded'")
+        ).scalar_one()
+    assert downloads == 0

@@ -36,8 +36,8 @@ def _invalid(errors: dict, message: str):
     return jsonify({"message": message, "errors": errors}), 422
 
 
-def _case_or_404(reference: str) -> Case:
-    return queries.find_by_reference(db.session, reference) or abort(404)
+def _case_or_404(reference: str, *, for_update: bool = False) -> Case:
+    return queries.find_by_reference(db.session, reference, for_update=for_update) or abort(404)
 
 
 @bp.get("/tenants/<slug:tenant>/cases")
@@ -70,7 +70,7 @@ def case(reference: str):
 @bp.post("/tenants/<slug:tenant>/cases/<reference:reference>/transitions")
 @staff_token()
 def transition(reference: str):
-    found = _case_or_404(reference)
+    found = _case_or_404(reference, for_update=True)
     if not request.is_json:
         return error_response(415)
     body, problem = parse_json_object(request.get_data())

@@ -151,10 +151,21 @@ def for_export(session: orm.Session, filters: dict, user_id: int | None = None):
         batch["cursor"] = decode_cursor(page.next_cursor)
 
 
-def find_by_reference(session: orm.Session, reference: str) -> Case | None:
+FILTER_NAMES = frozenset(InboxFilterSchema().fields)
+
+
+def find_by_reference(
+    session: orm.Session, reference: str, *, for_update: bool = False
+) -> Case | None:
+    """The member's case with this reference. `for_update` locks its row until the request
+    commits, so two people changing one case at once take turns (PostgreSQL; SQLite holds
+    the whole database for a writing request)."""
     if not reference or len(reference) > 20:
         return None
-    return session.scalar(sa.select(Case).where(Case.reference == reference))
+    query = sa.select(Case).where(Case.reference == reference)
+    if for_update:
+        query = query.with_for_update(of=Case)
+    return session.scalar(query)
 
 
 def service_choices(session: orm.Session) -> list[tuple[str, str]]:

@@ -48,12 +48,22 @@ def _filters_or_errors() -> tuple[dict, dict]:
         return {}, {name: list(messages) for name, messages in exc.messages.items()}
 
 
+def _chosen_filters() -> dict[str, str]:
+    """The filters as typed, for links and the form: only the inbox's own names, so nothing
+    else in the query string reaches url_for."""
+    return {
+        name: value
+        for name, value in request.args.items()
+        if name in queries.FILTER_NAMES and name != "cursor" and value
+    }
+
+
 @bp.get("/<slug:tenant>/staff/")
 @staff()
 def inbox():
     filters, errors = _filters_or_errors()
     page = queries.inbox_page(db.session, filters, current_user.id) if not errors else None
-    chosen = {k: v for k, v in request.args.items() if k != "cursor" and v}
+    chosen = _chosen_filters()
     return render_template(
         "casework/inbox.html",
         page=page,
@@ -69,10 +79,8 @@ def inbox():
 def export():
     filters, errors = _filters_or_errors()
     if errors:
-        return redirect(url_for(".inbox", **request.args), 303)
-    record(
-        db.session, "case.exported", "inbox", "csv", {k: str(v) for k, v in request.args.items()}
-    )
+        return redirect(url_for(".inbox", **_chosen_filters()), 303)
+    record(db.session, "case.exported", "inbox", "csv", _chosen_filters())
     db.session.commit()
     user_id, tenant_id = current_user.id, g.tenant.id
 
@@ -100,8 +108,8 @@ def export():
     )
 
 
-def _case_or_404(reference: str) -> Case:
-    return queries.find_by_reference(db.session, reference) or abort(404)
+def _case_or_404(reference: str, *, for_update: bool = False) -> Case:
+    return queries.find_by_reference(db.session, reference, for_update=for_update) or abort(404)
 
 
 @bp.get("/<slug:tenant>/staff/arenden/<reference:reference>")
@@ -134,6 +142,8 @@ def attachment(reference: str, attachment_id: int):
     found = _case_or_404(reference)
     file = next((a for a in found.attachments if a.id == attachment_id), None) or abort(404)
     path = uploads.path_of(Path(current_app.config["UPLOAD_ROOT"]), found.tenant_id, file)
+    if not path.is_file():
+        abort(404)  # gone from disk (restored backup, retention): nothing to log as read
     record(db.session, "attachment.downloaded", "case", found.reference, {"file": file.filename})
     db.session.commit()
     response = send_file(
@@ -150,7 +160,7 @@ def attachment(reference: str, attachment_id: int):
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/tilldela")
 @staff()
 def assign(reference: str):
-    found = _case_or_404(reference)
+    found = _case_or_404(reference, for_update=True)
     try:
         data = AssignSchema().load(request.form)
         assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
@@ -166,7 +176,7 @@ def assign(reference: str):
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/status")
 @staff()
 def transition(reference: str):
-    found = _case_or_404(reference)
+    found = _case_or_404(reference, for_update=True)
     try:
         data = TransitionSchema().load(request.form)
         operations.transition(
@@ -183,7 +193,7 @@ def transition(reference: str):
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/anteckning")
 @staff()
 def note(reference: str):
-    found = _case_or_404(reference)
+    found = _case_or_404(reference, for_update=True)
     try:
         data = NoteSchema().load(request.form)
         operations.add_note(db.session, found, data["note"], by=current_user)
