@@ -357,3 +357,21 @@ def test_an_attachment_gone_from_disk_is_404_and_not_logged_as_read(
             sa.text("SELECT count(*) FROM audit_log WHERE action = 'attachment.downloaded'")
         ).scalar_one()
     assert downloads == 0
+
+
+def test_e_mailed_links_use_the_public_address_when_one_is_set(app, client, worker, read_csrf):
+    app.config["PUBLIC_URL"] = "https://e-tjanster.example.se"
+    try:
+        created = submit(client, answers=WITH_REPLY)
+        page = worker.get(case_url(created["reference"]))
+        worker.post(
+            case_url(created["reference"]) + "/status",
+            data={"csrf_token": read_csrf(page.text), "status": "decided", "message": "Klart."},
+        )
+    finally:
+        app.config["PUBLIC_URL"] = None
+    with app.app_context(), maintenance_session() as session:
+        bodies = session.execute(sa.text("SELECT body FROM outbox_messages")).scalars().all()
+    assert len(bodies) == 2  # the receipt and the decision
+    assert all("https://e-tjanster.example.se/arvika/arende/" in body for body in bodies)
+    assert not any("localhost" in body for body in bodies)

@@ -66,9 +66,29 @@ def test_the_tenant_comes_from_the_url_not_from_a_form_field(client, read_csrf):
 
 @pytest.fixture
 def host_map(app):
+    trusted = app.config["TRUSTED_HOSTS"]
     app.config["TENANT_HOSTS"] = {"e-tjanster.arvika.se": "arvika"}
+    app.config["TRUSTED_HOSTS"] = [*trusted, "e-tjanster.arvika.se"]
     yield
     app.config["TENANT_HOSTS"] = {}
+    app.config["TRUSTED_HOSTS"] = trusted
+
+
+def test_a_host_name_nobody_configured_is_refused(client):
+    response = client.get("/arvika/", base_url="https://evil.example")
+    assert response.status_code == 400
+    submitted = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions",
+        json={
+            "kind": "fraga",
+            "area": "annat",
+            "message": "Hej",
+            "want_reply": "yes",
+            "email": "offer@exempel.se",
+        },
+        base_url="https://evil.example",
+    )
+    assert submitted.status_code == 400  # so no receipt can carry evil.example's link
 
 
 def test_a_members_own_host_name_leads_to_its_pages_only(client, host_map):

@@ -2,6 +2,7 @@
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from samverkan import database_roles, routing
 from samverkan import settings as settings_module
@@ -26,6 +27,9 @@ def create_app(config: dict | None = None) -> Flask:
         )
     )
     app.instance_path = app.config["INSTANCE_PATH"]
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     routing.init_app(app)  # before any blueprint's rules are built
     db.init_app(app)

@@ -2,7 +2,7 @@
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 MESSAGES = {
     400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
@@ -42,6 +42,15 @@ def init_app(app: Flask) -> None:
             400,
             "Formuläret hade gått ut eller kom inte från den här sidan. "
             "Gå tillbaka, ladda om sidan och försök igen.",
+        )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(exc):
+        # No page to render: every link on it would be built from the refused host.
+        return (
+            "Okänt värdnamn: adressen hör inte till den här tjänsten.\n",
+            400,
+            {"Content-Type": "text/plain; charset=utf-8"},
         )
 
     @app.errorhandler(HTTPException)

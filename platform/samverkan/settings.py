@@ -4,6 +4,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # The repository (editable install): platform/samverkan/settings.py -> repo root.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,20 @@ def load_settings(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
         **_mail_settings(file_settings.get("mail", {}), instance),
     }
+    # The public address e-mailed links use (https://e-tjanster.example.se), and the host
+    # names requests may carry: a request for any other Host is refused with 400.
+    public_url = os.environ.get("PUBLIC_URL") or None
+    settings["PUBLIC_URL"] = public_url
+    trusted = os.environ.get("TRUSTED_HOSTS")
+    settings["TRUSTED_HOSTS"] = (
+        [host.strip() for host in trusted.split(",") if host.strip()]
+        if trusted
+        else ["localhost", "127.0.0.1", "[::1]", *settings["TENANT_HOSTS"]]
+        + ([urlsplit(public_url).hostname] if public_url else [])
+    )
+    # Behind a reverse proxy (PROXY_HOPS=1): the client's address and scheme come from its
+    # X-Forwarded-* headers, for the audit log and the per-address limits.
+    settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
     settings.update(overrides)
     if "SECRET_KEY" not in settings:
         settings["SECRET_KEY"] = os.environ.get("SECRET_KEY") or development_secret_key(

@@ -11,6 +11,7 @@ from samverkan.admin.blueprint import bp
 from samverkan.admin.operations import AdminError
 from samverkan.admin.schemas import InvitationSchema, RoleSchema
 from samverkan.extensions import db
+from samverkan.links import external_url
 
 
 def _render(errors: dict | None = None, entered: dict | None = None, code: int = 200):
@@ -48,7 +49,7 @@ def invite():
         g.tenant,
         data,
         by=current_user,
-        link_for=lambda token: url_for(".accept_invitation", token=token, _external=True),
+        link_for=lambda token: external_url("admin.accept_invitation", token=token),
     )
     db.session.commit()
     # The same words whether or not the address has an account anywhere.

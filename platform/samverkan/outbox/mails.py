@@ -4,13 +4,13 @@ Texts are Swedish (the citizen's default); they carry no answers and no personnu
 only the reference and the private status link, since e-mail is not a secure channel.
 """
 
-from flask import url_for
 from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
 from samverkan.cases.models import Case, CaseEvent
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
+from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
 
@@ -29,7 +29,7 @@ def _service_title(case: Case) -> str:
 
 
 def _status_link(tenant: Tenant, case: Case) -> str:
-    return url_for("citizen.status", tenant=tenant.slug, token=case.status_token, _external=True)
+    return external_url("citizen.status", tenant=tenant.slug, token=case.status_token)
 
 
 def _signature(tenant: Tenant) -> str:
@@ -38,7 +38,7 @@ def _signature(tenant: Tenant) -> str:
 
 def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
     """The receipt for a new case (case must be flushed), if the citizen left an address.
-    Runs inside the submitting request: the status link is built from its host."""
+    Runs inside the submitting request (links: samverkan.links)."""
     address = citizen_address(case)
     if not address:
         return
