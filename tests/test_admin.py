@@ -734,3 +734,16 @@ def test_the_log_pages_with_a_keyset_cursor_without_gaps(app, admin):
         url = older and older.group(1).replace("&amp;", "&")
     assert seen == [f"ARV-2026-{n:06d}" for n in reversed(range(120))]
     assert admin.get("/arvika/admin/logg?cursor=trasig").status_code == 422
+
+
+def test_an_invitation_never_changes_the_role_of_someone_already_here(
+    app, client, admin, read_csrf
+):
+    invite(client, read_csrf, ADMIN, role="case_worker")  # the only administrator, themself
+    link = invitation_link(app, ADMIN)
+    invitee = app.test_client()
+    page = invitee.get(link)
+    accepted = invitee.post(link, data={"csrf_token": read_csrf(page.text), "password": PASSWORD})
+    assert accepted.status_code == 303
+    assert memberships(app, "arvika")[ADMIN] == "tenant_admin"  # still an administrator
+    assert client.get("/arvika/admin/").status_code == 200

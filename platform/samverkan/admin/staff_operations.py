@@ -81,8 +81,12 @@ def invite(session: orm.Session, tenant: Tenant, data: dict, *, by: User, link_f
 
 def find_invitation(session: orm.Session, token: str) -> Invitation | None:
     """The bound member's open invitation with this token: unused and unexpired."""
+    # Locked: two tabs accepting one invitation at once take turns, and the second finds
+    # it used (PostgreSQL; SQLite holds the database for a writing request).
     invitation = session.scalar(
-        sa.select(Invitation).where(Invitation.token_hash == token_digest(token))
+        sa.select(Invitation)
+        .where(Invitation.token_hash == token_digest(token))
+        .with_for_update()
     )
     if invitation is None or invitation.accepted_at is not None:
         return None
@@ -107,7 +111,10 @@ def accept_as_existing(session: orm.Session, invitation: Invitation, password: s
 
 
 def _join(session: orm.Session, invitation: Invitation, user: User) -> User:
-    accounts.grant_membership(session, user, invitation.tenant_id, invitation.role)
+    """Add the membership. Someone who already works here keeps the role they have: an
+    invitation is not a way round the staff page (and its last-administrator rule)."""
+    if session.get(Membership, (invitation.tenant_id, user.id)) is None:
+        accounts.grant_membership(session, user, invitation.tenant_id, invitation.role)
     invitation.accepted_at = utcnow()
     record(
         session,
