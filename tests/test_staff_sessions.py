@@ -203,3 +203,14 @@ def test_the_session_cookie_is_http_only_and_same_site(client, read_csrf, anna):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert PASSWORD not in cookie
+
+
+def test_turning_it_on_ends_the_other_sessions_signed_in_with_the_password_alone(
+    app, client, read_csrf, anna
+):
+    other = app.test_client()
+    sign_in(other, read_csrf, anna)
+    sign_in(client, read_csrf, anna)
+    turn_on_second_factor(client, read_csrf)
+    assert client.get("/arvika/staff/").status_code == 200  # the one that turned it on
+    assert other.get("/arvika/staff/").status_code == 302

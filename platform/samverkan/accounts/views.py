@@ -131,7 +131,10 @@ def two_factor_settings():
             db.session.rollback()
             errors = {"code": [str(exc)]}
         else:
+            # Sessions signed in with the password alone end; this one carries on.
+            operations.end_all_sessions(current_user)
             db.session.commit()
+            login_user(current_user)
             session.pop("totp_setup", None)
             return redirect(url_for(".two_factor_settings", klart=action), 303)
     setup = None
