@@ -455,3 +455,23 @@ def test_the_worker_delivers_and_stops_cleanly_on_sigterm(app, client, database_
     assert worker.returncode == 0
     [path] = (tmp_path / "mail").glob("*.eml")
     assert created["reference"] in path.read_text()
+
+
+def test_a_citizen_can_submit_while_a_mail_server_is_slow_to_answer(app, client):
+    """The worker does not hold SQLite's write lock while it sends: a submission made while
+    the mail server is still talking goes straight through."""
+    submit(client)
+    during = []
+
+    class SlowServer(RecordingTransport):
+        def send(self, email):
+            if not during:  # while the first mail is on its way
+                response = client.post(
+                    "/api/v1/tenants/kil/services/synpunkter/submissions", json=WITH_REPLY
+                )
+                during.append(response.status_code)
+            super().send(email)
+
+    report = deliver(app, SlowServer())
+    assert during == [201]
+    assert report.sent >= 1 and len(messages(app)) == 2

@@ -84,9 +84,7 @@ def find_invitation(session: orm.Session, token: str) -> Invitation | None:
     # Locked: two tabs accepting one invitation at once take turns, and the second finds
     # it used (PostgreSQL; SQLite holds the database for a writing request).
     invitation = session.scalar(
-        sa.select(Invitation)
-        .where(Invitation.token_hash == token_digest(token))
-        .with_for_update()
+        sa.select(Invitation).where(Invitation.token_hash == token_digest(token)).with_for_update()
     )
     if invitation is None or invitation.accepted_at is not None:
         return None

@@ -4,9 +4,9 @@ The worker connects as the application role, so row-level security applies to it
 request: it binds one member at a time and works through that member's due messages.
 Any number of workers may run. On PostgreSQL a message is claimed with
 `FOR UPDATE SKIP LOCKED`, so a second worker passes over it to the next one; on SQLite
-each claim runs under `BEGIN IMMEDIATE`, which lets one worker at a time in. Either way
-the claim, the send and the "sent" mark are one transaction, committed right after the
-send: a message that was marked sent is never claimed again.
+each claim runs under `BEGIN IMMEDIATE`, which lets one worker at a time in, and leases
+the message for the send (the lock is not held while a mail server talks; citizens'
+submissions need it). A message marked sent is never claimed again.
 """
 
 import hashlib
@@ -31,6 +31,7 @@ from samverkan.tenancy.scoping import bind_tenant
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 10  # waits of 1, 2, 4 … 32 minutes, then hourly: about four hours
+LEASE = timedelta(minutes=10)  # SQLite: how long a claimed message is left to its worker
 
 
 @dataclass
@@ -126,7 +127,8 @@ def _deliver_one(
 ) -> str | None:
     """Claim the member's next due message and try it. Returns which count it adds to, or
     None when nothing is due."""
-    if session.get_bind().dialect.name == "sqlite":
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
         # Take the write lock before reading, so two workers never claim the same row.
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     message = session.scalars(
@@ -147,9 +149,17 @@ def _deliver_one(
         message.last_error = _describe(exc, ())
         session.commit()
         return "failed"
+    if sqlite:
+        # SQLite has one write lock for the whole database: never hold it while a mail
+        # server talks. Lease the message instead (no other worker takes it until the lease
+        # runs out), let go of the lock, send, then take the lock again to mark it.
+        message.next_attempt_at = now + LEASE
+        session.commit()
     try:
         transport.send(email)
     except Exception as exc:  # whatever the transport raises, the message waits and retries
+        if sqlite:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         message.last_error = _describe(exc, (getattr(transport, "password", ""),))
         if message.attempts >= MAX_ATTEMPTS:
             message.status = FAILED
@@ -158,6 +168,8 @@ def _deliver_one(
             message.next_attempt_at = now + retry_delay(message.attempts)
             outcome = "retrying"
     else:
+        if sqlite:
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         message.status = SENT
         message.sent_at = now
         outcome = "sent"
