@@ -24,6 +24,8 @@ from samverkan.tenancy.models import Tenant
 PASSWORD = "matris-lösenord-2026"
 ACTORS = ("anonymous", "citizen", "worker_a", "admin_a", "worker_b", "admin_b")
 FROM_B = ("worker_b", "admin_b")
+# URL parts that name one of A's objects (the e-service and step names are shared).
+A_OBJECTS = {"reference", "attachment_id", "user_id", "token_id", "token"}
 # What a form or JSON body carries: enough that a request that got through would change
 # something (status, notes, assignment, profile, switches, staff, tokens).
 PAYLOAD = {
@@ -215,3 +217,43 @@ def test_every_route_against_municipality_a(app, read_csrf, world, actor):
     assert not wrong, f"{actor}:\n" + "\n".join(wrong)
     if actor in FROM_B:
         assert _fingerprint(app) == before, f"{actor} changed something of A's"
+
+
+@pytest.mark.parametrize("actor", FROM_B)
+def test_bs_own_addresses_with_as_ids_find_nothing(app, read_csrf, world, actor):
+    """B's staff put A's case reference, attachment, colleague or token id into B's own
+    URLs: 404 every time, and nothing changes anywhere."""
+    browser, csrf = _signed_in(app, read_csrf, actor)
+    values = {**world["values"], "tenant": "eda"}
+    before = _fingerprint(app)
+    wrong, checked = [], 0
+    for rule, method, access in _routes(app):
+        if access == "public" or not set(rule.arguments) & A_OBJECTS:
+            continue  # B's own pages (and the shared e-services) are B's to use
+        checked += 1
+        response = _request(browser, method, _url(rule, values), csrf, world["tokens"][actor])
+        if response.status_code != 404:
+            wrong.append(f"{method} {_url(rule, values)} -> {response.status_code}")
+        response.close()
+    assert checked >= 8
+    assert not wrong, "\n".join(wrong)
+    assert _fingerprint(app) == before
+
+
+@pytest.mark.parametrize("actor", FROM_B)
+def test_on_public_pages_bs_staff_are_anyone(app, read_csrf, world, actor):
+    """The public pages of A answer B's staff exactly as they answer a stranger: being
+    signed in elsewhere opens nothing more."""
+    browser, _ = _signed_in(app, read_csrf, actor)
+    stranger = app.test_client()
+    differ = []
+    for rule, method, access in _routes(app):
+        if access != "public" or method != "GET":
+            continue
+        url = _url(rule, world["values"])
+        theirs, anyones = browser.get(url), stranger.get(url)
+        if theirs.status_code != anyones.status_code:
+            differ.append(f"GET {url}: {theirs.status_code} for {actor}, {anyones.status_code}")
+        theirs.close()
+        anyones.close()
+    assert not differ, "\n".join(differ)
