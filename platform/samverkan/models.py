@@ -4,10 +4,15 @@ from samverkan.accounts.models import ApiToken, Invitation, Membership, User
 from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Attachment, Case, CaseEvent, Draft, ReferenceCounter
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
+from samverkan.costs.models import AllocationRun, AllocationShare, CostPool, PoolParticipant
 from samverkan.outbox.models import OutboxMessage
 from samverkan.tenancy.models import Tenant
 
 __all__ = [
+    "AllocationRun",
+    "AllocationShare",
+    "CostPool",
+    "PoolParticipant",
     "ApiToken",
     "Attachment",
     "AuditEntry",

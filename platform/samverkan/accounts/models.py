@@ -12,6 +12,14 @@ ROLES = {
     TENANT_ADMIN: "Administratör",
     CASE_WORKER: "Handläggare",
 }
+# Roles at the hub member only: the hub's administrators, and the citizen contact centre
+# that serves every member.
+HUB_ADMIN = "hub_admin"
+CONTACT_CENTRE = "contact_centre"
+HUB_ROLES = {
+    HUB_ADMIN: "Navets administratör",
+    CONTACT_CENTRE: "Kontaktcenter",
+}
 
 
 class User(UserMixin, Base):
@@ -48,7 +56,10 @@ class Membership(TenantScoped, Base):
     __tablename__ = "memberships"
     __table_args__ = (
         sa.PrimaryKeyConstraint("tenant_id", "user_id"),
-        sa.CheckConstraint("role IN ('tenant_admin', 'case_worker')", name="known_role"),
+        sa.CheckConstraint(
+            "role IN ('tenant_admin', 'case_worker', 'hub_admin', 'contact_centre')",
+            name="known_role",
+        ),
     )
 
     user_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("users.id"))

@@ -11,6 +11,18 @@ from samverkan.audit.models import AuditEntry
 
 # What is logged, in the words the log page shows.
 ACTIONS = {
+    # The hub's reads and changes across members (hub/across.py), in the hub's log and,
+    # where one member is concerned, in that member's log too.
+    "hub.overview": "Navet: översikt över medlemmarna",
+    "hub.member_onboarded": "Navet: ny medlem",
+    "hub.member_exported": "Navet: exporterade medlemmens data",
+    "hub.member_offboarded": "Navet: medlem avslutad",
+    "hub.versions_moved": "Navet: bytte e-tjänstversion",
+    "costs.counted": "Navet: räknade ärenden för kostnadsfördelning",
+    "costs.allocated": "Navet: körde kostnadsfördelning",
+    "costs.pools_changed": "Navet: ändrade kostnadspooler",
+    "contact.case_found": "Kontaktcenter: sökte ärende",
+    "contact.submission_registered": "Kontaktcenter: registrerade ärende åt den som ringde",
     "case.viewed": "Visade ärende",
     "case.assigned": "Tilldelade ärende",
     "case.transitioned": "Ändrade status",
@@ -39,6 +51,7 @@ def record(
     *,
     actor_id: int | None = None,
     actor: str | None = None,
+    tenant_id: int | None = None,
 ) -> AuditEntry:
     """Add one entry. Who and from where come from the request unless given."""
     if action not in ACTIONS:
@@ -49,6 +62,7 @@ def record(
         if actor is None and current_user.is_authenticated:
             actor_id, actor = current_user.id, current_user.email
     entry = AuditEntry(
+        tenant_id=tenant_id,  # None: the bound member's log
         actor_id=actor_id,
         actor=actor or "system",
         address=address,

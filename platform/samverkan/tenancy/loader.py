@@ -1,6 +1,7 @@
 """Reading tenants/ from disk: each member's file validated, settings checked against
 what each e-service definition allows."""
 
+import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +58,15 @@ class ServiceSwitchSchema(Schema):
     settings = fields.Dict(keys=fields.String(), load_default=dict)
 
 
+class TomlDate(fields.Field):
+    """A TOML date (member_since = 2013-01-01) arrives as a date already."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+            return value
+        raise ValidationError("write a date without quotes, like 2013-01-01")
+
+
 class TenantFileSchema(Schema):
     slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,39}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=120))
@@ -68,6 +78,7 @@ class TenantFileSchema(Schema):
     reference_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     default_language = fields.String(load_default="sv", validate=validate.OneOf(("sv", "en")))
     population = fields.Nested(PopulationSchema)
+    member_since = TomlDate(load_default=None)
     branding = fields.Nested(BrandingSchema, required=True)
     contact = fields.Nested(ContactSchema, load_default=dict)
     services = fields.Dict(

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -38,7 +38,10 @@ class Tenant(Base):
     # Set when an administrator first saves the profile: from then on the sync leaves the
     # profile (name, colours, contact) to them.
     profile_edited_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+    # active; closed once offboarded (pages closed, cases read-only until retention).
     status: orm.Mapped[str] = orm.mapped_column(sa.String(20), default="active")
+    member_since: orm.Mapped[date | None]
+    left_on: orm.Mapped[date | None]
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 

@@ -1,0 +1,1 @@
+"""Sharing the platform's costs between members: pools, keys, immutable allocation runs."""

@@ -1,0 +1,211 @@
+"""Running an allocation: gather every input of a period's pools, split each pool, and
+store the run — inputs, shares, a checksum — so it can be shown and reproduced later.
+Usage counts come from the platform's own cases, read through the hub's named path."""
+
+import hashlib
+import json
+from datetime import date, datetime, time, timedelta
+from fractions import Fraction
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.cases.models import Case
+from samverkan.clock import SWEDEN
+from samverkan.costs import allocation
+from samverkan.costs.models import AllocationRun, AllocationShare, CostPool
+from samverkan.tenancy.models import Tenant
+
+
+class RunError(ValueError):
+    """A period that cannot be allocated; every problem, each naming its pool."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def period_bounds(period: str) -> tuple[date, date]:
+    """'2026' → the year; '2026-03' → the month. ValueError for anything else."""
+    try:
+        if len(period) == 4:
+            year = int(period)
+            return date(year, 1, 1), date(year, 12, 31)
+        if len(period) == 7 and period[4] == "-":
+            year, month = int(period[:4]), int(period[5:])
+            start = date(year, month, 1)
+            end = (date(year + month // 12, month % 12 + 1, 1)) - timedelta(days=1)
+            return start, end
+    except ValueError:
+        pass
+    raise ValueError(f"'{period}' is not a period: write a year (2026) or a month (2026-03)")
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=SWEDEN)
+
+
+def usage_counts(
+    session: orm.Session, start: date, end: date, service: str | None = None
+) -> dict[int, int]:
+    """Cases per member submitted in the period (Swedish dates, inclusive). The session
+    must be the hub's across-members session."""
+    query = (
+        sa.select(Case.tenant_id, sa.func.count(Case.id))
+        .where(Case.submitted_at >= _moment(start), Case.submitted_at < _moment(end + timedelta(1)))
+        .group_by(Case.tenant_id)
+    )
+    if service:
+        query = query.where(Case.service_slug == service)
+    return dict(session.execute(query).all())
+
+
+def _days_taking_part(joined: date | None, left: date | None, start: date, end: date) -> int:
+    first, last = max(start, joined or start), min(end, left or end)
+    return max(0, (last - first).days + 1)
+
+
+def pool_inputs(session: orm.Session, pool: CostPool, usage: dict) -> dict:
+    """Everything the split of one pool rests on, as plain JSON."""
+    start, end = period_bounds(pool.period)
+    settings = pool.key_settings or {}
+    service = settings.get("service")
+    if (pool.period, service) not in usage:
+        usage[(pool.period, service)] = usage_counts(session, start, end, service)
+    counts = usage[(pool.period, service)]
+    year = settings.get("year")
+    return {
+        "pool_id": pool.id,
+        "name": pool.name,
+        "category": pool.category,
+        "amount_ore": pool.amount_ore,
+        "key": {
+            "kind": pool.key_kind,
+            "equal_percent": settings.get("equal_percent"),
+            "rest": settings.get("rest"),
+            "population_year": settings.get("year"),
+            "service": settings.get("service"),
+            "pro_rata": pool.pro_rata,
+        },
+        "period": {"name": pool.period, "start": start.isoformat(), "end": end.isoformat()},
+        "participants": [
+            {
+                "tenant_id": p.tenant_id,
+                "slug": p.tenant.slug,
+                "name": p.tenant.name,
+                "scb_code": p.tenant.scb_code,
+                # The pool's reference year, from the member's recorded figure only when it
+                # is that year's: otherwise the figure must be given for the pool.
+                "population": p.population
+                if p.population is not None
+                else (
+                    p.tenant.population_count if year in (None, p.tenant.population_year) else None
+                ),
+                "population_year": year or p.tenant.population_year,
+                "usage": counts.get(p.tenant_id, 0),
+                "percentage": p.percentage,
+                "days": _days_taking_part(p.joined_on, p.left_on, start, end),
+            }
+            for p in sorted(pool.participants, key=lambda p: p.tenant.scb_code)
+        ],
+    }
+
+
+def split_pool(inputs: dict) -> list[allocation.Share]:
+    """The shares of one pool from its stored inputs (as a run is reproduced)."""
+    key = inputs["key"]
+    start, end = (date.fromisoformat(inputs["period"][k]) for k in ("start", "end"))
+    participants = [
+        allocation.Participant(
+            key=p["scb_code"],
+            name=p["name"],
+            population=p["population"],
+            usage=p["usage"],
+            percentage=p["percentage"],
+            days=p["days"],
+        )
+        for p in inputs["participants"]
+    ]
+    return allocation.allocate(
+        inputs["amount_ore"],
+        participants,
+        allocation.Key(
+            kind=key["kind"],
+            equal_percent=key["equal_percent"],
+            rest=key["rest"],
+            pro_rata=key["pro_rata"],
+            period_days=allocation.days_in_period(start, end),
+        ),
+    )
+
+
+def _checksum(inputs: dict) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
+    """Allocate every pool of the period and store the run; RunError names each pool that
+    cannot be split. `session` is the hub's across-members session; the caller commits."""
+    period_bounds(period)  # a clear error for a malformed period
+    pools = session.scalars(
+        sa.select(CostPool).where(CostPool.period == period).order_by(CostPool.name)
+    ).all()
+    if not pools:
+        raise RunError([f"Det finns inga kostnadspooler för {period}."])
+    usage: dict = {}
+    inputs, results, problems = [], [], []
+    for pool in pools:
+        pool_input = pool_inputs(session, pool, usage)
+        try:
+            results.append((pool_input, split_pool(pool_input)))
+        except allocation.AllocationError as exc:
+            problems.append(f"{pool.name}: {exc.message}")
+        inputs.append(pool_input)
+    if problems:
+        raise RunError(problems)
+    stored = {"period": period, "pools": inputs}
+    allocation_run = AllocationRun(
+        period=period, created_by=created_by, inputs=stored, checksum=_checksum(stored)
+    )
+    session.add(allocation_run)
+    session.flush()
+    slugs = {p["scb_code"]: (p["tenant_id"], p["slug"]) for i in inputs for p in i["participants"]}
+    for pool_input, shares in results:
+        for share in shares:
+            tenant_id, slug = slugs[share.key]
+            session.add(
+                AllocationShare(
+                    run_id=allocation_run.id,
+                    pool_id=pool_input["pool_id"],
+                    pool_name=pool_input["name"],
+                    tenant_id=tenant_id,
+                    tenant_slug=slug,
+                    numerator=share.weight.numerator,
+                    denominator=share.weight.denominator,
+                    amount_ore=share.amount_ore,
+                )
+            )
+    session.flush()
+    return allocation_run
+
+
+def reproduce(allocation_run: AllocationRun) -> dict[int, list[allocation.Share]]:
+    """The shares computed again from the run's stored inputs (pool id → shares)."""
+    return {p["pool_id"]: split_pool(p) for p in allocation_run.inputs["pools"]}
+
+
+def latest_run(session: orm.Session, period: str) -> AllocationRun | None:
+    return session.scalar(
+        sa.select(AllocationRun)
+        .where(AllocationRun.period == period)
+        .order_by(AllocationRun.id.desc())
+        .limit(1)
+    )
+
+
+def weight_of(share: AllocationShare) -> Fraction:
+    return Fraction(share.numerator, share.denominator)
+
+
+def tenants_by_id(session: orm.Session) -> dict[int, Tenant]:
+    return {t.id: t for t in session.scalars(sa.select(Tenant))}

@@ -1,0 +1,53 @@
+"""The one named path across members. The hub's pages, the cost allocation and the contact
+centre read (and, for onboarding, write) more than one member's data; they do it only
+through `across_members`, which opens an owner session over every member and writes an
+entry in the hub's audit log — and, with `member`, in that member's own log too — saying
+who did it and why. Nothing else in a request path reads across members.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import has_request_context
+from flask_login import current_user
+from sqlalchemy import orm
+
+from samverkan.audit.operations import record
+from samverkan.database_roles import maintenance_session
+from samverkan.tenancy.models import Tenant
+
+
+def hub_tenant(session: orm.Session) -> Tenant:
+    return session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+
+
+@contextmanager
+def across_members(
+    purpose: str,
+    object_ref: str,
+    *,
+    member: Tenant | None = None,
+    detail: dict | None = None,
+    actor: str | None = None,
+) -> Iterator[orm.Session]:
+    """An owner session over every member, audited as `purpose` (an audit action). The
+    caller commits: the audit entries go with its work, or with nothing if it fails."""
+    with maintenance_session() as session:
+        who = {}
+        if actor is not None:
+            who = {"actor": actor}
+        elif not (has_request_context() and current_user.is_authenticated):
+            who = {"actor": "system"}
+        hub = hub_tenant(session)
+        for tenant_id in {hub.id, member.id if member else hub.id}:
+            record(
+                session,
+                purpose,
+                "member" if member else "hub",
+                object_ref,
+                detail,
+                tenant_id=tenant_id,
+                **who,
+            )
+        yield session
