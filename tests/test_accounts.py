@@ -146,11 +146,18 @@ def test_after_sign_in_only_a_path_on_the_members_staff_pages_is_followed(client
         assert response.headers["Location"] == "/arvika/staff/"
 
 
-def test_demo_accounts_are_one_admin_and_one_case_worker_per_member(app, client, read_csrf):
+def test_demo_accounts_are_one_admin_and_one_case_worker_per_member_and_two_at_the_hub(
+    app, client, read_csrf
+):
     result = app.test_cli_runner().invoke(args=["users", "demo"])
     assert result.exit_code == 0, result.output
     lines = [line.split() for line in result.output.splitlines()[1:]]
-    assert len(lines) == 32
+    assert len(lines) == 34
+    hub = [line for line in lines if line[0] == "/hub/"]
+    assert [line[1] for line in hub] == [
+        "navet@karlstad.demo.invalid",
+        "kontaktcenter@karlstad.demo.invalid",
+    ]
     path, email, password = next(
         line for line in lines if line[1] == "handlaggare@kil.demo.invalid"
     )
@@ -158,7 +165,7 @@ def test_demo_accounts_are_one_admin_and_one_case_worker_per_member(app, client,
     assert sign_in(client, read_csrf, email, password, tenant="kil").status_code == 303
     again = app.test_cli_runner().invoke(args=["users", "demo"])  # runs again without error
     assert again.exit_code == 0
-    assert count_all(app, "users") == 32
+    assert count_all(app, "users") == 34
 
 
 def test_users_deactivate_ends_sessions_and_refuses_sign_in(app, client, read_csrf, anna):
@@ -170,3 +177,13 @@ def test_users_deactivate_ends_sessions_and_refuses_sign_in(app, client, read_cs
     assert sign_in(app.test_client(), read_csrf, anna).status_code == 401
     unknown = app.test_cli_runner().invoke(args=["users", "deactivate", "ingen@arvika.example"])
     assert unknown.exit_code != 0 and "no account for ingen@arvika.example" in unknown.output
+
+
+def test_a_hub_role_opens_no_cases_of_the_hub_member_itself(app, client, read_csrf):
+    assert create(app, "navet@karlstad.example", tenant="karlstad", role="hub_admin").exit_code == 0
+    signed_in = sign_in(client, read_csrf, "navet@karlstad.example", tenant="karlstad")
+    assert signed_in.headers["Location"] == "/hub/"
+    assert client.get("/karlstad/staff/").status_code == 404
+    assert client.get("/hub/").status_code == 200
+    refused = create(app, "x@arvika.example", tenant="arvika", role="hub_admin")
+    assert refused.exit_code != 0 and "is a role at the hub" in refused.output

@@ -49,6 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.casework.views import bp as casework_bp
     from samverkan.citizen.views import bp as citizen_bp
     from samverkan.cli import register_commands
+    from samverkan.hub.views import bp as hub_bp
     from samverkan.tenancy import resolve
 
     resolve.init_app(app)
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(api_tokens_bp)
     app.register_blueprint(casework_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(hub_bp)
     account_session.init_app(app)
     register_commands(app)
 

@@ -3,10 +3,13 @@
 from collections.abc import Callable
 from functools import wraps
 
+import sqlalchemy as sa
 from flask import abort, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 
 from samverkan.accounts import tokens
+from samverkan.accounts.models import ROLES as MEMBER_ROLES
+from samverkan.accounts.models import Membership
 from samverkan.accounts.session import current_membership
 from samverkan.extensions import db, login_manager
 
@@ -39,7 +42,8 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
                     url_for("accounts.login", next=request.full_path.rstrip("?"), **expired)
                 )
             membership = current_membership()
-            if membership is None or (roles and membership.role not in roles):
+            # Hub roles (at Karlstad) are for /hub/: they open none of Karlstad's own cases.
+            if membership is None or membership.role not in (roles or MEMBER_ROLES):
                 abort(404)
             return view(*args, **kwargs)
 
@@ -86,6 +90,85 @@ def staff_token(*roles: str) -> Callable[[Callable], Callable]:
             return view(*args, **kwargs)
 
         guarded.access = "staff-token:" + ",".join(roles or ("any",))  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def _bind_hub():
+    """The hub member (Karlstad), bound to the session so its memberships can be read."""
+    from samverkan.tenancy.models import Tenant
+    from samverkan.tenancy.scoping import bind_tenant
+
+    hub = db.session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+    if hub is None:  # pragma: no cover - the tenant files always name a hub
+        abort(404)
+    bind_tenant(db.session, hub.id)
+    g.hub = hub
+    return hub
+
+
+def hub(*roles: str) -> Callable[[Callable], Callable]:
+    """Signed-in staff of the hub member with one of `roles` (hub_admin, contact_centre).
+    Anyone else signed in gets 404; someone not signed in is sent to the hub's sign-in."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            hub_member = _bind_hub()
+            if not current_user.is_authenticated:
+                expired = {"utloggad": "tid"} if g.get("session_expired") else {}
+                return redirect(
+                    url_for(
+                        "accounts.login",
+                        tenant=hub_member.slug,
+                        next=request.full_path.rstrip("?"),
+                        **expired,
+                    )
+                )
+            membership = db.session.get(Membership, (hub_member.id, current_user.id))
+            if membership is None or membership.role not in roles:
+                abort(404)
+            g.hub_membership = membership
+            return view(*args, **kwargs)
+
+        guarded.access = "hub:" + ",".join(roles)  # type: ignore[attr-defined]
+        return guarded
+
+    return decorate
+
+
+def hub_token(*roles: str) -> Callable[[Callable], Callable]:
+    """The hub's API: a token made at the hub member for someone with one of `roles`.
+    No token: 401; any other token: 404."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def guarded(*args, **kwargs):
+            hub_member = _bind_hub()
+            auth = request.authorization
+            if auth is None or auth.type != "bearer" or not auth.token:
+                response = jsonify(
+                    {
+                        "error": "API-nyckel saknas",
+                        "message": "Skicka navets API-nyckel i rubriken "
+                        "Authorization: Bearer <nyckel>.",
+                    }
+                )
+                response.status_code = 401
+                response.headers["WWW-Authenticate"] = 'Bearer realm="samverkan"'
+                return response
+            token = tokens.authenticate(db.session, auth.token)
+            if token is None or token.tenant_id != hub_member.id:
+                abort(404)
+            membership = db.session.get(Membership, (hub_member.id, token.user_id))
+            if membership is None or membership.role not in roles:
+                abort(404)
+            login_manager._update_request_context_with_user(token.user)
+            g.api_token = token
+            return view(*args, **kwargs)
+
+        guarded.access = "hub-token:" + ",".join(roles)  # type: ignore[attr-defined]
         return guarded
 
     return decorate

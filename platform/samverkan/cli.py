@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from samverkan.accounts import operations as account_operations
 from samverkan.accounts import tokens
-from samverkan.accounts.models import ROLES
+from samverkan.accounts.models import HUB_ROLES, ROLES
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
 from samverkan.sync import SyncError, sync
@@ -92,7 +92,10 @@ users_cli = AppGroup("users", help="Staff accounts.")
 @users_cli.command("create")
 @click.option("--tenant", "tenant_slug", required=True, help="The member, e.g. arvika.")
 @click.option(
-    "--role", required=True, type=click.Choice(sorted(ROLES)), help="The role at that member."
+    "--role",
+    required=True,
+    type=click.Choice(sorted(ROLES) + sorted(HUB_ROLES)),
+    help="The role at that member (hub_admin and contact_centre: at the hub only).",
 )
 @click.option("--name", default=None, help="The person's name (defaults to the e-mail).")
 @click.option("--password", default=None, help="Leave out to be asked (or to generate one).")
@@ -106,6 +109,8 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         tenant = session.scalar(sa.select(Tenant).where(Tenant.slug == tenant_slug))
         if tenant is None:
             raise click.ClickException(f"--tenant: there is no member '{tenant_slug}'")
+        if role in HUB_ROLES and not tenant.is_hub:
+            raise click.ClickException(f"--role: {role} is a role at the hub, not at {tenant_slug}")
         user = account_operations.find_user(session, email)
         try:
             if user is None:
@@ -171,17 +176,21 @@ def users_demo() -> None:
         members = session.scalars(sa.select(Tenant).order_by(Tenant.slug)).all()
         lines = []
         for tenant in members:
-            for role, prefix in (("tenant_admin", "admin"), ("case_worker", "handlaggare")):
+            roles = [("tenant_admin", "admin"), ("case_worker", "handlaggare")]
+            if tenant.is_hub:
+                roles += [("hub_admin", "navet"), ("contact_centre", "kontaktcenter")]
+            for role, prefix in roles:
                 email = f"{prefix}@{tenant.slug}.demo.invalid"
                 password = secrets.token_urlsafe(12)
                 user = account_operations.find_user(session, email)
                 if user is None:
-                    name = f"{ROLES[role]} (demo), {tenant.short_name}"
+                    name = f"{({**ROLES, **HUB_ROLES})[role]} (demo), {tenant.short_name}"
                     user = account_operations.create_user(session, email, name, password)
                 else:
                     account_operations.set_password(user, password)
                 account_operations.grant_membership(session, user, tenant.id, role)
-                lines.append(f"/{tenant.slug}/staff/  {email}  {password}")
+                start = "/hub/" if role in HUB_ROLES else f"/{tenant.slug}/staff/"
+                lines.append(f"{start}  {email}  {password}")
         session.commit()
     click.echo("Demo accounts (sign in at the address shown):")
     for line in lines:

@@ -41,11 +41,13 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals():
-        from samverkan.accounts.models import ROLES
+        from samverkan.accounts.models import HUB_ROLES, ROLES
         from samverkan.accounts.session import current_membership
 
         membership = current_membership()
+        hub_membership = g.get("hub_membership")
         return {
+            "hub_role_label": HUB_ROLES.get(hub_membership.role) if hub_membership else None,
             "staff_role": membership.role if membership else None,
             "staff_role_label": ROLES.get(membership.role) if membership else None,
             "tenant": g.get("tenant"),

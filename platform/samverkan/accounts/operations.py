@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from samverkan.accounts.models import ROLES, Membership, User
+from samverkan.accounts.models import HUB_ROLES, ROLES, Membership, User
 
 # Compared against when the e-mail is unknown, so a wrong address takes as long as a
 # wrong password and the answer does not tell which accounts exist.
@@ -44,7 +44,7 @@ def create_user(session: orm.Session, email: str, name: str, password: str) -> U
 
 def grant_membership(session: orm.Session, user: User, tenant_id: int, role: str) -> Membership:
     """Give the user a role at a member (replacing any role they had there)."""
-    if role not in ROLES:
+    if role not in ROLES and role not in HUB_ROLES:
         raise AccountError(f"Okänd roll '{role}'; välj en av {', '.join(ROLES)}.")
     membership = session.get(Membership, (tenant_id, user.id))
     if membership is None:

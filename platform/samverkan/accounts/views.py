@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from samverkan.access import public, staff
 from samverkan.accounts import operations, session_clock, totp
 from samverkan.accounts import session as account_session
-from samverkan.accounts.models import Membership
+from samverkan.accounts.models import HUB_ROLES, Membership
 from samverkan.accounts.schemas import SignInSchema
 from samverkan.extensions import db, limiter
 
@@ -55,7 +55,7 @@ def login():
         return render_template(
             "accounts/login.html", errors={"email": [WRONG]}, email=data["email"]
         ), 401
-    target = _safe_next(request.args.get("next"))
+    target = _safe_next(request.args.get("next"), member.role)
     session.clear()  # a fresh session: nothing from before signing in carries over
     if user.totp_secret:
         # The password was right; the session holds only that, until the code is too.
@@ -149,12 +149,13 @@ def two_factor_settings():
     ), (422 if errors else 200)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path on this member's own staff pages; never another site."""
-    prefix = f"/{g.tenant.slug}/staff/"
-    if target and target.startswith(prefix) and "//" not in target and "\\" not in target:
+def _safe_next(target: str | None, role: str | None = None) -> str:
+    """Only a path on this member's own staff pages (and the hub's pages, signing in at
+    the hub member); never another site."""
+    prefixes = (f"/{g.tenant.slug}/staff/",) + (("/hub/",) if g.tenant.is_hub else ())
+    if target and target.startswith(prefixes) and "//" not in target and "\\" not in target:
         return target
-    return url_for("casework.inbox")
+    return url_for("hub.overview") if role in HUB_ROLES else url_for("casework.inbox")
 
 
 @bp.post("/<slug:tenant>/staff/logga-ut")
