@@ -34,6 +34,10 @@ def across_members(
     """An owner session over every member, audited as `purpose` (an audit action). The
     caller commits: the audit entries go with its work, or with nothing if it fails."""
     with maintenance_session() as session:
+        if session.get_bind().dialect.name == "sqlite":
+            # One writer at a time, as for a member's writing request (resolve.py); the
+            # request's own session does not hold the lock on /hub/ paths.
+            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
         who = {}
         if actor is not None:
             who = {"actor": actor}
