@@ -53,6 +53,19 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def _token_missing(what: str):
+    """401 with the scheme to use, so a client knows to send a token."""
+    response = jsonify(
+        {
+            "error": "API-nyckel saknas",
+            "message": f"Skicka {what} i rubriken Authorization: Bearer <nyckel>.",
+        }
+    )
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="samverkan"'
+    return response
+
+
 def staff_token(*roles: str) -> Callable[[Callable], Callable]:
     """Staff of the member in the URL, by an API token (`Authorization: Bearer <token>`).
 
@@ -67,16 +80,7 @@ def staff_token(*roles: str) -> Callable[[Callable], Callable]:
         def guarded(*args, **kwargs):
             auth = request.authorization
             if auth is None or auth.type != "bearer" or not auth.token:
-                response = jsonify(
-                    {
-                        "error": "API-nyckel saknas",
-                        "message": "Skicka din API-nyckel i rubriken "
-                        "Authorization: Bearer <nyckel>.",
-                    }
-                )
-                response.status_code = 401
-                response.headers["WWW-Authenticate"] = 'Bearer realm="samverkan"'
-                return response
+                return _token_missing("din API-nyckel")
             token = tokens.authenticate(db.session, auth.token)
             if token is None:
                 abort(404)
@@ -148,16 +152,7 @@ def hub_token(*roles: str) -> Callable[[Callable], Callable]:
             hub_member = _bind_hub()
             auth = request.authorization
             if auth is None or auth.type != "bearer" or not auth.token:
-                response = jsonify(
-                    {
-                        "error": "API-nyckel saknas",
-                        "message": "Skicka navets API-nyckel i rubriken "
-                        "Authorization: Bearer <nyckel>.",
-                    }
-                )
-                response.status_code = 401
-                response.headers["WWW-Authenticate"] = 'Bearer realm="samverkan"'
-                return response
+                return _token_missing("navets API-nyckel")
             token = tokens.authenticate(db.session, auth.token)
             if token is None or token.tenant_id != hub_member.id:
                 abort(404)

@@ -160,49 +160,45 @@ def attachment(reference: str, attachment_id: int):
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/tilldela")
 @staff()
 def assign(reference: str):
-    found = _case_or_404(reference, for_update=True)
-    try:
-        data = AssignSchema().load(request.form)
+    def apply(found, data):
         assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
         operations.assign(db.session, found, assignee, by=current_user)
-    except ValidationError as exc:
-        return _refused(reference, errors_of(exc))
-    except operations.CaseworkError as exc:
-        return _refused(reference, {exc.field: [exc.message]})
-    db.session.commit()
-    return redirect(url_for(".case", reference=reference), 303)
+
+    return _change(reference, AssignSchema(), apply, anchor=None)
 
 
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/status")
 @staff()
 def transition(reference: str):
-    found = _case_or_404(reference, for_update=True)
-    try:
-        data = TransitionSchema().load(request.form)
+    def apply(found, data):
         operations.transition(
             db.session, g.tenant, found, data["status"], data["message"], by=current_user
         )
-    except ValidationError as exc:
-        return _refused(reference, errors_of(exc))
-    except operations.CaseworkError as exc:
-        return _refused(reference, {exc.field: [exc.message]})
-    db.session.commit()
-    return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)
+
+    return _change(reference, TransitionSchema(), apply)
 
 
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/anteckning")
 @staff()
 def note(reference: str):
+    def apply(found, data):
+        operations.add_note(db.session, found, data["note"], by=current_user)
+
+    return _change(reference, NoteSchema(), apply)
+
+
+def _change(reference: str, schema, apply, anchor: str | None = "historik"):
+    """One change to a case: its row locked, the form validated, the change applied and
+    committed, then back to the case; a refusal re-shows the page with what was typed."""
     found = _case_or_404(reference, for_update=True)
     try:
-        data = NoteSchema().load(request.form)
-        operations.add_note(db.session, found, data["note"], by=current_user)
+        apply(found, schema.load(request.form))
     except ValidationError as exc:
         return _refused(reference, errors_of(exc))
     except operations.CaseworkError as exc:
         return _refused(reference, {exc.field: [exc.message]})
     db.session.commit()
-    return redirect(url_for(".case", reference=reference, _anchor="historik"), 303)
+    return redirect(url_for(".case", reference=reference, _anchor=anchor), 303)
 
 
 def _refused(reference: str, errors: dict):
