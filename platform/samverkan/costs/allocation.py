@@ -65,6 +65,8 @@ def days_in_period(start: date, end: date) -> int:
 
 
 def _percent(text: str | None, what: str) -> Fraction:
+    if text is None or not str(text).strip():
+        raise AllocationError(what, "Procentsatsen saknas.")
     try:
         value = Decimal(str(text).replace(",", ".").strip())
     except (InvalidOperation, ValueError) as exc:
@@ -74,7 +76,7 @@ def _percent(text: str | None, what: str) -> Fraction:
     return Fraction(value) / 100
 
 
-def _proportional(participants, figure: str, label: str) -> dict[str, Fraction]:
+def _proportional(participants, figure: str, label: str, none: str) -> dict[str, Fraction]:
     values = {}
     for p in participants:
         value = getattr(p, figure)
@@ -84,8 +86,7 @@ def _proportional(participants, figure: str, label: str) -> dict[str, Fraction]:
     total = sum(values.values())
     if total == 0:
         raise AllocationError(
-            figure,
-            f"Ingen deltagare har någon {label} att fördela efter; välj en annan nyckel.",
+            figure, f"Ingen deltagare har {none} att fördela efter; välj en annan nyckel."
         )
     return {k: Fraction(v, total) for k, v in values.items()}
 
@@ -104,10 +105,15 @@ def weights(participants: list[Participant], key: Key) -> dict[str, Fraction]:
     if key.kind == EQUAL:
         base = _equal(participants)
     elif key.kind == POPULATION:
-        base = _proportional(participants, "population", "folkmängd")
+        base = _proportional(participants, "population", "folkmängd", "någon folkmängd")
     elif key.kind == USAGE:
-        base = _proportional(participants, "usage", "ärenden under perioden")
+        base = _proportional(
+            participants, "usage", "ärenden under perioden", "några ärenden under perioden"
+        )
     elif key.kind == PERCENTAGES:
+        for p in participants:
+            if p.percentage is None or not str(p.percentage).strip():
+                raise AllocationError("percentage", f"{p.name} saknar procentsats.")
         base = {p.key: _percent(p.percentage, "percentage") for p in participants}
         total = sum(base.values())
         if total != 1:
