@@ -84,6 +84,9 @@ def register_commands(app: Flask) -> None:
     from samverkan.outbox import cli as outbox_cli
 
     outbox_cli.register(app)
+    from samverkan.costs import cli as costs_cli
+
+    costs_cli.register(app)
 
 
 users_cli = AppGroup("users", help="Staff accounts.")

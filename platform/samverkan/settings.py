@@ -3,6 +3,7 @@
 import os
 import secrets
 import tomllib
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,6 +44,32 @@ def _mail_settings(mail: dict, instance: Path) -> dict:
     }
 
 
+def _costs_settings(costs: dict) -> dict:
+    """The hub's invoicing of cost shares (config/samverkan.toml [costs]): the accounts and
+    the voucher series of its SIE file, and VAT per invoice line (0 by default)."""
+    vat = str(costs.get("vat_percent", "0")).replace(",", ".").strip()
+    try:
+        vat_percent = Decimal(vat)
+    except InvalidOperation as exc:
+        raise ValueError(f"[costs] vat_percent: '{vat}' is not a percentage") from exc
+    if not vat_percent.is_finite() or not 0 <= vat_percent <= 100:
+        raise ValueError(f"[costs] vat_percent: '{vat}' is not between 0 and 100")
+    return {
+        "COSTS_VOUCHER_SERIES": str(costs.get("voucher_series", "A")),
+        "COSTS_RECEIVABLE_ACCOUNT": str(costs.get("receivable_account", "1510")),
+        "COSTS_RECEIVABLE_ACCOUNT_NAME": costs.get("receivable_account_name", "Kundfordringar"),
+        "COSTS_REVENUE_ACCOUNT": str(costs.get("revenue_account", "3044")),
+        "COSTS_REVENUE_ACCOUNT_NAME": costs.get(
+            "revenue_account_name", "Försäljning av tjänster inom Sverige, momsfri"
+        ),
+        "COSTS_VAT_PERCENT": vat_percent,
+        "COSTS_VAT_ACCOUNT": str(costs.get("vat_account", "2611")),
+        "COSTS_VAT_ACCOUNT_NAME": costs.get(
+            "vat_account_name", "Utgående moms på försäljning inom Sverige, 25 %"
+        ),
+    }
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     overrides = overrides or {}
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_path())
@@ -74,6 +101,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
         **_mail_settings(file_settings.get("mail", {}), instance),
+        **_costs_settings(file_settings.get("costs", {})),
     }
     # The public address e-mailed links use (https://e-tjanster.example.se), and the host
     # names requests may carry: a request for any other Host is refused with 400.
