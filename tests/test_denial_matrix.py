@@ -99,6 +99,10 @@ def world(app, client):
             "step_id": "fel",
             "user_id": people["worker_a"],
             "token_id": spare_id,
+            "member": "arvika",  # the hub's pages about one member
+            "period": "2026",  # the hub's cost pages and allocations API
+            "pool_id": 1,
+            "run_id": 1,
         },
         "citizen": client,  # the browser that submitted the case
     }

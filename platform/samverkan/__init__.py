@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.accounts.token_views import bp as api_tokens_bp
     from samverkan.accounts.views import bp as accounts_bp
     from samverkan.admin.views import bp as admin_bp
+    from samverkan.api.hub import bp as hub_api_bp
     from samverkan.api.staff import bp as staff_api_bp
     from samverkan.api.views import bp as api_bp
     from samverkan.casework.views import bp as casework_bp
@@ -57,8 +58,10 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     csrf.exempt(api_bp)  # JSON API: no cookies, so no cross-site request to forge
     csrf.exempt(staff_api_bp)  # bearer tokens, never cookies
+    csrf.exempt(hub_api_bp)  # bearer tokens, never cookies
     app.register_blueprint(api_bp)
     app.register_blueprint(staff_api_bp)
+    app.register_blueprint(hub_api_bp)
     app.register_blueprint(citizen_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(api_tokens_bp)

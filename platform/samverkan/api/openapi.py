@@ -6,7 +6,7 @@ from functools import cache
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from samverkan.api import schemas, staff_schemas
+from samverkan.api import hub_schemas, schemas, staff_schemas
 from samverkan.cases import status
 from samverkan.casework.queries import MAX_PAGE_SIZE, PAGE_SIZE
 
@@ -83,6 +83,7 @@ def openapi_document() -> dict:
         ("CasePage", staff_schemas.CasePageOut),
         ("StaffCase", staff_schemas.StaffCaseOut),
         ("Transition", staff_schemas.TransitionIn),
+        ("AllocationRun", hub_schemas.AllocationRunOut),
     ):
         spec.components.schema(name, schema=schema)
     spec.components.security_scheme(
@@ -231,6 +232,7 @@ def openapi_document() -> dict:
         },
     )
     _staff_paths(spec)
+    _hub_paths(spec)
     return spec.to_dict()
 
 
@@ -335,6 +337,50 @@ def _staff_paths(spec: APISpec) -> None:
                     "422": _json(
                         "ValidationError", "A field to correct, or a move the workflow refuses"
                     ),
+                },
+            }
+        },
+    )
+
+
+def _hub_paths(spec: APISpec) -> None:
+    """The hub's API: the collaboration's cost allocation, by a hub administrator's token."""
+    spec.components.security_scheme(
+        "hubToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A hub administrator's API token made at the hub member (sv_…), "
+            "with `flask users token --tenant karlstad EMAIL`",
+        },
+    )
+    spec.path(
+        path="/api/v1/hub/allocations/{period}",
+        parameters=[
+            {
+                "name": "period",
+                "in": "path",
+                "required": True,
+                "description": "A year (2026) or a month (2026-03)",
+                "schema": {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2})?$"},
+            }
+        ],
+        operations={
+            "get": {
+                "summary": "The latest allocation run of the period (hub)",
+                "description": "Every pool with its key and each member's exact share "
+                "(numerator/denominator) and amount in öre; each pool's shares sum to its "
+                "amount. A run never changes once stored.",
+                "security": [{"hubToken": []}],
+                "responses": {
+                    "200": _json("AllocationRun", "The period's latest run"),
+                    "401": UNAUTHORIZED,
+                    "404": _error(
+                        "No run for the period yet, or the token is not a hub "
+                        "administrator's at the hub (another member's, a case worker's, "
+                        "revoked, unknown)"
+                    ),
+                    "422": _json("ValidationError", "The period is neither a year nor a month"),
                 },
             }
         },

@@ -18,3 +18,6 @@ def _hub_pages_are_not_cached(response):
 @hub(HUB_ADMIN, CONTACT_CENTRE)
 def overview():
     return render_template("hub/overview.html")
+
+
+from samverkan.hub import costs_views  # noqa: E402,F401

@@ -1,0 +1,473 @@
+"""What the hub's cost pages accept: a pool (with its key and participants) and the key
+comparison's query, checked by marshmallow with Swedish messages per field.
+
+Amounts are entered in kronor as people write them ("1 250 000,00") and become integer
+öre exactly; anything else (a float such as 1.5e6, three decimals, letters) is refused
+with a message, never rounded.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from samverkan.costs import allocation
+from samverkan.costs.models import CATEGORIES, KEYS
+from samverkan.costs.runs import period_bounds
+
+MAX_AMOUNT_ORE = 10**12  # 10 miljarder kr: far above any pool, far below BigInteger
+AMOUNT_EXAMPLE = "till exempel 1 250 000,00"
+# Thousands separated by a space (or none), öre after a comma.
+_KRONOR = re.compile(r"^(\d{1,3}(?: \d{3})+|\d+)(?:,(\d{1,2}))?$")
+_PERCENT = re.compile(r"^\d{1,3}(?:[.,]\d{1,6})?$")
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+def parse_kronor(text: str) -> int:
+    """'1 250 000,00' (or '1250000', '12,5', '250 kr') → öre. ValueError with a Swedish
+    message for anything that is not an exact amount in kronor."""
+    cleaned = _SPACES.sub(" ", text).strip()
+    cleaned = re.sub(r"\s*(kr|kronor|SEK)$", "", cleaned, flags=re.IGNORECASE)
+    match = _KRONOR.match(cleaned)
+    if match is None:
+        if re.fullmatch(r"[\d ]+\.\d+", cleaned):
+            raise ValueError(f"Skriv ören efter ett kommatecken, {AMOUNT_EXAMPLE}.")
+        if cleaned.startswith("-"):
+            raise ValueError("Beloppet kan inte vara negativt.")
+        if re.fullmatch(r"[\d ]+,\d{3,}", cleaned):
+            raise ValueError("Beloppet kan ha högst två decimaler (ören).")
+        raise ValueError(f"Skriv beloppet i kronor med siffror, {AMOUNT_EXAMPLE}.")
+    kronor = int(match.group(1).replace(" ", ""))
+    ore = int((match.group(2) or "0").ljust(2, "0"))
+    amount = kronor * 100 + ore
+    if amount > MAX_AMOUNT_ORE:
+        raise ValueError("Beloppet är orimligt stort; kontrollera antalet siffror.")
+    return amount
+
+
+def kronor_text(ore: int) -> str:
+    """Öre as the form shows them again: '1 250 000,00'."""
+    kronor, rest = divmod(ore, 100)
+    return f"{kronor:,}".replace(",", " ") + f",{rest:02d}"
+
+
+class Kronor(fields.Field):
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        if not isinstance(value, str):
+            raise ValidationError(f"Skriv beloppet i kronor, {AMOUNT_EXAMPLE}.")
+        try:
+            return parse_kronor(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class Percent(fields.Field):
+    """'6,25' or '6.25' → '6.25' (a string, as the engine keeps it exact); 0–100."""
+
+    def __init__(self, what: str, **kwargs):
+        super().__init__(**kwargs)
+        self.what = what
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = str(value).replace(" ", "").removesuffix("%")
+        if not _PERCENT.match(text):
+            raise ValidationError(
+                f"Skriv {self.what} som ett tal mellan 0 och 100, till exempel 6,25."
+            )
+        number = Decimal(text.replace(",", "."))
+        if number > 100:
+            raise ValidationError(f"{self.what.capitalize()} kan inte vara över 100 %.")
+        return format(number.normalize(), "f")
+
+
+class WholeNumber(fields.Field):
+    """'97 233' → 97233."""
+
+    def __init__(self, message: str, **kwargs):
+        super().__init__(**kwargs)
+        self.message = message
+
+    def _deserialize(self, value, attr, data, **kwargs) -> int:
+        text = _SPACES.sub("", str(value))
+        if not text.isdigit() or not text.isascii() or len(text) > 10:
+            raise ValidationError(self.message)
+        return int(text)
+
+
+def _optional(field: fields.Field) -> fields.Field:
+    field.allow_none = True
+    field.load_default = None
+    return field
+
+
+class _Form(Schema):
+    """A submitted HTML form: surrounding spaces removed, an empty field is 'not given'."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    @pre_load
+    def _blank_is_none(self, data, **kwargs):
+        return {
+            key: (
+                None
+                if value is None or (isinstance(value, str) and not value.strip())
+                else value.strip()
+                if isinstance(value, str)
+                else value
+            )
+            for key, value in data.items()
+        }
+
+
+def _period_field() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=_valid_period,
+        error_messages={"required": "Fyll i perioden.", "null": "Fyll i perioden."},
+    )
+
+
+def _valid_period(value: str) -> None:
+    try:
+        start, _ = period_bounds(value)
+    except ValueError as exc:
+        raise ValidationError("Skriv perioden som ett år (2026) eller en månad (2026-03).") from exc
+    if not 2000 <= start.year <= 2100:
+        raise ValidationError("Perioden ska ligga mellan år 2000 och 2100.")
+
+
+class PoolSchema(_Form):
+    period = _period_field()
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=2, max=200, error="Namnet ska vara 2–200 tecken."),
+        error_messages={"required": "Fyll i poolens namn.", "null": "Fyll i poolens namn."},
+    )
+    category = fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(CATEGORIES), error="Välj vad poolen betalar för."),
+        error_messages={
+            "required": "Välj vad poolen betalar för.",
+            "null": "Välj vad poolen betalar för.",
+        },
+    )
+    description = _optional(
+        fields.String(
+            validate=validate.Length(max=2000, error="Beskrivningen får vara högst 2000 tecken.")
+        )
+    )
+    amount = Kronor(
+        required=True,
+        error_messages={
+            "required": "Fyll i beloppet i kronor.",
+            "null": f"Fyll i beloppet i kronor, {AMOUNT_EXAMPLE}.",
+        },
+    )
+    key_kind = fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(KEYS), error="Välj en fördelningsnyckel."),
+        error_messages={
+            "required": "Välj en fördelningsnyckel.",
+            "null": "Välj en fördelningsnyckel.",
+        },
+    )
+    equal_percent = _optional(Percent("den lika delen"))
+    rest = _optional(
+        fields.String(
+            validate=validate.OneOf(
+                (allocation.POPULATION, allocation.USAGE),
+                error="Välj folkmängd eller användning för resten.",
+            )
+        )
+    )
+    population_year = _optional(WholeNumber("Skriv året som fyra siffror, till exempel 2023."))
+    usage_service = _optional(fields.String(validate=validate.Length(max=60)))
+    pro_rata = fields.Boolean(
+        load_default=False,
+        allow_none=True,
+        truthy={"ja"},
+        falsy={"nej"},
+        error_messages={"invalid": "Kryssa i rutan eller lämna den tom."},
+    )
+
+    def __init__(self, services: set[str], **kwargs):
+        super().__init__(**kwargs)
+        self.services = services
+
+    @validates_schema
+    def _key_settings(self, data, **kwargs):
+        errors = {}
+        kind = data.get("key_kind")
+        if kind == allocation.HYBRID:
+            if data.get("equal_percent") is None:
+                errors["equal_percent"] = ["Fyll i hur stor del som delas lika, till exempel 30."]
+            if data.get("rest") is None:
+                errors["rest"] = ["Välj folkmängd eller användning för resten."]
+        year = data.get("population_year")
+        if year is not None and not 1900 <= year <= 2100:
+            errors["population_year"] = ["Skriv året som fyra siffror, till exempel 2023."]
+        service = data.get("usage_service")
+        if service is not None and service not in self.services:
+            errors["usage_service"] = ["Välj en e-tjänst i listan, eller alla e-tjänster."]
+        if errors:
+            raise ValidationError(errors)
+
+
+class ParticipantSchema(_Form):
+    """One member's figures in a pool; the period is the pool's."""
+
+    percentage = _optional(Percent("procentsatsen"))
+    population = _optional(WholeNumber("Skriv folkmängden som ett heltal, till exempel 25 682."))
+    joined_on = _optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+    left_on = _optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+
+    def __init__(self, bounds: tuple[date, date] | None, **kwargs):
+        super().__init__(**kwargs)
+        self.bounds = bounds
+
+    @validates_schema
+    def _within_period(self, data, **kwargs):
+        errors = {}
+        if self.bounds is not None:
+            start, end = self.bounds
+            for name in ("joined_on", "left_on"):
+                day = data.get(name)
+                if day is not None and not start <= day <= end:
+                    errors[name] = [
+                        f"Datumet ska ligga inom perioden, {start.isoformat()}–{end.isoformat()}."
+                    ]
+        joined, left = data.get("joined_on"), data.get("left_on")
+        if joined and left and left < joined and "left_on" not in errors:
+            errors["left_on"] = ["Utträdet kan inte vara före inträdet."]
+        if errors:
+            raise ValidationError(errors)
+
+
+PARTICIPANT_FIELDS = ("percentage", "population", "joined_on", "left_on")
+POOL_FIELDS = tuple(PoolSchema(services=set()).fields)
+
+
+@dataclass
+class PoolForm:
+    """A pool form as entered (texts, for showing again) and, when valid, as data."""
+
+    entered: dict
+    chosen: list[str]  # member slugs ticked as participants
+    data: dict | None = None
+    errors: dict | None = None
+
+
+def field_name(name: str, slug: str) -> str:
+    """The form field of one participant's figure, e.g. 'percentage-arvika'."""
+    return f"{name}-{slug}"
+
+
+def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
+    """Check a submitted pool form against the members that may take part. Errors are
+    keyed by the form's own field names, so each sits by its field."""
+    entered = {name: form.get(name, "") for name in POOL_FIELDS}
+    slugs = {m.slug for m in members}
+    chosen = [slug for slug in form.getlist("participants") if slug in slugs]
+    for m in members:
+        for name in PARTICIPANT_FIELDS:
+            entered[field_name(name, m.slug)] = form.get(field_name(name, m.slug), "")
+    errors: dict = {}
+    data = {}
+    # Settings and figures the chosen key does not use are neither checked nor kept (the
+    # form shows them all when scripts are off).
+    used = _used_settings(entered)
+    try:
+        data = PoolSchema(services=services).load(
+            {k: (v if k in used else "") for k, v in entered.items() if k in POOL_FIELDS}
+        )
+    except ValidationError as exc:
+        errors.update(exc.messages)
+    unknown = set(form.getlist("participants")) - slugs
+    if unknown:
+        errors["participants"] = ["Välj bara bland medlemmarna i listan."]
+    elif not chosen:
+        errors["participants"] = ["Välj minst en deltagare."]
+    bounds = None
+    if "period" not in errors and entered["period"].strip():
+        bounds = period_bounds(entered["period"].strip())
+    participants = {}
+    for slug in chosen:
+        figures = {
+            name: entered[field_name(name, slug)] if name in used else ""
+            for name in PARTICIPANT_FIELDS
+        }
+        try:
+            participants[slug] = ParticipantSchema(bounds=bounds).load(figures)
+        except ValidationError as exc:
+            for name, messages in exc.messages.items():
+                errors[field_name(name, slug)] = messages
+    if not errors:
+        data = _keep_what_the_key_uses(data, participants)
+        if data["key_kind"] == allocation.PERCENTAGES:
+            errors.update(
+                {
+                    field_name("percentage", slug): ["Fyll i medlemmens procentsats."]
+                    for slug, figures in participants.items()
+                    if figures["percentage"] is None
+                }
+            )
+    if errors:
+        return PoolForm(entered, chosen, errors=errors)
+    return PoolForm(entered, chosen, data=data)
+
+
+def _used_settings(entered: dict) -> set[str]:
+    """The form fields the entered key reads (beside name, amount and the like)."""
+    kind, rest = entered.get("key_kind", "").strip(), entered.get("rest", "").strip()
+    used = set(POOL_FIELDS) - {"equal_percent", "rest", "population_year", "usage_service"}
+    if kind == allocation.HYBRID:
+        used |= {"equal_percent", "rest"}
+    if kind == allocation.POPULATION or (kind == allocation.HYBRID and rest == "population"):
+        used |= {"population_year", "population"}
+    if kind == allocation.USAGE or (kind == allocation.HYBRID and rest == "usage"):
+        used.add("usage_service")
+    if kind == allocation.PERCENTAGES:
+        used.add("percentage")
+    if entered.get("pro_rata", "").strip() == "ja":
+        used |= {"joined_on", "left_on"}
+    return used
+
+
+def _uses(data: dict, figure: str) -> bool:
+    kind, rest = data["key_kind"], data.get("rest")
+    return kind == figure or (kind == allocation.HYBRID and rest == figure)
+
+
+def _keep_what_the_key_uses(data: dict, participants: dict) -> dict:
+    """The pool as stored: settings and figures the key does not use are dropped, so what
+    is stored is what an allocation will read."""
+    kind = data["key_kind"]
+    settings = {}
+    if kind == allocation.HYBRID:
+        settings.update(equal_percent=data["equal_percent"], rest=data["rest"])
+    if _uses(data, allocation.POPULATION) and data.get("population_year") is not None:
+        settings["year"] = data["population_year"]
+    if _uses(data, allocation.USAGE):
+        settings["service"] = data.get("usage_service")
+    population = _uses(data, allocation.POPULATION)
+    pro_rata = bool(data["pro_rata"])
+    return {
+        "period": data["period"],
+        "name": data["name"],
+        "category": data["category"],
+        "description": data.get("description"),
+        "amount_ore": data["amount"],
+        "key_kind": kind,
+        "key_settings": settings,
+        "pro_rata": bool(data["pro_rata"]),
+        "participants": {
+            slug: {
+                "percentage": figures["percentage"] if kind == allocation.PERCENTAGES else None,
+                "population": figures["population"] if population else None,
+                "joined_on": figures["joined_on"] if pro_rata else None,
+                "left_on": figures["left_on"] if pro_rata else None,
+            }
+            for slug, figures in participants.items()
+        },
+    }
+
+
+def pool_entered(pool) -> tuple[dict, list[str]]:
+    """A stored pool as the form shows it."""
+    settings = pool.key_settings or {}
+    entered = {
+        "period": pool.period,
+        "name": pool.name,
+        "category": pool.category,
+        "description": pool.description or "",
+        "amount": kronor_text(pool.amount_ore),
+        "key_kind": pool.key_kind,
+        "equal_percent": (settings.get("equal_percent") or "").replace(".", ","),
+        "rest": settings.get("rest") or "",
+        "population_year": str(settings.get("year") or ""),
+        "usage_service": settings.get("service") or "",
+        "pro_rata": "ja" if pool.pro_rata else "",
+    }
+    chosen = []
+    for p in pool.participants:
+        chosen.append(p.tenant.slug)
+        entered[field_name("percentage", p.tenant.slug)] = (p.percentage or "").replace(".", ",")
+        entered[field_name("population", p.tenant.slug)] = (
+            "" if p.population is None else str(p.population)
+        )
+        for name in ("joined_on", "left_on"):
+            day = getattr(p, name)
+            entered[field_name(name, p.tenant.slug)] = day.isoformat() if day else ""
+    return entered, chosen
+
+
+# -- the key comparison ------------------------------------------------------------------
+
+
+COMPARABLE = {kind: label for kind, label in KEYS.items() if kind != allocation.PERCENTAGES}
+
+
+def _key_choice(which: str) -> fields.String:
+    message = f"Välj den {which} nyckeln: lika delar, folkmängd, användning eller hybrid."
+    return fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(COMPARABLE), error=message),
+        error_messages={"required": message, "null": message},
+    )
+
+
+class CompareSchema(_Form):
+    """The comparison's query: an amount for the period split under two keys."""
+
+    period = _period_field()
+    amount = Kronor(
+        required=True,
+        error_messages={
+            "required": f"Fyll i ett belopp i kronor, {AMOUNT_EXAMPLE}.",
+            "null": f"Fyll i ett belopp i kronor, {AMOUNT_EXAMPLE}.",
+        },
+    )
+    a = _key_choice("första")
+    b = _key_choice("andra")
+    # For a hybrid key: the part split equally, and what the rest follows.
+    equal_percent = Percent("den lika delen", load_default="30")
+    rest = fields.String(
+        load_default=allocation.POPULATION,
+        validate=validate.OneOf(
+            (allocation.POPULATION, allocation.USAGE),
+            error="Välj folkmängd eller användning för resten.",
+        ),
+    )
+
+    @pre_load
+    def _hybrid_settings_only_for_hybrid(self, data, **kwargs):
+        """A hybrid setting left empty, or sent with no hybrid key, takes its default."""
+        hybrid = allocation.HYBRID in (data.get("a"), data.get("b"))
+        return {
+            k: v
+            for k, v in data.items()
+            if k not in ("equal_percent", "rest") or (hybrid and v is not None and str(v).strip())
+        }
+
+    @validates_schema
+    def _two_keys(self, data, **kwargs):
+        if data.get("a") and data.get("a") == data.get("b"):
+            raise ValidationError({"b": ["Välj två olika nycklar att jämföra."]})
+
+    @staticmethod
+    def key(data: dict, which: str) -> allocation.Key:
+        kind = data[which]
+        if kind == allocation.HYBRID:
+            return allocation.Key(kind, equal_percent=data["equal_percent"], rest=data["rest"])
+        return allocation.Key(kind)

@@ -1,0 +1,444 @@
+"""The hub's cost sharing pages at /hub/kostnader: a period's pools (entered, edited,
+removed), running an allocation, the stored runs with every member's statement, the SIE
+file of the hub's invoices, and two keys compared side by side.
+
+Pools and runs are the hub's own rows and are read with the request's session. Every
+write, and every read of members' cases (usage counts), goes through `across_members`.
+"""
+
+import sqlalchemy as sa
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from marshmallow import ValidationError
+from sqlalchemy import exc as sa_exc
+
+from samverkan.access import hub
+from samverkan.accounts.models import HUB_ADMIN
+from samverkan.catalogue.models import ServiceDefinition
+from samverkan.clock import swedish_today
+from samverkan.costs import allocation, runs, sie, statements
+from samverkan.costs.models import CATEGORIES, KEYS, AllocationRun, CostPool
+from samverkan.extensions import db
+from samverkan.hub import costs_chart, costs_forms, costs_operations
+from samverkan.hub.across import across_members
+from samverkan.hub.views import bp
+from samverkan.tenancy.models import Tenant
+
+POOL_LABELS = {
+    "period": "Period",
+    "name": "Namn",
+    "category": "Vad poolen betalar för",
+    "description": "Beskrivning",
+    "amount": "Belopp",
+    "key_kind": "Fördelningsnyckel",
+    "equal_percent": "Del som delas lika",
+    "rest": "Resten fördelas efter",
+    "population_year": "Folkmängd per år",
+    "usage_service": "Ärenden i e-tjänst",
+    "pro_rata": "Pro rata",
+    "participants": "Deltagare",
+}
+FIGURE_LABELS = {
+    "percentage": "procentsats",
+    "population": "folkmängd",
+    "joined_on": "inträde",
+    "left_on": "utträde",
+}
+
+
+def _period_or_default() -> tuple[str, dict]:
+    """The period asked for in ?period=, or this year; and an error for a malformed one."""
+    period = (request.args.get("period") or "").strip()
+    if not period:
+        return str(swedish_today().year), {}
+    try:
+        costs_forms._valid_period(period)
+    except ValidationError as exc:
+        return period, {"period": exc.messages}
+    return period, {}
+
+
+def _pools(period: str) -> list[CostPool]:
+    return list(
+        db.session.scalars(
+            sa.select(CostPool).where(CostPool.period == period).order_by(CostPool.name)
+        )
+    )
+
+
+def _runs(period: str) -> list[AllocationRun]:
+    return list(
+        db.session.scalars(
+            sa.select(AllocationRun)
+            .where(AllocationRun.period == period)
+            .order_by(AllocationRun.id.desc())
+        )
+    )
+
+
+def _run_totals(found: list[AllocationRun]) -> dict[int, int]:
+    """Each run's total in öre (the sum of its pools, which is the sum of its shares)."""
+    return {r.id: sum(p["amount_ore"] for p in r.inputs["pools"]) for r in found}
+
+
+def _render_pools(period: str, errors: dict | None = None, problems=None, code: int = 200):
+    found = _pools(period) if not errors else []
+    stored = _runs(period) if not errors else []
+    return (
+        render_template(
+            "hub/costs_pools.html",
+            period=period,
+            pools=found,
+            total=sum(p.amount_ore for p in found),
+            stored_runs=stored,
+            run_totals=_run_totals(stored),
+            categories=CATEGORIES,
+            keys=KEYS,
+            errors=errors or {},
+            problems=problems or [],
+            **_money(),
+        ),
+        code,
+    )
+
+
+@bp.get("/kostnader")
+@hub(HUB_ADMIN)
+def costs():
+    period, errors = _period_or_default()
+    return _render_pools(period, errors, code=422 if errors else 200)
+
+
+@bp.post("/kostnader/kor")
+@hub(HUB_ADMIN)
+def costs_run_allocation():
+    period = (request.form.get("period") or "").strip()
+    try:
+        costs_forms._valid_period(period)
+    except ValidationError as exc:
+        return _render_pools(period, {"period": exc.messages}, code=422)
+    try:
+        with across_members("costs.allocated", period, detail={"period": period}) as session:
+            stored = runs.run(session, period, created_by=current_user.email)
+            run_id = stored.id
+            session.commit()
+    except runs.RunError as exc:
+        return _render_pools(period, problems=exc.problems, code=422)
+    flash(f"Fördelningen för {period} är körd och sparad.")
+    return redirect(url_for("hub.costs_run", run_id=run_id), 303)
+
+
+# -- pools ---------------------------------------------------------------------------------
+
+
+def _members(pool: CostPool | None = None) -> list[Tenant]:
+    """Who may take part: every active member, and anyone already in the pool."""
+    taking_part = [p.tenant_id for p in pool.participants] if pool else []
+    return list(
+        db.session.scalars(
+            sa.select(Tenant)
+            .where(sa.or_(Tenant.status == "active", Tenant.id.in_(taking_part)))
+            .order_by(Tenant.name)
+        )
+    )
+
+
+def _services() -> dict[str, str]:
+    """E-service slug → its title (the newest version's)."""
+    titles = {}
+    for slug, content in db.session.execute(
+        sa.select(ServiceDefinition.slug, ServiceDefinition.content).order_by(
+            ServiceDefinition.slug, ServiceDefinition.version
+        )
+    ):
+        titles[slug] = content["title"]["sv"]
+    return dict(sorted(titles.items(), key=lambda item: item[1]))
+
+
+def _render_form(pool, members, entered, chosen, errors=None, code=200):
+    labels = dict(POOL_LABELS)
+    for m in members:
+        for name, label in FIGURE_LABELS.items():
+            labels[costs_forms.field_name(name, m.slug)] = f"{m.name}, {label}"
+    return (
+        render_template(
+            "hub/costs_pool_form.html",
+            pool=pool,
+            members=members,
+            entered=entered,
+            chosen=set(chosen),
+            errors=errors or {},
+            labels=labels,
+            categories=CATEGORIES,
+            keys=KEYS,
+            services=_services(),
+            field_name=costs_forms.field_name,
+            **_money(),
+        ),
+        code,
+    )
+
+
+def _pool_or_404(pool_id: int) -> CostPool:
+    return db.session.get(CostPool, pool_id) or abort(404)
+
+
+@bp.get("/kostnader/ny")
+@hub(HUB_ADMIN)
+def costs_new_pool():
+    period, errors = _period_or_default()
+    members = _members()
+    entered = {
+        "period": "" if errors else period,
+        "category": "platform",
+        "key_kind": "equal",
+    }
+    return _render_form(None, members, entered, [m.slug for m in members if m.status == "active"])
+
+
+@bp.get("/kostnader/pool/<int:pool_id>")
+@hub(HUB_ADMIN)
+def costs_edit_pool(pool_id: int):
+    pool = _pool_or_404(pool_id)
+    entered, chosen = costs_forms.pool_entered(pool)
+    return _render_form(pool, _members(pool), entered, chosen)
+
+
+@bp.post("/kostnader/ny")
+@hub(HUB_ADMIN)
+def costs_create_pool():
+    return _save(None)
+
+
+@bp.post("/kostnader/pool/<int:pool_id>")
+@hub(HUB_ADMIN)
+def costs_save_pool(pool_id: int):
+    return _save(_pool_or_404(pool_id))
+
+
+def _save(pool: CostPool | None):
+    members = _members(pool)
+    form = costs_forms.read_pool_form(request.form, members, set(_services()))
+    if form.errors:
+        return _render_form(pool, members, form.entered, form.chosen, form.errors, 422)
+    data = form.data
+    detail = {
+        "change": "updated" if pool else "created",
+        "period": data["period"],
+        "name": data["name"],
+        "amount_ore": data["amount_ore"],
+        "key": data["key_kind"],
+        "participants": len(data["participants"]),
+    }
+    try:
+        with across_members(
+            "costs.pools_changed", f"{data['period']}: {data['name']}", detail=detail
+        ) as session:
+            target = None
+            if pool is not None:
+                target = session.get(CostPool, pool.id) or abort(404)
+            saved = costs_operations.save_pool(session, target, data)
+            period = saved.period
+            session.commit()
+    except costs_operations.PoolError as exc:
+        errors = {exc.field: [exc.message]}
+        return _render_form(pool, members, form.entered, form.chosen, errors, 422)
+    except sa_exc.IntegrityError:  # the same name saved at the same moment in another tab
+        errors = {
+            "name": [f"Det finns redan en pool som heter {data['name']} för {data['period']}."]
+        }
+        return _render_form(pool, members, form.entered, form.chosen, errors, 422)
+    flash(f"Poolen {data['name']} är sparad.")
+    return redirect(url_for("hub.costs", period=period), 303)
+
+
+@bp.get("/kostnader/pool/<int:pool_id>/ta-bort")
+@hub(HUB_ADMIN)
+def costs_confirm_pool_removal(pool_id: int):
+    return render_template(
+        "hub/costs_pool_delete.html", pool=_pool_or_404(pool_id), keys=KEYS, **_money()
+    )
+
+
+@bp.post("/kostnader/pool/<int:pool_id>/ta-bort")
+@hub(HUB_ADMIN)
+def costs_remove_pool(pool_id: int):
+    pool = _pool_or_404(pool_id)
+    detail = {"change": "deleted", **costs_operations.summary(pool)}
+    with across_members(
+        "costs.pools_changed", f"{pool.period}: {pool.name}", detail=detail
+    ) as session:
+        target = session.get(CostPool, pool_id) or abort(404)
+        period, name = target.period, target.name
+        costs_operations.delete_pool(session, target)
+        session.commit()
+    flash(f"Poolen {name} är borttagen. Sparade körningar påverkas inte.")
+    return redirect(url_for("hub.costs", period=period), 303)
+
+
+# -- runs and statements -------------------------------------------------------------------
+
+
+def _run_or_404(run_id: int) -> AllocationRun:
+    return db.session.get(AllocationRun, run_id) or abort(404)
+
+
+def _attachment(body: str | bytes, content_type: str, filename: str) -> Response:
+    response = Response(body, content_type=content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/kostnader/korning/<int:run_id>")
+@hub(HUB_ADMIN)
+def costs_run(run_id: int):
+    stored = _run_or_404(run_id)
+    rows = statements.run_table(stored)
+    pools = sorted(stored.inputs["pools"], key=lambda p: (p["name"], p["pool_id"]))
+    members = statements.member_totals(stored)
+    cells = {(row.tenant_id, row.pool_id): row for row in rows}
+    pool_sums = {p["pool_id"]: 0 for p in pools}
+    for row in rows:
+        pool_sums[row.pool_id] += row.amount_ore
+    return render_template(
+        "hub/costs_run.html",
+        run=stored,
+        pools=pools,
+        members=members,
+        cells=cells,
+        pool_sums=pool_sums,
+        total=sum(p["amount_ore"] for p in pools),
+        shares_total=sum(row.amount_ore for row in rows),
+        is_latest=runs.latest_run(db.session, stored.period).id == stored.id,
+        key_label=statements.key_label,
+        **_money(),
+    )
+
+
+@bp.get("/kostnader/korning/<int:run_id>.csv")
+@hub(HUB_ADMIN)
+def costs_run_csv(run_id: int):
+    stored = _run_or_404(run_id)
+    filename = f"kostnadsfordelning-{stored.period}-korning-{stored.id}.csv"
+    return _attachment(statements.run_csv(stored), "text/csv; charset=utf-8", filename)
+
+
+@bp.get("/kostnader/korning/<int:run_id>.se")
+@hub(HUB_ADMIN)
+def costs_run_sie(run_id: int):
+    stored = _run_or_404(run_id)
+    body = sie.sie_for_run(stored, g.hub, current_app.config)
+    # text/plain: SIE is tagged text; the charset says how a browser should show it.
+    return _attachment(body, "text/plain; charset=cp437", sie.sie_filename(stored))
+
+
+def _statement_or_404(run_id: int, member: str) -> statements.Statement:
+    stored = _run_or_404(run_id)
+    share = next((s for s in stored.shares if s.tenant_slug == member), None)
+    if share is None:  # not a participant in this run
+        abort(404)
+    return statements.member_statement(stored, share.tenant_id)
+
+
+@bp.get("/kostnader/korning/<int:run_id>/<slug:member>")
+@hub(HUB_ADMIN)
+def costs_statement(run_id: int, member: str):
+    statement = _statement_or_404(run_id, member)
+    return render_template("hub/costs_statement.html", statement=statement, **_money())
+
+
+@bp.get("/kostnader/korning/<int:run_id>/<slug:member>.csv")
+@hub(HUB_ADMIN)
+def costs_statement_csv(run_id: int, member: str):
+    statement = _statement_or_404(run_id, member)
+    return _attachment(
+        statements.statement_csv(statement),
+        "text/csv; charset=utf-8",
+        statements.statement_filename(statement, "csv"),
+    )
+
+
+# -- two keys compared ---------------------------------------------------------------------
+
+
+@bp.get("/kostnader/jamfor")
+@hub(HUB_ADMIN)
+def costs_compare():
+    defaults = {
+        "period": str(swedish_today().year),
+        "amount": "1 000 000,00",
+        "a": "equal",
+        "b": "population",
+        "equal_percent": "30",
+        "rest": "population",
+    }
+    asked = bool(request.args)
+    entered = {
+        name: request.args.get(name, defaults[name] if not asked else "") for name in defaults
+    }
+    context = {"entered": entered, "keys": costs_forms.COMPARABLE, "errors": {}, "rows": None}
+    if not asked:
+        return render_template("hub/costs_compare.html", **context, **_money())
+    try:
+        data = costs_forms.CompareSchema().load(entered)
+    except ValidationError as exc:
+        context["errors"] = exc.messages
+        return render_template("hub/costs_compare.html", **context, **_money()), 422
+    key_a = costs_forms.CompareSchema.key(data, "a")
+    key_b = costs_forms.CompareSchema.key(data, "b")
+    member_ids = list(db.session.scalars(sa.select(Tenant.id).where(Tenant.status == "active")))
+    detail = {
+        "period": data["period"],
+        "amount_ore": data["amount"],
+        "a": data["a"],
+        "b": data["b"],
+    }
+    try:
+        with across_members("costs.counted", data["period"], detail=detail) as session:
+            compared = statements.compare_keys(
+                session, data["period"], data["amount"], member_ids, key_a, key_b
+            )
+            # Plain values: the session's objects are gone once it closes.
+            rows = [(c.tenant.name, c.ore_a, c.ore_b, c.difference) for c in compared]
+            session.commit()
+    except allocation.AllocationError as exc:
+        field = {"key": "b", "participants": "period"}.get(exc.field, "a")
+        context["errors"] = {field: [exc.message]}
+        return render_template("hub/costs_compare.html", **context, **_money()), 422
+    label_a = statements.key_label(_key_json(key_a))
+    label_b = statements.key_label(_key_json(key_b))
+    chart = costs_chart.comparison_chart(
+        [(name, a, b) for name, a, b, _ in rows], statements.kronor, label_a, label_b
+    )
+    context.update(
+        rows=rows,
+        label_a=label_a,
+        label_b=label_b,
+        chart=chart,
+        amount_ore=data["amount"],
+        period=data["period"],
+    )
+    return render_template("hub/costs_compare.html", **context, **_money())
+
+
+def _key_json(key: allocation.Key) -> dict:
+    """A key as statements.key_label reads a stored one."""
+    return {"kind": key.kind, "equal_percent": key.equal_percent, "rest": key.rest}
+
+
+def _money() -> dict:
+    return {
+        "kronor": statements.kronor,
+        "amount_text": statements.amount_text,
+        "thousands": statements.grouped,
+    }

@@ -1,0 +1,468 @@
+"""The hub's cost pages and API: pools entered, edited and removed through the pages (bad
+input refused by its field), an allocation run whose shares sum to every pool, a member's
+statement as a page and CSV, the SIE file, two keys compared as a chart, the allocations
+API by token, and nobody but the hub's administrators getting in."""
+
+import re
+from html import unescape
+
+import pytest
+import sqlalchemy as sa
+from api_support import MEMBERS, assert_documented
+from conftest import count_all
+from test_accounts import create, sign_in
+from test_staff_api import bearer, token_of
+
+from samverkan.costs.allocation import Key, Participant, allocate
+from samverkan.costs.models import AllocationRun, AllocationShare, CostPool
+from samverkan.database_roles import maintenance_session
+from samverkan.tenancy.models import Tenant
+
+NAVET = "navet@karlstad.example"
+SLUGS = sorted(MEMBERS)  # the sixteen members
+# Each test keeps to its own period: pools are removed afterwards, but stored runs cannot
+# be (they are append-only), and test_allocation.py uses 2031.
+PERIODS = iter(range(2041, 2100))
+
+
+@pytest.fixture
+def period(app):
+    chosen = str(next(PERIODS))
+    yield chosen
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.delete(CostPool).where(CostPool.period == chosen))
+        session.commit()
+
+
+@pytest.fixture
+def navet(app, client, read_csrf):
+    """The client signed in as a hub administrator; returns a fresh CSRF token."""
+    assert create(app, NAVET, tenant="karlstad", role="hub_admin").exit_code == 0
+    assert sign_in(client, read_csrf, NAVET, tenant="karlstad").status_code == 303
+    return read_csrf(client.get("/hub/kostnader/ny").text)
+
+
+def pool_form(period, csrf, name="Plattformens drift", amount="1 250 000,00", key="equal", **more):
+    participants = more.pop("participants", SLUGS)
+    return {
+        "csrf_token": csrf,
+        "period": period,
+        "name": name,
+        "category": "platform",
+        "amount": amount,
+        "key_kind": key,
+        "participants": participants,
+        **more,
+    }
+
+
+def pools(app, period) -> list[CostPool]:
+    with app.app_context(), maintenance_session() as session:
+        found = session.scalars(
+            sa.select(CostPool).where(CostPool.period == period).order_by(CostPool.name)
+        ).all()
+        for pool in found:
+            _ = [(p.tenant.slug, p.percentage) for p in pool.participants]
+        session.expunge_all()
+        return list(found)
+
+
+def audit_actions(app, action) -> list[tuple]:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text(
+                "SELECT t.slug, a.object_ref, a.actor FROM audit_log a "
+                "JOIN tenants t ON t.id = a.tenant_id WHERE a.action = :action ORDER BY a.id"
+            ),
+            {"action": action},
+        ).all()
+
+
+def text_of(html: str) -> str:
+    """The page's words, without tags, with spaces as one (amounts use no-break spaces)."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html))).replace("\xa0", " ")
+
+
+def run_period(client, csrf, period):
+    return client.post("/hub/kostnader/kor", data={"csrf_token": csrf, "period": period})
+
+
+# -- pools ---------------------------------------------------------------------------------
+
+
+def test_a_hub_administrator_creates_edits_and_removes_a_pool(app, client, navet, period):
+    new = client.get(f"/hub/kostnader/ny?period={period}")
+    assert new.status_code == 200
+    # Every active member is ticked to begin with.
+    ticked = re.findall(r'name="participants" value="([a-z]+)" checked', new.text)
+    assert set(SLUGS) <= set(ticked)
+
+    created = client.post("/hub/kostnader/ny", data=pool_form(period, navet))
+    assert created.status_code == 303
+    assert created.headers["Location"].endswith(f"/hub/kostnader?period={period}")
+    [pool] = pools(app, period)
+    assert (pool.name, pool.amount_ore, pool.key_kind) == (
+        "Plattformens drift",
+        125_000_000,
+        "equal",
+    )
+    assert len(pool.participants) == 16
+    listing = text_of(client.get(f"/hub/kostnader?period={period}").text)
+    assert "Plattformens drift" in listing and "1 250 000,00 kr" in listing
+
+    edit = client.get(f"/hub/kostnader/pool/{pool.id}")
+    assert 'value="1 250 000,00"' in edit.text
+    changed = client.post(
+        f"/hub/kostnader/pool/{pool.id}",
+        data=pool_form(
+            period,
+            navet,
+            name="Lönecentrum",
+            amount="999,99",
+            key="percentages",
+            category="shared_service",
+            participants=["karlstad", "arvika"],
+            **{"percentage-karlstad": "62,5", "percentage-arvika": "37.5", "percentage-eda": "9"},
+        ),
+    )
+    assert changed.status_code == 303
+    [pool] = pools(app, period)
+    assert (pool.name, pool.amount_ore, pool.category) == ("Lönecentrum", 99_999, "shared_service")
+    assert sorted((p.tenant.slug, p.percentage) for p in pool.participants) == [
+        ("arvika", "37.5"),
+        ("karlstad", "62.5"),
+    ]
+
+    confirm = client.get(f"/hub/kostnader/pool/{pool.id}/ta-bort")
+    assert confirm.status_code == 200 and "Ta bort Lönecentrum?" in unescape(confirm.text)
+    removed = client.post(f"/hub/kostnader/pool/{pool.id}/ta-bort", data={"csrf_token": navet})
+    assert removed.status_code == 303
+    assert pools(app, period) == []
+    assert client.get(f"/hub/kostnader/pool/{pool.id}").status_code == 404
+    # Every change is the hub's, in the hub's log, by name.
+    changes = [row for row in audit_actions(app, "costs.pools_changed") if period in row[1]]
+    assert [(slug, actor) for slug, _, actor in changes] == [("karlstad", NAVET)] * 3
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1.5e6", "Skriv beloppet i kronor med siffror"),
+        ("1250000.50", "Skriv ören efter ett kommatecken"),
+        ("12,345", "högst två decimaler"),
+        ("tusen", "Skriv beloppet i kronor med siffror"),
+        ("-500", "kan inte vara negativt"),
+        ("", "Fyll i beloppet i kronor"),
+        ("12 34,00", "Skriv beloppet i kronor med siffror"),
+    ],
+)
+def test_an_amount_that_is_not_exact_kronor_is_refused_by_its_field(
+    app, client, navet, period, amount, message
+):
+    response = client.post("/hub/kostnader/ny", data=pool_form(period, navet, amount=amount))
+    assert response.status_code == 422
+    page = unescape(response.text)
+    assert 'class="error-summary"' in page and 'href="#f-amount"' in page
+    assert re.search(r'id="f-amount"[^>]*aria-describedby="f-amount-hint f-amount-error"', page)
+    assert message in page
+    assert pools(app, period) == []
+
+
+def test_amounts_in_kronor_become_exact_ore(app, client, navet, period):
+    for name, amount in (("A", "1 250 000"), ("B", "0,01"), ("C", "12,5 kr"), ("D", "0")):
+        form = pool_form(period, navet, name=f"Pool {name}", amount=amount)
+        assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    assert [p.amount_ore for p in pools(app, period)] == [125_000_000, 1, 1_250, 0]
+
+
+def test_other_refusals_name_their_field(app, client, navet, period):
+    def refused(**form) -> str:
+        data = {**pool_form(period, navet, key=form.pop("key", "equal")), **form}
+        response = client.post("/hub/kostnader/ny", data=data)
+        assert response.status_code == 422, form
+        return unescape(response.text)
+
+    assert "Välj minst en deltagare." in refused(participants=[])
+    page = refused(key="hybrid")
+    assert "Fyll i hur stor del som delas lika" in page and 'href="#f-rest"' in page
+    assert "Skriv perioden som ett år" in refused(period="2026-13")
+    page = refused(pro_rata="ja", **{"joined_on-eda": f"{int(period) + 1}-01-01"})
+    assert 'href="#f-joined_on-eda"' in page and "inom perioden" in page
+    assert "Fyll i medlemmens procentsats." in refused(key="percentages")
+    assert 'href="#f-population-kil"' in refused(key="population", **{"population-kil": "många"})
+    assert pools(app, period) == []
+    assert client.post("/hub/kostnader/ny", data=pool_form(period, navet)).status_code == 303
+    assert "Det finns redan en pool som heter Plattformens drift" in refused()
+    assert len(pools(app, period)) == 1
+
+
+def test_figures_the_key_does_not_use_are_neither_checked_nor_kept(app, client, navet, period):
+    form = pool_form(
+        period,
+        navet,
+        equal_percent="garbage",
+        population_year="x",
+        **{"percentage-arvika": "50", "population-arvika": "oj", "joined_on-eda": "igår"},
+    )
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    [pool] = pools(app, period)
+    assert pool.key_settings == {}
+    assert all(p.percentage is None and p.population is None for p in pool.participants)
+    assert all(p.joined_on is None for p in pool.participants)
+
+
+# -- running an allocation -----------------------------------------------------------------
+
+
+def test_percentages_that_do_not_make_100_are_the_runs_problem(app, client, navet, period):
+    form = pool_form(
+        period,
+        navet,
+        name="Lönecentrum",
+        key="percentages",
+        participants=["karlstad", "arvika"],
+        **{"percentage-karlstad": "50", "percentage-arvika": "40"},
+    )
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    before = count_all(app, "allocation_runs")
+    response = run_period(client, navet, period)
+    assert response.status_code == 422
+    page = unescape(response.text)
+    assert "Fördelningen kunde inte köras" in page
+    assert "Lönecentrum: Procentsatserna summerar till 90 %, inte 100 %." in page
+    assert count_all(app, "allocation_runs") == before
+
+
+def test_a_run_stores_shares_that_sum_to_each_pool(app, client, navet, period):
+    assert (
+        client.post(
+            "/hub/kostnader/ny", data=pool_form(period, navet, name="Drift", amount="1,00")
+        ).status_code
+        == 303
+    )
+    population = pool_form(
+        period,
+        navet,
+        name="Utveckling",
+        amount="1 000 000,00",
+        key="population",
+        population_year="2023",
+    )
+    assert client.post("/hub/kostnader/ny", data=population).status_code == 303
+
+    response = run_period(client, navet, period)
+    assert response.status_code == 303
+    run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    with app.app_context(), maintenance_session() as session:
+        run = session.get(AllocationRun, run_id)
+        assert run.period == period and run.created_by == NAVET
+        by_pool: dict[str, dict[str, int]] = {}
+        for share in session.scalars(
+            sa.select(AllocationShare).where(AllocationShare.run_id == run_id)
+        ):
+            by_pool.setdefault(share.pool_name, {})[share.tenant_slug] = share.amount_ore
+        amounts = {p["name"]: p["amount_ore"] for p in run.inputs["pools"]}
+    assert {name: sum(shares.values()) for name, shares in by_pool.items()} == amounts
+    # FACTS: 1,00 kr in sixteen parts is twelve of 6 öre and four of 7 öre; a million by
+    # 2023 population gives Karlstad 342 915,48 kr and Munkfors 12 939,61 kr.
+    assert sorted(by_pool["Drift"].values()) == [6] * 12 + [7] * 4
+    assert by_pool["Utveckling"]["karlstad"] == 34_291_548
+    assert by_pool["Utveckling"]["munkfors"] == 1_293_961
+    assert [row[1] for row in audit_actions(app, "costs.allocated")][-1] == period
+
+    page = text_of(client.get(f"/hub/kostnader/korning/{run_id}").text)
+    assert "342 915,48" in page and "12 939,61" in page
+    assert "1 000 001,00" in page  # the pools' total, and the shares' total, shown equal
+    listing = text_of(client.get(f"/hub/kostnader?period={period}").text)
+    assert f"Körning {run_id}" in listing and NAVET in listing
+
+    whole = client.get(f"/hub/kostnader/korning/{run_id}.csv")
+    assert whole.status_code == 200 and whole.mimetype == "text/csv"
+    assert "attachment" in whole.headers["Content-Disposition"]
+    lines = whole.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("Medlem;Pool;")
+    assert len(lines) == 1 + 32
+
+
+@pytest.fixture
+def a_run(app, client, navet, period) -> int:
+    """Two pools of the period allocated; returns the run's id."""
+    client.post("/hub/kostnader/ny", data=pool_form(period, navet, name="Drift", amount="1,00"))
+    client.post(
+        "/hub/kostnader/ny",
+        data=pool_form(period, navet, name="Utveckling", amount="1 000 000,00", key="population"),
+    )
+    response = run_period(client, navet, period)
+    assert response.status_code == 303
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
+    page = client.get(f"/hub/kostnader/korning/{a_run}/karlstad")
+    assert page.status_code == 200
+    words = text_of(page.text)
+    assert "Karlstads kommun" in words and f"Kostnadsfördelning {period}" in words
+    # The exact share, reduced: 97 233 of 283 548 inhabitants.
+    assert "32411/94516" in words and "342 915,48 kr" in words
+    assert "1/16" in words and "6,2500 %" in words
+    assert "<script" not in page.text.split("</head>")[1]  # printing is the browser's own
+    assert client.get(f"/hub/kostnader/korning/{a_run}/gotland").status_code == 404
+
+    sheet = client.get(f"/hub/kostnader/korning/{a_run}/karlstad.csv")
+    assert sheet.status_code == 200 and sheet.mimetype == "text/csv"
+    assert (
+        sheet.headers["Content-Disposition"]
+        == f'attachment; filename="kostnadsfordelning-{period}-karlstad.csv"'
+    )
+    rows = [line.split(";") for line in sheet.text.lstrip("\ufeff").splitlines()]
+    assert rows[0][0] == "Pool" and rows[0][-1] == "Belopp (kr)"
+    assert [row[0] for row in rows[1:]] == ["Drift", "Utveckling", "Summa"]
+    assert rows[2][-3:] == ["32411/94516", "34,2915 %", "342 915,48"]
+    karlstad_drift = int(rows[1][-1].replace(",", ""))
+    assert rows[3][-1] == f"342 915,{48 + karlstad_drift:02d}"
+
+
+def test_the_sie_file_is_cp437_and_every_voucher_balances(app, client, a_run, period):
+    response = client.get(f"/hub/kostnader/korning/{a_run}.se")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/plain; charset=cp437"
+    assert (
+        response.headers["Content-Disposition"]
+        == f'attachment; filename="fakturor-{period}-korning-{a_run}.se"'
+    )
+    text = response.data.decode("cp437")
+    assert "#FORMAT PC8" in text and "#SIETYP 4" in text
+    vouchers = re.split(r"^#VER ", text, flags=re.M)[1:]
+    assert vouchers, "no vouchers"
+    for voucher in vouchers:
+        amounts = re.findall(r"#TRANS \S+ \{[^}]*\} (-?\d+(?:\.\d+)?)", voucher)
+        assert amounts, voucher
+        assert sum(round(float(a) * 100) for a in amounts) == 0, voucher
+    # One invoice per member but the hub, whose own share stays its own cost.
+    assert len(vouchers) == 15 and not any("Karlstads kommun" in v for v in vouchers)
+    assert "Årjängs kommun" in text  # å in CP437
+    debits = re.findall(r"#TRANS 1510 \{\} (\d+\.\d\d)", text)
+    karlstad = 34_291_548 + 6  # its population share and 6 öre of the 1,00 kr pool
+    assert sum(int(d.replace(".", "")) for d in debits) == 100_000_100 - karlstad
+
+
+# -- two keys compared ---------------------------------------------------------------------
+
+
+def test_the_comparison_draws_both_keys_and_matches_the_allocation(app, client, navet, period):
+    response = client.get(
+        f"/hub/kostnader/jamfor?period={period}&amount=1000000,00&a=equal&b=population"
+    )
+    assert response.status_code == 200
+    page = response.text
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    assert 'role="img"' in svg and "<title" in svg
+    assert "style=" not in page and "<script" not in page.split("</head>")[1]
+    with app.app_context(), maintenance_session() as session:
+        members = session.scalars(sa.select(Tenant).where(Tenant.status == "active")).all()
+        participants = [
+            Participant(key=t.scb_code, name=t.name, population=t.population_count) for t in members
+        ]
+    for key in (Key("equal"), Key("population")):
+        for share in allocate(100_000_000, participants, key):
+            kronor, ore = divmod(share.amount_ore, 100)
+            shown = f"{kronor:,}".replace(",", " ") + f",{ore:02d} kr"
+            row = re.search(rf"<th scope=\"row\">{re.escape(share.name)}</th>(.*?)</tr>", page)
+            assert row and shown in unescape(row.group(1)), (share.name, shown)
+            assert f'aria-label="{share.name}: ' in page
+    # Bars are drawn to one scale: Karlstad's population bar is the longest.
+    widths = re.findall(r'width="([\d.]+)" height="12" fill="#a34a00"', svg)
+    assert len(widths) == len(members) + 1  # the legend's swatch too
+    assert max(float(w) for w in widths) == pytest.approx(330.0)
+
+
+def test_a_comparison_that_cannot_be_made_is_refused_by_its_field(client, navet, period):
+    bad_amount = client.get(
+        f"/hub/kostnader/jamfor?period={period}&amount=1.5&a=equal&b=population"
+    )
+    assert bad_amount.status_code == 422 and 'href="#f-amount"' in bad_amount.text
+    same = client.get(f"/hub/kostnader/jamfor?period={period}&amount=100&a=equal&b=equal")
+    assert same.status_code == 422 and "Välj två olika nycklar" in unescape(same.text)
+    agreed = client.get(f"/hub/kostnader/jamfor?period={period}&amount=100&a=equal&b=percentages")
+    assert agreed.status_code == 422 and 'href="#f-b"' in agreed.text
+
+
+# -- the API -------------------------------------------------------------------------------
+
+
+def test_the_allocations_api_answers_a_hub_token_only(app, client, openapi, a_run, period):
+    assert create(app, "anna@arvika.example").exit_code == 0
+    assert create(app, "kalle@karlstad.example", tenant="karlstad").exit_code == 0
+    hub = bearer(token_of(app, NAVET, tenant="karlstad"))
+    url = f"/api/v1/hub/allocations/{period}"
+    path = "/api/v1/hub/allocations/{period}"
+    outcomes = {
+        200: client.get(url, headers=hub),
+        401: client.get(url),
+        404: client.get(url, headers=bearer(token_of(app, "anna@arvika.example"))),
+        422: client.get("/api/v1/hub/allocations/i-fjol", headers=hub),
+    }
+    for status, response in outcomes.items():
+        assert response.status_code == status, (status, response.get_json())
+        assert_documented(openapi, path, "get", response)
+    # A case worker's token at Karlstad is Karlstad's, not the hub's; no run yet is 404 too.
+    worker = bearer(token_of(app, "kalle@karlstad.example", tenant="karlstad"))
+    assert client.get(url, headers=worker).status_code == 404
+    nothing = client.get("/api/v1/hub/allocations/2099-12", headers=hub)
+    assert nothing.status_code == 404 and "2099-12" in nothing.get_json()["message"]
+    assert set(openapi["paths"][path]["get"]["responses"]) == {"200", "401", "404", "422"}
+    assert openapi["components"]["securitySchemes"]["hubToken"]["scheme"] == "bearer"
+
+    body = outcomes[200].get_json()
+    assert (body["run"], body["period"]) == (a_run, period)
+    assert [p["name"] for p in body["pools"]] == ["Drift", "Utveckling"]
+    for pool in body["pools"]:
+        assert sum(s["amount_ore"] for s in pool["shares"]) == pool["amount_ore"]
+    utveckling = body["pools"][1]
+    assert utveckling["key"]["kind"] == "population"
+    karlstad = next(s for s in utveckling["shares"] if s["member"] == "karlstad")
+    assert karlstad == {
+        "member": "karlstad",
+        "name": "Karlstads kommun",
+        "numerator": 32411,  # 97 233 / 283 548, reduced
+        "denominator": 94516,
+        "amount_ore": 34_291_548,
+    }
+
+
+# -- who may use the pages -----------------------------------------------------------------
+
+
+def cost_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/hub/kostnader"):
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                url = (
+                    rule.rule.replace("<int:pool_id>", "1")
+                    .replace("<int:run_id>", "1")
+                    .replace("<slug:member>", "arvika")
+                )
+                yield method, url
+
+
+@pytest.mark.parametrize(
+    ("email", "tenant", "role"),
+    [
+        ("admin@arvika.example", "arvika", "tenant_admin"),
+        ("admin@karlstad.example", "karlstad", "tenant_admin"),
+        ("kontakt@karlstad.example", "karlstad", "contact_centre"),
+    ],
+)
+def test_nobody_but_the_hubs_administrators_opens_a_cost_page(
+    app, client, read_csrf, email, tenant, role
+):
+    assert create(app, email, tenant=tenant, role=role).exit_code == 0
+    assert sign_in(client, read_csrf, email, tenant=tenant).status_code == 303
+    csrf = read_csrf(client.get("/hub/" if role == "contact_centre" else f"/{tenant}/staff/").text)
+    routes = list(cost_routes(app))
+    assert len(routes) >= 12
+    for method, url in routes:
+        response = client.open(url, method=method, data={"csrf_token": csrf})
+        assert response.status_code == 404, (method, url, response.status_code)
+    home = client.get("/hub/") if role == "contact_centre" else None
+    assert home is None or "Kostnader" not in home.text
