@@ -144,23 +144,29 @@ class KeySchema(Schema):
     year = fields.Integer(strict=True, validate=validate.Range(min=1900, max=2100))
     service = fields.String(validate=validate.Regexp(r"^[a-z0-9-]{1,60}$"))
 
-    @validates_schema
-    def settings_fit_the_kind(self, data, **kwargs):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def settings_fit_the_kind(self, data, original, **kwargs):
+        # Presence is judged on what the file says, so a setting with a bad value is not
+        # also reported as missing.
         kind = data.get("kind")
-        by_population = allocation.POPULATION in (kind, data.get("rest"))
-        by_usage = allocation.USAGE in (kind, data.get("rest"))
+        if kind is None:
+            return
+        by_population = allocation.POPULATION in (kind, original.get("rest"))
+        by_usage = allocation.USAGE in (kind, original.get("rest"))
         errors = {}
         if kind == allocation.HYBRID:
-            for name in ("equal_percent", "rest"):
-                if name not in data:
-                    errors[name] = ["a hybrid key needs equal_percent and rest"]
+            needed = {
+                "equal_percent": 'a hybrid key needs the part split equally, e.g. "30"',
+                "rest": 'a hybrid key needs rest = "population" or "usage"',
+            }
+            errors = {name: [text] for name, text in needed.items() if name not in original}
         else:
             for name in ("equal_percent", "rest"):
-                if name in data:
+                if name in original:
                     errors[name] = ["only a hybrid key has this setting"]
-        if "year" in data and not by_population:
+        if "year" in original and not by_population:
             errors["year"] = ["only a key by population has a year"]
-        if "service" in data and not by_usage:
+        if "service" in original and not by_usage:
             errors["service"] = ["only a key by usage counts one e-service's cases"]
         if errors:
             raise ValidationError(errors)
