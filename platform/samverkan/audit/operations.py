@@ -23,6 +23,7 @@ ACTIONS = {
     "costs.pools_changed": "Navet: ändrade kostnadspooler",
     "contact.case_found": "Kontaktcenter: sökte ärende",
     "contact.submission_registered": "Kontaktcenter: registrerade ärende åt den som ringde",
+    "contact.services_read": "Kontaktcenter: läste en medlems e-tjänster för att registrera",
     "case.viewed": "Visade ärende",
     "case.assigned": "Tilldelade ärende",
     "case.transitioned": "Ändrade status",

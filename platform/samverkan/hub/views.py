@@ -20,4 +20,4 @@ def overview():
     return render_template("hub/overview.html")
 
 
-from samverkan.hub import costs_views  # noqa: E402,F401
+from samverkan.hub import contact, costs_views  # noqa: E402,F401
