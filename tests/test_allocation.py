@@ -608,3 +608,20 @@ def test_a_month_period_counts_its_own_days(app):
     assert allocation.days_in_period(start, end) == 29
     with pytest.raises(ValueError, match="not a period"):
         runs.period_bounds("2028-13")
+
+
+@pytest.mark.parametrize("verb", ["UPDATE", "DELETE"])
+def test_not_even_the_owner_changes_a_stored_run(app, period, verb):
+    """The hub writes runs as the owner (across_members); the owner is held too."""
+    add_pool(app, "Drift", 1600, EQUAL)
+    run_id = allocate_period(app)
+    change = {
+        "UPDATE": "UPDATE allocation_shares SET amount_ore = 0 WHERE run_id = :run",
+        "DELETE": "DELETE FROM allocation_runs WHERE id = :run",
+    }[verb]
+    with (
+        app.app_context(),
+        maintenance_session() as session,
+        pytest.raises(sa.exc.DBAPIError, match="never changed"),
+    ):
+        session.execute(sa.text(change), {"run": run_id})

@@ -109,6 +109,20 @@ def upgrade():
         op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
     for table in IMMUTABLE:
         op.execute(f"GRANT SELECT, INSERT ON {table} TO {role}")
+    # The hub writes runs as the owner (across_members): a trigger holds the owner to the
+    # same rule as the grants hold the application.
+    op.execute("""
+        CREATE FUNCTION allocation_run_is_final() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'an allocation run is never changed';
+        END
+        $$
+    """)
+    for table in IMMUTABLE:
+        op.execute(
+            f"CREATE TRIGGER {table}_final BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION allocation_run_is_final()"
+        )
     op.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
 
 
@@ -117,6 +131,10 @@ def downgrade():
         for table in IMMUTABLE:
             for verb in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
+    else:
+        for table in IMMUTABLE:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_final ON {table}")
+        op.execute("DROP FUNCTION IF EXISTS allocation_run_is_final()")
     with op.batch_alter_table("memberships") as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_memberships_known_role"), type_="check")
         batch_op.create_check_constraint("known_role", ROLES_BEFORE)
