@@ -97,7 +97,10 @@ class StaffCaseOut(Schema):
     service = fields.String(required=True)
     service_title = fields.String(required=True)
     service_version = fields.Integer(required=True)
-    channel = fields.String(required=True, metadata={"description": "web or api"})
+    channel = fields.String(
+        required=True,
+        metadata={"description": "web, api or assisted (registered by the contact centre)"},
+    )
     status = fields.String(required=True, metadata=STATUS)
     status_label = fields.String(required=True)
     submitted_at = fields.DateTime(required=True)
