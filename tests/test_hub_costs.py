@@ -185,6 +185,9 @@ def test_other_refusals_name_their_field(app, client, navet, period):
     assert "Välj minst en deltagare." in refused(participants=[])
     page = refused(key="hybrid")
     assert "Fyll i hur stor del som delas lika" in page and 'href="#f-rest"' in page
+    # Every problem at once, not one submit at a time.
+    page = refused(key="hybrid", amount="mycket", participants=[])
+    assert all(f'href="#f-{name}"' in page for name in ("amount", "equal_percent", "participants"))
     assert "Skriv perioden som ett år" in refused(period="2026-13")
     page = refused(pro_rata="ja", **{"joined_on-eda": f"{int(period) + 1}-01-01"})
     assert 'href="#f-joined_on-eda"' in page and "inom perioden" in page
@@ -369,7 +372,7 @@ def test_the_comparison_draws_both_keys_and_matches_the_allocation(app, client, 
             shown = f"{kronor:,}".replace(",", " ") + f",{ore:02d} kr"
             row = re.search(rf"<th scope=\"row\">{re.escape(share.name)}</th>(.*?)</tr>", page)
             assert row and shown in unescape(row.group(1)), (share.name, shown)
-            assert f'aria-label="{share.name}: ' in page
+            assert f"<title>{share.name}: " in svg
     # Bars are drawn to one scale: Karlstad's population bar is the longest.
     widths = re.findall(r'width="([\d.]+)" height="12" fill="#a34a00"', svg)
     assert len(widths) == len(members) + 1  # the legend's swatch too
@@ -408,6 +411,8 @@ def test_the_allocations_api_answers_a_hub_token_only(app, client, openapi, a_ru
     # A case worker's token at Karlstad is Karlstad's, not the hub's; no run yet is 404 too.
     worker = bearer(token_of(app, "kalle@karlstad.example", tenant="karlstad"))
     assert client.get(url, headers=worker).status_code == 404
+    # And the hub's token is the hub's: it opens none of Karlstad's own cases.
+    assert client.get("/api/v1/tenants/karlstad/cases", headers=hub).status_code == 404
     nothing = client.get("/api/v1/hub/allocations/2099-12", headers=hub)
     assert nothing.status_code == 404 and "2099-12" in nothing.get_json()["message"]
     assert set(openapi["paths"][path]["get"]["responses"]) == {"200", "401", "404", "422"}

@@ -6,14 +6,10 @@ Amounts are entered in kronor as people write them ("1 250 000,00") and become i
 with a message, never rounded.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from marshmallow import (
-    EXCLUDE,
-    Schema,
     ValidationError,
     fields,
     pre_load,
@@ -24,131 +20,20 @@ from marshmallow import (
 from samverkan.costs import allocation
 from samverkan.costs.models import CATEGORIES, KEYS
 from samverkan.costs.runs import period_bounds
-
-MAX_AMOUNT_ORE = 10**12  # 10 miljarder kr: far above any pool, far below BigInteger
-AMOUNT_EXAMPLE = "till exempel 1 250 000,00"
-# Thousands separated by a space (or none), öre after a comma.
-_KRONOR = re.compile(r"^(\d{1,3}(?: \d{3})+|\d+)(?:,(\d{1,2}))?$")
-_PERCENT = re.compile(r"^\d{1,3}(?:[.,]\d{1,6})?$")
-_SPACES = re.compile(r"[\s\u00a0\u202f]+")
-
-
-def parse_kronor(text: str) -> int:
-    """'1 250 000,00' (or '1250000', '12,5', '250 kr') → öre. ValueError with a Swedish
-    message for anything that is not an exact amount in kronor."""
-    cleaned = _SPACES.sub(" ", text).strip()
-    cleaned = re.sub(r"\s*(kr|kronor|SEK)$", "", cleaned, flags=re.IGNORECASE)
-    match = _KRONOR.match(cleaned)
-    if match is None:
-        if re.fullmatch(r"[\d ]+\.\d+", cleaned):
-            raise ValueError(f"Skriv ören efter ett kommatecken, {AMOUNT_EXAMPLE}.")
-        if cleaned.startswith("-"):
-            raise ValueError("Beloppet kan inte vara negativt.")
-        if re.fullmatch(r"[\d ]+,\d{3,}", cleaned):
-            raise ValueError("Beloppet kan ha högst två decimaler (ören).")
-        raise ValueError(f"Skriv beloppet i kronor med siffror, {AMOUNT_EXAMPLE}.")
-    kronor = int(match.group(1).replace(" ", ""))
-    ore = int((match.group(2) or "0").ljust(2, "0"))
-    amount = kronor * 100 + ore
-    if amount > MAX_AMOUNT_ORE:
-        raise ValueError("Beloppet är orimligt stort; kontrollera antalet siffror.")
-    return amount
+from samverkan.hub.costs_fields import (
+    AMOUNT_EXAMPLE,
+    Form,
+    Kronor,
+    Percent,
+    WholeNumber,
+    kronor_text,
+    optional,
+    period_field,
+)
 
 
-def kronor_text(ore: int) -> str:
-    """Öre as the form shows them again: '1 250 000,00'."""
-    kronor, rest = divmod(ore, 100)
-    return f"{kronor:,}".replace(",", " ") + f",{rest:02d}"
-
-
-class Kronor(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        if not isinstance(value, str):
-            raise ValidationError(f"Skriv beloppet i kronor, {AMOUNT_EXAMPLE}.")
-        try:
-            return parse_kronor(value)
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-
-
-class Percent(fields.Field):
-    """'6,25' or '6.25' → '6.25' (a string, as the engine keeps it exact); 0–100."""
-
-    def __init__(self, what: str, **kwargs):
-        super().__init__(**kwargs)
-        self.what = what
-
-    def _deserialize(self, value, attr, data, **kwargs) -> str:
-        text = str(value).replace(" ", "").removesuffix("%")
-        if not _PERCENT.match(text):
-            raise ValidationError(
-                f"Skriv {self.what} som ett tal mellan 0 och 100, till exempel 6,25."
-            )
-        number = Decimal(text.replace(",", "."))
-        if number > 100:
-            raise ValidationError(f"{self.what.capitalize()} kan inte vara över 100 %.")
-        return format(number.normalize(), "f")
-
-
-class WholeNumber(fields.Field):
-    """'97 233' → 97233."""
-
-    def __init__(self, message: str, **kwargs):
-        super().__init__(**kwargs)
-        self.message = message
-
-    def _deserialize(self, value, attr, data, **kwargs) -> int:
-        text = _SPACES.sub("", str(value))
-        if not text.isdigit() or not text.isascii() or len(text) > 10:
-            raise ValidationError(self.message)
-        return int(text)
-
-
-def _optional(field: fields.Field) -> fields.Field:
-    field.allow_none = True
-    field.load_default = None
-    return field
-
-
-class _Form(Schema):
-    """A submitted HTML form: surrounding spaces removed, an empty field is 'not given'."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    @pre_load
-    def _blank_is_none(self, data, **kwargs):
-        return {
-            key: (
-                None
-                if value is None or (isinstance(value, str) and not value.strip())
-                else value.strip()
-                if isinstance(value, str)
-                else value
-            )
-            for key, value in data.items()
-        }
-
-
-def _period_field() -> fields.String:
-    return fields.String(
-        required=True,
-        validate=_valid_period,
-        error_messages={"required": "Fyll i perioden.", "null": "Fyll i perioden."},
-    )
-
-
-def _valid_period(value: str) -> None:
-    try:
-        start, _ = period_bounds(value)
-    except ValueError as exc:
-        raise ValidationError("Skriv perioden som ett år (2026) eller en månad (2026-03).") from exc
-    if not 2000 <= start.year <= 2100:
-        raise ValidationError("Perioden ska ligga mellan år 2000 och 2100.")
-
-
-class PoolSchema(_Form):
-    period = _period_field()
+class PoolSchema(Form):
+    period = period_field()
     name = fields.String(
         required=True,
         validate=validate.Length(min=2, max=200, error="Namnet ska vara 2–200 tecken."),
@@ -162,7 +47,7 @@ class PoolSchema(_Form):
             "null": "Välj vad poolen betalar för.",
         },
     )
-    description = _optional(
+    description = optional(
         fields.String(
             validate=validate.Length(max=2000, error="Beskrivningen får vara högst 2000 tecken.")
         )
@@ -182,8 +67,8 @@ class PoolSchema(_Form):
             "null": "Välj en fördelningsnyckel.",
         },
     )
-    equal_percent = _optional(Percent("den lika delen"))
-    rest = _optional(
+    equal_percent = optional(Percent("den lika delen"))
+    rest = optional(
         fields.String(
             validate=validate.OneOf(
                 (allocation.POPULATION, allocation.USAGE),
@@ -191,8 +76,8 @@ class PoolSchema(_Form):
             )
         )
     )
-    population_year = _optional(WholeNumber("Skriv året som fyra siffror, till exempel 2023."))
-    usage_service = _optional(fields.String(validate=validate.Length(max=60)))
+    population_year = optional(WholeNumber("Skriv året som fyra siffror, till exempel 2023."))
+    usage_service = optional(fields.String(validate=validate.Length(max=60)))
     pro_rata = fields.Boolean(
         load_default=False,
         allow_none=True,
@@ -205,14 +90,14 @@ class PoolSchema(_Form):
         super().__init__(**kwargs)
         self.services = services
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _key_settings(self, data, **kwargs):
         errors = {}
         kind = data.get("key_kind")
         if kind == allocation.HYBRID:
-            if data.get("equal_percent") is None:
+            if _left_empty(data, "equal_percent"):
                 errors["equal_percent"] = ["Fyll i hur stor del som delas lika, till exempel 30."]
-            if data.get("rest") is None:
+            if _left_empty(data, "rest"):
                 errors["rest"] = ["Välj folkmängd eller användning för resten."]
         year = data.get("population_year")
         if year is not None and not 1900 <= year <= 2100:
@@ -224,21 +109,30 @@ class PoolSchema(_Form):
             raise ValidationError(errors)
 
 
-class ParticipantSchema(_Form):
+def _left_empty(data: dict, name: str) -> bool:
+    """Given empty (a value that failed its own check is absent from `data`)."""
+    return name in data and data[name] is None
+
+
+class ParticipantSchema(Form):
     """One member's figures in a pool; the period is the pool's."""
 
-    percentage = _optional(Percent("procentsatsen"))
-    population = _optional(WholeNumber("Skriv folkmängden som ett heltal, till exempel 25 682."))
-    joined_on = _optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
-    left_on = _optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+    percentage = optional(Percent("procentsatsen"))
+    population = optional(WholeNumber("Skriv folkmängden som ett heltal, till exempel 25 682."))
+    joined_on = optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+    left_on = optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
 
-    def __init__(self, bounds: tuple[date, date] | None, **kwargs):
+    def __init__(self, bounds: tuple[date, date] | None, needs_percentage: bool, **kwargs):
         super().__init__(**kwargs)
         self.bounds = bounds
+        self.needs_percentage = needs_percentage
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _within_period(self, data, **kwargs):
         errors = {}
+        # A field that failed its own check is absent here: its message says enough.
+        if self.needs_percentage and _left_empty(data, "percentage"):
+            errors["percentage"] = ["Fyll i medlemmens procentsats."]
         if self.bounds is not None:
             start, end = self.bounds
             for name in ("joined_on", "left_on"):
@@ -308,23 +202,15 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
             for name in PARTICIPANT_FIELDS
         }
         try:
-            participants[slug] = ParticipantSchema(bounds=bounds).load(figures)
+            participants[slug] = ParticipantSchema(
+                bounds=bounds, needs_percentage="percentage" in used
+            ).load(figures)
         except ValidationError as exc:
             for name, messages in exc.messages.items():
                 errors[field_name(name, slug)] = messages
-    if not errors:
-        data = _keep_what_the_key_uses(data, participants)
-        if data["key_kind"] == allocation.PERCENTAGES:
-            errors.update(
-                {
-                    field_name("percentage", slug): ["Fyll i medlemmens procentsats."]
-                    for slug, figures in participants.items()
-                    if figures["percentage"] is None
-                }
-            )
     if errors:
         return PoolForm(entered, chosen, errors=errors)
-    return PoolForm(entered, chosen, data=data)
+    return PoolForm(entered, chosen, data=_keep_what_the_key_uses(data, participants))
 
 
 def _used_settings(entered: dict) -> set[str]:
@@ -427,10 +313,10 @@ def _key_choice(which: str) -> fields.String:
     )
 
 
-class CompareSchema(_Form):
+class CompareSchema(Form):
     """The comparison's query: an amount for the period split under two keys."""
 
-    period = _period_field()
+    period = period_field()
     amount = Kronor(
         required=True,
         error_messages={

@@ -29,10 +29,11 @@ from samverkan.clock import swedish_today
 from samverkan.costs import allocation, runs, sie, statements
 from samverkan.costs.models import CATEGORIES, KEYS, AllocationRun, CostPool
 from samverkan.extensions import db
-from samverkan.hub import costs_chart, costs_forms, costs_operations
+from samverkan.hub import costs_chart, costs_fields, costs_forms, costs_operations
 from samverkan.hub.across import across_members
 from samverkan.hub.views import bp
 from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.queries import swedish_sort_key
 
 POOL_LABELS = {
     "period": "Period",
@@ -62,7 +63,7 @@ def _period_or_default() -> tuple[str, dict]:
     if not period:
         return str(swedish_today().year), {}
     try:
-        costs_forms._valid_period(period)
+        costs_fields.valid_period(period)
     except ValidationError as exc:
         return period, {"period": exc.messages}
     return period, {}
@@ -86,6 +87,21 @@ def _runs(period: str) -> list[AllocationRun]:
     )
 
 
+def _pool_key_label(pool: CostPool) -> str:
+    """The pool's key in words, as a run will state it."""
+    settings = pool.key_settings or {}
+    return statements.key_label(
+        {
+            "kind": pool.key_kind,
+            "equal_percent": settings.get("equal_percent"),
+            "rest": settings.get("rest"),
+            "population_year": settings.get("year"),
+            "service": settings.get("service"),
+            "pro_rata": pool.pro_rata,
+        }
+    )
+
+
 def _run_totals(found: list[AllocationRun]) -> dict[int, int]:
     """Each run's total in öre (the sum of its pools, which is the sum of its shares)."""
     return {r.id: sum(p["amount_ore"] for p in r.inputs["pools"]) for r in found}
@@ -103,7 +119,7 @@ def _render_pools(period: str, errors: dict | None = None, problems=None, code: 
             stored_runs=stored,
             run_totals=_run_totals(stored),
             categories=CATEGORIES,
-            keys=KEYS,
+            key_label=_pool_key_label,
             errors=errors or {},
             problems=problems or [],
             **_money(),
@@ -124,7 +140,7 @@ def costs():
 def costs_run_allocation():
     period = (request.form.get("period") or "").strip()
     try:
-        costs_forms._valid_period(period)
+        costs_fields.valid_period(period)
     except ValidationError as exc:
         return _render_pools(period, {"period": exc.messages}, code=422)
     try:
@@ -144,13 +160,10 @@ def costs_run_allocation():
 def _members(pool: CostPool | None = None) -> list[Tenant]:
     """Who may take part: every active member, and anyone already in the pool."""
     taking_part = [p.tenant_id for p in pool.participants] if pool else []
-    return list(
-        db.session.scalars(
-            sa.select(Tenant)
-            .where(sa.or_(Tenant.status == "active", Tenant.id.in_(taking_part)))
-            .order_by(Tenant.name)
-        )
+    found = db.session.scalars(
+        sa.select(Tenant).where(sa.or_(Tenant.status == "active", Tenant.id.in_(taking_part)))
     )
+    return sorted(found, key=lambda t: swedish_sort_key(t.name))
 
 
 def _services() -> dict[str, str]:
@@ -383,8 +396,10 @@ def costs_compare():
         "rest": "population",
     }
     asked = bool(request.args)
+    # The hybrid settings keep their defaults unless given; the rest is as asked.
     entered = {
-        name: request.args.get(name, defaults[name] if not asked else "") for name in defaults
+        name: request.args.get(name, "" if asked and name not in HYBRID_DEFAULTS else default)
+        for name, default in defaults.items()
     }
     context = {"entered": entered, "keys": costs_forms.COMPARABLE, "errors": {}, "rows": None}
     if not asked:
@@ -429,6 +444,9 @@ def costs_compare():
         period=data["period"],
     )
     return render_template("hub/costs_compare.html", **context, **_money())
+
+
+HYBRID_DEFAULTS = ("equal_percent", "rest")
 
 
 def _key_json(key: allocation.Key) -> dict:
