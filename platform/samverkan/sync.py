@@ -3,7 +3,11 @@
 Everything is read and validated first; only when no file has an error is anything
 written, in one transaction. Running it twice changes nothing the second time.
 Published definition versions are immutable: changing a definition means raising its
-version number, so cases submitted on the old version keep showing as they were.
+version number, so cases submitted on the old version keep showing as they were. A new
+version is published here; members move to it when the hub moves them.
+
+Only members with a file are written: a member the hub onboarded in the app has none, and
+the sync never touches it.
 """
 
 from dataclasses import dataclass, field
@@ -76,13 +80,13 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
         session.flush()
         for service_slug, switch in loaded.content["services"].items():
             current = session.get(TenantService, (tenant.id, service_slug))
-            values = {
-                "definition_id": published[service_slug].id,
-                "enabled": switch["enabled"],
-                "settings": switch["settings"],
-            }
+            values = {"enabled": switch["enabled"], "settings": switch["settings"]}
             if current is not None and current.edited_at is not None:
-                values = {"definition_id": values["definition_id"]}  # their switch, settings
+                values = {}  # their switch, their settings
+            if current is None:
+                # A new switch starts on the latest version; moving a member to a newer
+                # one is the hub's decision (/hub/e-tjanster), so a sync never does it.
+                values["definition_id"] = published[service_slug].id
             _upsert(
                 session,
                 report,

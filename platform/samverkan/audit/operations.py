@@ -18,6 +18,8 @@ ACTIONS = {
     "hub.member_exported": "Navet: exporterade medlemmens data",
     "hub.member_offboarded": "Navet: medlem avslutad",
     "hub.versions_moved": "Navet: bytte e-tjänstversion",
+    "hub.member_viewed": "Navet: visade medlemmens avslut och export",
+    "hub.versions_viewed": "Navet: visade vilka e-tjänstversioner medlemmarna använder",
     "costs.counted": "Navet: räknade ärenden för kostnadsfördelning",
     "costs.allocated": "Navet: körde kostnadsfördelning",
     "costs.pools_changed": "Navet: ändrade kostnadspooler",

@@ -2,13 +2,19 @@
 header or form field the client controls."""
 
 import sqlalchemy as sa
-from flask import Flask, abort, current_app, g, redirect, request
+from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request
 
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A closed member (offboarded by the hub): what citizens reach is gone, except the files
+# its staff pages still style themselves with; its staff may sign in and read, and change
+# nothing but their own sign-in (and API keys, to read through the API).
+CLOSED_PUBLIC_BLUEPRINTS = frozenset({"citizen", "api"})
+CLOSED_STILL_SERVED = frozenset({"citizen.theme", "citizen.logo"})
+CLOSED_STILL_WRITABLE = frozenset({"accounts", "api_tokens"})
 
 
 def init_app(app: Flask) -> None:
@@ -55,10 +61,40 @@ def _resolve_tenant():
     if host_slug and slug != host_slug:
         abort(404)  # a member's own host name serves that member only
     tenant = db.session.scalar(
-        sa.select(Tenant).where(Tenant.slug == slug, Tenant.status == "active")
+        sa.select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(("active", "closed")))
     )
     if tenant is None:
         abort(404)
     g.tenant = tenant
     bind_tenant(db.session, tenant.id)
+    if tenant.status == "closed":
+        return _closed_member_answer(tenant)
     return None
+
+
+def _closed_member_answer(tenant: Tenant):
+    """410 for a closed member's public pages and API; 409 for any change its staff try
+    (the cases are read-only until retention deletes them); None to let a read through."""
+    if request.blueprint in CLOSED_PUBLIC_BLUEPRINTS:
+        if request.endpoint in CLOSED_STILL_SERVED:
+            return None
+        code, title = 410, f"{tenant.name} använder inte längre e-tjänsterna här"
+        message = f"{tenant.name} har lämnat samverkan. Sidorna och e-tjänsterna är stängda."
+    elif request.method not in SAFE_METHODS and request.blueprint not in CLOSED_STILL_WRITABLE:
+        code, title = 409, "Medlemmen är avslutad"
+        message = "Medlemmen är avslutad; ärendena kan bara läsas."
+    else:
+        return None
+    if request.path.startswith("/api/"):
+        return jsonify({"error": title, "message": message}), code
+    if code == 410:
+        g.pop("tenant")  # no links into the closed pages
+    page = render_template(
+        "hub/members_closed.html",
+        code=code,
+        title=title,
+        message=message,
+        member=tenant,
+        staff_change=code == 409,
+    )
+    return page, code

@@ -1,0 +1,701 @@
+"""The hub's members: the overview with its chart, onboarding a new member, offboarding one
+with an export archive first, and moving members between e-service versions. Every read
+across members is in the hub's audit log; a member's own staff never reach these pages."""
+
+import copy
+import csv
+import io
+import json
+import re
+import zipfile
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+from api_support import FELANMALAN, as_upload, tiny_png
+from conftest import SQLITE_AUDIT_TRIGGERS, count_all
+from test_accounts import create, sign_in
+from test_staff_api import bearer, token_of
+
+from samverkan.cases.models import Case
+from samverkan.catalogue.models import ServiceDefinition, TenantService
+from samverkan.clock import swedish_today
+from samverkan.database_roles import maintenance_session
+from samverkan.hub import statistics
+from samverkan.hub.archive import archive_names
+from samverkan.settings import PROJECT_ROOT
+from samverkan.sync import sync
+from samverkan.tenancy.models import Tenant
+
+ADMIN = "nav@karlstad.example"
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+READ_ONLY = "Medlemmen är avslutad; ärendena kan bara läsas."
+# Region Värmland: county code 17, organisation number 232100-0156 (FACTS.md).
+REGION = {
+    "name": "Region Värmland",
+    "short_name": "Värmland",
+    "kind": "region",
+    "scb_code": "17",
+    "orgnr": "2321000156",
+    "slug": "region-varmland",
+    "reference_prefix": "rvl",
+    "member_since": "2026-01-01",
+    "population_count": "283 548",
+    "population_year": "2023",
+    "population_source": "SCB, folkmängd 31 december 2023, via RegionFakta",
+    "primary_colour": "#1d4f91",
+    "accent_colour": "#f2c230",
+    "website": "https://www.regionvarmland.se",
+}
+MEMBER_TABLES = (
+    "attachments",
+    "case_events",
+    "cases",
+    "reference_counters",
+    "drafts",
+    "outbox_messages",
+    "audit_log",
+    "api_tokens",
+    "invitations",
+    "memberships",
+    "tenant_services",
+)
+
+
+def submit(client, member="arvika", service="synpunkter", answers=ANSWERS) -> dict:
+    response = client.post(f"/api/v1/tenants/{member}/services/{service}/submissions", json=answers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def owner(app, sql: str, **params):
+    """One statement as the owner, committed; its rows if it returns any."""
+    with app.app_context(), maintenance_session() as session:
+        result = session.execute(sa.text(sql), params)
+        rows = result.all() if result.returns_rows else None
+        session.commit()
+        return rows
+
+
+def member_id(app, slug: str) -> int:
+    return owner(app, "SELECT id FROM tenants WHERE slug = :s", s=slug)[0][0]
+
+
+def audit_actions(app, slug: str) -> list[str]:
+    rows = owner(
+        app,
+        "SELECT action FROM audit_log WHERE tenant_id = :t ORDER BY id",
+        t=member_id(app, slug),
+    )
+    return [row[0] for row in rows]
+
+
+@pytest.fixture
+def hub_admin(app, client, read_csrf):
+    """A client signed in as a hub administrator (staff of Karlstad with the hub role)."""
+    assert create(app, ADMIN, tenant="karlstad", role="hub_admin").exit_code == 0
+    assert sign_in(client, read_csrf, ADMIN, tenant="karlstad").status_code == 303
+    return client
+
+
+def csrf_of(client, read_csrf, path="/hub/medlemmar/ny") -> str:
+    return read_csrf(client.get(path).text)
+
+
+def export(client, member="arvika"):
+    """Download the member's archive (closing the response, which closes its file)."""
+    with client.get(f"/hub/medlemmar/{member}/export.zip") as response:
+        response.data  # noqa: B018 - read before the file is closed
+        return response
+
+
+def table_row(html: str, table_id: str, name: str) -> list[str]:
+    """The cells of the row headed `name` in the table after the heading `table_id`."""
+    section = html.split(f'id="{table_id}"', 1)[1].split("</table>", 1)[0]
+    row = re.search(rf"<tr><th scope=\"row\">{re.escape(name)}</th>(.*?)</tr>", section)
+    assert row, f"no row for {name}"
+    return re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+
+
+# -- the overview ----------------------------------------------------------------------------
+
+
+def test_the_overview_shows_every_member_with_its_cases_per_month(app, client, hub_admin):
+    for member in ("arvika", "arvika", "eda"):
+        submit(app.test_client(), member)
+    page = hub_admin.get("/hub/")
+    assert page.status_code == 200
+    html = page.text
+    with app.app_context(), maintenance_session() as session:
+        members = session.scalars(sa.select(Tenant)).all()
+        switched_on = {
+            t.slug: session.scalar(
+                sa.select(sa.func.count())
+                .select_from(TenantService)
+                .where(TenantService.tenant_id == t.id, TenantService.enabled.is_(True))
+            )
+            for t in members
+        }
+    for member in members:
+        assert member.name in html
+    arvika = table_row(html, "arenden-tabell", "Arvika kommun")
+    assert arvika[-2:] == ["2", "2"]  # this month, and the twelve months' total
+    assert sum(int(c) for c in arvika[:-1]) == 2
+    assert table_row(html, "arenden-tabell", "Eda kommun")[-1] == "1"
+    assert table_row(html, "arenden-tabell", "Kils kommun")[-1] == "0"
+    assert table_row(html, "arenden-tabell", "Alla medlemmar")[-1] == "3"
+    row = re.search(r'id="medlem-arvika">(.*?)</tr>', html, re.S).group(1)
+    assert f'<td class="amount">{switched_on["arvika"]}</td>' in row
+    assert "2013-01-01" in row and "Aktiv" in row
+    # The chart: one svg per member, described in words, a title on every bar.
+    assert html.count('role="img"') == len(members)
+    month = statistics.last_months(swedish_today())[-1].name
+    assert 'aria-label="Arvika kommun: 2 ärenden från' in html
+    assert f"<title>{month}: 2 ärenden</title>" in html
+    assert "style=" not in html and "<script>" not in html
+    # One audited read, in the hub's own log.
+    assert audit_actions(app, "karlstad").count("hub.overview") == 1
+    assert "hub.overview" not in audit_actions(app, "arvika")
+
+
+def submitted_at(app, reference: str, moment: datetime) -> None:
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Case).where(Case.reference == reference).values(submitted_at=moment)
+        )
+        session.commit()
+
+
+def test_months_are_swedish_calendar_months_across_daylight_saving(app, client):
+    """00:30 on 1 April in Sweden (22:30 UTC on 31 March, summer time) is April's; 22:59
+    on 31 March in Sweden is March's."""
+    submitted_at(app, submit(client)["reference"], datetime(2026, 3, 31, 22, 30, tzinfo=UTC))
+    submitted_at(app, submit(client)["reference"], datetime(2026, 3, 31, 20, 59, tzinfo=UTC))
+    submitted_at(app, submit(client)["reference"], datetime(2025, 4, 30, 22, 0, tzinfo=UTC))
+    months = statistics.last_months(date(2026, 4, 15))
+    assert [m.start for m in months[-2:]] == [date(2026, 3, 1), date(2026, 4, 1)]
+    arvika = member_id(app, "arvika")
+    with app.app_context(), maintenance_session() as session:
+        counts = statistics.cases_per_month(session, [arvika], months)
+    assert counts[arvika][-2:] == [1, 1]
+    assert counts[arvika][0] == 1  # 1 May 2025 at midnight in Sweden: the first month
+    assert sum(counts[arvika]) == 3
+
+
+def test_the_contact_centre_sees_its_way_in_but_no_members_figures(app, client, read_csrf):
+    assert (
+        create(app, "kc@karlstad.example", tenant="karlstad", role="contact_centre").exit_code == 0
+    )
+    assert sign_in(client, read_csrf, "kc@karlstad.example", tenant="karlstad").status_code == 303
+    page = client.get("/hub/")
+    assert page.status_code == 200
+    assert "Till kontaktcentret" in page.text
+    assert "Ärenden per månad" not in page.text
+    assert "hub.overview" not in audit_actions(app, "karlstad")
+    for path in ("/hub/medlemmar/ny", "/hub/e-tjanster", "/hub/medlemmar/arvika/export.zip"):
+        assert client.get(path).status_code == 404
+
+
+# -- onboarding ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def remove_region(app):
+    """Take the onboarded member out again, with every row it got."""
+    yield
+    with app.app_context(), maintenance_session() as session:
+        found = session.scalar(sa.select(Tenant.id).where(Tenant.slug == REGION["slug"]))
+        if found is not None:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if sqlite:
+                session.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
+            for table in MEMBER_TABLES:
+                session.execute(sa.text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": found})  # noqa: S608
+            session.execute(sa.text("DELETE FROM tenants WHERE id = :t"), {"t": found})
+            if sqlite:
+                session.execute(sa.text(SQLITE_AUDIT_TRIGGERS["DELETE"]))
+            session.commit()
+
+
+def test_region_varmland_is_onboarded_and_its_pages_work(
+    app, client, hub_admin, read_csrf, remove_region
+):
+    form = hub_admin.get("/hub/medlemmar/ny")
+    assert form.status_code == 200
+    # Förskoleplats needs the member's preschools first: offered, but off with a note.
+    assert re.search(r'value="forskoleplats" disabled aria-describedby', form.text)
+    assert "kräver förskolor" in form.text.lower()
+    response = hub_admin.post(
+        "/hub/medlemmar/ny",
+        data={
+            "csrf_token": read_csrf(form.text),
+            **REGION,
+            "services": ["synpunkter", "felanmalan"],
+        },
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["Location"].endswith("/hub/#medlem-region-varmland")
+    with app.app_context(), maintenance_session() as session:
+        region = session.scalar(sa.select(Tenant).where(Tenant.slug == "region-varmland"))
+        assert (region.kind, region.scb_code, region.orgnr) == ("region", "17", "232100-0156")
+        assert region.reference_prefix == "RVL" and region.status == "active"
+        assert region.member_since == date(2026, 1, 1)
+        assert region.population == {
+            "count": 283_548,
+            "year": 2023,
+            "source": REGION["population_source"],
+        }
+        switches = {
+            s.service_slug: s
+            for s in session.scalars(
+                sa.select(TenantService).where(TenantService.tenant_id == region.id)
+            )
+        }
+        catalogue = set(session.scalars(sa.select(ServiceDefinition.slug)))
+    assert set(switches) == catalogue
+    assert {s for s, switch in switches.items() if switch.enabled} == {"synpunkter", "felanmalan"}
+    # Its pages answer, and a submission starts its own series.
+    home = client.get("/region-varmland/")
+    assert home.status_code == 200 and "Region Värmland" in home.text
+    assert "Synpunkter" in home.text and "Ansökan om förskoleplats" not in home.text
+    first = submit(client, "region-varmland")
+    assert re.fullmatch(rf"RVL-{swedish_today().year}-000001", first["reference"])
+    # Audited in the hub's log, and the member's own log starts with it.
+    assert "hub.member_onboarded" in audit_actions(app, "karlstad")
+    assert audit_actions(app, "region-varmland")[0] == "hub.member_onboarded"
+    # `flask sync` writes only members that have a file: the new one is left as it is.
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        session.commit()
+    assert not [line for line in report.lines() if "region-varmland" in line]
+    assert (
+        owner(
+            app,
+            "SELECT count(*) FROM tenant_services WHERE tenant_id = :t AND enabled = :on",
+            t=member_id(app, "region-varmland"),
+            on=True,
+        )[0][0]
+        == 2
+    )
+    assert client.get("/region-varmland/").status_code == 200
+
+
+def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
+    app, hub_admin, read_csrf, remove_region
+):
+    tenants, switches = count_all(app, "tenants"), count_all(app, "tenant_services")
+
+    def attempt(**changes):
+        data = {"csrf_token": csrf_of(hub_admin, read_csrf), **REGION, **changes}
+        response = hub_admin.post("/hub/medlemmar/ny", data=data)
+        assert response.status_code == 422, response.status_code
+        assert 'class="error-summary" role="alert"' in response.text
+        return response.text
+
+    taken = attempt(slug="arvika", reference_prefix="ARV", scb_code="1784", kind="municipality")
+    assert "Adressnamnet används redan av Arvika kommun." in taken
+    assert "Prefixet används redan av Arvika kommun." in taken
+    assert "SCB-koden används redan av Arvika kommun." in taken
+    assert 'id="f-slug" name="slug" type="text" value="arvika"' in taken
+    orgnr = attempt(orgnr="232100-0157")
+    assert "Organisationsnumret stämmer inte" in orgnr
+    assert re.search(r'id="f-orgnr"[^>]*aria-describedby="f-orgnr-hint f-orgnr-error"', orgnr)
+    colour = attempt(primary_colour="#ffcc00")
+    assert "Kontrasten mot vit text är" in colour and "Välj en mörkare huvudfärg." in colour
+    assert "Skriv huvudfärgen som #rrggbb" in attempt(primary_colour="blue")
+    assert "En region har en tvåsiffrig länskod" in attempt(scb_code="1700")
+    assert "En kommun har en fyrsiffrig kommunkod" in attempt(kind="municipality")
+    assert "en del av plattformens egna adresser" in attempt(slug="hub")
+    assert "a–z (utan å, ä, ö)" in attempt(slug="värmland")
+    partial = attempt(population_source="")
+    assert "Fyll i källan, eller lämna alla tre fälten tomma." in partial
+    needs_settings = attempt(services=["forskoleplats"])
+    assert (
+        "Ansökan om förskoleplats kan slås på först när förskolor att välja bland är ifyllt."
+        in needs_settings
+    )
+    assert count_all(app, "tenants") == tenants
+    assert count_all(app, "tenant_services") == switches
+    assert "hub.member_onboarded" not in audit_actions(app, "karlstad")
+
+
+# -- offboarding -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reopen_arvika(app):
+    yield
+    owner(app, "UPDATE tenants SET status = 'active', left_on = NULL WHERE slug = 'arvika'")
+
+
+@pytest.fixture
+def arvika_worker(app, read_csrf):
+    """A browser signed in as a case worker at Arvika."""
+    assert create(app, "anna@arvika.example").exit_code == 0
+    browser = app.test_client()
+    assert sign_in(browser, read_csrf, "anna@arvika.example").status_code == 303
+    return browser
+
+
+def test_the_export_holds_every_case_file_setting_person_and_log_entry(
+    app, client, hub_admin, arvika_worker, read_csrf
+):
+    photo = tiny_png()
+    with_photo = submit(
+        client, service="felanmalan", answers={**FELANMALAN, "photo": as_upload("lampa.png", photo)}
+    )
+    plain = submit(client)
+    page = arvika_worker.get(f"/arvika/staff/arenden/{plain['reference']}")
+    noted = arvika_worker.post(
+        f"/arvika/staff/arenden/{plain['reference']}/anteckning",
+        data={"csrf_token": read_csrf(page.text), "note": "=Ring tillbaka på måndag"},
+    )
+    assert noted.status_code == 303
+    response = export(hub_admin)
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    names = set(archive.namelist())
+    photo_path = f"attachments/{with_photo['reference']}/lampa.png"
+    assert {
+        "README.txt",
+        "cases.json",
+        "cases.csv",
+        "settings.json",
+        "definitions.json",
+        "staff.csv",
+        "audit_log.csv",
+        photo_path,
+    } <= names
+    assert archive.read(photo_path) == photo
+    assert "cases.json" in archive.read("README.txt").decode()
+    cases = {c["reference"]: c for c in json.loads(archive.read("cases.json"))}
+    assert set(cases) == {with_photo["reference"], plain["reference"]}
+    attachment = cases[with_photo["reference"]]["attachments"][0]
+    assert attachment["path"] == photo_path and attachment["size"] == len(photo)
+    assert cases[with_photo["reference"]]["answers"]["description"] == FELANMALAN["description"]
+    assert cases[plain["reference"]]["service"] == {
+        "slug": "synpunkter",
+        "version": 1,
+        "title": "Synpunkter och klagomål",
+    }
+    note = [e for e in cases[plain["reference"]]["history"] if e["kind"] == "note"]
+    assert note[0]["message"] == "=Ring tillbaka på måndag"
+    assert note[0]["visible_to_citizen"] is False
+    rows = list(
+        csv.reader(io.StringIO(archive.read("cases.csv").decode("utf-8-sig")), delimiter=";")
+    )
+    assert rows[0][0] == "Ärende" and {r[0] for r in rows[1:]} == set(cases)
+    settings = json.loads(archive.read("settings.json"))
+    assert settings["member"]["slug"] == "arvika"
+    assert settings["member"]["population"]["count"] == 25682
+    assert {s["slug"] for s in settings["services"]} >= {"synpunkter", "felanmalan"}
+    staff = archive.read("staff.csv").decode("utf-8-sig")
+    assert "anna@arvika.example;Handläggare" in staff
+    log = archive.read("audit_log.csv").decode("utf-8-sig")
+    assert "case.noted" in log and "hub.member_exported" in log
+    definitions = json.loads(archive.read("definitions.json"))
+    assert {(d["slug"], d["version"]) for d in definitions} >= {
+        ("synpunkter", 1),
+        ("felanmalan", 1),
+    }
+    # The export is in the hub's log and in Arvika's own.
+    assert "hub.member_exported" in audit_actions(app, "karlstad")
+    assert "hub.member_exported" in audit_actions(app, "arvika")
+
+
+def test_attachment_names_in_the_archive_are_safe_and_unique():
+    files = [
+        SimpleNamespace(id=1, filename="intyg.pdf"),
+        SimpleNamespace(id=2, filename="Intyg.pdf"),
+        SimpleNamespace(id=3, filename="../../etc/passwd"),
+        SimpleNamespace(id=4, filename=".."),
+        SimpleNamespace(id=5, filename="C:\\Users\\anna\\foto.jpg"),
+    ]
+    assert archive_names("ARV-2026-000001", files) == {
+        1: "attachments/ARV-2026-000001/intyg.pdf",
+        2: "attachments/ARV-2026-000001/Intyg-2.pdf",
+        3: "attachments/ARV-2026-000001/passwd",
+        4: "attachments/ARV-2026-000001/fil",
+        5: "attachments/ARV-2026-000001/foto.jpg",
+    }
+
+
+def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
+    app, client, hub_admin, arvika_worker, read_csrf, reopen_arvika
+):
+    case = submit(client)
+    page = "/hub/medlemmar/arvika/avsluta"
+
+    def close(confirm=True):
+        data = {"csrf_token": read_csrf(hub_admin.get(page).text)}
+        if confirm:
+            data["confirm"] = "ja"
+        return hub_admin.post(page, data=data)
+
+    def status():
+        return owner(app, "SELECT status, left_on FROM tenants WHERE slug = 'arvika'")[0]
+
+    refused = close()
+    assert refused.status_code == 422
+    assert "Exportera medlemmens data först (steg 1)." in refused.text
+    assert export(hub_admin).status_code == 200
+    submit(client)  # a case after the export: the archive would miss it
+    assert "Exportera igen" in close().text
+    assert export(hub_admin).status_code == 200
+    unconfirmed = close(confirm=False)
+    assert (
+        unconfirmed.status_code == 422 and "Kryssa i att du har sparat exporten" in unconfirmed.text
+    )
+    assert status()[0] == "active"
+    assert "hub.member_offboarded" not in audit_actions(app, "karlstad")
+
+    done = close()
+    assert done.status_code == 303
+    assert tuple(status()) in (("closed", swedish_today()), ("closed", swedish_today().isoformat()))
+    assert "hub.member_offboarded" in audit_actions(app, "arvika")
+    assert "kvar till gallring" in hub_admin.get("/hub/").text
+    # Citizens: the pages are gone, with a page that says so.
+    for path in (
+        "/arvika/",
+        "/arvika/e/synpunkter",
+        f"/arvika/arende/{case['status_url'].rsplit('/', 1)[-1]}",
+    ):
+        gone = client.get(path)
+        assert gone.status_code == 410, path
+        assert "Arvika kommun har lämnat samverkan" in gone.text
+    assert client.get("/api/v1/tenants/arvika/services").status_code == 410
+    refused_api = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions", json=ANSWERS
+    )
+    assert refused_api.status_code == 410
+    assert "arvika" not in {t["slug"] for t in client.get("/api/v1/tenants").get_json()}
+    # Staff: they still sign in and read, and every change is refused with the reason.
+    before = (count_all(app, "case_events"), count_all(app, "cases"), audit_actions(app, "arvika"))
+    assert sign_in(app.test_client(), read_csrf, "anna@arvika.example").status_code == 303
+    inbox = arvika_worker.get("/arvika/staff/")
+    assert inbox.status_code == 200 and case["reference"] in inbox.text
+    case_page = arvika_worker.get(f"/arvika/staff/arenden/{case['reference']}")
+    assert case_page.status_code == 200
+    token = read_csrf(case_page.text)
+    for action, data in (
+        ("anteckning", {"note": "Efter avslut"}),
+        ("status", {"status": "in_progress", "message": ""}),
+        ("tilldela", {"assignee": "me"}),
+    ):
+        change = arvika_worker.post(
+            f"/arvika/staff/arenden/{case['reference']}/{action}",
+            data={"csrf_token": token, **data},
+        )
+        assert change.status_code == 409, action
+        assert READ_ONLY in change.text
+    profile = arvika_worker.post("/arvika/admin/profil", data={"csrf_token": token, "name": "X"})
+    assert profile.status_code == 409
+    api_change = client.post(
+        f"/api/v1/tenants/arvika/cases/{case['reference']}/transitions",
+        json={"status": "in_progress"},
+        headers=bearer(token_of(app, "anna@arvika.example")),
+    )
+    assert api_change.status_code == 409 and api_change.get_json()["message"] == READ_ONLY
+    assert (count_all(app, "case_events"), count_all(app, "cases")) == before[:2]
+    # Only the reads (and the API key made to read with) were logged.
+    logged = audit_actions(app, "arvika")[len(before[2]) :]
+    assert set(logged) <= {"case.viewed", "token.created"} and "case.viewed" in logged
+    # Closing twice is refused, and the hub itself cannot be closed.
+    assert "redan avslutad" in close().text
+    karlstad = hub_admin.post(
+        "/hub/medlemmar/karlstad/avsluta",
+        data={"csrf_token": read_csrf(hub_admin.get(page).text), "confirm": "ja"},
+    )
+    assert karlstad.status_code == 422 and "Navet kan inte avsluta sig självt." in karlstad.text
+
+
+# -- versions --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def synpunkter_v2(app):
+    """Two newer versions of synpunkter as the hub would publish them: v2 with a new title
+    and a changed question, v3 that also requires a setting nobody has."""
+    with app.app_context(), maintenance_session() as session:
+        v1 = session.scalar(
+            sa.select(ServiceDefinition).where(
+                ServiceDefinition.slug == "synpunkter", ServiceDefinition.version == 1
+            )
+        )
+        top = session.scalar(
+            sa.select(sa.func.max(ServiceDefinition.version)).where(
+                ServiceDefinition.slug == "synpunkter"
+            )
+        )
+        made = []
+        for n, extra in ((1, False), (2, True)):
+            content = copy.deepcopy(v1.content)
+            content["version"] = top + n
+            content["title"] = {"sv": f"Tyck till (version {top + n})", "en": "Feedback"}
+            content["steps"][0]["fields"][0]["label"] = {"sv": "Vad gäller det nu?", "en": "What?"}
+            if extra:
+                content["settings"]["recipient"] = {
+                    "type": "email",
+                    "required": True,
+                    "label": {"sv": "Mottagare", "en": "Recipient"},
+                }
+            row = ServiceDefinition(
+                slug="synpunkter",
+                version=top + n,
+                category_key=v1.category_key,
+                content=content,
+                checksum=f"test-{top + n}",
+            )
+            session.add(row)
+            made.append(row)
+        session.commit()
+        versions = {
+            "v1": (v1.id, 1),
+            "v2": (made[0].id, made[0].version),
+            "v3": (made[1].id, made[1].version),
+        }
+    yield versions
+    with app.app_context(), maintenance_session() as session:
+        ids = [versions["v2"][0], versions["v3"][0]]
+        session.execute(
+            sa.update(TenantService)
+            .where(TenantService.definition_id.in_(ids))
+            .values(definition_id=versions["v1"][0])
+        )
+        for table in ("attachments", "case_events"):
+            session.execute(
+                sa.text(
+                    f"DELETE FROM {table} WHERE case_id IN "  # noqa: S608
+                    "(SELECT id FROM cases WHERE definition_id IN (:a, :b))"
+                ),
+                {"a": ids[0], "b": ids[1]},
+            )
+        for table in ("cases", "drafts"):
+            session.execute(
+                sa.text(f"DELETE FROM {table} WHERE definition_id IN (:a, :b)"),  # noqa: S608
+                {"a": ids[0], "b": ids[1]},
+            )
+        session.execute(sa.delete(ServiceDefinition).where(ServiceDefinition.id.in_(ids)))
+        session.commit()
+
+
+def running(app, slug: str, service="synpunkter") -> int:
+    return owner(
+        app,
+        "SELECT definition_id FROM tenant_services WHERE tenant_id = :t AND service_slug = :s",
+        t=member_id(app, slug),
+        s=service,
+    )[0][0]
+
+
+def test_members_move_to_a_new_version_and_old_cases_keep_theirs(
+    app, client, hub_admin, arvika_worker, read_csrf, synpunkter_v2
+):
+    (v1, _), (v2, two), (_v3, three) = synpunkter_v2["v1"], synpunkter_v2["v2"], synpunkter_v2["v3"]
+    old = submit(client)
+    page = hub_admin.get("/hub/e-tjanster")
+    assert page.status_code == 200
+    section = page.text.split('id="tjanst-synpunkter"', 1)[1].split("</section>", 1)[0]
+    assert f'<th scope="row">{two}</th>' in section and "Arvika" in section
+    assert "hub.versions_viewed" in audit_actions(app, "karlstad")
+
+    moved = hub_admin.post(
+        "/hub/e-tjanster/synpunkter/flytta",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "version": str(two),
+            "members": ["arvika", "eda"],
+        },
+    )
+    assert moved.status_code == 303
+    assert (running(app, "arvika"), running(app, "eda"), running(app, "kil")) == (v2, v2, v1)
+    assert "hub.versions_moved" in audit_actions(app, "arvika")
+    assert "hub.versions_moved" in audit_actions(app, "karlstad")
+    # New submissions use v2; the case from v1 still shows as it was asked.
+    assert f"Tyck till (version {two})" in client.get("/arvika/e/synpunkter").text
+    new = submit(client)
+    assert client.get(old["status_url"]).get_json()["service_version"] == 1
+    status_page = client.get(f"/arvika/arende/{old['status_url'].rsplit('/', 1)[-1]}")
+    assert status_page.status_code == 200
+    assert "Synpunkter och klagomål" in status_page.text and "Tyck till" not in status_page.text
+    staff_page = arvika_worker.get(f"/arvika/staff/arenden/{old['reference']}")
+    assert staff_page.status_code == 200
+    assert (
+        "Synpunkter och klagomål" in staff_page.text and "Vad gäller det nu?" not in staff_page.text
+    )
+    assert (
+        "Vad gäller det nu?" in arvika_worker.get(f"/arvika/staff/arenden/{new['reference']}").text
+    )
+    # v3 requires a setting Arvika has not set: refused by name, and nobody moves.
+    refused = hub_admin.post(
+        "/hub/e-tjanster/synpunkter/flytta",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "version": str(three),
+            "members": ["eda", "arvika"],
+        },
+    )
+    assert refused.status_code == 422
+    assert (
+        f"Arvika kommun saknar inställningen ”Mottagare” som version {three} kräver."
+        in refused.text
+    )
+    assert "Eda kommun saknar inställningen" in refused.text
+    assert (running(app, "arvika"), running(app, "eda")) == (v2, v2)
+    for wrong, message in (
+        ({"version": "99", "members": ["arvika"]}, "Version 99 finns inte"),
+        ({"version": str(two)}, "Välj minst en medlem att flytta."),
+        ({"version": str(two), "members": ["gotland"]}, "Det finns ingen medlem ”gotland”."),
+    ):
+        answer = hub_admin.post(
+            "/hub/e-tjanster/synpunkter/flytta", data={"csrf_token": read_csrf(page.text), **wrong}
+        )
+        assert answer.status_code == 422 and message in answer.text
+    assert (
+        hub_admin.post(
+            "/hub/e-tjanster/finns-inte/flytta",
+            data={"csrf_token": read_csrf(page.text), "version": "1", "members": ["arvika"]},
+        ).status_code
+        == 404
+    )
+    # A sync publishes, it does not move: Arvika stays where the hub put it.
+    with app.app_context(), maintenance_session() as session:
+        sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        session.commit()
+    assert running(app, "arvika") == v2
+
+
+# -- who may use these pages -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member", "role"),
+    [("arvika", "tenant_admin"), ("karlstad", "tenant_admin"), ("arvika", "case_worker")],
+)
+def test_a_members_own_staff_get_404_on_every_hub_members_page(
+    app, client, read_csrf, member, role
+):
+    email = f"{role}@{member}.example"
+    assert create(app, email, tenant=member, role=role).exit_code == 0
+    assert sign_in(client, read_csrf, email, tenant=member).status_code == 303
+    token = read_csrf(client.get(f"/{member}/staff/").text)
+    tenants = count_all(app, "tenants")
+    for method, path in (
+        ("GET", "/hub/"),
+        ("GET", "/hub/medlemmar/ny"),
+        ("POST", "/hub/medlemmar/ny"),
+        ("GET", "/hub/medlemmar/arvika/avsluta"),
+        ("POST", "/hub/medlemmar/arvika/avsluta"),
+        ("GET", "/hub/medlemmar/arvika/export.zip"),
+        ("GET", "/hub/e-tjanster"),
+        ("POST", "/hub/e-tjanster/synpunkter/flytta"),
+    ):
+        data = {"csrf_token": token, **REGION, "confirm": "ja", "version": "1", "members": "arvika"}
+        response = client.open(path, method=method, data=data if method == "POST" else None)
+        assert response.status_code == 404, (method, path)
+    assert count_all(app, "tenants") == tenants
+    assert owner(app, "SELECT status FROM tenants WHERE slug = 'arvika'")[0][0] == "active"
+    assert not [a for a in audit_actions(app, "karlstad") if a.startswith("hub.")]
