@@ -30,7 +30,7 @@ def period(app):
     chosen = str(next(PERIODS))
     yield chosen
     with app.app_context(), maintenance_session() as session:
-        session.execute(sa.delete(CostPool).where(CostPool.period == chosen))
+        session.execute(sa.delete(CostPool).where(CostPool.period.startswith(chosen)))
         session.commit()
 
 
@@ -285,6 +285,33 @@ def test_a_run_stores_shares_that_sum_to_each_pool(app, client, navet, period):
     lines = whole.text.lstrip("\ufeff").splitlines()
     assert lines[0].startswith("Medlem;Pool;")
     assert len(lines) == 1 + 32
+
+
+def test_a_month_pool_pro_rata_charges_a_member_for_its_days(app, client, navet, period):
+    month = f"{period}-03"
+    form = pool_form(
+        month,
+        navet,
+        name="Kontaktcenter",
+        amount="3 100,00",
+        participants=["arvika", "eda"],
+        pro_rata="ja",
+        **{"joined_on-eda": f"{month}-17"},  # 15 of March's 31 days
+    )
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    response = run_period(client, navet, month)
+    assert response.status_code == 303
+    run_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    expected = allocate(
+        310_000,
+        [Participant("1784", "Arvika", days=31), Participant("1730", "Eda", days=15)],
+        Key("equal", pro_rata=True, period_days=31),
+    )
+    statement = text_of(client.get(f"/hub/kostnader/korning/{run_id}/eda").text)
+    eda = next(share for share in expected if share.key == "1730")
+    kronor, ore = divmod(eda.amount_ore, 100)
+    assert f"{kronor:,},{ore:02d} kr".replace(",", " ", 1) in statement
+    assert "15 av 31 dagar" in statement and "Kostnadsfördelning mars" in statement
 
 
 @pytest.fixture
