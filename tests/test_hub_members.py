@@ -479,6 +479,7 @@ def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
     assert inbox.status_code == 200 and case["reference"] in inbox.text
     case_page = arvika_worker.get(f"/arvika/staff/arenden/{case['reference']}")
     assert case_page.status_code == 200
+    assert "kan bara läsas" in case_page.text and "Spara status" not in case_page.text
     token = read_csrf(case_page.text)
     for action, data in (
         ("anteckning", {"note": "Efter avslut"}),

@@ -150,7 +150,7 @@ def test_a_published_version_cannot_change_without_a_new_version(app, files):
     assert snapshot(app) == before
 
 
-def test_a_new_version_is_published_and_members_move_to_it(app, files, resync):
+def test_a_new_version_is_published_and_members_stay_until_the_hub_moves_them(app, files, resync):
     tenants, services = files
     path = services / "synpunkter" / "definition.toml"
     text = path.read_text().replace("version = 1", "version = 2", 1)
@@ -161,8 +161,19 @@ def test_a_new_version_is_published_and_members_move_to_it(app, files, resync):
         versions = db.session.scalars(
             sa.select(ServiceDefinition.version).filter_by(slug="synpunkter")
         ).all()
+        running = (
+            db.session.execute(
+                sa.text(
+                    "SELECT d.version FROM tenant_services s JOIN service_definitions d "
+                    "ON d.id = s.definition_id WHERE s.service_slug = 'synpunkter'"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert "definition synpunkter v2" in report.created
     assert sorted(versions) == [1, 2]
+    assert set(running) <= {1}  # moving members is the hub's decision (/hub/e-tjanster)
 
 
 def test_sync_command_reports_errors_and_exits_non_zero(app, files):

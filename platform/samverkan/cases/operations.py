@@ -25,6 +25,10 @@ from samverkan.tenancy.models import Tenant
 DRAFT_LIFETIME = timedelta(days=30)
 
 
+class MemberClosed(Exception):
+    """The member has left the collaboration: no new cases."""
+
+
 class IdempotencyConflict(Exception):
     """The same idempotency key came back with different answers."""
 
@@ -95,6 +99,9 @@ def submit_case(
     With an idempotency key, a repeat returns the first case instead of creating another;
     a repeat with different answers raises IdempotencyConflict.
     """
+    if tenant.status != "active":
+        # Every caller checks first (resolve.py, the contact centre); this is the backstop.
+        raise MemberClosed(tenant.slug)
     fingerprint = answers_fingerprint(form, answers)
     if idempotency_key:
         existing = find_by_idempotency_key(session, idempotency_key)
