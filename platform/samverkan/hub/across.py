@@ -32,9 +32,14 @@ def across_members(
     actor: str | None = None,
 ) -> Iterator[orm.Session]:
     """An owner session over every member, audited as `purpose` (an audit action). The
-    caller commits: the audit entries go with its work, or with nothing if it fails."""
+    caller commits: the audit entries go with its work, or with nothing if it fails.
+
+    A purpose that only reads (READS) has its entries committed first, in a short
+    transaction of their own, and then reads without holding SQLite's write lock, so a long
+    look across members never keeps citizens' submissions waiting."""
     with maintenance_session() as session:
-        if session.get_bind().dialect.name == "sqlite":
+        sqlite = session.get_bind().dialect.name == "sqlite"
+        if sqlite:
             # One writer at a time, as for a member's writing request (resolve.py); the
             # request's own session does not hold the lock on /hub/ paths.
             session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
@@ -54,4 +59,19 @@ def across_members(
                 tenant_id=tenant_id,
                 **who,
             )
+        if purpose in READS:
+            session.commit()  # logged before anything is read; the reads follow unlocked
         yield session
+
+
+# Purposes that read only: logged up front, then read in an ordinary transaction.
+READS = frozenset(
+    {
+        "hub.overview",
+        "hub.member_viewed",
+        "hub.versions_viewed",
+        "contact.case_found",
+        "contact.services_read",
+        "costs.counted",
+    }
+)
