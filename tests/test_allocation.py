@@ -625,3 +625,23 @@ def test_not_even_the_owner_changes_a_stored_run(app, period, verb):
         pytest.raises(sa.exc.DBAPIError, match="never changed"),
     ):
         session.execute(sa.text(change), {"run": run_id})
+
+
+def test_a_member_that_leaves_during_a_pro_rata_period_pays_only_its_days(app, period):
+    """Closing a member sets its leaving day; a pro rata pool made before that still
+    charges it only for the days it was a member (the pool's own dates untouched)."""
+    add_pool(app, "Drift", 3650_00, EQUAL, slugs=["arvika", "grums"], pro_rata=True)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "grums").values(left_on=date(2031, 3, 31))
+        )
+        session.commit()
+    try:
+        shares = next(iter(stored(app, allocate_period(app)).values()))
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(left_on=None))
+            session.commit()
+    # 90 days of Grums against 365 of Arvika: Grums carries 90/455 of the pool.
+    assert shares == {"grums": 72198, "arvika": 292802}
+    assert sum(shares.values()) == 3650_00

@@ -60,6 +60,16 @@ def usage_counts(
     return dict(session.execute(query).all())
 
 
+def _latest(*days: date | None) -> date | None:
+    known = [d for d in days if d is not None]
+    return max(known) if known else None
+
+
+def _earliest(*days: date | None) -> date | None:
+    known = [d for d in days if d is not None]
+    return min(known) if known else None
+
+
 def _days_taking_part(joined: date | None, left: date | None, start: date, end: date) -> int:
     first, last = max(start, joined or start), min(end, left or end)
     return max(0, (last - first).days + 1)
@@ -104,7 +114,14 @@ def pool_inputs(session: orm.Session, pool: CostPool, usage: dict) -> dict:
                 "population_year": year or p.tenant.population_year,
                 "usage": counts.get(p.tenant_id, 0),
                 "percentage": p.percentage,
-                "days": _days_taking_part(p.joined_on, p.left_on, start, end),
+                # The pool's own dates, within the member's membership: a member that
+                # joined or left during the period is never charged for days outside it.
+                "days": _days_taking_part(
+                    _latest(p.joined_on, p.tenant.member_since),
+                    _earliest(p.left_on, p.tenant.left_on),
+                    start,
+                    end,
+                ),
             }
             for p in sorted(pool.participants, key=lambda p: p.tenant.scb_code)
         ],
