@@ -747,3 +747,23 @@ def test_an_invitation_never_changes_the_role_of_someone_already_here(
     assert accepted.status_code == 303
     assert memberships(app, "arvika")[ADMIN] == "tenant_admin"  # still an administrator
     assert client.get("/arvika/admin/").status_code == 200
+
+
+def test_karlstads_administrators_cannot_touch_the_hubs_roles(app, client, read_csrf):
+    assert create(app, "it@karlstad.example", tenant="karlstad", role="tenant_admin").exit_code == 0
+    assert create(app, "navet@karlstad.example", tenant="karlstad", role="hub_admin").exit_code == 0
+    assert sign_in(client, read_csrf, "it@karlstad.example", tenant="karlstad").status_code == 303
+    staff_page = client.get("/karlstad/admin/personal")
+    assert "navet@karlstad.example" not in staff_page.text
+    with app.app_context(), maintenance_session() as session:
+        hub_admin = session.scalar(sa.select(User.id).filter_by(email="navet@karlstad.example"))
+    token = read_csrf(staff_page.text)
+    demote = client.post(
+        f"/karlstad/admin/personal/{hub_admin}/roll",
+        data={"csrf_token": token, "role": "case_worker"},
+    )
+    remove = client.post(
+        f"/karlstad/admin/personal/{hub_admin}/ta-bort", data={"csrf_token": token}
+    )
+    assert (demote.status_code, remove.status_code) == (404, 404)
+    assert memberships(app, "karlstad")["navet@karlstad.example"] == "hub_admin"

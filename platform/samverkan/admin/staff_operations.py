@@ -25,12 +25,14 @@ def token_digest(token: str) -> str:
 
 
 def staff_list(session: orm.Session) -> list[tuple[User, Membership]]:
-    """Everyone who works at the bound member, by name."""
+    """Everyone who works at the bound member, by name. The hub's own roles (held at the hub
+    member) are the hub's to manage, not the member administrators'."""
     return [
         (row.User, row.Membership)
         for row in session.execute(
             sa.select(User, Membership)
             .join(Membership, Membership.user_id == User.id)
+            .where(Membership.role.in_(ROLES))
             .order_by(User.name, User.id)
         )
     ]

@@ -26,7 +26,9 @@ def _render(errors: dict | None = None, entered: dict | None = None, code: int =
 
 
 def _membership_or_404(user_id: int) -> tuple[User, Membership]:
-    membership = db.session.get(Membership, (g.tenant.id, user_id)) or abort(404)
+    membership = db.session.get(Membership, (g.tenant.id, user_id))
+    if membership is None or membership.role not in ROLES:
+        abort(404)  # nobody here, or one of the hub's roles: not this page's to change
     return db.session.get(User, user_id), membership
 
 
