@@ -219,3 +219,19 @@ def test_a_service_taken_out_of_a_members_file_is_switched_off(app, files, resyn
     with app.test_client() as client:
         assert client.get("/filipstad/e/synpunkter").status_code == 404
         assert client.get("/filipstad/e/felanmalan").status_code == 200
+
+
+def test_the_sync_leaves_a_member_that_has_left_as_it_was(app, resync):
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "grums").values(status="closed", phone="0555-1")
+        )
+        session.commit()
+        try:
+            sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+            session.commit()
+            phone = session.scalar(sa.select(Tenant.phone).filter_by(slug="grums"))
+        finally:
+            session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(status="active"))
+            session.commit()
+    assert phone == "0555-1"  # not put back from tenants/grums.toml

@@ -72,6 +72,10 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
     published = _publish_definitions(session, report, definitions)
     for slug, loaded in tenants.items():
         existing = session.scalar(sa.select(Tenant).filter_by(slug=slug))
+        if existing is not None and existing.status != "active":
+            # Offboarded: its data stays as it was when it left, until retention.
+            report.unchanged += 1
+            continue
         values = _tenant_values(loaded.content)
         if existing is not None and existing.profile_edited_at is not None:
             # The member's administrators have taken over their profile in the app.

@@ -50,8 +50,9 @@ from samverkan.tenancy.models import Tenant
 
 # Kronor with an optional decimal part of one or two digits; thousands may be grouped with
 # spaces ("1 250 000,00") but nothing else, so "1.250.000" is refused rather than guessed.
-AMOUNT = re.compile(r"^(?P<kronor>\d{1,3}(?: \d{3})+|\d+)(?:[.,](?P<ore>\d{1,2}))?$")
-PERCENT = re.compile(r"^\d{1,3}(?:[.,]\d{1,6})?$")
+# [0-9], not \d: \d takes any script's digits ("١٢٣").
+AMOUNT = re.compile(r"^(?P<kronor>[0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:[.,](?P<ore>[0-9]{1,2}))?$")
+PERCENT = re.compile(r"^[0-9]{1,3}(?:[.,][0-9]{1,6})?$")
 MAX_ORE = 10**15  # ten thousand billion kronor: anything larger is a typing error
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
@@ -174,7 +175,7 @@ class KeySchema(Schema):
 
 class ParticipantSchema(Schema):
     percentage = PercentField()
-    population = fields.Integer(strict=True, validate=validate.Range(min=0))
+    population = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**31 - 1))
     joined_on = TomlDate()
     left_on = TomlDate()
 

@@ -4,6 +4,7 @@ Usage counts come from the platform's own cases, read through the hub's named pa
 
 import hashlib
 import json
+import re
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
@@ -25,9 +26,14 @@ class RunError(ValueError):
         self.problems = problems
 
 
+PERIOD = re.compile(r"(20[0-9]{2}|2100)(-(0[1-9]|1[0-2]))?")
+
+
 def period_bounds(period: str) -> tuple[date, date]:
     """'2026' → the year; '2026-03' → the month. ValueError for anything else."""
     try:
+        if not PERIOD.fullmatch(period or ""):
+            raise ValueError(period)
         if len(period) == 4:
             year = int(period)
             return date(year, 1, 1), date(year, 12, 31)

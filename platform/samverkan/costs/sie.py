@@ -123,7 +123,9 @@ def sie_for_run(
                 vat_text = f"Moms {_percent_text(accounts.vat_percent)} %, {row.pool_name}"
                 credits.append((accounts.vat[0], -vat, vat_text))
         debit = -sum(amount for _, amount, _ in credits)
-        lines.append(f"#VER {quoted(accounts.series)} {number} {day} {quoted(text)}")
+        # No voucher number ("" in SIE 4): the finance system numbers imported vouchers in
+        # its own series, so two files (two runs, two months) never collide.
+        lines.append(f'#VER {quoted(accounts.series)} "" {day} {quoted(text)}')
         lines.append("{")
         lines.append(
             f"   #TRANS {accounts.receivable[0]} {{}} {sie_amount(debit)} {day} "

@@ -11,8 +11,8 @@ from samverkan.costs.runs import period_bounds
 MAX_AMOUNT_ORE = 10**12  # 10 miljarder kr: far above any pool, far below BigInteger
 AMOUNT_EXAMPLE = "till exempel 1 250 000,00"
 # Thousands separated by a space (or none), öre after a comma.
-_KRONOR = re.compile(r"^(\d{1,3}(?: \d{3})+|\d+)(?:,(\d{1,2}))?$")
-_PERCENT = re.compile(r"^\d{1,3}(?:[.,]\d{1,6})?$")
+_KRONOR = re.compile(r"^([0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")
+_PERCENT = re.compile(r"^[0-9]{1,3}(?:[.,][0-9]{1,6})?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -23,11 +23,11 @@ def parse_kronor(text: str) -> int:
     cleaned = re.sub(r"\s*(kr|kronor|SEK)$", "", cleaned, flags=re.IGNORECASE)
     match = _KRONOR.match(cleaned)
     if match is None:
-        if re.fullmatch(r"[\d ]+\.\d+", cleaned):
+        if re.fullmatch(r"[0-9 ]+\.[0-9]+", cleaned):
             raise ValueError(f"Skriv ören efter ett kommatecken, {AMOUNT_EXAMPLE}.")
         if cleaned.startswith("-"):
             raise ValueError("Beloppet kan inte vara negativt.")
-        if re.fullmatch(r"[\d ]+,\d{3,}", cleaned):
+        if re.fullmatch(r"[0-9 ]+,[0-9]{3,}", cleaned):
             raise ValueError("Beloppet kan ha högst två decimaler (ören).")
         raise ValueError(f"Skriv beloppet i kronor med siffror, {AMOUNT_EXAMPLE}.")
     kronor = int(match.group(1).replace(" ", ""))
@@ -82,7 +82,8 @@ class WholeNumber(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         text = _SPACES.sub("", str(value))
-        if not text.isdigit() or not text.isascii() or len(text) > 10:
+        # At most what the database's integer column holds (and far above any population).
+        if not text.isdigit() or not text.isascii() or len(text) > 10 or int(text) >= 2**31:
             raise ValidationError(self.message)
         return int(text)
 

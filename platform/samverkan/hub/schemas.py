@@ -158,7 +158,7 @@ class MoveSchema(Schema):
     version = fields.Integer(
         required=True,
         strict=False,
-        validate=validate.Range(min=1, error="Välj en version."),
+        validate=validate.Range(min=1, max=1_000_000, error="Välj en version."),
         error_messages={**_required("Välj en version."), "invalid": "Välj en version."},
     )
     members = fields.List(
