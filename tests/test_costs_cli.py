@@ -574,8 +574,14 @@ def test_the_sie_file_has_the_header_facts_asks_for_and_balanced_vouchers(app, p
 def test_with_vat_each_pool_line_gets_a_vat_line_and_the_voucher_still_balances(
     app, period, tmp_path
 ):
-    run_id = stored_run(app, tmp_path)
-    records, vouchers = parse_sie(sie_file(app, run_id, COSTS_VAT_PERCENT=Decimal("25")))
+    # The run keeps the invoicing settings of its day: VAT is set when the run is made.
+    before = app.config["COSTS_VAT_PERCENT"]
+    app.config["COSTS_VAT_PERCENT"] = Decimal("25")
+    try:
+        run_id = stored_run(app, tmp_path)
+    finally:
+        app.config["COSTS_VAT_PERCENT"] = before
+    records, vouchers = parse_sie(sie_file(app, run_id))
     assert ["2611", "Utgående moms på försäljning inom Sverige, 25 %"] in records["#KONTO"]
     assert records["#GEN"] == [["20330115"]]
     for voucher in vouchers:
@@ -790,3 +796,10 @@ population = {population}
             session.scalar(sa.select(sa.func.count(CostPool.id)).where(CostPool.name == "Drift"))
             == 0
         )
+
+
+def test_a_runs_invoice_file_stays_as_it_was_when_the_config_changes_later(app, period, tmp_path):
+    run_id = stored_run(app, tmp_path)  # made with 0 % VAT
+    first = sie_file(app, run_id)
+    later = sie_file(app, run_id, COSTS_VAT_PERCENT=Decimal("25"), COSTS_REVENUE_ACCOUNT="3999")
+    assert later == first

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
 import sqlalchemy as sa
+from flask import current_app, has_app_context
 from sqlalchemy import orm
 
 from samverkan.cases.models import Case
@@ -162,6 +163,19 @@ def split_pool(inputs: dict) -> list[allocation.Share]:
     )
 
 
+def _invoicing(session: orm.Session) -> dict:
+    """Who invoices and how (accounts, series, VAT) as it stands when the run is made, so
+    the run's SIE file says the same years later, whatever the config says then."""
+    hub = session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+    settings = {}
+    if has_app_context():
+        settings = {k: str(v) for k, v in current_app.config.items() if k.startswith("COSTS_")}
+    return {
+        "issuer": {"name": hub.name if hub else None, "orgnr": hub.orgnr if hub else None},
+        "settings": settings,
+    }
+
+
 def _checksum(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
@@ -186,7 +200,7 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
         inputs.append(pool_input)
     if problems:
         raise RunError(problems)
-    stored = {"period": period, "pools": inputs}
+    stored = {"period": period, "pools": inputs, "invoicing": _invoicing(session)}
     allocation_run = AllocationRun(
         period=period, created_by=created_by, inputs=stored, checksum=_checksum(stored)
     )

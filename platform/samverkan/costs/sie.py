@@ -84,7 +84,11 @@ def sie_for_run(
 ) -> bytes:
     """The run's invoice vouchers as an SIE 4 file (bytes in CP437). Vouchers are dated the
     day the run was made; the financial year (`#RAR 0`) is that day's calendar year."""
-    accounts = Accounts.from_settings(settings)
+    # A run keeps the invoicing settings and issuer of its day (runs._invoicing); older
+    # runs without them use today's.
+    invoicing = run.inputs.get("invoicing") or {}
+    accounts = Accounts.from_settings(invoicing.get("settings") or settings)
+    issuer = invoicing.get("issuer") or {"name": hub_tenant.name, "orgnr": hub_tenant.orgnr}
     voucher_date = run.created_at.astimezone(SWEDEN).date()
     day = f"{voucher_date:%Y%m%d}"
     charge_vat = accounts.vat_percent != 0
@@ -95,10 +99,10 @@ def sie_for_run(
         f"#PROGRAM {quoted('Samverkan')} {quoted(_program_version())}",
         f"#GEN {(generated_on or swedish_today()):%Y%m%d}",
         "#SIETYP 4",
-        f"#FNAMN {quoted(hub_tenant.name)}",
+        f"#FNAMN {quoted(issuer['name'])}",
     ]
-    if hub_tenant.orgnr:
-        lines.append(f"#ORGNR {hub_tenant.orgnr}")
+    if issuer.get("orgnr"):
+        lines.append(f"#ORGNR {issuer['orgnr']}")
     lines += [
         f"#RAR 0 {voucher_date.year}0101 {voucher_date.year}1231",
         "#VALUTA SEK",
