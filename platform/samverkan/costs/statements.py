@@ -19,23 +19,8 @@ from samverkan.clock import SWEDEN
 from samverkan.costs import allocation
 from samverkan.costs.models import CATEGORIES, KEYS, AllocationRun
 from samverkan.costs.runs import period_bounds, tenants_by_id, usage_counts
+from samverkan.templating import MONTHS
 from samverkan.tenancy.models import Tenant
-
-MONTHS = [
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-]
-
 
 # -- Numbers as Swedish text -------------------------------------------------------------
 
