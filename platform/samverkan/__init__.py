@@ -1,6 +1,6 @@
 """Samverkan: one e-service platform shared by the members of a region."""
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -8,6 +8,11 @@ from samverkan import database_roles, routing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class SamverkanFlask(Flask):
@@ -50,6 +55,7 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.casework.views import bp as casework_bp
     from samverkan.citizen.views import bp as citizen_bp
     from samverkan.cli import register_commands
+    from samverkan.health import bp as health_bp
     from samverkan.hub.views import bp as hub_bp
     from samverkan.tenancy import resolve
 
@@ -68,11 +74,18 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(casework_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(hub_bp)
+    app.register_blueprint(health_bp)
     account_session.init_app(app)
     register_commands(app)
 
     @app.after_request
     def _safe_headers(response):
+        # Nothing inline anywhere (scripts, styles, handlers): the policy can say so.
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if request.is_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         # Status links carry a private token in the path: never send it to another site.
         response.headers.setdefault("Referrer-Policy", "same-origin")

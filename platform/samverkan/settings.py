@@ -118,8 +118,14 @@ def load_settings(overrides: dict | None = None) -> dict:
     # X-Forwarded-* headers, for the audit log and the per-address limits.
     settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
     settings.update(overrides)
+    settings.setdefault("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
     if "SECRET_KEY" not in settings:
+        if settings["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY"):
+            # A key generated into the instance folder is a development convenience.
+            raise RuntimeError("SAMVERKAN_ENV=production needs SECRET_KEY set in the environment")
         settings["SECRET_KEY"] = os.environ.get("SECRET_KEY") or development_secret_key(
             Path(settings["INSTANCE_PATH"])
         )
+    if settings["ENV_NAME"] == "production" and len(str(settings["SECRET_KEY"])) < 32:
+        raise RuntimeError("SECRET_KEY is too short for production: use 32 random bytes or more")
     return settings

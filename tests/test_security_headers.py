@@ -1,0 +1,68 @@
+"""Headers every response carries, and the health endpoints."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from samverkan.extensions import db
+from samverkan.settings import PROJECT_ROOT
+
+PAGES = ["/", "/arvika/", "/arvika/e/synpunkter", "/arvika/staff/logga-in", "/api/v1/tenants"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_response_has_a_strict_content_security_policy(client, path):
+    response = client.get(path, follow_redirects=True)
+    policy = response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "Strict-Transport-Security" not in response.headers  # plain http: not promised
+
+
+def test_hsts_is_sent_over_tls(client):
+    response = client.get("/arvika/", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_no_template_has_inline_script_style_or_handlers():
+    """The policy forbids them; a template that used one would break in the browser."""
+    offenders = []
+    for template in (PROJECT_ROOT / "platform" / "samverkan").rglob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=", text):
+            offenders.append(str(template.relative_to(PROJECT_ROOT)))
+    assert offenders == []
+
+
+def test_healthz_and_readyz_answer(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_readyz_is_503_while_the_database_does_not_answer(client, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(db.session, "execute", unreachable)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "database": "unreachable"}
+    assert client.get("/healthz").status_code == 200  # alive, only not ready
+
+
+def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_path):
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv("SAMVERKAN_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="needs SECRET_KEY"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+    monkeypatch.setenv("SECRET_KEY", "dev")
+    with pytest.raises(RuntimeError, match="too short"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+    monkeypatch.setenv("SECRET_KEY", "x" * 64)
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"] == "x" * 64
+    assert not (tmp_path / "secret_key").exists()  # nothing generated in production
