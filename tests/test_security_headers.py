@@ -66,3 +66,38 @@ def test_production_refuses_to_start_without_a_real_secret_key(monkeypatch, tmp_
     monkeypatch.setenv("SECRET_KEY", "x" * 64)
     assert load_settings({"INSTANCE_PATH": str(tmp_path)})["SECRET_KEY"] == "x" * 64
     assert not (tmp_path / "secret_key").exists()  # nothing generated in production
+
+
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "Hej", "want_reply": "no"}
+
+
+@pytest.fixture
+def low_limits(app):
+    saved = app.config["SUBMISSIONS_PER_ADDRESS"], app.config["SUBMISSIONS_PER_MEMBER"]
+    app.config["SUBMISSIONS_PER_ADDRESS"] = "3 per minute"
+    app.config["SUBMISSIONS_PER_MEMBER"] = "5 per minute"
+    yield
+    app.config["SUBMISSIONS_PER_ADDRESS"], app.config["SUBMISSIONS_PER_MEMBER"] = saved
+
+
+def submit(client, member="arvika", address="192.0.2.1"):
+    return client.post(
+        f"/api/v1/tenants/{member}/services/synpunkter/submissions",
+        json=ANSWERS,
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_submissions_are_limited_per_address_with_a_clear_429(client, low_limits):
+    assert [submit(client).status_code for _ in range(3)] == [201] * 3
+    refused = submit(client)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"] == "För många försök"
+    assert "Retry-After" in refused.headers
+    assert submit(client, address="192.0.2.2").status_code == 201  # another caller goes on
+
+
+def test_submissions_are_limited_per_member_whoever_sends_them(client, low_limits):
+    codes = [submit(client, address=f"192.0.2.{n}").status_code for n in range(10, 16)]
+    assert codes == [201] * 5 + [429]
+    assert submit(client, member="eda", address="192.0.2.99").status_code == 201  # others go on

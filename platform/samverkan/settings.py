@@ -95,6 +95,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "REGION_NAME": file_settings["platform"]["region"],
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Submissions: per client address, and per member for everyone together.
+        "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
+        "SUBMISSIONS_PER_MEMBER": os.environ.get("SUBMISSIONS_PER_MEMBER", "3000 per minute"),
         # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -12,6 +12,7 @@ from samverkan.cases import operations, status
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.errors import error_response
 from samverkan.extensions import db
+from samverkan.submission_limits import limited
 from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -71,6 +72,7 @@ def service_definition(service: str):
 
 @bp.post("/tenants/<slug:tenant>/services/<slug:service>/submissions")
 @public
+@limited
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     if not request.is_json:

@@ -27,6 +27,7 @@ from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.citizen import drafts
 from samverkan.extensions import db
+from samverkan.submission_limits import limited
 from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
@@ -232,6 +233,7 @@ def check(service: str):
 
 @bp.post("/<slug:tenant>/e/<slug:service>")
 @public
+@limited
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
