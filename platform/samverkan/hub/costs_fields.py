@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
+from samverkan.costs.importer import PERCENT
 from samverkan.costs.runs import period_bounds
 
 MAX_AMOUNT_ORE = 10**12  # 10 miljarder kr: far above any pool, far below BigInteger
 AMOUNT_EXAMPLE = "till exempel 1 250 000,00"
 # Thousands separated by a space (or none), öre after a comma.
 _KRONOR = re.compile(r"^([0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")
-_PERCENT = re.compile(r"^[0-9]{1,3}(?:[.,][0-9]{1,6})?$")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -38,12 +38,6 @@ def parse_kronor(text: str) -> int:
     return amount
 
 
-def kronor_text(ore: int) -> str:
-    """Öre as the form shows them again: '1 250 000,00'."""
-    kronor, rest = divmod(ore, 100)
-    return f"{kronor:,}".replace(",", " ") + f",{rest:02d}"
-
-
 class Kronor(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs) -> int:
         if not isinstance(value, str):
@@ -63,7 +57,7 @@ class Percent(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = str(value).replace(" ", "").removesuffix("%")
-        if not _PERCENT.match(text):
+        if not PERCENT.match(text):
             raise ValidationError(
                 f"Skriv {self.what} som ett tal mellan 0 och 100, till exempel 6,25."
             )

@@ -20,13 +20,13 @@ from marshmallow import (
 from samverkan.costs import allocation
 from samverkan.costs.models import CATEGORIES, KEYS
 from samverkan.costs.runs import period_bounds
+from samverkan.costs.statements import amount_text
 from samverkan.hub.costs_fields import (
     AMOUNT_EXAMPLE,
     Form,
     Kronor,
     Percent,
     WholeNumber,
-    kronor_text,
     optional,
     period_field,
 )
@@ -277,7 +277,7 @@ def pool_entered(pool) -> tuple[dict, list[str]]:
         "name": pool.name,
         "category": pool.category,
         "description": pool.description or "",
-        "amount": kronor_text(pool.amount_ore),
+        "amount": amount_text(pool.amount_ore),
         "key_kind": pool.key_kind,
         "equal_percent": (settings.get("equal_percent") or "").replace(".", ","),
         "rest": settings.get("rest") or "",
