@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test lint format install dev-install clean
+.PHONY: run test bench faults lint format install dev-install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ test: dev-install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Speed, measured (not part of `make test`): see README, Benchmarks. BENCH_ARGS=--large for
+# 290 members and 10 000 000 cases.
+bench: dev-install
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
+
+# Fault tests against a real gunicorn and PostgreSQL (DATABASE_URL names the server).
+faults: dev-install
+	SAMVERKAN_FAULTS=1 $(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 lint: dev-install
 	$(BIN)/ruff check .

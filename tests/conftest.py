@@ -19,6 +19,11 @@ from samverkan.sync import sync
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
+# `make bench` and `make faults` start real servers; `make test` leaves them out.
+collect_ignore = ["bench"]
+if os.environ.get("SAMVERKAN_FAULTS") != "1":
+    collect_ignore.append("faults")
+
 CASE_TABLES = (
     "attachments",
     "case_events",
