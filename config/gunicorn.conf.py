@@ -9,5 +9,26 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 30  # a stopping worker finishes the requests it has
-accesslog = "-"
+# No runtime control socket: nothing here uses it, and every gunicorn on a machine would
+# share its default path.
+control_socket_disable = True
+worker_tmp_dir = "/dev/shm"  # heartbeat files in memory: a slow disk never stalls workers
+
+# Logs: one JSON object per line on stderr, gunicorn's own lines included. No gunicorn
+# access log: it would print raw paths, and status links carry private tokens in theirs;
+# the app logs each request by its route instead (samverkan/observability.py).
+accesslog = None
 errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": loglevel.upper(), "handlers": ["samverkan-json"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        # Switched off here too: with a logging config gunicorn logs access regardless.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+    "handlers": {"samverkan-json": {"()": "samverkan.observability.json_handler"}},
+    "formatters": {},
+}

@@ -7,7 +7,10 @@ from alembic import context
 from flask import current_app
 
 config = context.config
-fileConfig(config.config_file_name)
+# The app has set up its JSON logs already (observability.py); alembic.ini's text setup
+# would replace them, and silence the app's loggers, for the rest of the process.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name)
 logger = logging.getLogger("alembic.env")
 
 

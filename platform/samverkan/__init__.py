@@ -4,7 +4,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from samverkan import database_roles, routing
+from samverkan import database_roles, observability, routing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -36,6 +36,10 @@ def create_app(config: dict | None = None) -> Flask:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
+    # Database errors quote their statement's parameters (answers, personnummer): never
+    # into a log or an error page.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("hide_parameters", True)
+    observability.init_app(app)  # first: every other hook's log lines carry the request id
     routing.init_app(app)  # before any blueprint's rules are built
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))

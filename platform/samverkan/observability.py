@@ -1,0 +1,155 @@
+"""Logs: one JSON object per line, each carrying the request id and the member.
+
+What a log line may hold is decided here, not at each call: a request is logged by its
+route's rule (`/<member>/status/<token>`), never by its path or query string, because
+status links, invitations and drafts carry private tokens in the URL. A last filter masks
+anything shaped like a personnummer, a password or a token that a message or an
+exception (a database error quotes the statement's parameters) might still carry.
+"""
+
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+
+from flask import Flask, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A proxy's id is kept when it looks like one (so lines can be matched across hops);
+# anything else a client sends is replaced, so it cannot smuggle text into the log.
+_ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+# Personnummer and samordningsnummer, 10 or 12 digits, with or without - or +.
+# Bounded by non-word characters, so a hexadecimal request id is never mistaken for one.
+_IDENTITY_NUMBER = re.compile(r"(?<!\w)(?<!\d\.)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\w|\.\d)")
+# key=value, key: value and "key": "value" for keys that name a secret.
+_SECRET_PAIR = re.compile(
+    r"""(?ix)
+    (["']?(?<!<)\b(?:password|passwd|lösenord|secret|token|api[_-]?key|authorization|cookie|
+    csrf_token|totp|code|session)\b["']?\s*[:=]\s*)
+    (bearer\s+)?("[^"]*"|'[^']*'|[^\s,;&)}\]]+)
+    """
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+REDACTED = "[borttaget]"
+
+LOG_FIELDS = ("timestamp", "level", "logger", "message", "request_id", "tenant")
+
+
+def redact(text: str) -> str:
+    text = _SECRET_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _BEARER.sub("Bearer " + REDACTED, text)
+    return _IDENTITY_NUMBER.sub(REDACTED, text)
+
+
+class RequestContextFilter(logging.Filter):
+    """Adds the request id and the member's slug to every record made during a request."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if has_request_context():
+            record.request_id = g.get("request_id")
+            tenant = g.get("tenant")
+            record.tenant = tenant.slug if tenant is not None else None
+        else:
+            record.request_id = getattr(record, "request_id", None)
+            record.tenant = getattr(record, "tenant", None)
+        return True
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """The JSON line, with secrets and identity numbers masked wherever they appear."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            " ".join(f"%({name})s" for name in ("levelname", "name", "message")),
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp=True,
+            json_ensure_ascii=False,
+        )
+
+    def process_log_record(self, log_data: dict) -> dict:
+        # Masked value by value, before serialising: the line stays valid JSON.
+        return {key: _redacted(value) for key, value in log_data.items()}
+
+
+def _redacted(value):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    return value
+
+
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (gunicorn, a test's capture)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):  # StreamHandler assigns it; the property always looks it up
+        pass
+
+
+def json_handler() -> logging.Handler:
+    handler = StderrHandler()
+    handler.setFormatter(RedactingJsonFormatter())
+    handler.addFilter(RequestContextFilter())
+    handler.set_name("samverkan-json")
+    return handler
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every logger (the app's, SQLAlchemy's, gunicorn's if it propagates) through
+    one JSON handler on the root logger. Idempotent: tests create many apps."""
+    root = logging.getLogger()
+    if not any(h.get_name() == "samverkan-json" for h in root.handlers):
+        root.addHandler(json_handler())
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    log_format = app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT", "json")
+    if log_format == "json":  # LOG_FORMAT=text keeps Flask's own plain lines
+        configure_logging(app.config.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL", "INFO"))
+        # Flask's own handler would print the same record a second time, as text.
+        from flask.logging import default_handler
+
+        app.logger.removeHandler(default_handler)
+    request_log = logging.getLogger("samverkan.request")
+
+    @app.before_request
+    def _start_request():
+        offered = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = offered if _ACCEPTED_REQUEST_ID.fullmatch(offered) else secrets.token_hex(16)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response):
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("request_started")
+        request_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                # The rule, never the path: paths carry private tokens.
+                "route": request.url_rule.rule if request.url_rule else None,
+                "endpoint": request.endpoint,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1)
+                if started
+                else None,
+            },
+        )
+        return response

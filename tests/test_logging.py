@@ -1,0 +1,155 @@
+"""Logs: one JSON object per line with the request id and the member, and never a
+personnummer, a password or a token."""
+
+import json
+import logging
+
+import pytest
+import sqlalchemy as sa
+from api_support import FORSKOLEPLATS, submissions
+from test_accounts import PASSWORD, create, sign_in
+from test_staff_api import bearer, token_of
+
+from samverkan.extensions import db
+from samverkan.observability import REDACTED, redact
+
+
+def log_lines(captured: str) -> list[dict]:
+    lines = [line for line in captured.splitlines() if line.strip()]
+    assert lines, "nothing was logged"
+    return [json.loads(line) for line in lines]  # every line must be one JSON object
+
+
+def request_lines(lines: list[dict]) -> list[dict]:
+    return [line for line in lines if line["logger"] == "samverkan.request"]
+
+
+def test_each_request_is_one_json_line_with_its_id_route_and_member(client, capsys):
+    capsys.readouterr()
+    response = client.get("/arvika/")
+    assert response.status_code == 200
+    (line,) = request_lines(log_lines(capsys.readouterr().err))
+    assert line["request_id"] == response.headers["X-Request-ID"]
+    assert len(line["request_id"]) == 32
+    assert line["tenant"] == "arvika"
+    assert line["route"] == "/<slug:tenant>/"
+    assert line["status"] == 200
+    assert line["method"] == "GET"
+    assert line["duration_ms"] >= 0
+    assert line["level"] == "INFO" and line["timestamp"]
+
+
+def test_a_proxys_request_id_is_kept_and_anything_else_replaced(client, capsys):
+    kept = client.get("/arvika/", headers={"X-Request-ID": "lb-4f2a9c81d0e7"})
+    assert kept.headers["X-Request-ID"] == "lb-4f2a9c81d0e7"
+    for offered in ('x"} {"level": "ERROR"', "short", "a" * 65, "åäö-12345678"):
+        replaced = client.get("/arvika/", headers={"X-Request-ID": offered})
+        assert replaced.headers["X-Request-ID"] != offered
+        assert len(replaced.headers["X-Request-ID"]) == 32
+    lines = request_lines(log_lines(capsys.readouterr().err))
+    assert [line["request_id"] for line in lines][0] == "lb-4f2a9c81d0e7"
+    assert all(line["tenant"] == "arvika" for line in lines)
+
+
+def test_requests_outside_a_member_log_no_member(client, capsys):
+    capsys.readouterr()
+    client.get("/healthz")
+    client.get("/finns-inte/")
+    lines = request_lines(log_lines(capsys.readouterr().err))
+    assert [(line["status"], line["tenant"]) for line in lines] == [(200, None), (404, None)]
+
+
+def test_no_personnummer_password_or_token_reaches_the_log(app, client, read_csrf, capsys, caplog):
+    """A whole working day's requests, logged at DEBUG, then searched for every secret."""
+    caplog.set_level(logging.DEBUG)
+    capsys.readouterr()
+    email = "logg@arvika.example"
+    assert create(app, email).exit_code == 0
+
+    submitted = client.post(submissions("arvika", "forskoleplats"), json=FORSKOLEPLATS)
+    assert submitted.status_code == 201, submitted.get_json()
+    status_url = submitted.get_json()["status_url"]
+    status_token = status_url.rstrip("/").rsplit("/", 1)[-1]
+    assert client.get(status_url).status_code == 200
+    assert client.get(f"/api/v1/tenants/arvika/status/{status_token}").status_code == 200
+
+    staff = app.test_client()
+    refused = staff.post(
+        "/arvika/staff/logga-in",
+        data={
+            "csrf_token": read_csrf(staff.get("/arvika/staff/logga-in").text),
+            "email": email,
+            "password": "fel-lösenord-8112289874",
+        },
+    )
+    assert refused.status_code in (200, 401, 422)
+    sign_in(staff, read_csrf, email)
+    session_cookie = staff.get_cookie("session").value
+    secret = token_of(app, email)
+    assert staff.get("/arvika/staff/").status_code == 200
+    api = client.get("/api/v1/tenants/arvika/cases", headers=bearer(secret))
+    assert api.status_code == 200
+    wrong = client.get("/api/v1/tenants/arvika/cases", headers=bearer(secret + "x"))
+    assert wrong.status_code == 404  # an unknown token learns nothing (issue 3)
+
+    logged = capsys.readouterr().err
+    lines = log_lines(logged)
+    assert len(request_lines(lines)) >= 8
+    secrets_and_identities = [
+        "20230115-0005",
+        "202301150005",
+        "230115-0005",
+        "8112289874",
+        "811228-9874",
+        PASSWORD,
+        "fel-lösenord",
+        status_token,
+        secret,
+        session_cookie,
+    ]
+    for needle in secrets_and_identities:
+        assert needle not in logged, f"{needle!r} was logged"
+    # What was sent is still useful: the routes are there, by their rules.
+    routes = {line["route"] for line in request_lines(lines)}
+    assert "/api/v1/tenants/<slug:tenant>/status/<token:token>" in routes
+    assert "/<slug:tenant>/staff/logga-in" in routes
+
+
+def test_database_errors_do_not_quote_their_parameters(app):
+    with app.app_context(), pytest.raises(sa.exc.DBAPIError) as raised:
+        db.session.execute(
+            sa.text("SELECT * FROM no_such_table WHERE x = :pnr"), {"pnr": "19811228-9874"}
+        )
+    assert "19811228-9874" not in str(raised.value)
+    assert "hide_parameters" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pnr 19811228-9874 saknas", f"pnr {REDACTED} saknas"),
+        ("pnr 198112289874.", f"pnr {REDACTED}."),
+        ("811228-9874 och 811228+9874", f"{REDACTED} och {REDACTED}"),
+        ('{"password": "hemligt ord"}', f'{{"password": {REDACTED}}}'),
+        ("lösenord=abc123&x=1", f"lösenord={REDACTED}&x=1"),
+        ("Authorization: Bearer smv_abc.DEF-123", f"Authorization: {REDACTED}"),
+        ("sent Bearer smv_abc.DEF-123 along", f"sent Bearer {REDACTED} along"),
+        ("token=abcdefabcdef", f"token={REDACTED}"),
+    ],
+)
+def test_redaction_masks_identities_and_secrets(text, expected):
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ARV-2026-000042",
+        "request 4f2a9c8112289874d0e7aa5511223344",
+        "2026-11-23T14:58:05.816601+00:00",
+        "status 404 in 12.5 ms",
+        "route /<slug:tenant>/status/<token:token>",
+    ],
+)
+def test_redaction_leaves_references_ids_and_times_alone(text):
+    assert redact(text) == text

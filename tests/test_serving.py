@@ -1,0 +1,152 @@
+"""Served as in production: gunicorn with config/gunicorn.conf.py. Stopping it finishes the
+requests in flight, and everything it prints is one JSON object per line."""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from api_support import ANONYMOUS, submissions
+
+from samverkan.settings import PROJECT_ROOT
+
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def call(url: str, body: dict | None = None, timeout: float = 30) -> tuple[int, bytes]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.fixture
+def served(database_url, tmp_path):
+    """gunicorn on a free port, against the test database, in production mode."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SAMVERKAN_INSTANCE": str(tmp_path),
+        "SAMVERKAN_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+    }
+    log = (tmp_path / "gunicorn.log").open("w+")
+    process = subprocess.Popen(  # noqa: S603
+        [str(GUNICORN), "--config", "config/gunicorn.conf.py", "wsgi:app"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if call(f"{base}/healthz", timeout=2)[0] == 200:
+                break
+        except OSError:
+            pass
+        assert process.poll() is None, Path(log.name).read_text()
+        assert time.monotonic() < deadline, "gunicorn did not start"
+        time.sleep(0.2)
+    try:
+        yield process, base, Path(log.name)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextmanager
+def reference_counters_locked(database_url: str):
+    """Hold the lock a submission needs, so it waits in flight until we let go."""
+    if database_url.startswith("sqlite"):
+        connection = sqlite3.connect(sa.make_url(database_url).database, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            connection.execute("ROLLBACK")
+            connection.close()
+        return
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("LOCK TABLE reference_counters IN ACCESS EXCLUSIVE MODE"))
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_stopping_finishes_the_request_in_flight(app, database_url, served):
+    process, base, log_path = served
+    answers: dict = {}
+
+    def submit():
+        answers["result"] = call(base + submissions("arvika", "synpunkter"), ANONYMOUS)
+
+    with reference_counters_locked(database_url):
+        citizen = threading.Thread(target=submit)
+        citizen.start()
+        time.sleep(1.0)
+        assert citizen.is_alive(), f"the submission did not wait for the lock: {answers}"
+        process.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        assert citizen.is_alive(), "stopping cut the request in flight"
+        assert process.poll() is None, "gunicorn stopped before its request was answered"
+    citizen.join(timeout=30)
+
+    status, body = answers["result"]
+    assert status == 201, body
+    assert json.loads(body)["reference"].startswith("ARV-")
+    assert process.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert any("Handling signal: term" in message for message in messages)
+    (submitted,) = [line for line in lines if line.get("endpoint") == "api.submit"]
+    assert submitted["status"] == 201 and submitted["tenant"] == "arvika"
+    assert submitted["request_id"]
+
+
+def test_no_gunicorn_access_line_prints_a_raw_path(database_url, served):
+    process, base, log_path = served
+    assert call(f"{base}/arvika/")[0] == 200
+    assert call(f"{base}/arvika/status/{'a' * 43}")[0] == 404
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
+    text = log_path.read_text()
+    assert "a" * 43 not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    assert not [line for line in lines if line["logger"] == "gunicorn.access"]
+    requests = [line for line in lines if line["logger"] == "samverkan.request"]
+    assert [(line["route"], line["status"]) for line in requests][-2:] == [
+        ("/<slug:tenant>/", 200),
+        (None, 404),  # the token is malformed: no route matched, and none is printed
+    ]
