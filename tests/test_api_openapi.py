@@ -112,10 +112,25 @@ def test_every_get_endpoint_answers_as_documented(app, client, openapi):
     assert_documented(openapi, status_path, "get", client.get("/api/v1/tenants/arvika/cases/x"))
 
 
-def test_every_submission_outcome_answers_as_documented(app, client, openapi):
+def test_every_submission_outcome_answers_as_documented(
+    app, client, openapi, monkeypatch, tmp_path
+):
     path = "/api/v1/tenants/{tenant}/services/{service}/submissions"
     url = submissions("arvika", "synpunkter")
     key = {"Idempotency-Key": "contract"}
+    photo = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+
+    def unscanned():  # a scanner is configured, but nothing answers at its socket
+        with monkeypatch.context() as patch:
+            patch.setitem(app.config, "CLAMD_SOCKET", str(tmp_path / "clamd.ctl"))
+            return client.post(submissions("arvika", "felanmalan"), json=photo)
+
+    def over_the_limit():
+        with monkeypatch.context() as patch:
+            patch.setitem(app.config, "SUBMISSIONS_PER_ADDRESS", "1 per minute")
+            client.post(url, json=ANONYMOUS, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+            return client.post(url, json=ANONYMOUS, environ_base={"REMOTE_ADDR": "192.0.2.9"})
+
     outcomes = {
         201: client.post(url, json=ANONYMOUS, headers=key),
         400: client.post(url, json=[ANONYMOUS]),
@@ -126,6 +141,8 @@ def test_every_submission_outcome_answers_as_documented(app, client, openapi):
         ),
         415: client.post(url, data=ANONYMOUS),
         422: client.post(url, json={"message": "<b>hej</b>", "extra": 1}),
+        429: over_the_limit(),
+        503: unscanned(),
     }
     for status, response in outcomes.items():
         assert response.status_code == status

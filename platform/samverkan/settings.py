@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from samverkan.catalogue.scanning import scanner_from
+
 # The repository (editable install): platform/samverkan/settings.py -> repo root.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,6 +90,11 @@ def load_settings(overrides: dict | None = None) -> dict:
         "TENANTS_DIR": str(PROJECT_ROOT / "tenants"),
         "SERVICES_DIR": str(PROJECT_ROOT / "services"),
         "MAX_CONTENT_LENGTH": file_settings["uploads"]["max_request_mb"] * 1024 * 1024,
+        # Uploads scanned by ClamAV's clamd (catalogue/scanning.py): its socket path or
+        # host:port; unset, no scanning. STREAM_MAX_MB is clamd's StreamMaxLength.
+        "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET", ""),
+        "CLAMD_TIMEOUT": float(os.environ.get("CLAMD_TIMEOUT", "10")),
+        "CLAMD_STREAM_MAX_MB": int(os.environ.get("CLAMD_STREAM_MAX_MB", "25")),
         "TENANT_HOSTS": dict(file_settings.get("hosts", {})),
         "STAFF_IDLE_MINUTES": file_settings["staff"]["idle_minutes"],
         "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
@@ -121,6 +128,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     # X-Forwarded-* headers, for the audit log and the per-address limits.
     settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
     settings.update(overrides)
+    scanner_from(settings)  # a malformed CLAMD_SOCKET stops the start, not an upload
     settings.setdefault("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
     if "SECRET_KEY" not in settings:
         if settings["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY"):

@@ -205,6 +205,17 @@ def openapi_document() -> dict:
                     "413": _error("The body is too large"),
                     "415": _error("The body is not JSON"),
                     "422": _json("ValidationError", "Answers that need correcting, per field"),
+                    "429": _error("Too many submissions from this address or to this member"),
+                    "503": {
+                        **_json(
+                            "ValidationError",
+                            "A file could not be scanned for malware just now (the scanner "
+                            "did not answer); nothing was stored: send the same request again",
+                        ),
+                        "headers": {
+                            "Retry-After": {"description": "Seconds", "schema": {"type": "string"}}
+                        },
+                    },
                 },
             }
         },

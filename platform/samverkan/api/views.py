@@ -85,6 +85,10 @@ def submit(service: str):
         return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")
     form = form_for(tenant_service)
     result = form.validate_all(body)
+    if result.scanner_unavailable:
+        # Not the client's fault: the same request may succeed in a minute.
+        body = {"message": "Filerna kunde inte kontrolleras just nu.", "errors": result.errors}
+        return jsonify(body), 503, {"Retry-After": "60"}
     if not result.ok:
         return jsonify({"message": "Några svar behöver rättas.", "errors": result.errors}), 422
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
+from samverkan.catalogue import scanning
 from samverkan.catalogue.fields import FIELD_TYPES, TRUTHY, localized
 
 UNKNOWN_FIELD = "Okänt fält: det finns inte i den här e-tjänsten."
@@ -24,6 +25,11 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def scanner_unavailable(self) -> bool:
+        """A file was refused only because it could not be scanned: try again later (503)."""
+        return any(scanning.UNAVAILABLE in messages for messages in self.errors.values())
 
 
 def is_empty(value: Any) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 from stdnum.util import isdigits
 
-from samverkan.catalogue import swedish
+from samverkan.catalogue import scanning, swedish
 from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sniff_kind
 from samverkan.clock import swedish_today
 
@@ -75,7 +75,10 @@ class WholeNumber(fields.Integer):
 
 
 class UploadField(fields.Field):
-    """A file from a form post (FileStorage), from the API (base64), or already stored."""
+    """A file from a form post (FileStorage), from the API (base64), or already stored.
+
+    Checked in order: size, what the content really is against the field's allow-list,
+    and then, when a scanner is configured, malware: all before anything is written."""
 
     def __init__(self, accept: list[str], max_bytes: int, **kwargs):
         super().__init__(**kwargs)
@@ -84,10 +87,13 @@ class UploadField(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, StoredFile):
-            return value
+            return value  # stored earlier in the draft, after these same checks
+        scanner = scanning.current_scanner()
+        # Below what the scanner takes whole, whatever the definition allows.
+        limit = self.max_bytes if scanner is None else min(self.max_bytes, scanner.max_file_bytes)
         if hasattr(value, "stream") and hasattr(value, "filename"):  # werkzeug FileStorage
             filename = value.filename or ""
-            content = value.stream.read(self.max_bytes + 1)
+            content = value.stream.read(limit + 1)
         elif isinstance(value, dict) and set(value) == {"filename", "content_base64"}:
             filename = str(value["filename"])
             try:
@@ -98,15 +104,19 @@ class UploadField(fields.Field):
             raise ValidationError('Skicka filen som {"filename": "...", "content_base64": "..."}.')
         if not content:
             raise ValidationError("Filen är tom. Välj en fil med innehåll.")
-        if len(content) > self.max_bytes:
+        if len(content) > limit:
             raise ValidationError(
-                f"Filen är för stor. Den får vara högst {self.max_bytes // (1024 * 1024)} MB."
+                f"Filen är för stor. Den får vara högst {limit // (1024 * 1024)} MB."
             )
         kind = sniff_kind(content)
         if kind not in self.accept:
             names = [FILE_KINDS[k][0] for k in self.accept]
             names = " eller ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
             raise ValidationError(f"Filen måste vara av typen {names}.")
+        if scanner is not None:
+            problem = scanning.check(scanner, content)
+            if problem is not None:
+                raise ValidationError(problem)
         return IncomingFile(filename=filename, data=content, kind=kind)
 
 

@@ -165,7 +165,8 @@ def step(service: str, step_id: str):
         operations.keep_files(draft, form, answers)
         db.session.commit()
         values = {**context, **raw, **answers}
-        return _render_step(tenant_service, form, spec, values, result.errors, changing), 422
+        code = 503 if result.scanner_unavailable else 422  # 503: the scanner, not the citizen
+        return _render_step(tenant_service, form, spec, values, result.errors, changing), code
     operations.save_step(draft, form, step_id, answers)
     db.session.commit()
     return redirect(

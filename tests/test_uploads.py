@@ -1,0 +1,424 @@
+"""Uploads: sniffed against each field's allow-list, capped below the scanner's limit, and,
+when CLAMD_SOCKET is set, scanned by clamd before anything is written — refused when
+infected (EICAR), and refused when clamd cannot give a verdict (fail closed).
+
+A fake clamd in a thread speaks INSTREAM as clamd does; a real clamd is used when one
+answers (see test_a_real_clamd_*)."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from api_support import FELANMALAN, VARMEPUMP, as_upload, nothing_stored, submissions, tiny_png
+from conftest import count_all
+from test_form_engine import pdf_minimal
+
+from samverkan.cases.models import Draft
+from samverkan.catalogue import scanning
+from samverkan.catalogue.definition_schema import FieldSchema
+from samverkan.catalogue.scanning import INFECTED, UNAVAILABLE, ClamdScanner, ScannerUnavailable
+from samverkan.database_roles import maintenance_session
+from samverkan.settings import load_settings
+
+# The EICAR test file (eicar.org): harmless, and found by every scanner. Joined at run time
+# so that this source file is not itself reported by a scanner on a developer's machine.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+FOUND = "Eicar-Test-Signature"
+
+
+def pdf_carrying(payload: bytes) -> bytes:
+    """A PDF (so it passes the content check) with `payload` as one object's stream:
+    ClamAV scans a PDF's streams as files of their own."""
+    return (
+        b"%PDF-1.4\n"
+        b"1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+        b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"3 0 obj<</Length "
+        + str(len(payload)).encode()
+        + b">>stream\n"
+        + payload
+        + b"\nendstream\nendobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    )
+
+
+# -- a fake clamd ---------------------------------------------------------------------------
+
+
+class FakeClamd:
+    """Answers INSTREAM like clamd: FOUND for a stream holding EICAR, OK otherwise; or
+    misbehaves as `mode` says. Keeps every stream it was sent."""
+
+    def __init__(self, listener: socket.socket, address: str):
+        self.listener = listener
+        self.address = address
+        self.mode = "verdict"
+        self.streams: list[bytes] = []
+        self.release = threading.Event()  # ends a "silent" reply
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with conn:
+                self._answer(conn)
+
+    def _answer(self, conn: socket.socket) -> None:
+        reader = conn.makefile("rb")
+        command = b""
+        while not command.endswith(b"\0"):
+            byte = reader.read(1)
+            if not byte:
+                return
+            command += byte
+        assert command == b"zINSTREAM\0", command
+        stream = b""
+        while True:
+            (size,) = struct.unpack("!L", reader.read(4))
+            if size == 0:
+                break
+            stream += reader.read(size)
+        self.streams.append(stream)
+        if self.mode == "verdict":
+            verdict = f"{FOUND} FOUND" if EICAR in stream else "OK"
+            conn.sendall(f"stream: {verdict}\0".encode())
+        elif self.mode == "garbled":
+            conn.sendall(b"\xff\xfe what?\0")
+        elif self.mode == "error":
+            conn.sendall(b"INSTREAM size limit exceeded. ERROR\0")
+        elif self.mode == "silent":
+            self.release.wait(5)
+        # "hang up": close without a word
+
+    def close(self) -> None:
+        self.release.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def clamd():
+    folder = tempfile.mkdtemp(prefix="clamd-", dir="/tmp")  # a unix socket path is short
+    path = os.path.join(folder, "clamd.ctl")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(8)
+    fake = FakeClamd(listener, path)
+    yield fake
+    fake.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def clamd_tcp():
+    listener = socket.create_server(("127.0.0.1", 0))
+    fake = FakeClamd(listener, f"127.0.0.1:{listener.getsockname()[1]}")
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def scanned(app, clamd, monkeypatch):
+    """The app scans uploads with the fake clamd."""
+    monkeypatch.setitem(app.config, "CLAMD_SOCKET", clamd.address)
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT", 2.0)
+    return clamd
+
+
+def scanner(address: str, timeout: float = 2.0) -> ClamdScanner:
+    return ClamdScanner(address=address, timeout=timeout, stream_max_bytes=25 * scanning.MB)
+
+
+def draft_answers(app) -> list[dict]:
+    """Every draft's answers, read as the owner across members."""
+    with app.app_context(), maintenance_session() as session:
+        rows = session.execute(sa.select(Draft.answers)).scalars().all()
+    return [json.loads(row) if isinstance(row, str) else row for row in rows]
+
+
+def files_on_disk(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+# -- the client -----------------------------------------------------------------------------
+
+
+def test_the_client_sends_the_whole_file_and_reads_clamds_verdict(clamd):
+    big = pdf_minimal() + os.urandom(300_000)  # several chunks
+    assert scanner(clamd.address).scan(big) is None
+    assert clamd.streams == [big]
+    assert scanner(clamd.address).scan(pdf_carrying(EICAR)) == FOUND
+
+
+def test_the_client_reaches_clamd_over_tcp_too(clamd_tcp):
+    assert scanner(clamd_tcp.address).scan(EICAR) == FOUND
+    assert scanner(clamd_tcp.address).scan(tiny_png()) is None
+
+
+@pytest.mark.parametrize("mode", ["garbled", "error", "hang up"])
+def test_an_answer_that_is_not_a_verdict_is_no_verdict(clamd, mode):
+    clamd.mode = mode
+    with pytest.raises(ScannerUnavailable):
+        scanner(clamd.address).scan(tiny_png())
+
+
+def test_a_clamd_that_does_not_answer_in_time_is_no_verdict(clamd):
+    clamd.mode = "silent"
+    with pytest.raises(ScannerUnavailable, match="timed out|in time"):
+        scanner(clamd.address, timeout=0.2).scan(tiny_png())
+
+
+def test_no_clamd_at_the_address_is_no_verdict(tmp_path):
+    with pytest.raises(ScannerUnavailable):
+        scanner(str(tmp_path / "nothing.ctl")).scan(tiny_png())
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    with pytest.raises(ScannerUnavailable):
+        scanner(f"127.0.0.1:{port}").scan(tiny_png())
+
+
+# -- settings and the size cap ---------------------------------------------------------------
+
+
+def test_scanning_is_off_unless_a_socket_is_set():
+    assert scanning.scanner_from({"CLAMD_SOCKET": ""}) is None
+    on = scanning.scanner_from({"CLAMD_SOCKET": "127.0.0.1:3310"})
+    assert on.stream_max_bytes == 25 * scanning.MB  # clamd's default StreamMaxLength
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("CLAMD_SOCKET", "clamd", "neither a socket path nor host:port"),
+        ("CLAMD_STREAM_MAX_MB", 1, "2 or more"),
+    ],
+)
+def test_a_malformed_scanner_setting_stops_the_start(setting, value, message):
+    overrides = {"SECRET_KEY": "x" * 40, "CLAMD_SOCKET": "/run/clamav/clamd.ctl", setting: value}
+    with pytest.raises(ValueError, match=message):
+        load_settings(overrides)
+
+
+def test_no_definition_can_allow_a_file_the_default_scanner_limit_would_refuse():
+    largest = FieldSchema().fields["max_size_mb"].validators[0].max
+    assert largest * scanning.MB < scanning.scanner_from({"CLAMD_SOCKET": "/x"}).max_file_bytes
+    errors = FieldSchema().validate(
+        {"name": "bilaga", "type": "file", "label": {"sv": "B", "en": "F"}, "max_size_mb": 30}
+    )
+    assert "max_size_mb" in errors
+
+
+def test_a_lower_scanner_limit_lowers_every_fields_cap_and_says_so(app, client, scanned):
+    app.config["CLAMD_STREAM_MAX_MB"] = 2  # clamd configured with StreamMaxLength 2M
+    too_big = pdf_minimal() + b"\0" * (1024 * 1024)  # over 1 MB, under the field's 10 MB
+    answers = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", too_big)}
+    response = client.post(submissions("arvika", "varmepump"), json=answers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "site_plan": ["Filen är för stor. Den får vara högst 1 MB."]
+    }
+    assert scanned.streams == []  # refused before it reached clamd
+
+
+# -- the per-field allow-list ----------------------------------------------------------------
+
+
+def test_each_field_takes_only_the_kinds_its_definition_lists(app, client):
+    pdf = as_upload("karta.pdf", pdf_minimal())
+    photo = client.post(submissions("arvika", "felanmalan"), json={**FELANMALAN, "photo": pdf})
+    assert photo.status_code == 422
+    assert photo.get_json()["errors"] == {"photo": ["Filen måste vara av typen JPEG eller PNG."]}
+    plan = client.post(submissions("arvika", "varmepump"), json={**VARMEPUMP, "site_plan": pdf})
+    assert plan.status_code == 201, plan.get_json()
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def test_an_infected_file_is_refused_with_a_message_on_its_field_and_nothing_is_stored(
+    app, client, scanned, upload_root
+):
+    before = files_on_disk(upload_root)
+    answers = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", pdf_carrying(EICAR))}
+    response = client.post(submissions("arvika", "varmepump"), json=answers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"site_plan": [INFECTED]}
+    assert nothing_stored(app)
+    assert files_on_disk(upload_root) == before
+    assert len(scanned.streams) == 1
+
+
+def test_a_bare_eicar_file_is_refused_by_its_kind_before_any_scan(app, client, scanned):
+    answers = {**VARMEPUMP, "site_plan": as_upload("eicar.pdf", EICAR)}
+    response = client.post(submissions("arvika", "varmepump"), json=answers)
+    assert response.get_json()["errors"] == {
+        "site_plan": ["Filen måste vara av typen PDF, JPEG eller PNG."]
+    }
+    assert scanned.streams == []
+
+
+def test_a_clean_file_is_scanned_and_stored(app, client, scanned, upload_root):
+    answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+    response = client.post(submissions("arvika", "felanmalan"), json=answers)
+    assert response.status_code == 201, response.get_json()
+    assert scanned.streams == [tiny_png()]
+    assert count_all(app, "attachments") == 1
+    assert [p.read_bytes() for p in files_on_disk(upload_root) if p.suffix == ".png"][-1:] == [
+        tiny_png()
+    ]
+
+
+@pytest.mark.parametrize("mode", ["garbled", "error", "hang up", "gone"])
+def test_without_a_verdict_the_submission_is_refused_503_and_nothing_is_stored(
+    app, client, scanned, upload_root, mode, monkeypatch
+):
+    if mode == "gone":
+        monkeypatch.setitem(app.config, "CLAMD_SOCKET", scanned.address + ".gone")
+    scanned.mode = mode
+    before = files_on_disk(upload_root)
+    answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+    response = client.post(submissions("arvika", "felanmalan"), json=answers)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "60"
+    assert response.get_json()["errors"] == {"photo": [UNAVAILABLE]}
+    assert nothing_stored(app)
+    assert files_on_disk(upload_root) == before
+
+
+def test_a_clamd_too_slow_to_answer_refuses_the_submission(app, client, scanned):
+    app.config["CLAMD_TIMEOUT"] = 0.2
+    scanned.mode = "silent"
+    answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+    response = client.post(submissions("arvika", "felanmalan"), json=answers)
+    assert response.status_code == 503
+    assert nothing_stored(app)
+
+
+def test_answers_without_files_need_no_scanner(app, client, scanned):
+    scanned.mode = "hang up"
+    response = client.post(submissions("arvika", "felanmalan"), json=FELANMALAN)
+    assert response.status_code == 201
+    assert scanned.streams == []
+
+
+# -- the web form: a step's files are scanned before the draft keeps them ------------------
+
+
+def post_photo(client, read_csrf, photo: bytes, filename: str = "lampa.png"):
+    page = client.get("/arvika/e/felanmalan/steg/fel")
+    return client.post(
+        "/arvika/e/felanmalan/steg/fel",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "kind": "belysning",
+            "description": "Lampan lyser inte.",
+            "location": "Storgatan 12",
+            "photo": (io.BytesIO(photo), filename),
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_an_infected_photo_in_a_step_is_refused_on_its_field_and_never_kept(
+    app, client, read_csrf, scanned, upload_root
+):
+    before = files_on_disk(upload_root)
+    # A PNG with the test string after its end: the fake clamd finds it anywhere.
+    response = post_photo(client, read_csrf, tiny_png() + EICAR)
+    assert response.status_code == 422
+    assert INFECTED in response.text
+    assert 'href="#f-photo"' in response.text  # the error summary links to the field
+    assert files_on_disk(upload_root) == before
+    assert [answers for answers in draft_answers(app) if "photo" in answers] == []
+    assert scanned.streams == [tiny_png() + EICAR]
+
+
+def test_a_step_whose_photo_cannot_be_scanned_is_refused_503_and_keeps_nothing(
+    app, client, read_csrf, scanned, upload_root
+):
+    scanned.mode = "garbled"
+    before = files_on_disk(upload_root)
+    response = post_photo(client, read_csrf, tiny_png())
+    assert response.status_code == 503
+    assert UNAVAILABLE in response.text
+    assert files_on_disk(upload_root) == before
+
+
+def test_a_clean_photo_in_a_step_is_kept_and_not_scanned_again_on_submit(
+    app, client, read_csrf, scanned
+):
+    response = post_photo(client, read_csrf, tiny_png())
+    assert response.status_code == 303, response.text
+    contact = client.get(response.headers["Location"])
+    response = client.post(
+        response.headers["Location"],
+        data={"csrf_token": read_csrf(contact.text), "want_contact": "no"},
+    )
+    check = client.get(response.headers["Location"])
+    scanned.mode = "hang up"  # the file was scanned when it came in; submitting sends no file
+    receipt = client.post("/arvika/e/felanmalan", data={"csrf_token": read_csrf(check.text)})
+    assert receipt.status_code == 303
+    assert count_all(app, "attachments") == 1
+    assert scanned.streams == [tiny_png()]
+
+
+# -- a real clamd, where one runs -------------------------------------------------------------
+
+
+def _real_clamd() -> str | None:
+    for address in (
+        os.environ.get("CLAMD_SOCKET", ""),
+        "/run/clamav/clamd.ctl",
+        "/var/run/clamav/clamd.ctl",
+    ):
+        if not address:
+            continue
+        try:
+            with scanner(address)._connect() as conn:
+                conn.sendall(b"zPING\0")
+                if conn.recv(16).startswith(b"PONG"):
+                    return address
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+REAL_CLAMD = _real_clamd()
+needs_clamd = pytest.mark.skipif(
+    REAL_CLAMD is None,
+    reason="no clamd answers at CLAMD_SOCKET or /run/clamav/clamd.ctl "
+    "(apt-get install clamav-daemon to run these)",
+)
+
+
+@needs_clamd
+def test_a_real_clamd_finds_eicar_and_passes_a_clean_file():
+    real = scanner(REAL_CLAMD, timeout=30)
+    assert "eicar" in (real.scan(EICAR) or "").lower()
+    assert real.scan(tiny_png()) is None
+    assert real.scan(pdf_minimal()) is None
+
+
+@needs_clamd
+def test_a_real_clamd_stops_eicar_inside_a_pdf_submission(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "CLAMD_SOCKET", REAL_CLAMD)
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT", 30.0)
+    answers = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", pdf_carrying(EICAR))}
+    response = client.post(submissions("arvika", "varmepump"), json=answers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"site_plan": [INFECTED]}
+    assert nothing_stored(app)
+    clean = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", pdf_minimal())}
+    assert client.post(submissions("arvika", "varmepump"), json=clean).status_code == 201
