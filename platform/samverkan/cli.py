@@ -87,6 +87,9 @@ def register_commands(app: Flask) -> None:
     from samverkan.costs import cli as costs_cli
 
     costs_cli.register(app)
+    from samverkan.retention import cli as retention_cli
+
+    retention_cli.register(app)
 
 
 users_cli = AppGroup("users", help="Staff accounts.")

@@ -154,6 +154,7 @@ PROFILE_FIELDS = {
     "email",
     "phone",
     "visiting_address",
+    "retention_months",
 }
 
 
@@ -179,6 +180,7 @@ def _tenant_values(content: dict) -> dict:
         "email": contact.get("email"),
         "phone": contact.get("phone"),
         "visiting_address": contact.get("visiting_address"),
+        "retention_months": content.get("retention_months"),
     }
 
 

@@ -112,6 +112,24 @@ def switch_service(session: orm.Session, service: TenantService, enabled: bool) 
     session.flush()
 
 
+def set_service_retention(
+    session: orm.Session, tenant: Tenant, service_slug: str, months: int | None
+) -> bool:
+    """Give one e-service its own retention period (None: the member's default applies).
+    Returns whether anything changed."""
+    periods = dict(tenant.retention_by_service or {})
+    if periods.get(service_slug) == months:
+        return False
+    if months is None:
+        periods.pop(service_slug, None)
+    else:
+        periods[service_slug] = months
+    tenant.retention_by_service = periods  # a new dict, so the JSON column is written
+    record(session, "service.changed", "service", service_slug, {"retention_months": months})
+    session.flush()
+    return True
+
+
 def save_service_settings(session: orm.Session, service: TenantService, settings: dict) -> None:
     """Replace the member's settings for an e-service (validated by service_settings.load)."""
     changed = sorted(

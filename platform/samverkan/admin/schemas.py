@@ -16,6 +16,7 @@ from marshmallow import (
 from samverkan.accounts.models import ROLES
 from samverkan.accounts.operations import MIN_PASSWORD_LENGTH
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
+from samverkan.retention.periods import Months
 
 TEXT_MAX = 20_000  # a privacy notice or accessibility statement is long, but not a book
 
@@ -109,6 +110,8 @@ class ProfileSchema(_Form):
     accessibility_statement = _optional(
         fields.String(validate=_length(1, TEXT_MAX, "Tillgänglighetsredogörelsen"))
     )
+    # Empty: no period decided, so retention thins nothing (never a made-up default).
+    retention_months = Months("gallringsfristen")
 
     @validates("primary_colour")
     def _readable(self, value: str, **kwargs) -> None:

@@ -1,7 +1,8 @@
 """The member's e-services: switched on or off, and each one's settings."""
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
 from samverkan.access import staff
 from samverkan.accounts.models import TENANT_ADMIN
@@ -10,6 +11,7 @@ from samverkan.admin.blueprint import bp
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
+from samverkan.retention.periods import load_months, months_text, period_for
 
 
 def _all_services() -> list[TenantService]:
@@ -50,7 +52,17 @@ def switch_service(service: str):
     return redirect(url_for(".services", _anchor=f"service-{service}"), 303)
 
 
-def _render_settings(found: TenantService, values: dict, errors: dict, code: int = 200):
+def _render_settings(
+    found: TenantService,
+    values: dict,
+    errors: dict,
+    code: int = 200,
+    *,
+    retention: str | None = None,
+    retention_errors: dict | None = None,
+):
+    own = (g.tenant.retention_by_service or {}).get(found.service_slug)
+    suggested = found.definition.content.get("retention_years")
     return render_template(
         "admin/service_settings.html",
         service=found,
@@ -58,6 +70,11 @@ def _render_settings(found: TenantService, values: dict, errors: dict, code: int
         max_length=service_settings.MAX_LENGTH,
         values=values,
         errors=errors,
+        retention_value=retention if retention is not None else (own or ""),
+        retention_errors=retention_errors or {},
+        retention_period=period_for(g.tenant, found.service_slug),
+        member_months=months_text(g.tenant.retention_months) if g.tenant.retention_months else None,
+        suggested_months=months_text(suggested * 12) if suggested else None,
     ), code
 
 
@@ -80,3 +97,26 @@ def save_service_settings(service: str):
     db.session.commit()
     flash("Inställningarna är sparade.")
     return redirect(url_for(".service_settings_page", service=service), 303)
+
+
+@bp.post("/<slug:tenant>/admin/e-tjanster/<slug:service>/gallring")
+@staff(TENANT_ADMIN)
+def save_service_retention(service: str):
+    found = _service_or_404(service)
+    entered = request.form.get("retention_months", "")
+    try:
+        months = load_months(entered)
+    except ValidationError as exc:
+        values = service_settings.form_values(found.definition.content, found.settings or {})
+        return _render_settings(
+            found, values, {}, 422, retention=entered, retention_errors=exc.messages
+        )
+    changed = operations.set_service_retention(db.session, g.tenant, service, months)
+    db.session.commit()
+    if not changed:
+        flash("Gallringsfristen ändrades inte.")
+    elif months is None:
+        flash("E-tjänsten följer nu kommunens gallringsfrist.")
+    else:
+        flash(f"Gallringsfristen för e-tjänsten är {months_text(months)}.")
+    return redirect(url_for(".service_settings_page", service=service, _anchor="gallring"), 303)

@@ -31,6 +31,8 @@ ACTIONS = {
     "case.transitioned": "Ändrade status",
     "case.noted": "Skrev anteckning",
     "case.exported": "Exporterade ärenden",
+    "case.thinned": "Gallrade ärende",
+    "case.extract": "Tog fram registerutdrag",
     "attachment.downloaded": "Hämtade bilaga",
     "profile.changed": "Ändrade profil",
     "service.changed": "Ändrade e-tjänst",

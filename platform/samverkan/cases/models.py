@@ -38,6 +38,15 @@ class Case(TenantScoped, Base):
         sa.Index(
             "ix_cases_tenant_service_submitted", "tenant_id", "service_slug", "submitted_at", "id"
         ),
+        # Retention looks for closed cases not yet thinned, per e-service, oldest first.
+        sa.Index(
+            "ix_cases_tenant_due_for_thinning",
+            "tenant_id",
+            "service_slug",
+            "closed_at",
+            postgresql_where=sa.text("closed_at IS NOT NULL AND thinned_at IS NULL"),
+            sqlite_where=sa.text("closed_at IS NOT NULL AND thinned_at IS NULL"),
+        ),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
@@ -57,6 +66,9 @@ class Case(TenantScoped, Base):
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     assigned_to_id: orm.Mapped[int | None]
     closed_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+    # Set when retention removed the personal data; the row stays so the series, the
+    # statistics and the cost-sharing counts stay as they were (samverkan.retention).
+    thinned_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
 
     definition = orm.relationship("ServiceDefinition", lazy="joined")
     assigned_to = orm.relationship(

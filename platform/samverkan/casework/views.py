@@ -30,6 +30,8 @@ from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchem
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.extensions import db
+from samverkan.extracts.content import STAFF
+from samverkan.extracts.responses import extract_response
 from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
@@ -157,6 +159,32 @@ def attachment(reference: str, attachment_id: int):
     return response
 
 
+@bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/registerutdrag")
+@staff()
+def extract(reference: str):
+    return _extract(reference, as_json=False)
+
+
+@bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/registerutdrag.json")
+@staff()
+def extract_json(reference: str):
+    return _extract(reference, as_json=True)
+
+
+def _extract(reference: str, *, as_json: bool):
+    """The complete register extract, internal notes marked, for a citizen who asks."""
+    found = _case_or_404(reference)
+    return extract_response(
+        db.session,
+        found,
+        g.tenant,
+        audience=STAFF,
+        answers_shown=True,
+        as_json=as_json,
+        template="extract/staff.html",
+    )
+
+
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/tilldela")
 @staff()
 def assign(reference: str):
@@ -191,6 +219,8 @@ def _change(reference: str, schema, apply, anchor: str | None = "historik"):
     """One change to a case: its row locked, the form validated, the change applied and
     committed, then back to the case; a refusal re-shows the page with what was typed."""
     found = _case_or_404(reference, for_update=True)
+    if found.thinned_at is not None:  # its personal data is gone: none may come back
+        return _refused(reference, {"thinned": ["Ärendet är gallrat och kan inte ändras."]})
     try:
         apply(found, schema.load(request.form))
     except ValidationError as exc:

@@ -11,6 +11,7 @@ from flask import (
     abort,
     current_app,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -27,6 +28,9 @@ from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.citizen import drafts
 from samverkan.extensions import db
+from samverkan.extracts.content import CITIZEN
+from samverkan.extracts.responses import extract_response
+from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import limited
 from samverkan.tenancy.queries import active_members
 
@@ -280,10 +284,23 @@ def submit(service: str):
     return redirect(url_for(".receipt", token=submission.case.status_token), 303)
 
 
+def _case_for_token(token: str):
+    """The case a status link opens. A thinned case's old link no longer opens it: 410 with
+    a page that says so, rather than a puzzling 404."""
+    case = operations.find_case_by_token(db.session, token)
+    if case is not None:
+        return case
+    thinned = find_thinned_by_token(db.session, token)
+    if thinned is None:
+        abort(404)
+    page = render_template("citizen/thinned.html", case=thinned)
+    abort(make_response(page, 410))
+
+
 @bp.get("/<slug:tenant>/arende/<token:token>/kvitto")
 @public
 def receipt(token: str):
-    case = operations.find_case_by_token(db.session, token) or abort(404)
+    case = _case_for_token(token)
     form = ServiceForm(case.definition.content, {})
     return render_template(
         "citizen/receipt.html",
@@ -297,12 +314,43 @@ def receipt(token: str):
 @bp.get("/<slug:tenant>/arende/<token:token>")
 @public
 def status(token: str):
-    case = operations.find_case_by_token(db.session, token) or abort(404)
+    case = _case_for_token(token)
     return render_template(
         "citizen/status.html",
         case=case,
         definition=case.definition.content,
         events=[e for e in case.events if e.visible_to_citizen],
+        extract_url=url_for(".extract", token=token),
+    )
+
+
+@bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")
+@public
+def extract(token: str):
+    return _extract(token, as_json=False)
+
+
+@bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag.json")
+@public
+def extract_json(token: str):
+    return _extract(token, as_json=True)
+
+
+def _extract(token: str, *, as_json: bool):
+    """The citizen's own register extract. The answers only in the browser that submitted
+    the case (as on the receipt); never the internal notes."""
+    case = _case_for_token(token)
+    return extract_response(
+        db.session,
+        case,
+        g.tenant,
+        audience=CITIZEN,
+        answers_shown=drafts.submitted_here(token),
+        as_json=as_json,
+        template="extract/citizen.html",
+        actor="den sökande (statuslänken)",
+        status_url=url_for(".status", token=token),
+        json_url=url_for(".extract_json", token=token),
     )
 
 

@@ -84,6 +84,16 @@ class TenantFileSchema(Schema):
     services = fields.Dict(
         keys=fields.String(), values=fields.Nested(ServiceSwitchSchema), load_default=dict
     )
+    # Retention after a case is closed, in whole months, as the member's own
+    # dokumenthanteringsplan decides; left out, nothing is thinned.
+    retention_months = fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(
+            min=1, max=1200, error="write whole months from 1 to 1200, e.g. retention_months = 24"
+        ),
+        error_messages={"invalid": "write whole months as a number, e.g. retention_months = 24"},
+    )
 
     @validates("orgnr")
     def real_orgnr(self, value: str, **kwargs) -> None:

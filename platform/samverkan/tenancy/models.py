@@ -38,6 +38,13 @@ class Tenant(Base):
     # Set when an administrator first saves the profile: from then on the sync leaves the
     # profile (name, colours, contact) to them.
     profile_edited_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+    # Retention (gallring): whole months after a case is closed, as the member's own
+    # dokumenthanteringsplan decides. None: not decided, so nothing is ever thinned.
+    retention_months: orm.Mapped[int | None]
+    # Per e-service overrides, {service slug: months}, set on the e-service's settings page.
+    retention_by_service: orm.Mapped[dict[str, int]] = orm.mapped_column(
+        sa.JSON, default=dict, server_default=sa.text("'{}'")
+    )
     # active; closed once offboarded (pages closed, cases read-only until retention).
     status: orm.Mapped[str] = orm.mapped_column(sa.String(20), default="active")
     member_since: orm.Mapped[date | None]

@@ -1,0 +1,171 @@
+"""What a register extract holds, for the citizen's own link or for staff.
+
+Everything stored about the person in the case: the answers with their labels, the
+attachments (name, type, size), the history and messages the citizen can see, the dates,
+the member as controller (only the contact details it has recorded), the purpose and legal
+basis when the e-service's definition states them, and the retention period.
+
+Two audiences, two rules:
+- The citizen's status link is a bearer link sent by e-mail, so it shows the answers and
+  file names only in the browser that submitted the case, as the receipt does; elsewhere
+  it says which answers are stored and how to ask the member for them.
+- Staff make the complete extract for a citizen who asks (after checking who they are).
+  It also holds the internal notes: they are personal data about the person too, but a
+  note may be covered by secrecy (offentlighets- och sekretesslagen; dataskyddslagen
+  5 kap. 1 §), so each is marked for the case worker to review before sending. The
+  citizen's own link never shows them.
+"""
+
+from datetime import datetime
+
+from flask import url_for
+
+from samverkan.cases import status
+from samverkan.cases.models import Case
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.fields import localized
+from samverkan.retention.periods import MEMBER, months_after, months_text, period_for
+from samverkan.tenancy.models import Tenant
+
+CITIZEN = "citizen"
+STAFF = "staff"
+
+CHANNELS = {
+    "web": "Du lämnade uppgifterna i e-tjänsten på webben.",
+    "api": "Uppgifterna kom in genom e-tjänsten via ett annat system (API).",
+    "assisted": "Uppgifterna registrerades av kontaktcenter när du hörde av dig.",
+}
+EVENT_KINDS = {
+    "submitted": "Inkommet",
+    "status_changed": "Status ändrad",
+    "note": "Intern anteckning",
+}
+RIGHTS = (
+    "Du har rätt att begära att felaktiga uppgifter rättas, att uppgifter raderas eller att "
+    "behandlingen begränsas, och att invända mot behandlingen, i den mån lagen medger det. "
+    "Kontakta {name}. Du kan också klaga hos Integritetsskyddsmyndigheten (IMY)."
+)
+
+
+def controller(tenant: Tenant) -> dict:
+    """The member as controller: its name, and only the contact details it has recorded."""
+    found = {
+        "name": tenant.name,
+        "orgnr": tenant.orgnr,
+        "website": tenant.website,
+        "email": tenant.email,
+        "phone": tenant.phone,
+        "visiting_address": tenant.visiting_address,
+    }
+    if tenant.privacy_notice:
+        found["privacy_notice_url"] = url_for(
+            "citizen.privacy_notice", tenant=tenant.slug, _external=True
+        )
+    return {key: value for key, value in found.items() if value}
+
+
+def retention(tenant: Tenant, case: Case) -> dict:
+    period = period_for(tenant, case.service_slug)
+    found = {"months": period.months, "set_for": None, "thinned_from": None}
+    if not period.is_set:
+        found["description"] = (
+            f"{tenant.name} har inte beslutat någon gallringsfrist för e-tjänsten här; "
+            "uppgifterna bevaras tills en frist är beslutad."
+        )
+        return found
+    found["set_for"] = "kommunen" if period.source == MEMBER else "e-tjänsten"
+    found["description"] = (
+        f"Personuppgifterna i ärendet gallras {months_text(period.months)} efter att "
+        "ärendet avslutats."
+    )
+    if case.closed_at is not None:
+        found["thinned_from"] = months_after(case.closed_at, period.months)
+    return found
+
+
+def _answers(case: Case, form: ServiceForm, shown: bool) -> tuple[list, list]:
+    """(steps with their answered rows, attachments). A withheld value is None."""
+    answers = form.from_json(case.answers)
+    steps = []
+    for step in form.summary(answers):
+        rows = [
+            {
+                "name": row["name"],
+                "label": row["label"],
+                "value": row["value"] if shown else None,
+            }
+            for row in step["rows"]
+            if answers.get(row["name"]) not in (None, "", [])
+        ]
+        if rows:
+            steps.append({"title": step["title"], "rows": rows})
+    attachments = [
+        {
+            "field": attachment.field_name,
+            "label": localized(form.fields.get(attachment.field_name, {}).get("label")),
+            "filename": attachment.filename if shown else None,
+            "content_type": attachment.content_type,
+            "size": attachment.size,
+            "received_at": attachment.created_at,
+        }
+        for attachment in case.attachments
+    ]
+    return steps, attachments
+
+
+def _history(case: Case, audience: str) -> list[dict]:
+    rows = []
+    for event in case.events:
+        internal = not event.visible_to_citizen
+        if internal and (audience != STAFF or event.kind != "note"):
+            # Assignments are about the staff, not the person; notes only for staff.
+            continue
+        rows.append(
+            {
+                "at": event.created_at,
+                "what": EVENT_KINDS.get(event.kind, event.kind),
+                "status": event.status,
+                "status_label": status.label(event.status),
+                "message": event.message,
+                "internal": internal,
+            }
+        )
+    return rows
+
+
+def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now: datetime):
+    """The extract as plain data (datetimes as such); schemas.ExtractSchema dumps it."""
+    definition = case.definition.content
+    form = ServiceForm(definition, {})
+    thinned = case.thinned_at is not None
+    steps, attachments = ([], []) if thinned else _answers(case, form, answers_shown)
+    extract = {
+        "document": "Registerutdrag enligt artikel 15 i dataskyddsförordningen (GDPR)",
+        "made_at": now,
+        "made_for": audience,
+        "controller": controller(tenant),
+        "case": {
+            "reference": case.reference,
+            "service": case.service_slug,
+            "service_title": localized(definition["title"]),
+            "service_version": case.definition.version,
+            "source": CHANNELS.get(case.channel, ""),
+            "status": case.status,
+            "status_label": status.label(case.status),
+            "submitted_at": case.submitted_at,
+            "updated_at": case.updated_at,
+            "closed_at": case.closed_at,
+            "thinned_at": case.thinned_at,
+        },
+        "retention": retention(tenant, case),
+        "answers_shown": answers_shown and not thinned,
+        "answers": steps,
+        "attachments": attachments,
+        "history": _history(case, audience),
+        "rights": RIGHTS.format(name=tenant.name),
+    }
+    # Only what the definition itself states: never a purpose or basis made up here.
+    for key in ("purpose", "legal_basis"):
+        if definition.get(key):
+            extract[key] = localized(definition[key])
+    return extract

@@ -1,0 +1,89 @@
+"""What retention reads: the closed cases of the bound member that are still whole, by
+e-service, and which of them a period has passed."""
+
+import hashlib
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.cases import status
+from samverkan.cases.models import Case
+from samverkan.outbox.models import PENDING, OutboxMessage
+
+# Closed, and not thinned yet. Open cases never match: they have no closed_at.
+_WHOLE_AND_CLOSED = (
+    Case.status == status.CLOSED,
+    Case.closed_at.is_not(None),
+    Case.thinned_at.is_(None),
+)
+
+
+def services_with_closed_cases(session: orm.Session) -> dict[str, int]:
+    """{service slug: closed cases not yet thinned} for the bound member."""
+    rows = session.execute(
+        sa.select(Case.service_slug, sa.func.count(Case.id))
+        .where(*_WHOLE_AND_CLOSED)
+        .group_by(Case.service_slug)
+        .order_by(Case.service_slug)
+    ).all()
+    return dict(rows)
+
+
+def due_cases(
+    session: orm.Session,
+    service_slug: str,
+    cutoff: datetime,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 200,
+    lock: bool = False,
+) -> list[Case]:
+    """The member's closed cases of one e-service closed before `cutoff`, oldest first,
+    from after (closed_at, id). `lock` holds their rows until the transaction ends."""
+    query = (
+        sa.select(Case)
+        .where(*_WHOLE_AND_CLOSED, Case.service_slug == service_slug, Case.closed_at < cutoff)
+        .order_by(Case.closed_at, Case.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(sa.tuple_(Case.closed_at, Case.id) > after)
+    if lock:
+        query = query.with_for_update(of=Case)
+    return list(session.scalars(query).unique())
+
+
+def case_mail_keys(case: Case) -> sa.ColumnElement[bool]:
+    """The outbox rows a case caused: "case:<reference>:received", "case:<reference>:event:7"."""
+    return OutboxMessage.event_key.startswith(f"case:{case.reference}:", autoescape=True)
+
+
+def has_mail_waiting(session: orm.Session, case: Case) -> bool:
+    """Whether an e-mail about the case is still queued to go out."""
+    return (
+        session.scalar(
+            sa.select(sa.func.count(OutboxMessage.id)).where(
+                case_mail_keys(case), OutboxMessage.status == PENDING
+            )
+        )
+        > 0
+    )
+
+
+def token_digest(token: str) -> str:
+    """What a thinned case keeps of its status link: enough to recognise the old link and
+    say the case was thinned, never enough to open anything (64 hex characters, while a
+    live token is 43, so the two can never be mistaken for each other)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_thinned_by_token(session: orm.Session, token: str) -> Case | None:
+    """The thinned case an old status link pointed at, if any."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(
+        sa.select(Case).where(
+            Case.status_token == token_digest(token), Case.thinned_at.is_not(None)
+        )
+    )
