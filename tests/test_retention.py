@@ -602,3 +602,45 @@ def test_the_member_file_gives_the_period_until_the_administrator_takes_over(
     with app.app_context(), maintenance_session() as session, pytest.raises(SyncError) as bad:
         sync(session, tenants, PROJECT_ROOT / "services")
     assert "tenants/arvika.toml: retention_months: write whole months as a number" in str(bad.value)
+
+
+def test_statistics_and_cost_sharing_counts_are_the_same_after_thinning(app, client, periods):
+    from datetime import date
+
+    from samverkan.costs.runs import usage_counts
+
+    made = [submit(client)["reference"] for _ in range(3)]
+    submit(client, service="felanmalan", answers=FELANMALAN)
+    for reference in made[:2]:
+        close(app, reference, NOW - timedelta(days=400))
+    year = datetime.now(UTC).year
+
+    def counts():
+        with app.app_context(), maintenance_session() as session:
+            return (
+                usage_counts(session, date(year, 1, 1), date(year, 12, 31)),
+                usage_counts(session, date(year, 1, 1), date(year, 12, 31), "synpunkter"),
+                rows(app, "SELECT tenant_id, year, number, status FROM cases ORDER BY id"),
+            )
+
+    before = counts()
+    periods(arvika=(12, {}))
+    (outcome,) = run(app, member="arvika")
+    assert outcome.thinned == 2
+    assert counts() == before
+
+
+def test_a_member_that_has_left_is_thinned_like_any_other(app, client, periods):
+    reference = submit(client, member="grums")["reference"]
+    close(app, reference, NOW - timedelta(days=400))
+    periods(grums=(12, {}))
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(status="closed"))
+        session.commit()
+    try:
+        (outcome,) = run(app, member="grums")
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(status="active"))
+            session.commit()
+    assert outcome.error is None and outcome.services[0].thinned == [reference]
