@@ -1,0 +1,102 @@
+"""Where a page's time goes: the same requests the bench sends, in-process under cProfile.
+
+    .venv/bin/python tests/bench/run.py --cases 50000 --keep-database   # prints its URL
+    DATABASE_URL=<that URL> .venv/bin/python tests/bench/profile_pages.py home|form|inbox|
+        case|submission [--requests 200]
+
+Uses the bench database as it was left; BENCH_PASSWORD is the case worker's (printed by run.py).
+"""
+
+import argparse
+import cProfile
+import os
+import pstats
+import re
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+import run  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("page", choices=["home", "form", "inbox", "case", "submission"])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--top", type=int, default=35)
+    args = parser.parse_args()
+    bench_url = os.environ["DATABASE_URL"]
+    work = Path(tempfile.mkdtemp(prefix="samverkan-profile-"))
+    env = {
+        **os.environ,
+        "SAMVERKAN_ENV": "production",
+        "SECRET_KEY": secrets.token_hex(32),
+        "SAMVERKAN_INSTANCE": str(work / "instance"),
+        "SUBMISSIONS_PER_ADDRESS": "1000000 per minute",
+        "SUBMISSIONS_PER_MEMBER": "1000000 per minute",
+    }
+    app = run._in_process_app(env)
+    client = app.test_client()
+    pages = run.page_requests(bench_url, work)
+    if args.page in ("home", "form"):
+        rows = [line.rstrip("\n").split("\t") for line in pages[args.page].open()]
+    elif args.page == "submission":
+        path = run.submission_requests(bench_url, env, work, args.requests + 50, "profile")
+        rows = [line.rstrip("\n").split("\t") for line in path.open()]
+    else:
+        cookie = _signed_in_cookie(app, client)
+        paths = [f"/{run.WORKER_MEMBER}/staff/"] if args.page == "inbox" else pages["case_paths"]
+        rows = [(p, cookie, "") for p in paths]
+
+    def one(n: int):
+        path, cookie, body = rows[n % len(rows)]
+        if cookie:  # the test client keeps cookies in its own jar, not in a header
+            name, _, value = cookie.partition("=")
+            client.set_cookie(name, value)
+        if args.page == "submission":
+            return client.post(
+                path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            )
+        return client.get(path)
+
+    for n in range(10):  # warm up: first requests compile templates and fill caches
+        status = one(n + args.requests).status_code
+    print(f"status of a warm-up request: {status}")
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for n in range(args.requests):
+        one(n)
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    print(f"{args.requests} requests, {elapsed / args.requests * 1000:.2f} ms each (profiled)")
+    stats = pstats.Stats(profiler).sort_stats("cumulative")
+    stats.print_stats(args.top)
+    stats.sort_stats("tottime").print_stats(20)
+
+
+def _signed_in_cookie(app, client) -> str:
+    """Signs the test client in (it keeps the cookie itself) with $BENCH_PASSWORD, which
+    run.py prints when it keeps the database."""
+    page = client.get(f"/{run.WORKER_MEMBER}/staff/logga-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    answer = client.post(
+        f"/{run.WORKER_MEMBER}/staff/logga-in",
+        data={
+            "csrf_token": token,
+            "email": run.WORKER_EMAIL,
+            "password": os.environ["BENCH_PASSWORD"],
+        },
+    )
+    if answer.status_code not in (302, 303):
+        raise SystemExit(f"signing in failed ({answer.status_code}): is BENCH_PASSWORD right?")
+    return ""
+
+
+if __name__ == "__main__":
+    main()
