@@ -1,8 +1,15 @@
 """Error pages for people and error bodies for the API: clear words, never a stack trace."""
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+import sqlalchemy as sa
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
+
+from samverkan.extensions import db
+
+logger = logging.getLogger(__name__)
 
 MESSAGES = {
     400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
@@ -18,7 +25,27 @@ MESSAGES = {
     ),
     415: ("Fel innehållstyp", "Skicka JSON med rubriken Content-Type: application/json."),
     500: ("Något gick fel", "Ett oväntat fel inträffade hos oss. Försök igen om en stund."),
+    503: (
+        "Tjänsten är tillfälligt otillgänglig",
+        "Vi kan inte hämta eller spara uppgifter just nu. Försök igen om en liten stund. "
+        "Om du skickade in ett formulär kan du skicka det igen: det registreras bara en gång.",
+    ),
 }
+# What the API says instead: the key is what makes sending again safe there.
+API_UNAVAILABLE = (
+    "Databasen svarar inte just nu. Försök igen om en stund med samma Idempotency-Key: "
+    "då registreras ärendet bara en gång."
+)
+RETRY_AFTER_SECONDS = 5  # about what a PostgreSQL restart or fail-over takes
+# The database cannot be reached now: restarting, connections cut, a fail-over, the pool
+# exhausted, a transaction that lost a deadlock or a serialisation race. Temporary, so 503;
+# other database errors (a constraint broken, bad SQL) are bugs and stay 500.
+DATABASE_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.TimeoutError,
+    sa.exc.DisconnectionError,
+)
 
 
 def wants_json() -> bool:
@@ -35,7 +62,49 @@ def error_response(code: int, message: str | None = None, description: str | Non
     ), code
 
 
+def database_unavailable_response(exc: Exception):
+    """503 with Retry-After: the Swedish page, or a JSON problem for the API. Rendered
+    without the request's session or user (each would ask the database again)."""
+    cause = getattr(exc, "orig", None) or exc
+    first_line = (str(cause).splitlines() or [""])[0]  # the server's words, no parameters
+    logger.warning("database unavailable: %s: %s", type(cause).__name__, first_line[:200])
+    title, message = MESSAGES[503]
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if wants_json():
+        return jsonify({"error": title, "message": API_UNAVAILABLE}), 503, headers
+    # Straight from the environment: a template context processor would look up the
+    # signed-in person and the member's profile in the database that is not answering.
+    page = current_app.jinja_env.get_template("error.html").render(
+        code=503,
+        title=title,
+        message=message,
+        tenant=None,
+        lang="sv",
+        platform_name=current_app.config["PLATFORM_NAME"],
+        region_name=current_app.config["REGION_NAME"],
+    )
+    return page, 503, headers
+
+
+def _end_database_session(exc: BaseException | None) -> None:
+    """Close the request's session even when its connection died with a transaction open:
+    the rollback then fails, and would otherwise escape as a bare 500 from gunicorn after
+    the answer was made. The dead connection is thrown away, not pooled."""
+    try:
+        db.session.remove()
+    except sa.exc.DBAPIError as error:
+        logger.warning("database connection lost at the end of a request: %s", error.orig)
+        db.session().invalidate()  # the scoped session's own, still registered
+        db.session.remove()
+
+
 def init_app(app: Flask) -> None:
+    # Runs before Flask-SQLAlchemy's own teardown (teardowns run last registered first),
+    # which then finds the session already closed.
+    app.teardown_appcontext(_end_database_session)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, database_unavailable_response)
+
     @app.errorhandler(CSRFError)
     def _csrf(exc):
         return error_response(

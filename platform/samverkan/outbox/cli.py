@@ -1,9 +1,11 @@
 """`flask --app wsgi outbox run` delivers queued e-mail; `outbox status` shows the queue and
 `outbox requeue` gives failed messages another round."""
 
+import functools
 import signal
 import threading
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 import sqlalchemy as sa
@@ -13,7 +15,7 @@ from flask.cli import AppGroup
 from samverkan.database_roles import maintenance_session
 from samverkan.db import utcnow
 from samverkan.extensions import db
-from samverkan.outbox.delivery import deliver_due, sender_address
+from samverkan.outbox.delivery import FIRST_RETRY, deliver_due, sender_address
 from samverkan.outbox.models import FAILED, PENDING, SENT, OutboxMessage
 from samverkan.outbox.transports import MailConfigError, transport_from_config
 from samverkan.tenancy.models import Tenant
@@ -46,7 +48,17 @@ def _stop_on_signals(stop: threading.Event):
     default=None,
     help="Seconds between looks for due mail (default: poll_seconds in [mail]).",
 )
-def run(once: bool, interval: float | None) -> None:
+@click.option(
+    "--retry-base",
+    type=click.FloatRange(min=0.1),
+    default=FIRST_RETRY.total_seconds(),
+    show_default=True,
+    envvar="OUTBOX_RETRY_BASE_SECONDS",
+    show_envvar=True,
+    help="Seconds to wait after the first refusal; each later wait doubles (capped at an "
+    "hour). Shorter than a minute only for tests.",
+)
+def run(once: bool, interval: float | None, retry_base: float) -> None:
     """Deliver due e-mail, with retries and backoff; keeps running until stopped."""
     config = current_app.config
     sender = config["MAIL_FROM"]
@@ -57,14 +69,22 @@ def run(once: bool, interval: float | None) -> None:
         raise click.ClickException(str(exc)) from exc
     interval = interval or float(config["OUTBOX_POLL_SECONDS"])
     stop = threading.Event()
+    deliver = functools.partial(
+        deliver_due,
+        db.engine,
+        transport,
+        sender,
+        should_stop=stop.is_set,
+        first_retry=timedelta(seconds=retry_base),
+    )
     with _stop_on_signals(stop):
         if once:
-            click.echo(deliver_due(db.engine, transport, sender, should_stop=stop.is_set).line())
+            click.echo(deliver().line())
             return
         click.echo(f"outbox: delivering to {transport.describe()}, every {interval:g} s")
         while not stop.is_set():
             try:
-                report = deliver_due(db.engine, transport, sender, should_stop=stop.is_set)
+                report = deliver()
             except sa.exc.DBAPIError as exc:  # the database restarting: try again next round
                 click.echo(f"outbox: database error, trying again: {exc.orig}", err=True)
             else:

@@ -1,16 +1,19 @@
-"""Delivering queued e-mail: claim one due message, send it, mark it, commit; repeat.
+"""Delivering queued e-mail: claim one due message, lease it, send it, record what the
+mail server said; repeat.
 
 The worker connects as the application role, so row-level security applies to it as to a
 request: it binds one member at a time and works through that member's due messages.
-Any number of workers may run. On PostgreSQL a message is claimed with
-`FOR UPDATE SKIP LOCKED`, so a second worker passes over it to the next one; on SQLite
-each claim runs under `BEGIN IMMEDIATE`, which lets one worker at a time in, and leases
-the message for the send (the lock is not held while a mail server talks; citizens'
-submissions need it). A message marked sent is never claimed again.
-"""
+Any number of workers may run. A message is claimed with `FOR UPDATE SKIP LOCKED` on
+PostgreSQL (a second worker passes over it) and under `BEGIN IMMEDIATE` on SQLite (one
+worker at a time), then leased and committed before the send: no lock is held while a mail
+server talks, and no other worker takes the message until the lease runs out. A message
+marked sent is never claimed again, and once the mail server has taken a message the worker
+waits for a lost database to come back rather than forget that it did."""
 
 import hashlib
+import logging
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,10 +31,15 @@ from samverkan.outbox.transports import Transport
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
+logger = logging.getLogger(__name__)
+
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 10  # waits of 1, 2, 4 … 32 minutes, then hourly: about four hours
-LEASE = timedelta(minutes=10)  # SQLite: how long a claimed message is left to its worker
+LEASE = timedelta(minutes=10)  # how long a claimed message is left to its worker
+# While the database is away after a send: the first pause before writing again, the longest.
+RECORD_PAUSE = 0.2
+RECORD_LONGEST_PAUSE = 5.0
 
 
 @dataclass
@@ -50,9 +58,9 @@ class DeliveryReport:
         )
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The wait after the given number of failed attempts: doubling, capped."""
-    return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_WAIT)
+    return min(first * 2 ** (attempts - 1), LONGEST_WAIT)
 
 
 def message_id(tenant_id: int, event_key: str, sender: str) -> str:
@@ -103,9 +111,11 @@ def deliver_due(
     *,
     now: datetime | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    first_retry: timedelta = FIRST_RETRY,
 ) -> DeliveryReport:
-    """Send every message that is due, member by member, one transaction per message.
-    `now` fixes the clock (tests); `should_stop` is asked between messages."""
+    """Send every message that is due, member by member. `now` fixes the clock (tests);
+    `should_stop` is asked between messages; `first_retry` is the first wait after a
+    refusal (it doubles from there)."""
     report = DeliveryReport()
     with orm.Session(engine) as session:
         tenant_ids = session.scalars(sa.select(Tenant.id).order_by(Tenant.id)).all()
@@ -113,7 +123,9 @@ def deliver_due(
         with orm.Session(engine) as session:
             bind_tenant(session, tenant_id)
             while not should_stop():
-                outcome = _deliver_one(session, transport, sender, now or utcnow())
+                outcome = _deliver_one(
+                    session, transport, sender, now or utcnow(), first_retry, should_stop
+                )
                 if outcome is None:
                     break
                 setattr(report, outcome, getattr(report, outcome) + 1)
@@ -122,15 +134,23 @@ def deliver_due(
     return report
 
 
+def _begin(session: orm.Session) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        # Take the write lock before reading, so two workers never claim the same row.
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 def _deliver_one(
-    session: orm.Session, transport: Transport, sender: str, now: datetime
+    session: orm.Session,
+    transport: Transport,
+    sender: str,
+    now: datetime,
+    first_retry: timedelta,
+    should_stop: Callable[[], bool],
 ) -> str | None:
     """Claim the member's next due message and try it. Returns which count it adds to, or
     None when nothing is due."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        # Take the write lock before reading, so two workers never claim the same row.
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    _begin(session)
     message = session.scalars(
         sa.select(OutboxMessage)
         .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at <= now)
@@ -149,29 +169,49 @@ def _deliver_one(
         message.last_error = _describe(exc, ())
         session.commit()
         return "failed"
-    if sqlite:
-        # SQLite has one write lock for the whole database: never hold it while a mail
-        # server talks. Lease the message instead (no other worker takes it until the lease
-        # runs out), let go of the lock, send, then take the lock again to mark it.
-        message.next_attempt_at = now + LEASE
-        session.commit()
+    # Lease the message and commit before the mail server is involved: no lock is held
+    # while it talks (SQLite has one for the whole database), no other worker takes the
+    # message until the lease runs out, and a database lost after the send cannot make
+    # this worker send it again.
+    claimed, attempts = message.id, message.attempts
+    message.next_attempt_at = now + LEASE
+    session.commit()
     try:
         transport.send(email)
     except Exception as exc:  # whatever the transport raises, the message waits and retries
-        if sqlite:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        message.last_error = _describe(exc, (getattr(transport, "password", ""),))
-        if message.attempts >= MAX_ATTEMPTS:
-            message.status = FAILED
-            outcome = "failed"
+        outcome = {"last_error": _describe(exc, (getattr(transport, "password", ""),))}
+        if attempts >= MAX_ATTEMPTS:
+            outcome["status"] = FAILED
         else:
-            message.next_attempt_at = now + retry_delay(message.attempts)
-            outcome = "retrying"
+            outcome["next_attempt_at"] = now + retry_delay(attempts, first_retry)
     else:
-        if sqlite:
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-        message.status = SENT
-        message.sent_at = now
-        outcome = "sent"
-    session.commit()
-    return outcome
+        outcome = {"status": SENT, "sent_at": now}
+    _record(session, claimed, outcome, should_stop)
+    return {SENT: "sent", FAILED: "failed"}.get(outcome.get("status"), "retrying")
+
+
+def _record(
+    session: orm.Session, claimed: int, outcome: dict, should_stop: Callable[[], bool]
+) -> None:
+    """Write down what the mail server said. It has already said it, so a database that is
+    gone (restarting, connections cut) is waited for rather than forgotten: forgetting a
+    sent mail would send it twice. Only a stop gives up; the lease then runs out and the
+    message goes again, with the same Message-ID."""
+    pause = RECORD_PAUSE
+    while True:
+        try:
+            _begin(session)
+            session.execute(
+                sa.update(OutboxMessage).where(OutboxMessage.id == claimed).values(**outcome)
+            )
+            session.commit()
+            return
+        except sa.exc.DBAPIError as exc:
+            session.rollback()
+            if should_stop():
+                raise
+            logger.warning(
+                "outbox: database unavailable, keeping message %s: %s", claimed, exc.orig
+            )
+            time.sleep(pause)
+            pause = min(pause * 2, RECORD_LONGEST_PAUSE)
