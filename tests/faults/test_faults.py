@@ -57,8 +57,8 @@ def test_cutting_every_database_connection_while_citizens_submit(stack):
         # The worst moment for the outbox worker: the mail server has the message and the
         # worker has not yet written that down.
         stack.mail.cut_before_next_reply(cut_while_mail_is_taken)
+        wait_until(cut_during_delivery.is_set, "the cut during a delivery")
         citizens.wait_for_more(10)
-    wait_until(cut_during_delivery.is_set, "the cut during a delivery")
     check_everything(stack, citizens, outage=True)
 
 
