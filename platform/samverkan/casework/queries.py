@@ -130,6 +130,9 @@ def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) 
         at, case_id = filters["cursor"]
         query = query.where(sa.tuple_(Case.submitted_at, Case.id) < sa.tuple_(at, case_id))
     limit = filters.get("limit") or PAGE_SIZE
+    # Each row names one of a few definitions: fetch those once, not a copy of the whole
+    # definition (kilobytes of JSON to decode) joined onto every row.
+    query = query.options(orm.selectinload(Case.definition))
     rows = session.scalars(query.limit(limit + 1)).all()
     more = len(rows) > limit
     cases = list(rows[:limit])

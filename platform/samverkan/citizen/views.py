@@ -279,9 +279,12 @@ def submit(service: str):
     except IdempotencyConflict:  # pragma: no cover - a draft's key always has its answers
         abort(409)
     operations.discard_draft(db.session, draft)
+    # Read before the commit expires them: afterwards each would cost a transaction.
+    token = submission.case.status_token
+    receipt_url = url_for(".receipt", token=token)
     db.session.commit()
-    drafts.remember_receipt(submission.case.status_token)
-    return redirect(url_for(".receipt", token=submission.case.status_token), 303)
+    drafts.remember_receipt(token)
+    return redirect(receipt_url, 303)
 
 
 def _case_for_token(token: str):
