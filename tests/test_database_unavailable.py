@@ -4,12 +4,15 @@ server, waits for the database rather than forget it and send the mail twice. `m
 does the same against a real PostgreSQL; these run in `make test`."""
 
 import email
+import socket
+import time
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from api_support import WITH_REPLY
 
+from samverkan import extensions
 from samverkan.database_roles import maintenance_session
 from samverkan.db import utcnow
 from samverkan.extensions import db
@@ -171,3 +174,41 @@ def test_a_worker_stopped_while_the_database_is_away_leaves_the_mail_leased(app,
     assert later.sent == 1
     first, second = server.sent
     assert first["Message-ID"] == second["Message-ID"]
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up_on_in_seconds(monkeypatch):
+    """Not psycopg's 130 s: the request gets its 503 before gunicorn kills the worker."""
+    monkeypatch.setattr(extensions, "CONNECT_TIMEOUT", 1)
+    with socket.socket() as silent:  # accepts the connection, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        engine = sa.create_engine(
+            f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/none"
+        )
+        started = time.monotonic()
+        with pytest.raises(sa.exc.OperationalError, match="timeout"):
+            engine.connect()
+        engine.dispose()
+    assert time.monotonic() - started < 10
+
+
+def test_readyz_asks_again_on_a_new_connection_when_the_pooled_one_was_dead(client, monkeypatch):
+    """After a restart the first use of each pooled connection fails; the database itself
+    answers, so the load balancer must not take this server out of rotation."""
+    real_execute = db.session.execute
+    calls = []
+
+    def dead_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError(
+                "SELECT 1",
+                {},
+                Exception("server closed the connection"),
+                connection_invalidated=True,
+            )
+        return real_execute(*args, **kwargs)
+
+    monkeypatch.setattr(db.session, "execute", dead_once)
+    response = client.get("/readyz")
+    assert response.status_code == 200 and len(calls) == 2

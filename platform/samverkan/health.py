@@ -19,10 +19,20 @@ def alive():
 @bp.get("/readyz")
 @public
 def ready():
-    """The database answers too; 503 while it does not, so no traffic is sent here."""
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-    except sa.exc.SQLAlchemyError:
-        db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "unreachable"}), 503
-    return jsonify({"status": "ok", "database": "ok"})
+    """The database answers too; 503 while it does not, so no traffic is sent here.
+
+    A pooled connection found dead (the database restarted since it was last used) is
+    asked once more on a new one: the question is whether the database answers now."""
+    for _ in range(2):
+        try:
+            db.session.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError as exc:
+            db.session.rollback()
+            if not exc.connection_invalidated:
+                break
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            break
+        else:
+            return jsonify({"status": "ok", "database": "ok"})
+    return jsonify({"status": "unavailable", "database": "unreachable"}), 503

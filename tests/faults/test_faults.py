@@ -12,6 +12,7 @@ import time
 from collections import Counter, defaultdict
 
 import pytest
+import requests
 from fault_load import Load
 from fault_stack import MAIL_FROM, ensure_running, local_cluster
 
@@ -53,6 +54,8 @@ def test_cutting_every_database_connection_while_citizens_submit(stack):
         citizens.wait_for_more(15)
         for _ in range(3):
             assert stack.terminate_app_connections() > 0
+            # The database itself answers: no server is to be taken out of rotation.
+            assert requests.get(f"{stack.base_url}/readyz", timeout=30).status_code == 200
             citizens.wait_for_more(10)
         # The worst moment for the outbox worker: the mail server has the message and the
         # worker has not yet written that down.
