@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("page", choices=["home", "form", "inbox", "case", "submission"])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sql", action="store_true", help="print one request's statements")
     args = parser.parse_args()
     bench_url = os.environ["DATABASE_URL"]
     work = Path(tempfile.mkdtemp(prefix="samverkan-profile-"))
@@ -67,6 +68,9 @@ def main() -> None:
     for n in range(10):  # warm up: first requests compile templates and fill caches
         status = one(n + args.requests).status_code
     print(f"status of a warm-up request: {status}")
+    if args.sql:
+        _print_statements(app, lambda: one(args.requests + 20))
+        return
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
@@ -78,6 +82,52 @@ def main() -> None:
     stats = pstats.Stats(profiler).sort_stats("cumulative")
     stats.print_stats(args.top)
     stats.sort_stats("tottime").print_stats(20)
+
+
+def _print_statements(app, request) -> None:
+    """Every round trip one request makes: statements, and BEGIN/COMMIT/SAVEPOINT."""
+    import sqlalchemy as sa
+
+    from samverkan.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def statement(conn, cursor, text, params, context, many):
+        seen.append(" ".join(text.split())[:150])
+
+    def begin(conn):
+        seen.append("BEGIN")
+
+    def commit(conn):
+        seen.append("COMMIT")
+
+    def rollback(conn):
+        seen.append("ROLLBACK")
+
+    def savepoint(conn, name):
+        seen.append("SAVEPOINT")
+
+    def release(conn, name, context):
+        seen.append("RELEASE SAVEPOINT")
+
+    listeners = [
+        ("before_cursor_execute", statement),
+        ("begin", begin),
+        ("commit", commit),
+        ("rollback", rollback),
+        ("savepoint", savepoint),
+        ("release_savepoint", release),
+    ]
+    for name, listener in listeners:
+        sa.event.listen(engine, name, listener)
+    print(f"status {request().status_code}")
+    for name, listener in listeners:
+        sa.event.remove(engine, name, listener)
+    print(f"{len(seen)} round trips:")
+    for line in seen:
+        print("  " + line)
 
 
 def _signed_in_cookie(app, client) -> str:
