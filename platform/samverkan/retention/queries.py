@@ -55,20 +55,21 @@ def due_cases(
 
 
 def case_mail_keys(case: Case) -> sa.ColumnElement[bool]:
-    """The outbox rows a case caused: "case:<reference>:received", "case:<reference>:event:7"."""
-    return OutboxMessage.event_key.startswith(f"case:{case.reference}:", autoescape=True)
+    """The outbox rows a case caused, whatever the event: "case:<reference>:received",
+    "case:<reference>:event:7" (outbox/mails.py). One literal pattern, so PostgreSQL can
+    use ix_outbox_messages_event_key_prefix."""
+    prefix = f"case:{case.reference}:"
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return OutboxMessage.event_key.like(escaped + "%", escape="/")
 
 
-def has_mail_waiting(session: orm.Session, case: Case) -> bool:
-    """Whether an e-mail about the case is still queued to go out."""
-    return (
-        session.scalar(
-            sa.select(sa.func.count(OutboxMessage.id)).where(
-                case_mail_keys(case), OutboxMessage.status == PENDING
-            )
-        )
-        > 0
+def references_with_mail_waiting(session: orm.Session) -> set[str]:
+    """The references of the bound member's cases with an e-mail still queued. Few rows,
+    read through the outbox's own index on (tenant_id, status, …)."""
+    keys = session.scalars(
+        sa.select(OutboxMessage.event_key).where(OutboxMessage.status == PENDING)
     )
+    return {key.split(":")[1] for key in keys if key.startswith("case:") and key.count(":") >= 2}
 
 
 def token_digest(token: str) -> str:

@@ -112,8 +112,9 @@ def _run_member(session, tenant_id, outcome, upload_root, now, dry_run, batch) -
                 break
             after = (cases[-1].closed_at, cases[-1].id)
             thinned, files = [], []
+            waiting = queries.references_with_mail_waiting(session)
             for case in cases:
-                if queries.has_mail_waiting(session, case):
+                if case.reference in waiting:
                     result.postponed.append(case.reference)
                     continue
                 if not dry_run:
