@@ -79,7 +79,9 @@ class ServiceForm:
         if isinstance(value, list):
             return any(item in wanted for item in value)
         if any(isinstance(w, bool) for w in wanted):
-            return (value in TRUTHY) in wanted
+            # An object sent for a tick box is no tick (and cannot be looked up in a set).
+            ticked = not isinstance(value, dict) and value in TRUTHY
+            return ticked in wanted
         # A form posts text ("3") where the definition may say 3: compare as written.
         return value is not None and str(value) in {str(w) for w in wanted}
 

@@ -18,6 +18,7 @@ from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sn
 from samverkan.clock import swedish_today
 
 REQUIRED = "Du måste fylla i det här fältet."
+NOT_TEXT = "Svaret är inte text."
 TRUTHY = {True, "ja", "true", "on"}  # what a ticked consent box may arrive as
 MARKUP = re.compile(r"<\s*[a-zA-Z/!?]")
 # Control characters, and lone UTF-16 surrogates (half a character, not text at all).
@@ -128,7 +129,12 @@ class FieldType:
     input_type = "text"
 
     def messages(self, spec: dict) -> dict[str, str]:
-        return {"required": REQUIRED, "null": REQUIRED, "invalid": "Ogiltigt värde."}
+        return {
+            "required": REQUIRED,
+            "null": REQUIRED,
+            "invalid": "Ogiltigt värde.",
+            "invalid_utf8": NOT_TEXT,  # bytes where text belongs
+        }
 
     def marshmallow_field(self, spec: dict, options: list[tuple[str, str]]) -> fields.Field:
         raise NotImplementedError
@@ -361,7 +367,11 @@ class MultichoiceType(FieldType):
         return fields.List(
             fields.String(
                 validate=validate.OneOf(allowed, error="Välj bland alternativen."),
-                error_messages={"invalid": "Välj bland alternativen.", "null": REQUIRED},
+                error_messages={
+                    "invalid": "Välj bland alternativen.",
+                    "invalid_utf8": NOT_TEXT,
+                    "null": REQUIRED,
+                },
             ),
             required=spec["required"],
             error_messages={
