@@ -270,14 +270,14 @@ def test_a_bare_eicar_file_is_refused_by_its_kind_before_any_scan(app, client, s
 
 
 def test_a_clean_file_is_scanned_and_stored(app, client, scanned, upload_root):
+    before = set(files_on_disk(upload_root))
     answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
     response = client.post(submissions("arvika", "felanmalan"), json=answers)
     assert response.status_code == 201, response.get_json()
     assert scanned.streams == [tiny_png()]
     assert count_all(app, "attachments") == 1
-    assert [p.read_bytes() for p in files_on_disk(upload_root) if p.suffix == ".png"][-1:] == [
-        tiny_png()
-    ]
+    new = set(files_on_disk(upload_root)) - before
+    assert [path.read_bytes() for path in new] == [tiny_png()]
 
 
 @pytest.mark.parametrize("mode", ["garbled", "error", "hang up", "gone"])
