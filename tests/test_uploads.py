@@ -202,6 +202,7 @@ def test_scanning_is_off_unless_a_socket_is_set():
     ("setting", "value", "message"),
     [
         ("CLAMD_SOCKET", "clamd", "neither a socket path nor host:port"),
+        ("CLAMD_SOCKET", "localhost:99999", "neither a socket path nor host:port"),
         ("CLAMD_STREAM_MAX_MB", 1, "2 or more"),
     ],
 )

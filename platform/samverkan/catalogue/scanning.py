@@ -118,7 +118,8 @@ def scanner_from(config) -> ClamdScanner | None:
     address = (config.get("CLAMD_SOCKET") or "").strip()
     if not address:
         return None
-    if "/" not in address and not re.fullmatch(r"\S+:\d{1,5}", address):
+    port = re.fullmatch(r"\S+:(\d{1,5})", address)
+    if "/" not in address and not (port and 0 < int(port.group(1)) < 65536):
         raise ValueError(f"CLAMD_SOCKET: '{address}' is neither a socket path nor host:port")
     stream_max_mb = int(config.get("CLAMD_STREAM_MAX_MB", CLAMD_DEFAULT_STREAM_MAX_MB))
     if stream_max_mb < 2:
