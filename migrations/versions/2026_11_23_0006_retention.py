@@ -4,9 +4,7 @@ case was thinned
 The application may now UPDATE the two retention columns of its own member's row (the
 own_profile policy of 0004 already limits it to the bound member). It needs nothing new on
 the case tables: thinning clears columns and deletes attachment and outbox rows, which it
-could already do there, for the bound member only. On PostgreSQL a case's e-mails are
-found by key prefix through an index with pattern ops (LIKE cannot use the unique index
-under a non-C collation).
+could already do there, for the bound member only.
 
 Revision ID: 0006
 Revises: 0005
@@ -48,14 +46,6 @@ def upgrade():
             sqlite_where=sa.text(DUE),
         )
 
-    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_outbox_messages_event_key_prefix",
-            ["tenant_id", "event_key"],
-            unique=False,
-            postgresql_ops={"event_key": "varchar_pattern_ops"},
-        )
-
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("retention_months", sa.Integer(), nullable=True))
         batch_op.add_column(
@@ -75,9 +65,6 @@ def downgrade():
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.drop_column("retention_by_service")
         batch_op.drop_column("retention_months")
-
-    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_messages_event_key_prefix")
 
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.drop_index("ix_cases_tenant_due_for_thinning")

@@ -22,14 +22,6 @@ class OutboxMessage(TenantScoped, Base):
         sa.UniqueConstraint("tenant_id", "id"),
         sa.UniqueConstraint("tenant_id", "event_key"),
         sa.Index("ix_outbox_messages_due", "tenant_id", "status", "next_attempt_at"),
-        # Retention finds a case's mail by key prefix ("case:<reference>:"); pattern ops let
-        # PostgreSQL's LIKE use the index whatever the database's collation (migration 0006).
-        sa.Index(
-            "ix_outbox_messages_event_key_prefix",
-            "tenant_id",
-            "event_key",
-            postgresql_ops={"event_key": "varchar_pattern_ops"},
-        ),
         sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="known_status"),
     )
 

@@ -1,4 +1,4 @@
-"""Thinning one case: its personal data removed, its row kept.
+"""Thinning cases: their personal data removed, their rows kept.
 
 What stays: the reference (the series stays gapless), year and number, e-service and
 version, channel, status, the dates, who handled it, and the history's lines without their
@@ -8,9 +8,10 @@ the e-mails queued about the case (they hold the citizen's address and the messa
 idempotency key and the digest of the answers. The status link stops working; only a
 digest of it is kept, so the old link can say that the case has been thinned.
 
-Like every operation it flushes but never commits; the caller commits per batch and only
-then deletes the files (ThinnedCase.files), so a batch that fails leaves every case, and
-every file, as it was.
+A batch of cases is thinned with a handful of statements, not a handful per case. Like
+every operation it flushes but never commits; the caller commits per batch and only then
+deletes the files (ThinnedCase.files), so a batch that fails leaves every case, and every
+file, as it was.
 """
 
 from dataclasses import dataclass, field
@@ -42,50 +43,70 @@ class ThinnedCase:
     files: list[Path] = field(default_factory=list)
 
 
-def thin_case(
-    session: orm.Session, case: Case, period: Period, *, upload_root: Path, now: datetime
-) -> ThinnedCase:
-    """Remove the case's personal data from the database and log it as thinned (actor:
-    system). Returns the attachment files, for the caller to delete once committed."""
-    if case.status != status.CLOSED or case.thinned_at is not None:
-        raise NotDue(f"{case.reference} is not a closed case that is still whole")
-    if not period.is_set or not has_passed(case.closed_at, period.months, now):
-        raise NotDue(f"{case.reference}: its retention period has not passed")
-    done = ThinnedCase(case.reference)
-    attachments = session.scalars(sa.select(Attachment).where(Attachment.case_id == case.id)).all()
-    done.files = [uploads.path_of(upload_root, case.tenant_id, a) for a in attachments]
-    done.attachments = len(attachments)
-    for attachment in attachments:
-        session.delete(attachment)
-    done.mails = session.execute(
-        sa.delete(OutboxMessage)
-        .where(queries.case_mail_keys(case))
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    session.execute(
-        sa.update(CaseEvent)
-        .where(CaseEvent.case_id == case.id)
-        .values(message=None)
-        .execution_options(synchronize_session=False)
-    )
-    case.answers = {}
-    case.idempotency_key = None
-    case.request_fingerprint = None
-    case.status_token = queries.token_digest(case.status_token)
-    case.thinned_at = now
-    record(
-        session,
-        "case.thinned",
-        "case",
-        case.reference,
-        {
-            "months": period.months,
-            "rule": period.source,
-            "closed_at": case.closed_at.isoformat(),
-            "attachments": done.attachments,
-            "mails": done.mails,
-        },
-        actor="system",
-    )
+def thin_cases(
+    session: orm.Session,
+    cases: list[Case],
+    period: Period,
+    *,
+    upload_root: Path,
+    now: datetime,
+) -> list[ThinnedCase]:
+    """Remove the cases' personal data from the database and log each as thinned (actor:
+    system). Returns, per case, the attachment files for the caller to delete once the
+    transaction is committed."""
+    for case in cases:
+        if case.status != status.CLOSED or case.thinned_at is not None:
+            raise NotDue(f"{case.reference} is not a closed case that is still whole")
+        if not period.is_set or not has_passed(case.closed_at, period.months, now):
+            raise NotDue(f"{case.reference}: its retention period has not passed")
+    if not cases:
+        return []
+    ids = [case.id for case in cases]
+    done = {case.id: ThinnedCase(case.reference) for case in cases}
+    for attachment in session.scalars(sa.select(Attachment).where(Attachment.case_id.in_(ids))):
+        done[attachment.case_id].attachments += 1
+        done[attachment.case_id].files.append(
+            uploads.path_of(upload_root, attachment.tenant_id, attachment)
+        )
+    _bulk(session, sa.delete(Attachment).where(Attachment.case_id.in_(ids)))
+    by_reference = {case.reference: done[case.id] for case in cases}
+    keys = queries.case_mail_keys(session, cases)
+    mails = session.execute(
+        sa.select(OutboxMessage.id, OutboxMessage.event_key).where(
+            OutboxMessage.event_key.in_(keys)
+        )
+    ).all()
+    for _, event_key in mails:
+        by_reference[keys[event_key]].mails += 1
+    if mails:
+        _bulk(session, sa.delete(OutboxMessage).where(OutboxMessage.id.in_([m.id for m in mails])))
+    _bulk(session, sa.update(CaseEvent).where(CaseEvent.case_id.in_(ids)).values(message=None))
+    for case in cases:
+        case.answers = {}
+        case.idempotency_key = None
+        case.request_fingerprint = None
+        case.status_token = queries.token_digest(case.status_token)
+        case.thinned_at = now
+        thinned = done[case.id]
+        record(
+            session,
+            "case.thinned",
+            "case",
+            case.reference,
+            {
+                "months": period.months,
+                "rule": period.source,
+                "closed_at": case.closed_at.isoformat(),
+                "attachments": thinned.attachments,
+                "mails": thinned.mails,
+            },
+            actor="system",
+        )
     session.flush()
-    return done
+    return list(done.values())
+
+
+def _bulk(session: orm.Session, statement) -> None:
+    """An UPDATE or DELETE of many rows; the objects in the session are not refreshed, and
+    need not be: the batch is committed and let go of right after."""
+    session.execute(statement.execution_options(synchronize_session=False))

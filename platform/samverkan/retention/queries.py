@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from samverkan.cases import status
-from samverkan.cases.models import Case
+from samverkan.cases.models import Case, CaseEvent
 from samverkan.outbox.models import PENDING, OutboxMessage
 
 # Closed, and not thinned yet. Open cases never match: they have no closed_at.
@@ -46,6 +46,10 @@ def due_cases(
         .where(*_WHOLE_AND_CLOSED, Case.service_slug == service_slug, Case.closed_at < cutoff)
         .order_by(Case.closed_at, Case.id)
         .limit(limit)
+        # Thinning needs neither the definition nor the answers it is about to remove.
+        .options(
+            orm.lazyload(Case.definition), orm.lazyload(Case.assigned_to), orm.defer(Case.answers)
+        )
     )
     if after is not None:
         query = query.where(sa.tuple_(Case.closed_at, Case.id) > after)
@@ -54,13 +58,19 @@ def due_cases(
     return list(session.scalars(query).unique())
 
 
-def case_mail_keys(case: Case) -> sa.ColumnElement[bool]:
-    """The outbox rows a case caused, whatever the event: "case:<reference>:received",
-    "case:<reference>:event:7" (outbox/mails.py). One literal pattern, so PostgreSQL can
-    use ix_outbox_messages_event_key_prefix."""
-    prefix = f"case:{case.reference}:"
-    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return OutboxMessage.event_key.like(escaped + "%", escape="/")
+def case_mail_keys(session: orm.Session, cases: list[Case]) -> dict[str, str]:
+    """{event key: reference} of every e-mail the cases can have caused, as outbox/mails.py
+    names them: "case:<reference>:received" and "case:<reference>:event:<event id>".
+    Exact keys, found through the outbox's unique index; a prefix search (LIKE) cannot use
+    an index under row-level security and scanned the member's whole outbox per batch."""
+    keys = {f"case:{case.reference}:received": case.reference for case in cases}
+    references = {case.id: case.reference for case in cases}
+    events = session.execute(
+        sa.select(CaseEvent.case_id, CaseEvent.id).where(CaseEvent.case_id.in_(references))
+    )
+    for case_id, event_id in events:
+        keys[f"case:{references[case_id]}:event:{event_id}"] = references[case_id]
+    return keys
 
 
 def references_with_mail_waiting(session: orm.Session) -> set[str]:

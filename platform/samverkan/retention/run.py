@@ -111,23 +111,19 @@ def _run_member(session, tenant_id, outcome, upload_root, now, dry_run, batch) -
             if not cases:
                 break
             after = (cases[-1].closed_at, cases[-1].id)
-            thinned, files = [], []
             waiting = queries.references_with_mail_waiting(session)
-            for case in cases:
-                if case.reference in waiting:
-                    result.postponed.append(case.reference)
-                    continue
-                if not dry_run:
-                    done = operations.thin_case(
-                        session, case, result.period, upload_root=upload_root, now=now
-                    )
-                    files += done.files
-                thinned.append(case.reference)
-            if not dry_run:
+            due = [case for case in cases if case.reference not in waiting]
+            result.postponed += [case.reference for case in cases if case.reference in waiting]
+            references = [case.reference for case in due]
+            if not dry_run and due:
+                done = operations.thin_cases(
+                    session, due, result.period, upload_root=upload_root, now=now
+                )
                 session.commit()
                 session.expunge_all()  # the next batch reads afresh
-                _remove_files(files, outcome)
+                _remove_files([path for case in done for path in case.files], outcome)
                 _begin(session, dry_run)
-            result.thinned += thinned  # only once committed: what the report says is done
+            # Only once committed: what the report says is done.
+            result.thinned += references
         result.kept = closed - len(result.thinned) - len(result.postponed)
     session.rollback()  # a dry run wrote nothing; a real one has committed every batch
