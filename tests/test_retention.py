@@ -644,3 +644,21 @@ def test_a_member_that_has_left_is_thinned_like_any_other(app, client, periods):
             session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(status="active"))
             session.commit()
     assert outcome.error is None and outcome.services[0].thinned == [reference]
+
+
+def test_thinning_refuses_an_open_or_recent_case_even_when_asked_directly(app, client):
+    open_one = submit(client)["reference"]
+    recent = submit(client)["reference"]
+    close(app, recent, NOW - timedelta(days=20))
+    with app.app_context():
+        tenant_id = db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant_id)
+        for reference in (open_one, recent):
+            case = db.session.scalar(sa.select(Case).filter_by(reference=reference))
+            with pytest.raises(retention_operations.NotDue):
+                retention_operations.thin_cases(
+                    db.session, [case], Period(1, MEMBER), upload_root=Path("/nowhere"), now=NOW
+                )
+        db.session.rollback()
+        db.session.remove()
+    assert {r[0] for r in rows(app, "SELECT thinned_at FROM cases")} == {None}
