@@ -1,6 +1,7 @@
 """Fixtures: one migrated, synced database per test session (SQLite by default, a scratch
 PostgreSQL database when DATABASE_URL points at a server), emptied of cases between tests."""
 
+import logging
 import os
 import re
 import uuid
@@ -10,7 +11,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 
-from samverkan import create_app
+from samverkan import create_app, memo
 from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db, limiter
@@ -23,6 +24,10 @@ from samverkan.tenancy.scoping import bind_tenant
 collect_ignore = ["bench"]
 if os.environ.get("SAMVERKAN_FAULTS") != "1":
     collect_ignore.append("faults")
+
+# aiosmtpd, the tests' mail server, narrates every SMTP command at INFO; the app's JSON
+# log handler (observability.py) would print it into the CLI output the tests read.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 CASE_TABLES = (
     "attachments",
@@ -109,6 +114,8 @@ def _empty_cases(request):
         if sqlite:
             session.execute(sa.text(SQLITE_AUDIT_TRIGGERS["DELETE"]))
         session.commit()
+    # Tests change members with plain SQL too, which the workers' memories cannot see.
+    memo.forget_all()
 
 
 @pytest.fixture(autouse=True)

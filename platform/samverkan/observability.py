@@ -51,8 +51,7 @@ class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context():
             record.request_id = g.get("request_id")
-            tenant = g.get("tenant")
-            record.tenant = tenant.slug if tenant is not None else None
+            record.tenant = g.get("member_slug")
         else:
             record.request_id = getattr(record, "request_id", None)
             record.tenant = getattr(record, "tenant", None)

@@ -105,6 +105,11 @@ def load_settings(overrides: dict | None = None) -> dict:
         # Submissions: per client address, and per member for everyone together.
         "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
         "SUBMISSIONS_PER_MEMBER": os.environ.get("SUBMISSIONS_PER_MEMBER", "3000 per minute"),
+        # How long a worker may reuse a rendered public home page or first form step
+        # (citizen/page_cache.py); 0 renders every time.
+        "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
+        # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
+        "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "5")),
         # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -1,11 +1,15 @@
 """Reading the catalogue for the bound tenant."""
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, request
 
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
 from samverkan.extensions import db
+from samverkan.memo import Memo
+from samverkan.tenancy.scoping import bound_tenant_id
+
+_services = Memo("PUBLIC_PAGE_CACHE_SECONDS")
 
 
 def enabled_services() -> list[TenantService]:
@@ -21,6 +25,13 @@ def enabled_services() -> list[TenantService]:
 
 
 def get_enabled_service_or_404(slug: str) -> TenantService:
+    """The bound member's switched-on e-service. A request that only reads gets the
+    worker's recent copy (memo.py): detached, loaded with its definition, read-only."""
+    reading = request.method in ("GET", "HEAD")
+    key = (bound_tenant_id(db.session), slug)
+    service = _services.get(key) if reading else None
+    if service is not None:
+        return service
     service = db.session.scalar(
         sa.select(TenantService).where(
             TenantService.service_slug == slug, TenantService.enabled.is_(True)
@@ -28,6 +39,9 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
     )
     if service is None:
         abort(404)
+    if reading:
+        db.session.expunge(service)  # never written through, and shared between threads
+        _services.put(key, service)
     return service
 
 

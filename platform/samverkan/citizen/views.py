@@ -26,7 +26,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
-from samverkan.citizen import drafts
+from samverkan.citizen import drafts, page_cache
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
@@ -62,6 +62,11 @@ def index():
 @bp.get("/<slug:tenant>/")
 @public
 def home():
+    # The same for every visitor: rendered once per worker per few seconds (page_cache.py).
+    return page_cache.serve(("home", g.tenant.id, g.tenant.updated_at), _render_home)
+
+
+def _render_home() -> str:
     services = enabled_services()
     categories = {
         c.key: c for c in db.session.scalars(sa.select(Category).order_by(Category.position))
@@ -152,6 +157,15 @@ def step(service: str, step_id: str):
     if not form.fields_on_page(spec, context):  # nothing to answer here, given earlier answers
         return redirect(_next_url(service, form, context, done, step_id))
     changing = request.args.get("andra") == "1"
+    if request.method == "GET" and draft is None and not changing:
+        # A first visit: the same page for everyone but the CSRF token (page_cache.py).
+        key = (
+            "step", g.tenant.id, g.tenant.updated_at, service, tenant_service.definition_id,
+            tenant_service.updated_at, step_id,
+        )  # fmt: skip
+        return page_cache.serve(
+            key, lambda: _render_step(tenant_service, form, spec, {}, {}, False), with_csrf=True
+        )
     if request.method == "GET":
         return _render_step(tenant_service, form, spec, context, {}, changing)
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request
 
 from samverkan.extensions import db
+from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
@@ -60,12 +61,19 @@ def _resolve_tenant():
         return None
     if host_slug and slug != host_slug:
         abort(404)  # a member's own host name serves that member only
-    tenant = db.session.scalar(
-        sa.select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(("active", "closed")))
-    )
+    # Reading: the worker's recent copy will do (snapshot.py). Writing: the row as it is.
+    reading = request.method in SAFE_METHODS
+    tenant = snapshot.remembered(db.session, slug) if reading else None
     if tenant is None:
-        abort(404)
+        tenant = db.session.scalar(
+            sa.select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(("active", "closed")))
+        )
+        if tenant is None:
+            abort(404)
+        if reading:
+            snapshot.remember(tenant)
     g.tenant = tenant
+    g.member_slug = slug  # for the log, which must not reload an expired row to say it
     bind_tenant(db.session, tenant.id)
     if tenant.status == "closed":
         return _closed_member_answer(tenant)

@@ -42,6 +42,8 @@ def _tell_database(connection, tenant_id: int) -> None:
 
 @event.listens_for(orm.Session, "after_begin")
 def _tenant_for_each_transaction(session, transaction, connection) -> None:
+    if transaction.nested:
+        return  # a savepoint is inside a transaction the setting was made for already
     tenant_id = bound_tenant_id(session)
     if tenant_id is not None:
         _tell_database(connection, tenant_id)

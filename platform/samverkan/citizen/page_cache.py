@@ -1,0 +1,32 @@
+"""A few seconds' memory of the busiest public pages, per worker process (memo.py).
+
+On a deadline day thousands of citizens open the same member's home page and the same
+first step of the same form. Those pages are the same for everyone (the first step, for a
+visitor with no draft, differs only by its CSRF token), so each worker keeps the rendered
+HTML for a short while instead of querying and rendering it again for every visitor.
+
+What may change a page is in its key where the request already knows it (the member's
+profile and the e-service's settings carry their update times, the definition its id);
+what it cannot know cheaply (which e-services are on) is bounded by the time to live, and
+a change committed in this worker forgets every page at once.
+"""
+
+from collections.abc import Callable, Hashable
+
+from flask_wtf.csrf import generate_csrf
+
+from samverkan.memo import Memo
+
+CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in rendered HTML
+_pages = Memo("PUBLIC_PAGE_CACHE_SECONDS")
+
+
+def serve(key: Hashable, render: Callable[[], str], *, with_csrf: bool = False) -> str:
+    """The page for key, rendered by render() at most once per time to live."""
+    body = _pages.get(key)
+    if body is None:
+        body = render()
+        if with_csrf:  # the token is this visitor's: keep a placeholder in its place
+            body = body.replace(generate_csrf(), CSRF_PLACEHOLDER)
+        _pages.put(key, body)
+    return body.replace(CSRF_PLACEHOLDER, generate_csrf()) if with_csrf else body

@@ -1,0 +1,165 @@
+"""The workers' short memories (memo.py): the busiest public pages are not queried and
+rendered for every visitor, and yet no change and no member's page leaks or lingers."""
+
+import time
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+from test_accounts import create, sign_in
+from test_admin import ADMIN, post_form, profile_form
+
+from samverkan.database_roles import maintenance_session
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+
+
+@contextmanager
+def statements(app):
+    """The SQL the app sends while the block runs."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def reads_of(seen: list[str], table: str) -> list[str]:
+    return [s for s in seen if s.lstrip().upper().startswith("SELECT") and table in s]
+
+
+@pytest.fixture
+def short_memory(app):
+    saved = {k: app.config[k] for k in ("PUBLIC_PAGE_CACHE_SECONDS", "TENANT_CACHE_SECONDS")}
+    app.config.update(PUBLIC_PAGE_CACHE_SECONDS=0.3, TENANT_CACHE_SECONDS=0.3)
+    yield 0.3
+    app.config.update(saved)
+
+
+def owner_sql(app, sql: str) -> None:
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.text(sql))
+        session.commit()
+
+
+def test_a_second_visitor_to_a_home_page_costs_no_member_or_catalogue_query(app, client):
+    first = client.get("/arvika/")
+    with statements(app) as seen:
+        second = app.test_client().get("/arvika/")
+    assert second.status_code == 200 and second.text == first.text
+    assert reads_of(seen, "tenants") == [] and reads_of(seen, "tenant_services") == []
+
+
+def test_each_member_gets_its_own_home_page(client):
+    arvika = client.get("/arvika/").text
+    eda = client.get("/eda/").text
+    assert "Arvika kommun" in arvika and "Eda kommun" not in arvika
+    assert "Eda kommun" in eda and "Arvika kommun" not in eda
+
+
+def test_the_first_step_is_shared_but_each_visitor_gets_their_own_csrf_token(app, read_csrf):
+    url = "/arvika/e/felanmalan/steg/fel"
+    anna, bo = app.test_client(), app.test_client()
+    anna_page = anna.get(url)
+    with statements(app) as seen:
+        bo_page = bo.get(url)
+    assert reads_of(seen, "tenant_services") == []
+    anna_token, bo_token = read_csrf(anna_page.text), read_csrf(bo_page.text)
+    assert anna_token != bo_token
+    assert anna_page.text.replace(anna_token, "") == bo_page.text.replace(bo_token, "")
+    assert "\x00" not in bo_page.text
+    assert bo_page.headers["Cache-Control"] == "no-store"
+    # Each token is good for its own visitor's session, and not for the other's.
+    answers = {"kind": "belysning", "description": "Lampan är trasig.", "location": "Storgatan"}
+    wrong = bo.post(url, data={"csrf_token": anna_token, **answers})
+    assert wrong.status_code == 400
+    right = bo.post(url, data={"csrf_token": bo_token, **answers})
+    assert right.status_code == 303, right.text
+
+
+def test_a_visitor_with_a_draft_sees_their_own_answers_not_the_shared_page(app, read_csrf):
+    url = "/arvika/e/felanmalan/steg/fel"
+    citizen = app.test_client()
+    token = read_csrf(citizen.get(url).text)
+    answers = {"kind": "belysning", "description": "Min egen text.", "location": "Storgatan"}
+    assert citizen.post(url, data={"csrf_token": token, **answers}).status_code == 303
+    assert "Min egen text." in citizen.get(url).text
+    assert "Min egen text." not in app.test_client().get(url).text
+
+
+def test_a_change_committed_by_an_administrator_shows_at_once(app, client, read_csrf):
+    assert "Arvika kommun" in client.get("/arvika/").text
+    assert client.get("/arvika/e/synpunkter/steg/synpunkt").status_code in (200, 302)
+    assert create(app, ADMIN, role="tenant_admin").exit_code == 0
+    admin = app.test_client()
+    assert sign_in(admin, read_csrf, ADMIN).status_code == 303
+    saved = post_form(
+        admin, read_csrf, "/arvika/admin/profil", profile_form(app, name="Arvika nya namnet")
+    )
+    assert saved.status_code == 303
+    off = post_form(
+        admin,
+        read_csrf,
+        "/arvika/admin/e-tjanster",
+        {"enabled": "off"},
+        action="/arvika/admin/e-tjanster/synpunkter/vaxla",
+    )
+    assert off.status_code in (302, 303)
+    try:
+        home = client.get("/arvika/").text
+        assert "Arvika nya namnet" in home
+        assert "/arvika/e/synpunkter" not in home
+        assert client.get("/arvika/e/synpunkter/steg/synpunkt").status_code == 404
+    finally:
+        owner_sql(
+            app,
+            "UPDATE tenants SET name = 'Arvika kommun', profile_edited_at = NULL "
+            "WHERE slug = 'arvika'",
+        )
+        owner_sql(
+            app,
+            "UPDATE tenant_services SET enabled = true, edited_at = NULL "
+            "WHERE service_slug = 'synpunkter'",
+        )
+
+
+def test_a_change_made_elsewhere_shows_within_the_time_to_live(app, client, short_memory):
+    assert "Arvika kommun" in client.get("/arvika/").text
+    owner_sql(app, "UPDATE tenants SET name = 'Arvika i en annan process' WHERE slug = 'arvika'")
+    try:
+        time.sleep(short_memory + 0.05)
+        assert "Arvika i en annan process" in client.get("/arvika/").text
+    finally:
+        owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
+
+
+def test_a_page_that_writes_reads_the_member_afresh(app, client, read_csrf):
+    token = read_csrf(client.get("/arvika/e/felanmalan/steg/fel").text)  # Arvika remembered
+    owner_sql(app, "UPDATE tenants SET status = 'closed' WHERE slug = 'arvika'")
+    try:
+        answers = {"kind": "belysning", "description": "Trasig.", "location": "Torget"}
+        posted = client.post("/arvika/e/felanmalan/steg/fel", data={"csrf_token": token, **answers})
+        assert posted.status_code == 410  # a write never trusts the remembered copy
+    finally:
+        owner_sql(app, "UPDATE tenants SET status = 'active' WHERE slug = 'arvika'")
+
+
+def test_with_no_time_to_live_nothing_is_remembered(app, client):
+    saved = app.config["PUBLIC_PAGE_CACHE_SECONDS"], app.config["TENANT_CACHE_SECONDS"]
+    app.config.update(PUBLIC_PAGE_CACHE_SECONDS=0, TENANT_CACHE_SECONDS=0)
+    try:
+        client.get("/arvika/")
+        with statements(app) as seen:
+            client.get("/arvika/")
+        assert reads_of(seen, "tenants") and reads_of(seen, "tenant_services")
+    finally:
+        app.config.update(PUBLIC_PAGE_CACHE_SECONDS=saved[0], TENANT_CACHE_SECONDS=saved[1])
+    with app.app_context():
+        assert db.session.scalar(sa.select(Tenant.status).filter_by(slug="arvika")) == "active"
