@@ -61,6 +61,9 @@ class Load:
         self.attempts: list[Attempt] = []
         self.completed: list[Submission] = []
         self.errors: list[str] = []
+        # Submissions a client gave up on: each may or may not have become a case. The
+        # API's are known by their key (at most one case each); the web's only by count.
+        self.abandoned: list[tuple[str, str | None]] = []
         self.serial = count()
         self.threads = [
             threading.Thread(target=self._run, args=(self._api_submission, i), daemon=True)
@@ -109,9 +112,16 @@ class Load:
     def _run(self, submission, index: int) -> None:
         session = requests.Session()
         members = cycle(self.members[index % len(self.members) :] + self.members)
+        kind = "api" if submission == self._api_submission else "web"
         try:
             while not self.stop_event.is_set():
-                done = submission(session, next(members))
+                key = str(uuid.uuid4())
+                try:
+                    done = submission(session, next(members), key)
+                except Exception:
+                    with self.lock:
+                        self.abandoned.append((kind, key if kind == "api" else None))
+                    raise
                 with self.lock:
                     self.completed.append(done)
                     self.lock.notify_all()
@@ -167,8 +177,7 @@ class Load:
     def _email(self) -> str:
         return f"medborgare-{next(self.serial)}@example.org"
 
-    def _api_submission(self, session, member: str) -> Submission:
-        key = str(uuid.uuid4())
+    def _api_submission(self, session, member: str, key: str) -> Submission:
         address = self._email()
         answers = {
             "kind": "fraga",
@@ -185,7 +194,8 @@ class Load:
         reference = response.json()["reference"]
         return Submission("api", member, address, reference, key=key)
 
-    def _web_submission(self, session, member: str) -> Submission:
+    def _web_submission(self, session, member: str, key: str) -> Submission:
+        """`key` is unused: the browser's draft is what makes a repeat safe here."""
         base = f"/{member}/e/{SERVICE}"
         address = self._email()
         page = self._request(session, "web", "GET", f"{base}/steg/synpunkt", {200})

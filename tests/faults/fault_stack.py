@@ -105,6 +105,7 @@ class Stack:
     gunicorn: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
     completed: list = field(default_factory=list)  # every submission that got its 2xx
+    abandoned: list = field(default_factory=list)  # (kind, key) of those given up on
 
     @property
     def owner_url(self) -> sa.URL:
