@@ -205,6 +205,46 @@ def test_the_result_does_not_depend_on_the_order_participants_are_listed_in(pool
     assert [share.key for share in first] == sorted(p.key for p in participants)
 
 
+def reference_shares(amount: int, weights: dict[str, Fraction]) -> dict[str, int]:
+    """The largest-remainder split done the plain way, in Fractions, to hold the engine's
+    whole-number arithmetic to: floors, then one öre each by remainder, ties to the lower
+    key."""
+    exact = {k: amount * w for k, w in weights.items()}
+    floors = {k: v.numerator // v.denominator for k, v in exact.items()}
+    left = amount - sum(floors.values())
+    for k in sorted(exact, key=lambda k: (-(exact[k] - floors[k]), k))[:left]:
+        floors[k] += 1
+    return floors
+
+
+@st.composite
+def tied_pools(draw):
+    """Pools where many remainders are equal: the same figure for several participants."""
+    amount, participants, key = draw(pools(kinds=(EQUAL, POPULATION, USAGE, HYBRID)))
+    same = draw(st.integers(1, 5))
+    participants = [
+        Participant(p.key, p.name, same, same, p.percentage, p.days) for p in participants
+    ]
+    return amount, participants, key
+
+
+@PROPERTY_SETTINGS
+@given(st.one_of(pools(), tied_pools()))
+def test_the_whole_number_arithmetic_gives_exactly_the_shares_of_plain_fractions(pool):
+    amount, participants, key = pool
+    try:
+        weights = expected_weights(participants, key)
+    except ZeroDivisionError:
+        with pytest.raises(AllocationError):
+            allocate(amount, participants, key)
+        return
+    shares = allocate(amount, participants, key)
+    assert amounts(shares) == reference_shares(amount, weights)
+    assert {s.key: s.weight for s in shares} == weights
+    assert {s.key: s.exact_ore for s in shares} == {k: amount * w for k, w in weights.items()}
+    assert [s.key for s in shares] == sorted(weights)
+
+
 # -- FACTS' worked checks ------------------------------------------------------------------
 
 

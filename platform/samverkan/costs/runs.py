@@ -7,6 +7,10 @@ import json
 import re
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
+from functools import lru_cache
+from itertools import islice, repeat
+from math import gcd
+from operator import itemgetter
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
@@ -15,7 +19,7 @@ from sqlalchemy import orm
 from samverkan.cases.models import Case
 from samverkan.clock import SWEDEN
 from samverkan.costs import allocation
-from samverkan.costs.models import AllocationRun, AllocationShare, CostPool
+from samverkan.costs.models import AllocationRun, AllocationShare, CostPool, PoolParticipant
 from samverkan.tenancy.models import Tenant
 
 
@@ -77,13 +81,67 @@ def _earliest(*days: date | None) -> date | None:
     return min(known) if known else None
 
 
-def _days_taking_part(joined: date | None, left: date | None, start: date, end: date) -> int:
+def _participants_by_pool(session: orm.Session, pools: list[CostPool]) -> dict[int, list]:
+    """Each pool's participants in SCB code order, each a tuple of the member's figures
+    (scb_code, slug, name, population_count, population_year, member_since, left_on) and
+    the pool's (tenant_id, percentage, population, joined_on, left_on). Two queries: 1 000
+    pools × 290 members loaded through the ORM relationships took a minute."""
+    member = Tenant.__table__.c
+    members = {
+        row[0]: tuple(row[1:])
+        for row in session.execute(
+            sa.select(
+                member.id,
+                member.scb_code,
+                member.slug,
+                member.name,
+                member.population_count,
+                member.population_year,
+                member.member_since,
+                member.left_on,
+            )
+        ).all()
+    }
+    taking_part = PoolParticipant.__table__.c
+    by_pool: dict[int, list] = {pool.id: [] for pool in pools}
+    for pool_id, tenant_id, *figures in session.execute(
+        sa.select(
+            taking_part.pool_id,
+            taking_part.tenant_id,
+            taking_part.percentage,
+            taking_part.population,
+            taking_part.joined_on,
+            taking_part.left_on,
+        )
+        .where(taking_part.pool_id.in_(sa.bindparam("pools", expanding=True)))
+        .order_by(taking_part.pool_id, taking_part.tenant_id),
+        {"pools": list(by_pool)},
+    ).all():
+        by_pool[pool_id].append((*members[tenant_id], tenant_id, *figures))
+    for participants in by_pool.values():
+        participants.sort(key=itemgetter(0))  # by SCB code
+    return by_pool
+
+
+@lru_cache(maxsize=4096)  # the same few membership dates in every pool of a period
+def _days_taking_part(
+    joined_on: date | None,
+    member_since: date | None,
+    left_on: date | None,
+    member_left_on: date | None,
+    start: date,
+    end: date,
+) -> int:
+    """The pool's own dates, within the member's membership: a member that joined or left
+    during the period is never charged for days outside it."""
+    joined, left = _latest(joined_on, member_since), _earliest(left_on, member_left_on)
     first, last = max(start, joined or start), min(end, left or end)
     return max(0, (last - first).days + 1)
 
 
-def pool_inputs(session: orm.Session, pool: CostPool, usage: dict) -> dict:
-    """Everything the split of one pool rests on, as plain JSON."""
+def pool_inputs(session: orm.Session, pool: CostPool, usage: dict, participants: list) -> dict:
+    """Everything the split of one pool rests on, as plain JSON. `participants` are the
+    pool's, from _participants_by_pool."""
     start, end = period_bounds(pool.period)
     settings = pool.key_settings or {}
     service = settings.get("service")
@@ -107,30 +165,36 @@ def pool_inputs(session: orm.Session, pool: CostPool, usage: dict) -> dict:
         "period": {"name": pool.period, "start": start.isoformat(), "end": end.isoformat()},
         "participants": [
             {
-                "tenant_id": p.tenant_id,
-                "slug": p.tenant.slug,
-                "name": p.tenant.name,
-                "scb_code": p.tenant.scb_code,
+                "tenant_id": tenant_id,
+                "slug": slug,
+                "name": name,
+                "scb_code": scb_code,
                 # The pool's reference year, from the member's recorded figure only when it
                 # is that year's: otherwise the figure must be given for the pool.
-                "population": p.population
-                if p.population is not None
-                else (
-                    p.tenant.population_count if year in (None, p.tenant.population_year) else None
-                ),
-                "population_year": year or p.tenant.population_year,
-                "usage": counts.get(p.tenant_id, 0),
-                "percentage": p.percentage,
-                # The pool's own dates, within the member's membership: a member that
-                # joined or left during the period is never charged for days outside it.
+                "population": population
+                if population is not None
+                else (population_count if year in (None, population_year) else None),
+                "population_year": year or population_year,
+                "usage": counts.get(tenant_id, 0),
+                "percentage": percentage,
                 "days": _days_taking_part(
-                    _latest(p.joined_on, p.tenant.member_since),
-                    _earliest(p.left_on, p.tenant.left_on),
-                    start,
-                    end,
+                    joined_on, member_since, left_on, member_left_on, start, end
                 ),
             }
-            for p in sorted(pool.participants, key=lambda p: p.tenant.scb_code)
+            for (
+                scb_code,
+                slug,
+                name,
+                population_count,
+                population_year,
+                member_since,
+                member_left_on,
+                tenant_id,
+                percentage,
+                population,
+                joined_on,
+                left_on,
+            ) in participants
         ],
     }
 
@@ -139,20 +203,9 @@ def split_pool(inputs: dict) -> list[allocation.Share]:
     """The shares of one pool from its stored inputs (as a run is reproduced)."""
     key = inputs["key"]
     start, end = (date.fromisoformat(inputs["period"][k]) for k in ("start", "end"))
-    participants = [
-        allocation.Participant(
-            key=p["scb_code"],
-            name=p["name"],
-            population=p["population"],
-            usage=p["usage"],
-            percentage=p["percentage"],
-            days=p["days"],
-        )
-        for p in inputs["participants"]
-    ]
-    return allocation.allocate(
+    rows = inputs["participants"]
+    return allocation.allocate_columns(
         inputs["amount_ore"],
-        participants,
         allocation.Key(
             kind=key["kind"],
             equal_percent=key["equal_percent"],
@@ -160,6 +213,9 @@ def split_pool(inputs: dict) -> list[allocation.Share]:
             pro_rata=key["pro_rata"],
             period_days=allocation.days_in_period(start, end),
         ),
+        list(map(itemgetter("scb_code"), rows)),
+        list(map(itemgetter("name"), rows)),
+        lambda figure: list(map(itemgetter(figure), rows)),
     )
 
 
@@ -191,8 +247,9 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
         raise RunError([f"Det finns inga kostnadspooler för {period}."])
     usage: dict = {}
     inputs, results, problems = [], [], []
+    participants = _participants_by_pool(session, pools)
     for pool in pools:
-        pool_input = pool_inputs(session, pool, usage)
+        pool_input = pool_inputs(session, pool, usage, participants[pool.id])
         try:
             results.append((pool_input, split_pool(pool_input)))
         except allocation.AllocationError as exc:
@@ -206,24 +263,72 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
     )
     session.add(allocation_run)
     session.flush()
-    slugs = {p["scb_code"]: (p["tenant_id"], p["slug"]) for i in inputs for p in i["participants"]}
-    for pool_input, shares in results:
-        for share in shares:
-            tenant_id, slug = slugs[share.key]
-            session.add(
-                AllocationShare(
-                    run_id=allocation_run.id,
-                    pool_id=pool_input["pool_id"],
-                    pool_name=pool_input["name"],
-                    tenant_id=tenant_id,
-                    tenant_slug=slug,
-                    numerator=share.weight.numerator,
-                    denominator=share.weight.denominator,
-                    amount_ore=share.amount_ore,
-                )
-            )
-    session.flush()
+    _store_shares(session, allocation_run.id, inputs, results)
     return allocation_run
+
+
+# A run of 290 members × 1 000 pools is 290 000 shares: one ORM object each took 100 s.
+SHARE_COLUMNS = (
+    "run_id",
+    "pool_id",
+    "pool_name",
+    "tenant_id",
+    "tenant_slug",
+    "numerator",
+    "denominator",
+    "amount_ore",
+)
+SHARE_BATCH = 5_000  # rows per executemany where there is no COPY: bounded memory
+
+
+def _share_rows(run_id: int, inputs: list, results: list):
+    """Each share as a row of SHARE_COLUMNS; the weight as its reduced fraction."""
+    members = {
+        p["scb_code"]: (p["tenant_id"], p["slug"]) for i in inputs for p in i["participants"]
+    }
+    for pool_input, shares in results:
+        pool_id, pool_name, denominator = (
+            pool_input["pool_id"],
+            pool_input["name"],
+            shares.denominator,
+        )
+        common = map(gcd, shares.numerators, repeat(denominator))
+        for code, amount_ore, numerator, g in zip(
+            shares.keys, shares.amounts, shares.numerators, common, strict=True
+        ):
+            tenant_id, slug = members[code]
+            yield (
+                run_id,
+                pool_id,
+                pool_name,
+                tenant_id,
+                slug,
+                numerator // g,
+                denominator // g,
+                amount_ore,
+            )
+
+
+def _store_shares(session: orm.Session, run_id: int, inputs: list, results: list) -> None:
+    """Every share of the run in bulk, on the session's connection, so in the run's own
+    transaction: with COPY on PostgreSQL (12 times an executemany's speed), else with one
+    executemany per batch. Both only INSERT, as the grants and triggers allow."""
+    rows = _share_rows(run_id, inputs, results)
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        copy_sql = f"COPY allocation_shares ({', '.join(SHARE_COLUMNS)}) FROM STDIN"
+        with (
+            connection.connection.driver_connection.cursor() as cursor,
+            cursor.copy(copy_sql) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    insert = sa.insert(AllocationShare.__table__)
+    while batch := [
+        dict(zip(SHARE_COLUMNS, row, strict=True)) for row in islice(rows, SHARE_BATCH)
+    ]:
+        connection.execute(insert, batch)
 
 
 def reproduce(allocation_run: AllocationRun) -> dict[int, list[allocation.Share]]:
