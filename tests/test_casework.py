@@ -69,6 +69,24 @@ def test_the_inbox_pages_newest_first_with_a_cursor_and_no_gaps(app, client, wor
     assert seen == list(reversed(made))  # all 57, newest first, none twice, none of Eda's
 
 
+def test_each_inbox_row_links_to_its_case_and_names_its_e_service(client, worker):
+    question = submit(client)["reference"]
+    fault = submit(client, service="felanmalan", answers=FELANMALAN)["reference"]
+    page = worker.get("/arvika/staff/").text
+    rows = re.findall(
+        r'<td><a href="([^"]+)">([A-Z]{3}-\d{4}-\d{6})</a></td>\s*<td>([^<]+)</td>', page
+    )
+    assert [(href, ref) for href, ref, _ in rows] == [
+        (case_url(fault), fault),
+        (case_url(question), question),
+    ]
+    assert [title for *_, title in rows] == [
+        "Felanmälan gata, park och belysning",
+        "Synpunkter och klagomål",
+    ]
+    assert worker.get(rows[0][0]).status_code == 200
+
+
 def test_the_inbox_filters_by_status_service_date_and_assignee(app, client, worker, read_csrf):
     first = submit(client)["reference"]
     fault = submit(client, service="felanmalan", answers=FELANMALAN)["reference"]

@@ -19,6 +19,7 @@ from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.queries import definition_titles
 from samverkan.clock import SWEDEN
 
 PAGE_SIZE = 25
@@ -124,7 +125,15 @@ class Page:
     filters: dict = field(default_factory=dict)
 
 
-def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) -> Page:
+def inbox_page(
+    session: orm.Session,
+    filters: dict,
+    user_id: int | None = None,
+    *,
+    with_definitions: bool = True,
+) -> Page:
+    """A page of the member's cases. Without definitions, rows carry only definition_id
+    (the inbox shows titles from catalogue.queries.definition_titles)."""
     query = filtered(filters, user_id)
     if filters.get("cursor"):
         at, case_id = filters["cursor"]
@@ -132,7 +141,10 @@ def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) 
     limit = filters.get("limit") or PAGE_SIZE
     # Each row names one of a few definitions: fetch those once, not a copy of the whole
     # definition (kilobytes of JSON to decode) joined onto every row.
-    query = query.options(orm.selectinload(Case.definition))
+    if with_definitions:
+        query = query.options(orm.selectinload(Case.definition))
+    else:  # the list shows neither the answers nor more of the definition than its title
+        query = query.options(orm.lazyload(Case.definition), orm.defer(Case.answers))
     rows = session.scalars(query.limit(limit + 1)).all()
     more = len(rows) > limit
     cases = list(rows[:limit])
@@ -174,6 +186,9 @@ def find_by_reference(
 def service_choices(session: orm.Session) -> list[tuple[str, str]]:
     """(slug, title) of every e-service the member has had, switched on or not: cases of a
     service switched off are still in the inbox."""
-    services = session.scalars(sa.select(TenantService)).all()
-    choices = [(s.service_slug, localized(s.definition.content["title"], "sv")) for s in services]
+    services = session.execute(
+        sa.select(TenantService.service_slug, TenantService.definition_id)
+    ).all()
+    titles = definition_titles(session, [definition_id for _, definition_id in services])
+    choices = [(slug, localized(titles[definition_id], "sv")) for slug, definition_id in services]
     return sorted(choices, key=lambda choice: choice[1])

@@ -29,6 +29,7 @@ from samverkan.casework.export import csv_rows
 from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema, errors_of
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.queries import definition_titles
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
@@ -64,11 +65,16 @@ def _chosen_filters() -> dict[str, str]:
 @staff()
 def inbox():
     filters, errors = _filters_or_errors()
-    page = queries.inbox_page(db.session, filters, current_user.id) if not errors else None
+    page = (
+        queries.inbox_page(db.session, filters, current_user.id, with_definitions=False)
+        if not errors
+        else None
+    )
     chosen = _chosen_filters()
     return render_template(
         "casework/inbox.html",
         page=page,
+        titles=definition_titles(db.session, {c.definition_id for c in page.cases} if page else ()),
         errors=errors,
         chosen=chosen,
         statuses=[(s, status.label(s)) for s in status.ALL],

@@ -45,5 +45,25 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
     return service
 
 
+# Published definitions never change (a change is a new version), so their titles can be
+# kept for the life of the worker instead of decoding a definition's JSON per page.
+_titles: dict[int, dict] = {}
+
+
+def definition_titles(session, definition_ids) -> dict[int, dict]:
+    """{definition id: its title in every language} for the given ids."""
+    wanted = set(definition_ids)
+    missing = wanted - _titles.keys()
+    if missing:
+        rows = session.execute(
+            sa.select(ServiceDefinition.id, ServiceDefinition.content).where(
+                ServiceDefinition.id.in_(missing)
+            )
+        )
+        for definition_id, content in rows:
+            _titles[definition_id] = content["title"]
+    return {i: _titles[i] for i in wanted if i in _titles}
+
+
 def form_for(service: TenantService) -> ServiceForm:
     return ServiceForm(service.definition.content, service.settings)
