@@ -10,6 +10,7 @@ Hypothesis, so CI sees the same requests every run.
 """
 
 import json
+from functools import cached_property
 
 import pytest
 import schemathesis
@@ -24,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 from test_accounts import create
-from test_hub_costs import NAVET, a_run, navet, period  # noqa: F401 - fixtures
+from test_hub_costs import NAVET, a_run, navet, period  # noqa: F401 - fixtures World asks for
 from test_staff_api import ANNA, submit, token_of
 
 from samverkan.api.openapi import openapi_document
@@ -52,45 +53,69 @@ def test_the_fuzzed_document_is_the_one_served(client):
 
 
 KEEP = object()  # leave the generated value as it is
+BOGUS = "Bearer sv_not-a-real-token"
 ANSWERS = {"synpunkter": ANONYMOUS, "felanmalan": FELANMALAN}
 
 
+class World:
+    """What exists for the fuzzer to find, made the first time an operation asks for it
+    (each operation is a test of its own, so nothing is made that it would not use):
+    cases at Arvika (one with a photo), a case worker's token there, and a hub
+    administrator's token with an allocation run to fetch."""
+
+    # The first of each list is what Hypothesis tries first (and shrinks towards).
+    tenant = ["arvika", "eda", "karlstad"]
+    service = ["synpunkter", "felanmalan", "varmepump", "forskoleplats"]
+    public = [None, BOGUS]
+
+    def __init__(self, app, client, request):
+        self.app, self.client, self.request = app, client, request
+
+    @cached_property
+    def _cases(self) -> list[dict]:
+        photo = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+        return [
+            submit(self.client),
+            submit(self.client, service="felanmalan", answers=FELANMALAN),
+            submit(self.client, service="felanmalan", answers=photo),
+        ]
+
+    @cached_property
+    def reference(self) -> list[str]:
+        return [case["reference"] for case in self._cases]
+
+    @cached_property
+    def token(self) -> list[str]:
+        return [case["status_url"].rsplit("/", 1)[1] for case in self._cases]
+
+    @cached_property
+    def staff(self) -> list[str | None]:
+        assert create(self.app, ANNA).exit_code == 0
+        return [f"Bearer {token_of(self.app, ANNA)}", BOGUS, None]
+
+    @cached_property
+    def period(self) -> list[str]:
+        self.request.getfixturevalue("a_run")  # signs in the hub's administrator, NAVET
+        return [self.request.getfixturevalue("period")]
+
+    @cached_property
+    def hub(self) -> list[str | None]:
+        self.period  # noqa: B018 - NAVET exists once the run does
+        return [f"Bearer {token_of(self.app, NAVET, tenant='karlstad')}", BOGUS, None]
+
+
 @pytest.fixture
-def world(app, client, a_run, period):  # noqa: F811 - the fixtures imported above
-    """What exists for the fuzzer to find: cases at Arvika (one with a photo), a case
-    worker's token there, and a hub administrator's token with an allocation run."""
-    assert create(app, ANNA).exit_code == 0
-    created = [
-        submit(client),
-        submit(client, service="felanmalan", answers=FELANMALAN),
-        submit(
-            client,
-            service="felanmalan",
-            answers={**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())},
-        ),
-    ]
-    staff = f"Bearer {token_of(app, ANNA)}"
-    hub = f"Bearer {token_of(app, NAVET, tenant='karlstad')}"
-    return {
-        # The first of each list is what Hypothesis tries first (and shrinks towards).
-        "tenant": ["arvika", "eda", "karlstad"],
-        "service": ["synpunkter", "felanmalan", "varmepump", "forskoleplats"],
-        "reference": [c["reference"] for c in created],
-        "token": [c["status_url"].rsplit("/", 1)[1] for c in created],
-        "period": [period],
-        "staff": [staff, hub, "Bearer sv_not-a-real-token", None],
-        "hub": [hub, staff, "Bearer sv_not-a-real-token", None],
-        "public": [None, staff],
-    }
+def world(app, client, request) -> World:
+    return World(app, client, request)
 
 
-def steer(case, data, world: dict) -> dict:
+def steer(case, data, world: World) -> dict:
     """Point most generated path values at things that exist, choose the Authorization
     header, and sometimes send real answers with one generated value in a real field.
     Returns the headers to send."""
     for name in list(case.path_parameters or {}):
-        if name in world:
-            value = data.draw(st.sampled_from([*world[name], KEEP]), label=name)
+        if hasattr(World, name):
+            value = data.draw(st.sampled_from([*getattr(world, name), KEEP]), label=name)
             if value is not KEEP:
                 case.path_parameters[name] = value
     path = case.operation.path
@@ -103,7 +128,7 @@ def steer(case, data, world: dict) -> dict:
             field = data.draw(st.sampled_from(sorted(answers)), label="field")
             case.body = {**answers, field: next(iter(case.body.values()))}
     kind = "hub" if "/hub/" in path else "staff" if "/cases" in path else "public"
-    token = data.draw(st.sampled_from(world[kind]), label="authorization")
+    token = data.draw(st.sampled_from(getattr(world, kind)), label="authorization")
     return {} if token is None else {"Authorization": token}
 
 
