@@ -92,18 +92,21 @@ def submit_case(
     channel: str,
     upload_root: Path,
     idempotency_key: str | None = None,
+    key_is_new: bool = False,
     now: datetime | None = None,
 ) -> Submission:
     """Register validated answers as a case with the next reference in the member's series.
 
     With an idempotency key, a repeat returns the first case instead of creating another;
-    a repeat with different answers raises IdempotencyConflict.
+    a repeat with different answers raises IdempotencyConflict. `key_is_new` skips the
+    look-up when the caller knows no case can have the key yet but a racing twin (a web
+    draft that still exists); the race itself is caught by the unique key below.
     """
     if tenant.status != "active":
         # Every caller checks first (resolve.py, the contact centre); this is the backstop.
         raise MemberClosed(tenant.slug)
     fingerprint = answers_fingerprint(form, answers)
-    if idempotency_key:
+    if idempotency_key and not key_is_new:
         existing = find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)

@@ -289,6 +289,7 @@ def submit(service: str):
             channel="web",
             upload_root=_upload_root(),
             idempotency_key=f"web:{draft.id}",
+            key_is_new=True,  # the draft is discarded in the same transaction as the case
         )
     except IdempotencyConflict:  # pragma: no cover - a draft's key always has its answers
         abort(409)
