@@ -37,6 +37,7 @@ FIRST_RETRY = timedelta(minutes=1)
 LONGEST_WAIT = timedelta(hours=1)
 MAX_ATTEMPTS = 10  # waits of 1, 2, 4 … 32 minutes, then hourly: about four hours
 LEASE = timedelta(minutes=10)  # how long a claimed message is left to its worker
+TURN = 20  # one member's messages at a time before the next member's turn
 # While the database is away after a send: the first pause before writing again, the longest.
 RECORD_PAUSE = 0.2
 RECORD_LONGEST_PAUSE = 5.0
@@ -113,24 +114,31 @@ def deliver_due(
     should_stop: Callable[[], bool] = lambda: False,
     first_retry: timedelta = FIRST_RETRY,
 ) -> DeliveryReport:
-    """Send every message that is due, member by member. `now` fixes the clock (tests);
-    `should_stop` is asked between messages; `first_retry` is the first wait after a
-    refusal (it doubles from there)."""
+    """Send every message that is due, member by member: at most TURN of one member's
+    before the next member's turn, round after round until nothing due is left, so a busy
+    member on a deadline day never keeps the others' receipts waiting. `now` fixes the
+    clock (tests); `should_stop` is asked between messages; `first_retry` is the first
+    wait after a refusal (it doubles from there)."""
     report = DeliveryReport()
     with orm.Session(engine) as session:
         tenant_ids = session.scalars(sa.select(Tenant.id).order_by(Tenant.id)).all()
-    for tenant_id in tenant_ids:
-        with orm.Session(engine) as session:
-            bind_tenant(session, tenant_id)
-            while not should_stop():
-                outcome = _deliver_one(
-                    session, transport, sender, now or utcnow(), first_retry, should_stop
-                )
-                if outcome is None:
-                    break
-                setattr(report, outcome, getattr(report, outcome) + 1)
-        if should_stop():
-            break
+    more = True
+    while more and not should_stop():
+        more = False
+        for tenant_id in tenant_ids:
+            with orm.Session(engine) as session:
+                bind_tenant(session, tenant_id)
+                for _ in range(TURN):
+                    if should_stop():
+                        return report
+                    outcome = _deliver_one(
+                        session, transport, sender, now or utcnow(), first_retry, should_stop
+                    )
+                    if outcome is None:
+                        break
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                else:
+                    more = True  # the turn ended with mail still due: another round
     return report
 
 

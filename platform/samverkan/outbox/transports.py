@@ -66,22 +66,29 @@ class SMTPTransport:
         self.user = user
         self.password = password
         self.timeout = timeout
+        self._tls: ssl.SSLContext | None = None
 
     def describe(self) -> str:
         who = f" as {self.user}" if self.user else ""
         return f"SMTP {self.host}:{self.port} ({self.security}){who}"
 
+    def _context(self) -> ssl.SSLContext:
+        """Verifies the server's certificate and name. Made once: reading the system's
+        certificate authorities costs more than sending a receipt."""
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
     def send(self, message: EmailMessage) -> None:
-        context = ssl.create_default_context()  # verifies the server's certificate and name
         if self.security == "ssl":
             connection = smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=context
+                self.host, self.port, timeout=self.timeout, context=self._context()
             )
         else:
             connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         with connection as smtp:
             if self.security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context())
             if self.user:
                 smtp.login(self.user, self.password)
             smtp.send_message(message)
