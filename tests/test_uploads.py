@@ -426,3 +426,23 @@ def test_a_real_clamd_stops_eicar_inside_a_pdf_submission(app, client, monkeypat
     assert nothing_stored(app)
     clean = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", pdf_minimal())}
     assert client.post(submissions("arvika", "varmepump"), json=clean).status_code == 201
+
+
+def test_a_members_logo_is_scanned_like_a_citizens_file(app, client, read_csrf, scanned):
+    """The logo is served to every visitor of the member's pages: the same scan, fail closed."""
+    from test_accounts import create, sign_in
+    from test_admin import upload_logo
+
+    assert create(app, "admin@arvika.example", role="tenant_admin").exit_code == 0
+    assert sign_in(client, read_csrf, "admin@arvika.example").status_code == 303
+    infected = upload_logo(client, read_csrf, tiny_png() + EICAR)
+    assert infected.status_code == 422
+    assert scanning.INFECTED in infected.text
+    scanned.mode = "hang up"
+    unscanned = upload_logo(client, read_csrf, tiny_png())
+    assert unscanned.status_code == 422
+    assert scanning.UNAVAILABLE in unscanned.text
+    assert client.get("/arvika/logotyp").status_code == 404  # neither was kept
+    scanned.mode = "verdict"
+    assert upload_logo(client, read_csrf, tiny_png()).status_code == 303
+    assert len(scanned.streams) == 3 and scanned.streams[-1] == tiny_png()

@@ -10,6 +10,7 @@ from sqlalchemy import orm
 
 from samverkan.admin import service_settings
 from samverkan.audit.operations import record
+from samverkan.catalogue import scanning
 from samverkan.catalogue.models import TenantService
 from samverkan.db import utcnow
 from samverkan.tenancy.models import Tenant
@@ -53,6 +54,10 @@ def read_logo(upload) -> tuple[bytes, str]:
     guess = filetype.guess(data[:8192]) if data else None
     if guess is None or guess.mime not in LOGO_TYPES:
         raise AdminError("logo", "Logotypen ska vara en PNG-, JPEG- eller WebP-bild.")
+    scanner = scanning.current_scanner()  # the same scan as a citizen's files, when on
+    refusal = scanning.check(scanner, data) if scanner is not None else None
+    if refusal is not None:
+        raise AdminError("logo", refusal)
     return data, guess.mime
 
 
