@@ -152,7 +152,15 @@ def attachment(reference: str, attachment_id: int):
     path = uploads.path_of(Path(current_app.config["UPLOAD_ROOT"]), found.tenant_id, file)
     if not path.is_file():
         abort(404)  # gone from disk (restored backup, retention): nothing to log as read
-    record(db.session, "attachment.downloaded", "case", found.reference, {"file": file.filename})
+    # The attachment by its id and field: the citizen's file name may itself be personal
+    # data, and the append-only log outlives the case's thinning (retention/).
+    record(
+        db.session,
+        "attachment.downloaded",
+        "case",
+        found.reference,
+        {"attachment": file.id, "field": file.field_name},
+    )
     db.session.commit()
     response = send_file(
         path,
