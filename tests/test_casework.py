@@ -367,7 +367,9 @@ def test_an_attachment_gone_from_disk_is_404_and_not_logged_as_read(
     link = re.search(
         r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)"', worker.get(case_url(reference)).text
     )
-    assert worker.get(link.group(1)).status_code == 200
+    downloaded = worker.get(link.group(1))
+    assert downloaded.status_code == 200
+    downloaded.close()
     with app.app_context(), maintenance_session() as session:
         detail = session.execute(
             sa.text("SELECT detail FROM audit_log WHERE action = 'attachment.downloaded'")
