@@ -163,6 +163,16 @@ def _wait_until_ready(stack: Stack, deadline_seconds: float = 60) -> None:
     raise RuntimeError("gunicorn did not become ready:\n" + stack.log_tail("gunicorn.log"))
 
 
+def _wait_for_line(
+    stack: Stack, process: subprocess.Popen, log: str, text: str, deadline_seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while text not in (stack.logs / log).read_text(errors="replace"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"no '{text}' in {log}:\n" + stack.log_tail(log))
+        time.sleep(0.1)
+
+
 def start(stack: Stack) -> None:
     """Migrate and sync as `make run` does, then serve and deliver."""
     python = sys.executable
@@ -173,10 +183,11 @@ def start(stack: Stack) -> None:
         stack,
         "gunicorn.log",
     )
-    _wait_until_ready(stack)
     stack.worker = _spawn(
         [python, "-m", "flask", "outbox", "run", "--interval", "0.2"], stack, "outbox.log"
     )
+    _wait_until_ready(stack)
+    _wait_for_line(stack, stack.worker, "outbox.log", "outbox: delivering to")
 
 
 def _spawn(command: list[str], stack: Stack, log: str) -> subprocess.Popen:
