@@ -3,7 +3,7 @@
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
@@ -65,7 +65,6 @@ def error_response(code: int, message: str | None = None, description: str | Non
 def database_unavailable_response(exc: Exception):
     """503 with Retry-After: the Swedish page, or a JSON problem for the API. Rendered
     without the request's session or user (each would ask the database again)."""
-    _forget_expired_tenant()
     cause = getattr(exc, "orig", None) or exc
     first_line = (str(cause).splitlines() or [""])[0]  # the server's words, no parameters
     logger.warning("database unavailable: %s: %s", type(cause).__name__, first_line[:200])
@@ -87,15 +86,6 @@ def database_unavailable_response(exc: Exception):
     return page, 503, headers
 
 
-def _forget_expired_tenant() -> None:
-    """After a commit (or a failed one) the member's row is expired, and reading it again
-    would need the database that just failed: a log line naming the member would raise
-    instead of logging. From here on the request goes without it."""
-    tenant = g.get("tenant")
-    if tenant is not None and "slug" not in sa.inspect(tenant).dict:
-        g.tenant = None
-
-
 def _end_database_session(exc: BaseException | None) -> None:
     """Close the request's session even when its connection died with a transaction open:
     the rollback then fails, and would otherwise escape as a bare 500 from gunicorn after
@@ -103,7 +93,6 @@ def _end_database_session(exc: BaseException | None) -> None:
     try:
         db.session.remove()
     except sa.exc.DBAPIError as error:
-        _forget_expired_tenant()
         logger.warning("database connection lost at the end of a request: %s", error.orig)
         db.session().invalidate()  # the scoped session's own, still registered
         db.session.remove()
