@@ -16,6 +16,7 @@ from samverkan.db import Base, TenantScoped
 
 TENANT_KEY = "samverkan.tenant_id"
 ALL_TENANTS = "samverkan_all_tenants"
+CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
 
 
 class TenantNotBound(RuntimeError):
@@ -26,8 +27,15 @@ def bind_tenant(session: orm.Session, tenant_id: int) -> None:
     if isinstance(session, orm.scoped_session):
         session = session()
     session.info[TENANT_KEY] = tenant_id
-    if session.in_transaction():  # already begun: tell the database now, not only next time
+    # A transaction that already talks to the database is told now; one that has not yet
+    # (or none) is told when it first does (after_begin below), so binding costs no trip.
+    if transaction_with_connection(session) is not None:
         _tell_database(session.connection(), tenant_id)
+
+
+def transaction_with_connection(session: orm.Session):
+    root = session.get_transaction()
+    return root if root is not None and session.info.get(CONNECTED) is root else None
 
 
 def _tell_database(connection, tenant_id: int) -> None:
@@ -44,6 +52,7 @@ def _tell_database(connection, tenant_id: int) -> None:
 def _tenant_for_each_transaction(session, transaction, connection) -> None:
     if transaction.nested:
         return  # a savepoint is inside a transaction the setting was made for already
+    session.info[CONNECTED] = transaction
     tenant_id = bound_tenant_id(session)
     if tenant_id is not None:
         _tell_database(connection, tenant_id)
