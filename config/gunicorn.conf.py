@@ -3,13 +3,14 @@
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-# Chosen by measurement (README, Benchmarks): on 2 cores, 2 processes of 4 threads served
-# every page faster than 2 or 4 sync workers, since each request waits on PostgreSQL
-# several times and a thread lets the process work on another meanwhile. The environment
-# may override them.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Chosen by measurement (README, Speed; tests/bench/RESULTS.md): on the 2-core machine, 4 sync
+# workers (two per core, so one works while another waits on PostgreSQL) gave every page a
+# lower p99 than 2 processes x 4 threads, and as many requests per second or more on every
+# page but the inbox.
+# The environment may override them.
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 graceful_timeout = 30  # a stopping worker finishes the requests it has
 # No runtime control socket: nothing here uses it, and every gunicorn on a machine would
