@@ -37,3 +37,7 @@ logconfig_dict = {
     "handlers": {"samverkan-json": {"()": "samverkan.observability.json_handler"}},
     "formatters": {},
 }
+
+
+def pre_request(worker, req):
+    """gunicorn's default logs each raw path at debug level; paths carry private tokens."""

@@ -3,6 +3,7 @@ personnummer, a password or a token."""
 
 import json
 import logging
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -153,3 +154,18 @@ def test_redaction_masks_identities_and_secrets(text, expected):
 )
 def test_redaction_leaves_references_ids_and_times_alone(text):
     assert redact(text) == text
+
+
+def test_an_error_is_logged_by_its_route_never_its_path(app, capsys):
+    token = "hemligStatusToken0123456789abcdefghijklmnopq"
+    capsys.readouterr()
+    with app.test_request_context(f"/arvika/arende/{token}"):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            app.log_exception(sys.exc_info())
+    logged = capsys.readouterr().err
+    assert token not in logged
+    (line,) = [line for line in log_lines(logged) if line["level"] == "ERROR"]
+    assert line["message"] == "Exception on /<slug:tenant>/arende/<token:token> [GET]"
+    assert "RuntimeError: boom" in line["exc_info"]

@@ -163,3 +163,12 @@ def test_with_no_time_to_live_nothing_is_remembered(app, client):
         app.config.update(PUBLIC_PAGE_CACHE_SECONDS=saved[0], TENANT_CACHE_SECONDS=saved[1])
     with app.app_context():
         assert db.session.scalar(sa.select(Tenant.status).filter_by(slug="arvika")) == "active"
+
+
+def test_a_visitors_pending_message_is_neither_shared_nor_lost(app, client):
+    client.get("/arvika/")  # the page is remembered without any message
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "Bara till dig.")]
+    assert "Bara till dig." in client.get("/arvika/").text
+    assert "Bara till dig." not in app.test_client().get("/arvika/").text
+    assert "Bara till dig." not in client.get("/arvika/").text  # shown once, as flashes are

@@ -126,6 +126,13 @@ def init_app(app: Flask) -> None:
         app.logger.removeHandler(default_handler)
     request_log = logging.getLogger("samverkan.request")
 
+    def log_exception(exc_info) -> None:
+        # Flask's own names the path, and paths carry private tokens: name the rule.
+        rule = request.url_rule.rule if request.url_rule else "(no route)"
+        app.logger.error("Exception on %s [%s]", rule, request.method, exc_info=exc_info)
+
+    app.log_exception = log_exception
+
     @app.before_request
     def _start_request():
         offered = request.headers.get(REQUEST_ID_HEADER, "")

@@ -40,7 +40,12 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
     if service is None:
         abort(404)
     if reading:
-        db.session.expunge(service)  # never written through, and shared between threads
+        # Never written through, and shared between threads: out of this request's session
+        # with what it carries, so no commit or rollback here can expire it for the others.
+        definition = service.definition
+        for obj in (service, definition, definition.category):
+            if obj in db.session:
+                db.session.expunge(obj)
         _services.put(key, service)
     return service
 

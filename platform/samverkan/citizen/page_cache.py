@@ -13,6 +13,7 @@ a change committed in this worker forgets every page at once.
 
 from collections.abc import Callable, Hashable
 
+from flask import session
 from flask_wtf.csrf import generate_csrf
 
 from samverkan.memo import Memo
@@ -23,6 +24,8 @@ _pages = Memo("PUBLIC_PAGE_CACHE_SECONDS")
 
 def serve(key: Hashable, render: Callable[[], str], *, with_csrf: bool = False) -> str:
     """The page for key, rendered by render() at most once per time to live."""
+    if session.get("_flashes"):  # a message for this visitor only: neither shared nor lost
+        return render()
     body = _pages.get(key)
     if body is None:
         body = render()
