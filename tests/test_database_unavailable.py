@@ -62,6 +62,15 @@ def test_the_api_answers_a_json_503_naming_the_idempotency_key(client, database_
     assert "administrator command" not in response.get_data(as_text=True)
 
 
+def test_a_reading_api_client_is_told_to_try_again_without_a_word_of_keys(client, database_away):
+    response = client.get(f"/api/v1/tenants/arvika/status/{'a' * 43}")
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    problem = response.get_json()
+    assert problem["error"] == UNAVAILABLE
+    assert problem["message"] == "Databasen svarar inte just nu. Försök igen om en stund."
+
+
 def test_a_database_error_that_is_a_bug_is_not_dressed_up_as_503(client, monkeypatch):
     def broken(*args, **kwargs):
         raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))

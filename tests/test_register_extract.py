@@ -299,3 +299,15 @@ def test_a_purpose_and_legal_basis_are_given_only_when_the_definition_states_the
         db.session.remove()
     assert stated["purpose"] == "Att åtgärda felet du anmäler."
     assert stated["legal_basis"] == "Allmänt intresse (artikel 6.1 e)."
+
+
+def test_extracts_are_limited_per_address_with_the_clear_429(app, client, read_csrf, monkeypatch):
+    """Each extract is audited: a link in the wrong hands must not grow the log unbounded."""
+    monkeypatch.setitem(app.config, "EXTRACTS_PER_ADDRESS", "2 per minute")
+    _, token = submitted_on_the_web(client, read_csrf)
+    url = f"/arvika/arende/{token}/registerutdrag"
+    assert [client.get(url).status_code, client.get(url + ".json").status_code] == [200, 200]
+    refused = client.get(url)
+    assert refused.status_code == 429
+    assert "För många försök" in refused.text
+    assert client.get(f"/arvika/arende/{token}").status_code == 200  # the status page is not

@@ -36,6 +36,7 @@ API_UNAVAILABLE = (
     "Databasen svarar inte just nu. Försök igen om en stund med samma Idempotency-Key: "
     "då registreras ärendet bara en gång."
 )
+API_UNAVAILABLE_READING = "Databasen svarar inte just nu. Försök igen om en stund."
 RETRY_AFTER_SECONDS = 5  # about what a PostgreSQL restart or fail-over takes
 # The database cannot be reached now: restarting, connections cut, a fail-over, the pool
 # exhausted, a transaction that lost a deadlock or a serialisation race. Temporary, so 503;
@@ -71,7 +72,10 @@ def database_unavailable_response(exc: Exception):
     title, message = MESSAGES[503]
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if wants_json():
-        return jsonify({"error": title, "message": API_UNAVAILABLE}), 503, headers
+        # The key matters only where something is sent; a reading client just tries again.
+        reading = request.method in ("GET", "HEAD", "OPTIONS")
+        text = API_UNAVAILABLE_READING if reading else API_UNAVAILABLE
+        return jsonify({"error": title, "message": text}), 503, headers
     # Straight from the environment: a template context processor would look up the
     # signed-in person and the member's profile in the database that is not answering.
     page = current_app.jinja_env.get_template("error.html").render(

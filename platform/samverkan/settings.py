@@ -105,6 +105,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         # Submissions: per client address, and per member for everyone together.
         "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
         "SUBMISSIONS_PER_MEMBER": os.environ.get("SUBMISSIONS_PER_MEMBER", "3000 per minute"),
+        # A citizen's register extracts, per address (each one is audited).
+        "EXTRACTS_PER_ADDRESS": os.environ.get("EXTRACTS_PER_ADDRESS", "30 per hour"),
         # How long a worker may reuse a rendered public home page or first form step
         # (citizen/page_cache.py); 0 renders every time.
         "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),

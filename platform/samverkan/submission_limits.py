@@ -1,6 +1,7 @@
 """How often submissions are taken: per address (one client hammering) and per member (a
-deadline day's peak is welcome; a flood that would starve the other members is not).
-The figures are settings, read at each request."""
+deadline day's peak is welcome; a flood that would starve the other members is not); and
+how often one address may take register extracts. The figures are settings, read at each
+request."""
 
 from flask import current_app, g
 
@@ -25,3 +26,13 @@ def limited(view):
     """Both limits on a submission route; only POSTs count."""
     view = limiter.limit(_per_member, key_func=_member_key, methods=["POST"])(view)
     return limiter.limit(_per_address, methods=["POST"])(view)
+
+
+def _extracts_per_address() -> str:
+    return current_app.config["EXTRACTS_PER_ADDRESS"]
+
+
+def extracts_limited(view):
+    """Each register extract is written to the append-only audit log: anyone holding a
+    status link (or a link prefetcher) must not be able to grow it without bound."""
+    return limiter.shared_limit(_extracts_per_address, scope="extracts")(view)  # page and JSON

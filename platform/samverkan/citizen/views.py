@@ -31,7 +31,7 @@ from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.retention.queries import find_thinned_by_token
-from samverkan.submission_limits import limited
+from samverkan.submission_limits import extracts_limited, limited
 from samverkan.tenancy.queries import active_members
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
@@ -344,12 +344,14 @@ def status(token: str):
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")
 @public
+@extracts_limited
 def extract(token: str):
     return _extract(token, as_json=False)
 
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag.json")
 @public
+@extracts_limited
 def extract_json(token: str):
     return _extract(token, as_json=True)
 
