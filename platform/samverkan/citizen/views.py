@@ -19,9 +19,10 @@ from flask import (
     url_for,
 )
 
+from samverkan import memo
 from samverkan.access import public
 from samverkan.cases import operations
-from samverkan.cases.operations import IdempotencyConflict
+from samverkan.cases.operations import ServiceClosed
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
@@ -33,6 +34,7 @@ from samverkan.extracts.responses import extract_response
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import extracts_limited, limited
 from samverkan.tenancy.queries import active_members
+from samverkan.tenancy.snapshot import remembered_member_will_do
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
 # Pages that are the same for everyone: a shared cache may keep them.
@@ -144,6 +146,7 @@ def start(service: str):
 
 @bp.route("/<slug:tenant>/e/<slug:service>/steg/<slug:step_id>", methods=["GET", "POST"])
 @public
+@remembered_member_will_do  # it writes only the draft; submitting checks afresh
 def step(service: str, step_id: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
@@ -253,11 +256,13 @@ def check(service: str):
 @bp.post("/<slug:tenant>/e/<slug:service>")
 @public
 @limited
+@remembered_member_will_do  # next_reference_number checks member and e-service itself
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
-    draft = drafts.current_draft(tenant_service)
     draft_id = drafts.remembered_draft_id(service)
+    # Taken now and deleted with the case's commit; every refusal below rolls it back.
+    draft = drafts.claim_draft(tenant_service)
     if draft is None:
         # A second click after the first one went through: show the same receipt.
         earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
@@ -289,11 +294,13 @@ def submit(service: str):
             channel="web",
             upload_root=_upload_root(),
             idempotency_key=f"web:{draft.id}",
-            key_is_new=True,  # the draft is discarded in the same transaction as the case
+            key_is_new=True,  # the claimed draft is this key's only source
         )
-    except IdempotencyConflict:  # pragma: no cover - a draft's key always has its answers
-        abort(409)
-    operations.discard_draft(db.session, draft)
+    except ServiceClosed:
+        # Closed, switched off or a new version seconds ago, after this worker last looked:
+        # it forgets what it remembered, and the page says what is open now.
+        memo.forget_all()
+        return redirect(url_for(".start", service=service), 303)
     # Read before the commit expires them: afterwards each would cost a transaction.
     token = submission.case.status_token
     receipt_url = url_for(".receipt", token=token)
