@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import template_rendered
 from test_accounts import create, sign_in
 from test_admin import ADMIN, post_form, profile_form
 from test_citizen_flow import fill_synpunkter
@@ -139,6 +140,44 @@ def test_a_change_made_elsewhere_shows_within_the_time_to_live(app, client, shor
     try:
         time.sleep(short_memory + 0.05)
         assert "Arvika i en annan process" in client.get("/arvika/").text
+    finally:
+        owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
+
+
+@contextmanager
+def renders(app):
+    """The templates rendered while the block runs."""
+    seen: list[str] = []
+
+    def record(sender, template, context, **extra):
+        seen.append(template.name)
+
+    template_rendered.connect(record, app)
+    try:
+        yield seen
+    finally:
+        template_rendered.disconnect(record, app)
+
+
+def test_a_first_step_outlives_the_short_memories_until_something_it_shows_changes(
+    app, client, short_memory
+):
+    step = "/arvika/e/synpunkter/steg/synpunkt"
+    client.get(step)
+    time.sleep(short_memory + 0.05)  # the member and e-service are read again ...
+    with statements(app) as seen, renders(app) as rendered:
+        again = app.test_client().get(step)
+    assert again.status_code == 200 and reads_of(seen, "tenant_services")
+    assert rendered == []  # ... and, as nothing changed, the page is not rendered again
+    # A change made in another process (every change through the app moves updated_at):
+    owner_sql(
+        app,
+        "UPDATE tenants SET name = 'Arvika i en annan process', updated_at = "
+        "CURRENT_TIMESTAMP WHERE slug = 'arvika'",
+    )
+    try:
+        time.sleep(short_memory + 0.05)
+        assert "Arvika i en annan process" in app.test_client().get(step).text
     finally:
         owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
 

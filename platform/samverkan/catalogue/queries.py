@@ -74,7 +74,7 @@ def definition_titles(session, definition_ids) -> dict[int, dict]:
     return {i: _titles[i] for i in wanted if i in _titles}
 
 
-_forms = Memo("PUBLIC_PAGE_CACHE_SECONDS")
+_forms = Memo("KEYED_CACHE_SECONDS")
 
 
 def form_for(service: TenantService) -> ServiceForm:

@@ -162,12 +162,17 @@ def step(service: str, step_id: str):
     changing = request.args.get("andra") == "1"
     if request.method == "GET" and draft is None and not changing:
         # A first visit: the same page for everyone but the CSRF token (page_cache.py).
+        # The key names all the page is built from: the member's and e-service's rows as
+        # of their last change, the definition version and the step.
         key = (
             "step", g.tenant.id, g.tenant.updated_at, service, tenant_service.definition_id,
             tenant_service.updated_at, step_id,
         )  # fmt: skip
         return page_cache.serve(
-            key, lambda: _render_step(tenant_service, form, spec, {}, {}, False), with_csrf=True
+            key,
+            lambda: _render_step(tenant_service, form, spec, {}, {}, False),
+            with_csrf=True,
+            complete_key=True,
         )
     if request.method == "GET":
         return _render_step(tenant_service, form, spec, context, {}, changing)
