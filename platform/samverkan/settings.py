@@ -100,7 +100,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
         "PLATFORM_NAME": file_settings["platform"]["name"],
         "REGION_NAME": file_settings["platform"]["region"],
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Each worker's own memory (rate_storage.py) unless e.g. redis://127.0.0.1:6379.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "worker-memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Submissions: per client address, and per member for everyone together.
         "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
