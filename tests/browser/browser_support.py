@@ -155,3 +155,31 @@ def answer_step_with_keyboard(page, tmp_path) -> list[str]:
                 page.keyboard.type(TYPED.get(kind_class, TYPED["text"]))
             answered.append(name)
     raise AssertionError(f"Tab never reached the step's submit button; it went: {trail[:30]}")
+
+
+# -- one page, looked at as a reviewer would ------------------------------------------
+
+
+WIDER_THAN_THE_PAGE = """() => {
+  const edge = document.documentElement.clientWidth + 1;
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > edge)
+    .slice(0, 5)
+    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+      (typeof e.className === 'string' && e.className ? '.' + e.className : ''));
+}"""
+
+
+def audit(page, axe, screenshots, name: str) -> list[str]:
+    """axe-core at 1280 px, pictures at 1280 and 375 px, and no sideways scrolling at 320 px
+    (WCAG 1.4.10: 320 CSS px is 1280 px at 400 % zoom). Returns what is wrong."""
+    problems = [f"{name}: {v}" for v in axe_violations(axe, page)]
+    page.screenshot(path=screenshots / f"{name}-1280.png", full_page=True)
+    page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
+    page.screenshot(path=screenshots / f"{name}-375.png", full_page=True)
+    page.set_viewport_size({"width": 320, "height": 640})
+    if scrolls_sideways(page):
+        wide = page.evaluate(WIDER_THAN_THE_PAGE)
+        problems.append(f"{name}: scrolls sideways at 320 px wide: {wide}")
+    page.set_viewport_size({"width": WIDTHS["wide"], "height": 900})
+    return problems
