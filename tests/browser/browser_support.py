@@ -163,8 +163,8 @@ def answer_step_with_keyboard(page, tmp_path) -> list[str]:
 WIDER_THAN_THE_PAGE = """() => {
   const edge = document.documentElement.clientWidth + 1;
   return [...document.querySelectorAll('body *')]
-    .filter(e => e.getBoundingClientRect().right > edge)
-    .slice(0, 5)
+    .filter(e => e.getBoundingClientRect().right > edge && !e.closest('.table-scroll'))
+    .slice(0, 8)
     .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
       (typeof e.className === 'string' && e.className ? '.' + e.className : ''));
 }"""

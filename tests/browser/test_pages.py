@@ -81,3 +81,61 @@ def test_the_citizen_pages(page, axe, screenshots, tmp_path):
     page.wait_for_load_state()
     problems += audit(page, axe, screenshots, "10-register-extract")
     assert problems == []
+
+
+def test_the_staff_pages(app, page, axe, screenshots):
+    problems = []
+    reference = submit(app)
+    visit(page, "/arvika/staff/logga-in")
+    problems += audit(page, axe, screenshots, "20-staff-sign-in")
+    page.fill("#f-email", "nobody@arvika.example")
+    with page.expect_navigation():
+        page.press("#f-email", "Enter")
+    problems += audit(page, axe, screenshots, "20-staff-sign-in-errors")
+
+    sign_in(page, "arvika", create_user(app, "admin@arvika.example", "arvika", "tenant_admin"))
+    for path, name in (
+        ("/arvika/staff/", "21-inbox"),
+        (f"/arvika/staff/arenden/{reference}", "22-case"),
+        (f"/arvika/staff/arenden/{reference}/registerutdrag", "23-staff-extract"),
+        ("/arvika/staff/api-nycklar", "24-api-tokens"),
+        ("/arvika/staff/tvastegsverifiering", "25-two-factor"),
+        ("/arvika/admin/", "30-admin"),
+        ("/arvika/admin/profil", "31-admin-profile"),
+        ("/arvika/admin/e-tjanster", "32-admin-services"),
+        ("/arvika/admin/e-tjanster/forskoleplats/installningar", "33-admin-service-settings"),
+        ("/arvika/admin/personal", "34-admin-staff"),
+        ("/arvika/admin/logg", "35-admin-log"),
+    ):
+        visit(page, path)
+        problems += audit(page, axe, screenshots, name)
+    # A profile saved with a colour that fails contrast: the page with its errors.
+    visit(page, "/arvika/admin/profil")
+    page.fill("#f-primary_colour", "#ffff00")
+    with page.expect_navigation():
+        page.press("#f-primary_colour", "Enter")
+    assert page.locator(".error-summary").count() == 1
+    problems += audit(page, axe, screenshots, "31-admin-profile-errors")
+    assert problems == []
+
+
+def test_the_hub_pages(app, page, axe, screenshots):
+    problems = []
+    submit(app)
+    sign_in(page, "karlstad", create_user(app, "hub@karlstad.example", "karlstad", "hub_admin"))
+    for path, name in (
+        ("/hub/", "40-hub"),
+        ("/hub/medlemmar/ny", "41-hub-new-member"),
+        ("/hub/medlemmar/arvika/avsluta", "42-hub-offboard"),
+        ("/hub/e-tjanster", "43-hub-services"),
+        ("/hub/kostnader", "44-hub-costs"),
+        ("/hub/kostnader/ny", "45-hub-cost-pool"),
+        ("/hub/kostnader/jamfor", "46-hub-cost-compare"),
+    ):
+        visit(page, path)
+        problems += audit(page, axe, screenshots, name)
+    visit(page, "/hub/medlemmar/ny")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").last.press("Enter")
+    problems += audit(page, axe, screenshots, "41-hub-new-member-errors")
+    assert problems == []
