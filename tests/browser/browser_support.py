@@ -100,15 +100,16 @@ def date_keys(page, when: date) -> str:
     return when.strftime(_date_order[0])
 
 
-def answer_step_with_keyboard(page, tmp_path) -> list[str]:
+def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[str]:
     """Go through the form on the page with Tab, answering each field as a person would with
     the keyboard (typing, Space on a choice), then Enter on the submit button. Returns the
-    names of the fields answered."""
+    names of the fields answered. `from_here`: start with the field that has focus."""
     answered = []
     seen_groups = set()
     trail = []
-    for _ in range(120):
-        page.keyboard.press("Tab")
+    for turn in range(120):
+        if turn or not from_here:
+            page.keyboard.press("Tab")
         element = focused(page)
         trail.append(element)
         if element is None or not element["inForm"]:
