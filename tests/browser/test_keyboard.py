@@ -9,6 +9,10 @@ from browser_support import answer_step_with_keyboard, focused, tab_to
 from samverkan.settings import PROJECT_ROOT
 
 SERVICES = sorted(p.parent.name for p in (PROJECT_ROOT / "services").glob("*/definition.toml"))
+FOCUS_RING = """() => {
+  const style = getComputedStyle(document.activeElement);
+  return {style: style.outlineStyle, width: style.outlineWidth};
+}"""
 REFERENCE = re.compile(r"ARV-\d{4}-\d{6}")
 
 
@@ -18,6 +22,9 @@ def test_a_citizen_completes_the_e_service_with_the_keyboard_only(page, service,
     # The skip link is the first thing Tab reaches, and it leads to the content.
     page.keyboard.press("Tab")
     assert focused(page)["text"] == "Hoppa till innehållet"
+    # Focus is visible: the skip link comes into view, and everything focused gets a ring.
+    assert page.evaluate("document.activeElement.getBoundingClientRect().left") >= 0
+    assert page.evaluate(FOCUS_RING) == {"style": "solid", "width": "3px"}
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
 
@@ -32,6 +39,7 @@ def test_a_citizen_completes_the_e_service_with_the_keyboard_only(page, service,
         page.keyboard.press("Enter")
     assert page.url.endswith(f"/arvika/e/{service}")
     tab_to(page, lambda e: e["text"] == "Starta e-tjänsten")
+    assert page.evaluate(FOCUS_RING) == {"style": "solid", "width": "3px"}
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
@@ -48,6 +56,7 @@ def test_a_citizen_completes_the_e_service_with_the_keyboard_only(page, service,
 
     assert page.locator("h1").inner_text() == "Kontrollera dina svar innan du skickar"
     tab_to(page, lambda e: e["tag"] == "button" and e["text"] == "Skicka in")
+    assert page.evaluate(FOCUS_RING) == {"style": "solid", "width": "3px"}
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.endswith("/kvitto")
