@@ -9,8 +9,9 @@ import shutil
 import threading
 
 import pytest
-from browser_support import CHROMIUM, SCREENSHOTS, WIDTHS
 from werkzeug.serving import make_server
+
+from browser.browser_support import CHROMIUM, SCREENSHOTS, WIDTHS
 
 
 def _skip_reason() -> str | None:

@@ -4,8 +4,9 @@ focus in the field), every input has a label, and hints and errors are tied to t
 with aria-describedby. Every step of every starter e-service."""
 
 import pytest
-from browser_support import answer_step_with_keyboard, focused, tab_to
-from test_keyboard import SERVICES
+
+from browser.browser_support import answer_step_with_keyboard, focused, tab_to
+from browser.test_keyboard import SERVICES
 
 # What the page's structure says, read from the DOM after the failed submit.
 STRUCTURE = """() => {

@@ -4,8 +4,8 @@ typing, never a click. Then the receipt and the status page, still by keyboard."
 import re
 
 import pytest
-from browser_support import answer_step_with_keyboard, focused, tab_to
 
+from browser.browser_support import answer_step_with_keyboard, focused, tab_to
 from samverkan.settings import PROJECT_ROOT
 
 SERVICES = sorted(p.parent.name for p in (PROJECT_ROOT / "services").glob("*/definition.toml"))

@@ -4,7 +4,7 @@ violation that axe-core finds, no sideways scrolling at 320 px (400 % zoom), and
 
 import re
 
-from browser_support import answer_step_with_keyboard, audit
+from browser.browser_support import answer_step_with_keyboard, audit
 
 PASSWORD = "korrekt-häst-batteri"
 ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
