@@ -112,6 +112,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
         # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
         "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "5")),
+        # How long a worker keeps what its key fully names (a form built from a definition
+        # and settings, a first step's page): any change makes a new key, so this bounds
+        # memory, not how long a change takes to show; 0 keeps nothing.
+        "KEYED_CACHE_SECONDS": float(os.environ.get("KEYED_CACHE_SECONDS", "600")),
         # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -15,17 +15,15 @@ from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
 
 
-def citizen_address(case: Case) -> str | None:
-    """The address the citizen left in the form, if the e-service asks for one."""
-    for step in case.definition.content["steps"]:
+def citizen_address(case: Case, definition: dict | None = None) -> str | None:
+    """The address the citizen left in the form, if the e-service asks for one.
+    `definition` is the case's definition content when the caller has it at hand."""
+    content = definition if definition is not None else case.definition.content
+    for step in content["steps"]:
         for spec in step["fields"]:
             if spec["type"] == "email" and case.answers.get(spec["name"]):
                 return str(case.answers[spec["name"]])
     return None
-
-
-def _service_title(case: Case) -> str:
-    return localized(case.definition.content["title"], "sv")
 
 
 def _status_link(tenant: Tenant, case: Case) -> str:
@@ -36,18 +34,21 @@ def _signature(tenant: Tenant) -> str:
     return f"Med vänlig hälsning\n{tenant.name}\n\nDet här meddelandet går inte att svara på."
 
 
-def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
+def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: dict) -> None:
     """The receipt for a new case (case must be flushed), if the citizen left an address.
-    Runs inside the submitting request (links: samverkan.links)."""
-    address = citizen_address(case)
+    `definition` is the case's definition content, which the submitter has at hand (a
+    look-up would cost a query on every submission). Runs inside the submitting request
+    (links: samverkan.links)."""
+    address = citizen_address(case, definition)
     if not address:
         return
+    title = localized(definition["title"], "sv")
     enqueue(
         session,
         f"case:{case.reference}:received",
         address,
         f"Vi har tagit emot ditt ärende {case.reference}",
-        f"Hej!\n\nVi har tagit emot ditt ärende om {_service_title(case).lower()} med "
+        f"Hej!\n\nVi har tagit emot ditt ärende om {title.lower()} med "
         f"referensnumret {case.reference}.\n\nHär kan du följa ärendet:\n"
         f"{_status_link(tenant, case)}\n\nSpara länken: den är personlig.\n\n" + _signature(tenant),
     )
