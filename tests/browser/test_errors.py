@@ -30,6 +30,11 @@ STRUCTURE = """() => {
     hints: tied('.hint'),
     links: summary ? [...summary.querySelectorAll('a')].map(a => a.getAttribute('href')) : [],
     errorFields: [...form.querySelectorAll('.field--error')].length,
+    // A single input in error is marked invalid; one that is not in error is not.
+    invalidMismatch: inputs.filter(e => e.type !== 'radio' && e.type !== 'checkbox' ||
+        e.closest('.field').querySelector('fieldset') === null)
+      .filter(e => (e.getAttribute('aria-invalid') === 'true') !== !!e.closest('.field--error'))
+      .map(e => e.name),
   };
 }"""
 
@@ -55,6 +60,7 @@ def test_every_failed_step_leads_the_keyboard_to_each_error(page, service, tmp_p
         assert page.evaluate("document.activeElement.id") == "error-summary", where
         assert page.locator("#error-summary h2").inner_text().startswith("Det finns"), where
         assert found["unlabelled"] == [], where
+        assert found["invalidMismatch"] == [], where
         assert found["errors"] and all(e["tied"] for e in found["errors"]), (where, found)
         assert all(h["tied"] for h in found["hints"]), (where, found)
         # One link per field in error, each to a field that can take focus.
