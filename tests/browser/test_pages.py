@@ -52,6 +52,8 @@ def test_the_citizen_pages(page, axe, screenshots, tmp_path):
     problems += audit(page, axe, screenshots, "01-all-members")
     visit(page, "/arvika/")
     problems += audit(page, axe, screenshots, "02-home")
+    assert page.goto("/arvika/finns-inte").status == 404
+    problems += audit(page, axe, screenshots, "02-not-found")
     for path, name in (("tillganglighet", "03-accessibility"), ("integritet", "04-privacy")):
         visit(page, f"/arvika/{path}")
         problems += audit(page, axe, screenshots, name)
@@ -131,6 +133,8 @@ def test_the_hub_pages(app, page, axe, screenshots):
         ("/hub/kostnader", "44-hub-costs"),
         ("/hub/kostnader/ny", "45-hub-cost-pool"),
         ("/hub/kostnader/jamfor", "46-hub-cost-compare"),
+        ("/hub/kontaktcenter", "47-hub-contact-centre"),
+        ("/hub/kontaktcenter/registrera", "48-hub-contact-register"),
     ):
         visit(page, path)
         problems += audit(page, axe, screenshots, name)
