@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from samverkan.colours import contrast_ratio, relative_luminance
+from samverkan.colours import PANEL, contrast_ratio, relative_luminance
 from samverkan.settings import PROJECT_ROOT
 
 CSS = (PROJECT_ROOT / "platform/samverkan/static/samverkan.css").read_text()
@@ -71,3 +71,13 @@ def test_each_members_colours_are_readable_where_the_pages_use_them(path):
         what: f"{ratio:.2f}:1 < {need}:1" for what, (ratio, need) in checks.items() if ratio < need
     }
     assert failing == {}, f"{path.name}: {failing}"
+
+
+def test_any_colour_the_loader_and_profile_accept_keeps_the_focus_ring_visible():
+    """The sync and the profile page refuse a primary colour below 4.5:1 against the panel
+    colour (tenancy/loader.py, admin/schemas.py). The lightest colour that passes still
+    leaves the focus ring 3:1 against the header, so no separate check is needed there."""
+    assert custom_property("panel") == PANEL
+    lightest = (relative_luminance(PANEL) + 0.05) / TEXT - 0.05
+    focus = relative_luminance(custom_property("focus"))
+    assert (focus + 0.05) / (lightest + 0.05) >= NON_TEXT
