@@ -31,12 +31,16 @@ from samverkan.citizen import drafts, page_cache
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
+from samverkan.retention.periods import months_text, period_for
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import extracts_limited, limited
+from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import active_members
 from samverkan.tenancy.snapshot import remembered_member_will_do
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+# The e-service the accessibility statement offers for reporting a problem, when it is on.
+FEEDBACK_SERVICE = "synpunkter"
 # Pages that are the same for everyone: a shared cache may keep them.
 PUBLIC_PAGES = (
     "citizen.index",
@@ -112,21 +116,45 @@ def logo():
 @bp.get("/<slug:tenant>/integritet")
 @public
 def privacy_notice():
-    return _member_text("Integritetsmeddelande", g.tenant.privacy_notice)
+    """How the member, as controller, handles the personal data in the cases it receives:
+    built from what the platform does and the member's own settings, with the text its
+    administrators wrote (if any) after it."""
+    services = enabled_services()
+    hub = db.session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+    periods = []
+    for item in services:
+        period = period_for(g.tenant, item.service_slug)
+        periods.append(
+            (
+                item.definition.content["title"],
+                months_text(period.months) if period.is_set else None,
+            )
+        )
+    return render_template(
+        "citizen/privacy.html",
+        hub=hub,
+        periods=periods,
+        any_decided=any(months for _, months in periods),
+        own_text=_paragraphs(g.tenant.privacy_notice),
+    )
 
 
 @bp.get("/<slug:tenant>/tillganglighet")
 @public
 def accessibility_statement():
-    return _member_text("Tillgänglighetsredogörelse", g.tenant.accessibility_statement)
+    """The accessibility statement DOS-lagen asks of every public e-service: how well it
+    conforms, what is known not to, how to report a problem and where to turn after that."""
+    feedback = next((s for s in enabled_services() if s.service_slug == FEEDBACK_SERVICE), None)
+    return render_template(
+        "citizen/accessibility.html",
+        feedback=feedback,
+        own_text=_paragraphs(g.tenant.accessibility_statement),
+    )
 
 
-def _member_text(title: str, text: str | None):
+def _paragraphs(text: str | None) -> list[str]:
     """A text the member's administrators wrote: plain text, a blank line between paragraphs."""
-    if not text:
-        abort(404)
-    paragraphs = [p.strip() for p in re.split(r"\r?\n\s*\n", text) if p.strip()]
-    return render_template("citizen/member_text.html", title=title, paragraphs=paragraphs)
+    return [p.strip() for p in re.split(r"\r?\n\s*\n", text or "") if p.strip()]
 
 
 @bp.get("/<slug:tenant>/e/<slug:service>")
