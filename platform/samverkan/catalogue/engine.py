@@ -9,6 +9,7 @@ dropped, so a citizen who changes their mind never leaves stale answers behind.
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
 from samverkan.catalogue import scanning
@@ -106,11 +107,15 @@ class ServiceForm:
         target = self.fields[condition["field"]]
         question = localized(target["label"], lang)
         if target["type"] == "consent":
-            return f"Besvaras bara om du har kryssat i ”{question}”."
+            return _("Besvaras bara om du har kryssat i ”%(question)s”.", question=question)
         wanted = condition["any_of"] if "any_of" in condition else [condition["equals"]]
         labels = dict(self.options(target, lang))
-        answers = " eller ".join(f"”{labels.get(value, value)}”" for value in wanted)
-        return f"Besvaras bara om du har svarat {answers} på frågan ”{question}”."
+        answers = _(" eller ").join(f"”{labels.get(value, value)}”" for value in wanted)
+        return _(
+            "Besvaras bara om du har svarat %(answers)s på frågan ”%(question)s”.",
+            answers=answers,
+            question=question,
+        )
 
     def fields_on_page(self, step: dict, answers: dict) -> list[dict]:
         """The fields a step's page shows. A condition on an earlier step's answer is

@@ -8,7 +8,8 @@ HTML for a short while instead of querying and rendering it again for every visi
 What may change a page is in its key where the request already knows it (the member's
 profile and the e-service's settings carry their update times, the definition its id);
 what it cannot know cheaply (which e-services are on) is bounded by the time to live, and
-a change committed in this worker forgets every page at once.
+a change committed in this worker forgets every page at once. The page's language is
+part of every key: an English page is never served to a Swedish visitor.
 """
 
 from collections.abc import Callable, Hashable
@@ -16,6 +17,7 @@ from collections.abc import Callable, Hashable
 from flask import session
 from flask_wtf.csrf import generate_csrf
 
+from samverkan.i18n import current_language
 from samverkan.memo import Memo
 
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in rendered HTML
@@ -26,6 +28,7 @@ def serve(key: Hashable, render: Callable[[], str], *, with_csrf: bool = False) 
     """The page for key, rendered by render() at most once per time to live."""
     if session.get("_flashes"):  # a message for this visitor only: neither shared nor lost
         return render()
+    key = (key, current_language())
     body = _pages.get(key)
     if body is None:
         body = render()

@@ -18,6 +18,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
 
 from samverkan.access import public
 from samverkan.cases import operations
@@ -30,6 +31,7 @@ from samverkan.citizen import drafts, page_cache
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
+from samverkan.i18n import current_language
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import extracts_limited, limited
 from samverkan.tenancy.queries import active_members
@@ -110,13 +112,13 @@ def logo():
 @bp.get("/<slug:tenant>/integritet")
 @public
 def privacy_notice():
-    return _member_text("Integritetsmeddelande", g.tenant.privacy_notice)
+    return _member_text(_("Integritetsmeddelande"), g.tenant.privacy_notice)
 
 
 @bp.get("/<slug:tenant>/tillganglighet")
 @public
 def accessibility_statement():
-    return _member_text("Tillgänglighetsredogörelse", g.tenant.accessibility_statement)
+    return _member_text(_("Tillgänglighetsredogörelse"), g.tenant.accessibility_statement)
 
 
 def _member_text(title: str, text: str | None):
@@ -246,7 +248,7 @@ def check(service: str):
         "citizen/check.html",
         service=tenant_service,
         form=form,
-        summary=[s for s in form.summary(answers) if s["rows"]],
+        summary=[s for s in form.summary(answers, current_language()) if s["rows"]],
     )
 
 
@@ -324,7 +326,9 @@ def receipt(token: str):
         "citizen/receipt.html",
         case=case,
         definition=case.definition.content,
-        summary=form.summary(form.from_json(case.answers)) if drafts.submitted_here(token) else [],
+        summary=form.summary(form.from_json(case.answers), current_language())
+        if drafts.submitted_here(token)
+        else [],
         status_url=url_for(".status", token=token, _external=True),
     )
 
