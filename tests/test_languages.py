@@ -12,9 +12,11 @@ import sqlalchemy as sa
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from test_citizen_flow import post_step
+from test_register_extract import submitted_on_the_web
 
 from samverkan import memo
 from samverkan.database_roles import maintenance_session
+from samverkan.extensions import db
 from samverkan.settings import PROJECT_ROOT
 from samverkan.templating import local_datetime
 
@@ -171,6 +173,56 @@ def test_error_pages_follow_the_language(client):
     page = client.get("/arvika/no-such-page")
     assert page.status_code == 404
     assert html_lang(page) == "en" and "Page not found" in page.text
+
+
+def test_the_receipt_status_page_and_receipt_mail_are_in_the_language_the_citizen_used(
+    app, client, read_csrf
+):
+    client.get("/sprak/en?next=/")
+    reference, token = submitted_on_the_web(client, read_csrf)
+    receipt = client.get(f"/arvika/arende/{token}/kvitto")
+    assert "Your case has been received" in receipt.text
+    assert re.search(r"on \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d\.", receipt.text)
+    status = client.get(f"/arvika/arende/{token}")
+    assert f"Case {reference}" in status.text and "Received" in status.text
+    with app.app_context(), maintenance_session() as session:
+        subject, body = session.execute(sa.text("SELECT subject, body FROM outbox_messages")).one()
+    assert subject == f"We have received your case {reference}"
+    assert "You can follow the case here:" in body and "Kind regards" in body
+
+
+def test_the_receipt_mail_stays_swedish_for_a_swedish_citizen(app, client, read_csrf):
+    reference, _ = submitted_on_the_web(client, read_csrf)
+    with app.app_context(), maintenance_session() as session:
+        subject = session.execute(sa.text("SELECT subject FROM outbox_messages")).scalar_one()
+    assert subject == f"Vi har tagit emot ditt ärende {reference}"
+
+
+def test_the_429_page_is_in_english_for_an_english_visitor(app, client, read_csrf, monkeypatch):
+    monkeypatch.setitem(app.config, "EXTRACTS_PER_ADDRESS", "1 per minute")
+    client.get("/sprak/en?next=/")
+    _, token = submitted_on_the_web(client, read_csrf)
+    url = f"/arvika/arende/{token}/registerutdrag"
+    extract = client.get(url).text
+    assert "Register extract for case" in extract and "You have the right to ask" in extract
+    assert "You gave the data in the e-service on the web." in extract
+    refused = client.get(url)
+    assert refused.status_code == 429
+    assert html_lang(refused) == "en" and "Too many attempts" in refused.text
+
+
+def test_the_503_page_is_in_english_for_an_english_visitor(client, monkeypatch):
+    client.get("/sprak/en?next=/")
+
+    def lost(*args, **kwargs):
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection lost"))
+
+    for name in ("execute", "scalar", "scalars", "get"):
+        monkeypatch.setattr(db.session, name, lost)
+    response = client.get("/arvika/e/synpunkter")
+    assert response.status_code == 503
+    assert html_lang(response) == "en"
+    assert "The service is temporarily unavailable" in response.text
 
 
 def test_dates_are_written_as_each_language_writes_them():

@@ -16,7 +16,17 @@ The API always answers in Swedish, its documented language.
 import re
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, g, redirect, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 
 from samverkan.access import public
 from samverkan.extensions import babel
@@ -38,6 +48,8 @@ def chosen_language() -> str | None:
 
 
 def select_language() -> str:
+    if not has_request_context():  # the CLI, the outbox worker
+        return DEFAULT_LANGUAGE
     if request.path.startswith("/api/"):
         return DEFAULT_LANGUAGE
     choice = chosen_language()

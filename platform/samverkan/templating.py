@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from babel.dates import format_datetime
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, current_app, g
 
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
@@ -33,7 +33,7 @@ def local_datetime(value: datetime | None, lang: str | None = None) -> str:
     """A moment in Swedish time, written as the page's language writes it."""
     if value is None:
         return ""
-    lang = lang or (current_language() if has_request_context() else "sv")
+    lang = lang or current_language()
     pattern = DATETIME_PATTERNS.get(lang, DATETIME_PATTERNS["sv"])
     return format_datetime(value, pattern, tzinfo=SWEDEN, locale=lang)
 
