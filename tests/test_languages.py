@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
+from test_accounts import create, sign_in
 from test_citizen_flow import post_step
 from test_register_extract import submitted_on_the_web
 
@@ -61,6 +62,7 @@ def test_pages_are_swedish_by_default_with_a_switch_to_english(client):
     assert "Hoppa till innehållet" in page.text
     assert switch_link(page, "en").startswith("/sprak/en?next=")
     assert 'lang="sv" hreflang="sv"' not in page.text  # no link to the language shown
+    assert "Cookie" in page.headers["Vary"]  # a shared cache keeps one copy per language
 
 
 def test_a_member_with_english_as_default_gets_english_pages_and_texts(client, arvika_in_english):
@@ -99,6 +101,8 @@ def test_the_switch_keeps_the_citizen_on_the_same_step_with_their_answers(client
 
     switched = client.get(link)
     assert switched.status_code == 303
+    cookie = switched.headers["Set-Cookie"]
+    assert cookie.startswith("samverkan_lang=en;") and "HttpOnly" in cookie and "Lax" in cookie
     assert switched.headers["Location"] == urlsplit(second_step).path
     english = client.get(switched.headers["Location"])
     assert html_lang(english) == "en" and "Step 2 of " in english.text
@@ -223,6 +227,19 @@ def test_the_503_page_is_in_english_for_an_english_visitor(client, monkeypatch):
     assert response.status_code == 503
     assert html_lang(response) == "en"
     assert "The service is temporarily unavailable" in response.text
+
+
+def test_staff_who_chose_english_sign_in_and_work_in_english(app, client, read_csrf):
+    create(app, "anna@arvika.example")
+    client.get("/sprak/en?next=/arvika/staff/logga-in")
+    page = client.get("/arvika/staff/logga-in")
+    assert "Sign in for staff" in page.text
+    assert sign_in(client, read_csrf, "anna@arvika.example").status_code == 303
+    inbox = client.get("/arvika/staff/")
+    assert html_lang(inbox) == "en"
+    assert "<h1>Inbox</h1>" in inbox.text and "Sign out" in inbox.text
+    signed_out = client.post("/arvika/staff/logga-ut", data={"csrf_token": read_csrf(inbox.text)})
+    assert html_lang(client.get(signed_out.headers["Location"])) == "en"  # still chosen
 
 
 def test_dates_are_written_as_each_language_writes_them():

@@ -4,7 +4,8 @@ Swedish is the source language of every text in the code and templates; translat
 holds the English catalogue (compiled by the install step, never committed as .mo).
 
 The language of a request, in order:
-1. the visitor's own choice, made with the switch on every page and kept in the session;
+1. the visitor's own choice, made with the switch on every page and kept in a cookie of
+   its own (not the session, which signing in, signing out and time-outs clear);
 2. the member's default language (tenants/*.toml, `default_language`);
 3. Swedish.
 The browser's Accept-Language is deliberately not used: a member that has chosen its
@@ -20,11 +21,11 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     g,
     has_request_context,
     redirect,
     request,
-    session,
     url_for,
 )
 
@@ -33,7 +34,8 @@ from samverkan.extensions import babel
 
 LANGUAGES = {"sv": "Svenska", "en": "English"}
 DEFAULT_LANGUAGE = "sv"
-SESSION_KEY = "lang"
+COOKIE = "samverkan_lang"
+COOKIE_SECONDS = 365 * 24 * 3600
 # What a switch link may carry back to: a path on this site, no scheme, no host, no
 # backslash (browsers read "/\evil" as "//evil"), no control characters.
 _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
@@ -43,7 +45,7 @@ bp = Blueprint("i18n", __name__)
 
 def chosen_language() -> str | None:
     """The language the visitor picked with the switch, if any."""
-    lang = session.get(SESSION_KEY)
+    lang = request.cookies.get(COOKIE)
     return lang if lang in LANGUAGES else None
 
 
@@ -99,9 +101,23 @@ def switch(lang: str):
     without script; answers are kept, since drafts are on the server (citizen/drafts.py)."""
     if lang not in LANGUAGES:
         abort(404)
-    session[SESSION_KEY] = lang
     response = redirect(safe_next(request.args.get("next")), 303)
+    response.set_cookie(
+        COOKIE,
+        lang,
+        max_age=COOKIE_SECONDS,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _vary_on_the_cookie(response):
+    """A page's language may come from the cookie: a shared cache must not mix them."""
+    if not request.path.startswith("/api/"):
+        response.vary.add("Cookie")
     return response
 
 
@@ -114,4 +130,5 @@ def init_app(app: Flask) -> None:
         default_timezone="Europe/Stockholm",
     )
     app.before_request(_decide_language)
+    app.after_request(_vary_on_the_cookie)
     app.register_blueprint(bp)
