@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from test_accounts import create, sign_in
+from test_admin import ADMIN, post_form, profile_form
 from test_citizen_flow import post_step
 from test_register_extract import submitted_on_the_web
 
@@ -77,6 +78,21 @@ def test_a_member_with_english_as_default_gets_english_pages_and_texts(client, a
     assert "Step 1 of " in step.text and "Continue" in step.text
     # Other members keep their own default.
     assert html_lang(client.get("/eda/")) == "sv"
+
+
+def test_a_members_administrator_sets_the_default_language(app, client, read_csrf, resync):
+    assert create(app, ADMIN, role="tenant_admin").exit_code == 0
+    admin = app.test_client()
+    assert sign_in(admin, read_csrf, ADMIN).status_code == 303
+    assert html_lang(client.get("/arvika/")) == "sv"  # and remembered by the page cache
+    url = "/arvika/admin/profil"
+    refused = post_form(admin, read_csrf, url, profile_form(app, default_language="de"))
+    assert refused.status_code == 422 and "Välj svenska eller engelska." in refused.text
+    saved = post_form(admin, read_csrf, url, profile_form(app, default_language="en"))
+    assert saved.status_code == 303
+    memo.forget_all()  # another worker's copy of the member lives a few seconds at most
+    home = app.test_client().get("/arvika/")
+    assert html_lang(home) == "en" and "E-services at Arvika kommun" in home.text
 
 
 def test_the_citizens_own_choice_wins_over_the_members_default(client, arvika_in_english):

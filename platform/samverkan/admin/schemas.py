@@ -16,6 +16,7 @@ from marshmallow import (
 from samverkan.accounts.models import ROLES
 from samverkan.accounts.operations import MIN_PASSWORD_LENGTH
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
+from samverkan.i18n import LANGUAGES
 from samverkan.retention.periods import Months
 
 TEXT_MAX = 20_000  # a privacy notice or accessibility statement is long, but not a book
@@ -109,6 +110,12 @@ class ProfileSchema(_Form):
     )
     accessibility_statement = _optional(
         fields.String(validate=_length(1, TEXT_MAX, "Tillgänglighetsredogörelsen"))
+    )
+    # What a visitor who has not chosen a language gets (i18n.py).
+    default_language = fields.String(
+        required=True,
+        validate=validate.OneOf(tuple(LANGUAGES), error="Välj svenska eller engelska."),
+        error_messages={"required": "Välj ett språk.", "null": "Välj ett språk."},
     )
     # Empty: no period decided, so retention thins nothing (never a made-up default).
     retention_months = Months("gallringsfristen")
