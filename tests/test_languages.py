@@ -95,6 +95,22 @@ def test_a_members_administrator_sets_the_default_language(app, client, read_csr
     assert html_lang(home) == "en" and "E-services at Arvika kommun" in home.text
 
 
+def test_a_members_own_swedish_text_is_marked_as_swedish_on_an_english_page(app, client, resync):
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text(
+                "UPDATE tenants SET privacy_notice = 'Vi sparar det du skickar.' "
+                "WHERE slug = 'arvika'"
+            )
+        )
+        session.commit()
+    memo.forget_all()
+    client.get("/sprak/en?next=/")
+    page = client.get("/arvika/integritet")
+    assert "<h1>Privacy notice</h1>" in page.text
+    assert '<div class="member-text" lang="sv">' in page.text
+
+
 def test_the_citizens_own_choice_wins_over_the_members_default(client, arvika_in_english):
     client.get("/sprak/sv?next=/arvika/")
     page = client.get("/arvika/")
