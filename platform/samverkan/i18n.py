@@ -115,8 +115,9 @@ def switch(lang: str):
 
 
 def _vary_on_the_cookie(response):
-    """A page's language may come from the cookie: a shared cache must not mix them."""
-    if not request.path.startswith("/api/"):
+    """A page's language may come from the cookie: a shared cache must not mix them.
+    (Only pages: style sheets, images and the API are the same in every language.)"""
+    if response.mimetype == "text/html" and not request.path.startswith("/api/"):
         response.vary.add("Cookie")
     return response
 

@@ -7,6 +7,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     pre_load,
     validate,
     validates,
@@ -111,14 +112,20 @@ class ProfileSchema(_Form):
     accessibility_statement = _optional(
         fields.String(validate=_length(1, TEXT_MAX, "Tillgänglighetsredogörelsen"))
     )
-    # What a visitor who has not chosen a language gets (i18n.py).
+    # What a visitor who has not chosen a language gets (i18n.py). A form without it
+    # (the hub's onboarding form) leaves it as it is.
     default_language = fields.String(
-        required=True,
+        allow_none=True,
         validate=validate.OneOf(tuple(LANGUAGES), error="Välj svenska eller engelska."),
-        error_messages={"required": "Välj ett språk.", "null": "Välj ett språk."},
     )
     # Empty: no period decided, so retention thins nothing (never a made-up default).
     retention_months = Months("gallringsfristen")
+
+    @post_load
+    def _language_not_given_is_kept(self, data, **kwargs):
+        if data.get("default_language") is None:
+            data.pop("default_language", None)
+        return data
 
     @validates("primary_colour")
     def _readable(self, value: str, **kwargs) -> None:
