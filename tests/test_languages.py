@@ -171,6 +171,25 @@ def test_check_answers_and_errors_in_english(client, read_csrf):
     assert "Would you like us to contact you about your report?" in check.text
 
 
+def test_a_form_kept_by_the_worker_still_answers_each_visitor_in_their_language(app, read_csrf):
+    english, swedish = app.test_client(), app.test_client()
+    english.get("/sprak/en?next=/")
+    first = post_step(english, f"{FELANMALAN}/steg/fel", {"kind": "park"}, read_csrf)
+    assert "You must fill in this field." in first.text
+    second = post_step(swedish, f"{FELANMALAN}/steg/fel", {"kind": "park"}, read_csrf)
+    assert "Du måste fylla i det här fältet." in second.text
+    assert "You must fill in" not in second.text
+
+
+def test_the_statement_and_notice_are_in_english_too(client):
+    client.get("/sprak/en?next=/")
+    statement = client.get("/arvika/tillganglighet")
+    assert "<h1>Accessibility statement</h1>" in statement.text
+    assert "Known shortcomings" in statement.text
+    notice = client.get("/arvika/integritet")
+    assert "Who is responsible?" in notice.text and "Your rights" in notice.text
+
+
 @pytest.mark.parametrize(
     "target",
     [

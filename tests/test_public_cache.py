@@ -6,9 +6,13 @@ from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
+from flask import template_rendered
 from test_accounts import create, sign_in
 from test_admin import ADMIN, post_form, profile_form
+from test_citizen_flow import fill_synpunkter
 
+from samverkan import memo
+from samverkan.cases.models import Case
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
@@ -140,15 +144,90 @@ def test_a_change_made_elsewhere_shows_within_the_time_to_live(app, client, shor
         owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
 
 
-def test_a_page_that_writes_reads_the_member_afresh(app, client, read_csrf):
-    token = read_csrf(client.get("/arvika/e/felanmalan/steg/fel").text)  # Arvika remembered
+@contextmanager
+def renders(app):
+    """The templates rendered while the block runs."""
+    seen: list[str] = []
+
+    def record(sender, template, context, **extra):
+        seen.append(template.name)
+
+    template_rendered.connect(record, app)
+    try:
+        yield seen
+    finally:
+        template_rendered.disconnect(record, app)
+
+
+def test_a_first_step_outlives_the_short_memories_until_something_it_shows_changes(
+    app, client, short_memory
+):
+    step = "/arvika/e/synpunkter/steg/synpunkt"
+    client.get(step)
+    time.sleep(short_memory + 0.05)  # the member and e-service are read again ...
+    with statements(app) as seen, renders(app) as rendered:
+        again = app.test_client().get(step)
+    assert again.status_code == 200 and reads_of(seen, "tenant_services")
+    assert rendered == []  # ... and, as nothing changed, the page is not rendered again
+    # A change made in another process (every change through the app moves updated_at):
+    owner_sql(
+        app,
+        "UPDATE tenants SET name = 'Arvika i en annan process', updated_at = "
+        "CURRENT_TIMESTAMP WHERE slug = 'arvika'",
+    )
+    try:
+        time.sleep(short_memory + 0.05)
+        assert "Arvika i en annan process" in app.test_client().get(step).text
+    finally:
+        owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
+
+
+def _completed_draft(client, read_csrf) -> str:
+    """Arvika's felanmälan filled in up to check answers; the submit form's CSRF token."""
+    path = fill_synpunkter(client, read_csrf, "arvika")
+    return read_csrf(client.get(path).text)
+
+
+def cases_of(app, slug: str) -> int:
+    with app.app_context(), maintenance_session() as session:
+        return session.scalar(
+            sa.select(sa.func.count(Case.id)).join(Tenant).where(Tenant.slug == slug)
+        )
+
+
+def test_a_submission_checks_that_the_member_still_takes_cases(app, client, read_csrf):
+    token = _completed_draft(client, read_csrf)  # Arvika and synpunkter are remembered
+    before = cases_of(app, "arvika")
     owner_sql(app, "UPDATE tenants SET status = 'closed' WHERE slug = 'arvika'")
     try:
-        answers = {"kind": "belysning", "description": "Trasig.", "location": "Torget"}
-        posted = client.post("/arvika/e/felanmalan/steg/fel", data={"csrf_token": token, **answers})
-        assert posted.status_code == 410  # a write never trusts the remembered copy
+        sent = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+        # The remembered copy still says open; the numbering statement does not agree.
+        assert sent.status_code == 303
+        assert sent.headers["Location"].endswith("/arvika/e/synpunkter")
+        assert cases_of(app, "arvika") == before
+        assert client.get(sent.headers["Location"]).status_code == 410  # forgotten at once
     finally:
         owner_sql(app, "UPDATE tenants SET status = 'active' WHERE slug = 'arvika'")
+    # Nothing was lost: the draft was given back, and it goes in once the member is open
+    # (and the worker's memory of it closed has run out).
+    memo.forget_all()
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert "/kvitto" in sent.headers["Location"] and cases_of(app, "arvika") == before + 1
+
+
+def test_a_submission_to_an_e_service_switched_off_elsewhere_registers_nothing(
+    app, client, read_csrf, resync
+):
+    token = _completed_draft(client, read_csrf)
+    before = cases_of(app, "arvika")
+    owner_sql(
+        app,
+        "UPDATE tenant_services SET enabled = false WHERE service_slug = 'synpunkter' "
+        "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')",
+    )
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert sent.status_code == 303 and cases_of(app, "arvika") == before
+    assert client.get(sent.headers["Location"]).status_code == 404
 
 
 def test_with_no_time_to_live_nothing_is_remembered(app, client):

@@ -207,7 +207,11 @@ def test_the_controller_is_named_with_only_the_contact_details_it_has_recorded(
 ):
     _, token = submitted_on_the_web(client, read_csrf)
     body = client.get(f"/arvika/arende/{token}/registerutdrag.json").get_json()
-    assert body["controller"] == {"name": "Arvika kommun", "website": "https://www.arvika.se"}
+    assert body["controller"] == {
+        "name": "Arvika kommun",
+        "website": "https://www.arvika.se",
+        "privacy_notice_url": "http://localhost/arvika/integritet",  # every member has one
+    }
     set_member(app, "eda", phone="0571-280 00", privacy_notice="Så behandlar vi uppgifterna.")
     _, token = submitted_on_the_web(app.test_client(), read_csrf, member="eda")
     body = client.get(f"/eda/arende/{token}/registerutdrag.json").get_json()

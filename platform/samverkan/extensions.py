@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
+from samverkan import rate_storage  # noqa: F401 - registers worker-memory://
 from samverkan.db import Base
 
 # No pool_pre_ping: it would cost a round trip on every request. A connection found dead

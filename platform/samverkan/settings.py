@@ -100,7 +100,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
         "PLATFORM_NAME": file_settings["platform"]["name"],
         "REGION_NAME": file_settings["platform"]["region"],
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Each worker's own memory (rate_storage.py) unless e.g. redis://127.0.0.1:6379.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "worker-memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # Submissions: per client address, and per member for everyone together.
         "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
@@ -112,6 +113,10 @@ def load_settings(overrides: dict | None = None) -> dict:
         "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
         # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
         "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "5")),
+        # How long a worker keeps what its key fully names (a form built from a definition
+        # and settings, a first step's page): any change makes a new key, so this bounds
+        # memory, not how long a change takes to show; 0 keeps nothing.
+        "KEYED_CACHE_SECONDS": float(os.environ.get("KEYED_CACHE_SECONDS", "600")),
         # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

@@ -2,9 +2,12 @@
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from babel.dates import format_datetime
 from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
 
+from samverkan import memo
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.uploads import accept_attribute
@@ -38,7 +41,30 @@ def local_datetime(value: datetime | None, lang: str | None = None) -> str:
     return format_datetime(value, pattern, tzinfo=SWEDEN, locale=lang)
 
 
+_hub = memo.Memo("TENANT_CACHE_SECONDS")
+
+
+def hub_slug() -> str | None:
+    """The hub's slug, for the footer of the platform's own pages (the member list, the hub's
+    pages): the hub runs the platform, so its statement and notice are the ones that apply.
+    None while the database cannot answer (the 503 page must still render)."""
+    slug = _hub.get("hub")
+    if slug is None:
+        from samverkan.extensions import db
+        from samverkan.tenancy.models import Tenant
+
+        try:
+            slug = db.session.scalar(sa.select(Tenant.slug).where(Tenant.is_hub.is_(True)))
+        except SQLAlchemyError:
+            db.session.rollback()
+            return None
+        if slug:
+            _hub.put("hub", slug)
+    return slug
+
+
 def init_app(app: Flask) -> None:
+    app.jinja_env.globals["hub_slug"] = hub_slug
     app.jinja_env.filters["local_datetime"] = local_datetime
     app.jinja_env.filters["t"] = lambda text: localized(text, current_language())
     # Globals, not context: imported macros (catalogue/fields.html) see them too.

@@ -201,7 +201,10 @@ def openapi_document() -> dict:
                     ),
                     "400": _error("The body is not a JSON object, or a header is malformed"),
                     "404": NOT_FOUND,
-                    "409": _error("The idempotency key was used before with other answers"),
+                    "409": _error(
+                        "The idempotency key was used before with other answers, or the"
+                        " e-service stopped taking cases while the request was under way"
+                    ),
                     "413": _error("The body is too large"),
                     "415": _error("The body is not JSON"),
                     "422": _json("ValidationError", "Answers that need correcting, per field"),

@@ -107,6 +107,11 @@ def submit(service: str):
         return error_response(
             409, "Samma Idempotency-Key har redan använts med andra svar. Använd en ny nyckel."
         )
+    except operations.ServiceClosed:
+        db.session.rollback()
+        return error_response(
+            409, "E-tjänsten tar inte emot ärenden just nu. Hämta listan över e-tjänster igen."
+        )
     db.session.commit()
     case = submission.case
     status_url = url_for(".case_status", token=case.status_token, _external=True)

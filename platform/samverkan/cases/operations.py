@@ -1,5 +1,6 @@
 """State changes for cases. They flush but never commit: the request commits once."""
 
+import functools
 import hashlib
 import json
 import secrets
@@ -10,10 +11,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
-from sqlalchemy.dialects import postgresql, sqlite
 
-from samverkan.cases import status
-from samverkan.cases.models import Attachment, Case, CaseEvent, Draft, ReferenceCounter
+from samverkan.cases import statements, status
+from samverkan.cases.models import Attachment, Case, Draft
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import TenantService
@@ -21,12 +21,18 @@ from samverkan.catalogue.uploads import IncomingFile, StoredFile
 from samverkan.clock import SWEDEN
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import TenantNotBound, tenant_connection
 
 DRAFT_LIFETIME = timedelta(days=30)
 
 
 class MemberClosed(Exception):
     """The member has left the collaboration: no new cases."""
+
+
+class ServiceClosed(Exception):
+    """The member or the e-service stopped taking cases (or moved to a new version) while
+    the request was under way: nothing was registered."""
 
 
 class IdempotencyConflict(Exception):
@@ -39,25 +45,35 @@ class Submission:
     created: bool
 
 
-def next_reference_number(session: orm.Session, tenant_id: int, year: int) -> int:
+def next_reference_number(
+    session: orm.Session, tenant_id: int, year: int, service: TenantService
+) -> int:
     """Take the next number in the member's series for the year.
 
     One upsert that increments and returns the counter: on PostgreSQL the row lock holds
     concurrent submitters until this transaction ends, on SQLite the request runs under
     BEGIN IMMEDIATE. Either way a rolled-back submission gives its number back: no gaps.
+
+    The same statement checks that the member still takes cases and the e-service is still
+    on in the version the answers were given for: the caller may have read both from a
+    worker's copy a few seconds old (tenancy/snapshot.py). If not, no number is taken and
+    ServiceClosed is raised.
     """
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    table = ReferenceCounter.__table__
-    stmt = (
-        dialect.insert(table)
-        .values(tenant_id=tenant_id, year=year, last_number=1)
-        .on_conflict_do_update(
-            index_elements=[table.c.tenant_id, table.c.year],
-            set_={"last_number": table.c.last_number + 1},
-        )
-        .returning(table.c.last_number)
-    )
-    return session.execute(stmt).scalar_one()
+    connection, bound = tenant_connection(session)
+    if bound != tenant_id:
+        raise TenantNotBound(f"numbering for tenant {tenant_id}, but tenant {bound} is bound")
+    number = connection.execute(
+        statements.take_number(connection.dialect.name),
+        {
+            "tenant_id": tenant_id,
+            "year": year,
+            "service_slug": service.service_slug,
+            "definition_id": service.definition_id,
+        },
+    ).scalar_one_or_none()
+    if number is None:
+        raise ServiceClosed(service.service_slug)
+    return number
 
 
 def format_reference(tenant: Tenant, year: int, number: int) -> str:
@@ -98,9 +114,11 @@ def submit_case(
     """Register validated answers as a case with the next reference in the member's series.
 
     With an idempotency key, a repeat returns the first case instead of creating another;
-    a repeat with different answers raises IdempotencyConflict. `key_is_new` skips the
-    look-up when the caller knows no case can have the key yet but a racing twin (a web
-    draft that still exists); the race itself is caught by the unique key below.
+    a repeat with different answers raises IdempotencyConflict. `key_is_new` says the
+    caller holds the only source of the key in this transaction (a claimed draft,
+    claim_draft): no case can have it and no twin can race, so neither the look-up nor a
+    savepoint is needed. Raises ServiceClosed if the member or e-service stopped taking
+    cases; files written for the answers are removed again whenever nothing is registered.
     """
     if tenant.status != "active":
         # Every caller checks first (resolve.py, the contact centre); this is the backstop.
@@ -112,68 +130,105 @@ def submit_case(
             return _replay(existing, fingerprint)
     stored = store_files(answers, upload_root, tenant.id)
     now = now or datetime.now(UTC)
-    year = now.astimezone(SWEDEN).year
-    savepoint = session.begin_nested()
+    register = functools.partial(
+        _register, session, tenant, service, form, stored, channel, idempotency_key, fingerprint
+    )
     try:
-        number = next_reference_number(session, tenant.id, year)
-        case = Case(
-            tenant_id=tenant.id,
-            reference=format_reference(tenant, year, number),
-            year=year,
-            number=number,
-            service_slug=service.service_slug,
-            definition_id=service.definition_id,
-            answers=form.to_json(stored),
-            status=status.RECEIVED,
-            channel=channel,
-            status_token=secrets.token_urlsafe(32),
-            idempotency_key=idempotency_key,
-            request_fingerprint=fingerprint,
-            submitted_at=now,
-        )
-        session.add(case)
-        session.flush()
-        session.add(
-            CaseEvent(
-                tenant_id=tenant.id,
-                case_id=case.id,
-                kind="submitted",
-                status=status.RECEIVED,
-                message="Ärendet har tagits emot och registrerats.",
-                created_at=now,
-            )
-        )
-        for name, value in stored.items():
-            if isinstance(value, StoredFile):
-                session.add(
-                    Attachment(
-                        tenant_id=tenant.id,
-                        case_id=case.id,
-                        field_name=name,
-                        filename=value.filename,
-                        storage_name=value.storage_name,
-                        content_type=value.content_type,
-                        size=value.size,
-                        sha256=value.sha256,
-                    )
-                )
-        session.flush()
-        # The receipt is queued inside the savepoint: a replay that loses the race below
-        # rolls it back with its case, so one case gets one receipt.
-        mails.case_received(session, tenant, case)
-        session.flush()
-        savepoint.commit()
+        if key_is_new:
+            return Submission(case=register(now), created=True)
+        with session.begin_nested():
+            case = register(now)
+        return Submission(case=case, created=True)
     except sa_exc.IntegrityError:
-        # Two requests with one key raced past the lookup; the other one won.
-        savepoint.rollback()
-        for name, value in answers.items():  # the winner keeps its own copies
-            if isinstance(value, IncomingFile):
-                uploads.remove(upload_root, tenant.id, stored[name])
-        existing = find_by_idempotency_key(session, idempotency_key) if idempotency_key else None
+        # Two requests with one key raced past the look-up; the other one won and keeps
+        # its own copies of the files.
+        _remove_new_files(answers, stored, upload_root, tenant.id)
+        winner = idempotency_key and not key_is_new
+        existing = find_by_idempotency_key(session, idempotency_key) if winner else None
         if existing is None:
             raise
         return _replay(existing, fingerprint)
-    return Submission(case=case, created=True)
+    except ServiceClosed:
+        _remove_new_files(answers, stored, upload_root, tenant.id)
+        raise
+
+
+def _register(
+    session: orm.Session,
+    tenant: Tenant,
+    service: TenantService,
+    form: ServiceForm,
+    stored: dict,
+    channel: str,
+    idempotency_key: str | None,
+    fingerprint: str,
+    now: datetime,
+) -> Case:
+    """The case, its first history entry, its files and its receipt, in this transaction.
+
+    From the number on, the member's counter is locked until the commit: the case and its
+    history go in as two Core statements (cases/statements.py), and the returned Case is
+    made a loaded row of the session without another query."""
+    year = now.astimezone(SWEDEN).year
+    number = next_reference_number(session, tenant.id, year, service)
+    values = {
+        "tenant_id": tenant.id,
+        "reference": format_reference(tenant, year, number),
+        "year": year,
+        "number": number,
+        "service_slug": service.service_slug,
+        "definition_id": service.definition_id,
+        "answers": form.to_json(stored),
+        "status": status.RECEIVED,
+        "channel": channel,
+        "status_token": secrets.token_urlsafe(32),
+        "idempotency_key": idempotency_key,
+        "request_fingerprint": fingerprint,
+        "submitted_at": now,
+        "updated_at": now,
+    }
+    connection = session.connection()
+    case_id = connection.execute(statements.insert_case(), values).scalar_one()
+    connection.execute(
+        statements.insert_event(),
+        {
+            "tenant_id": tenant.id,
+            "case_id": case_id,
+            "kind": "submitted",
+            "status": status.RECEIVED,
+            "message": "Ärendet har tagits emot och registrerats.",
+            "visible_to_citizen": True,
+            "created_at": now,
+        },
+    )
+    case = Case(id=case_id, **values)
+    orm.make_transient_to_detached(case)
+    session.add(case)
+    for name, value in stored.items():
+        if isinstance(value, StoredFile):
+            session.add(
+                Attachment(
+                    tenant_id=tenant.id,
+                    case_id=case.id,
+                    field_name=name,
+                    filename=value.filename,
+                    storage_name=value.storage_name,
+                    content_type=value.content_type,
+                    size=value.size,
+                    sha256=value.sha256,
+                )
+            )
+    # The receipt is queued with its case: a replay that loses a race rolls both back, so
+    # one case gets one receipt.
+    mails.case_received(session, tenant, case, form.definition)
+    session.flush()
+    return case
+
+
+def _remove_new_files(answers: dict, stored: dict, upload_root: Path, tenant_id: int) -> None:
+    for name, value in answers.items():
+        if isinstance(value, IncomingFile):
+            uploads.remove(upload_root, tenant_id, stored[name])
 
 
 def _replay(existing: Case, fingerprint: str) -> Submission:
@@ -252,5 +307,22 @@ def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) ->
     return draft
 
 
-def discard_draft(session: orm.Session, draft: Draft) -> None:
-    session.delete(draft)
+def claim_draft(
+    session: orm.Session, draft_id: str | None, service: TenantService
+) -> sa.Row | None:
+    """Take a draft out of the drafts to submit it: one DELETE … RETURNING, so a second
+    click on "Skicka" waits for this transaction and then finds nothing, and a refusal
+    (the request rolls back) gives the draft back untouched. None if there is no current
+    draft for this e-service's version."""
+    if not draft_id:
+        return None
+    connection, tenant_id = tenant_connection(session)
+    claimed = connection.execute(
+        statements.claim_draft(),
+        {"tenant_id": tenant_id, "draft_id": draft_id, "service_slug": service.service_slug},
+    ).one_or_none()
+    if claimed is None or claimed.definition_id != service.definition_id:
+        return None
+    if claimed.expires_at < datetime.now(UTC):
+        return None
+    return claimed

@@ -9,6 +9,7 @@ dropped, so a citizen who changes their mind never leaves stale answers behind.
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
@@ -53,6 +54,7 @@ class ServiceForm:
         self.fields: dict[str, dict] = {
             spec["name"]: spec for step in self.steps for spec in step["fields"]
         }
+        self._schemas: dict[tuple, Schema] = {}
 
     # -- structure -------------------------------------------------------------------
 
@@ -145,12 +147,20 @@ class ServiceForm:
     # -- validation ------------------------------------------------------------------
 
     def schema(self, specs: list[dict], unknown=RAISE) -> Schema:
-        """The marshmallow schema for these fields, with this member's option lists."""
-        declared = {
-            spec["name"]: FIELD_TYPES[spec["type"]].marshmallow_field(spec, self.options(spec))
-            for spec in specs
-        }
-        return Schema.from_dict(declared, name=f"{self.definition['slug']}Answers")(unknown=unknown)
+        """The marshmallow schema for these fields, with this member's option lists. Built
+        once per set of fields: a form is shared by a worker's requests (form_for), and a
+        schema keeps no state between loads. Its messages are in the language of the
+        request that built it, so that language is part of the key."""
+        key = (tuple(spec["name"] for spec in specs), unknown, str(get_locale()))
+        schema = self._schemas.get(key)
+        if schema is None:
+            declared = {
+                spec["name"]: FIELD_TYPES[spec["type"]].marshmallow_field(spec, self.options(spec))
+                for spec in specs
+            }
+            name = f"{self.definition['slug']}Answers"
+            schema = self._schemas[key] = Schema.from_dict(declared, name=name)(unknown=unknown)
+        return schema
 
     def validate(
         self, specs: list[dict], raw: dict[str, Any], context: dict[str, Any] | None = None

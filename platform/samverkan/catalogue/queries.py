@@ -1,13 +1,16 @@
 """Reading the catalogue for the bound tenant."""
 
+import json
+
 import sqlalchemy as sa
-from flask import abort, request
+from flask import abort
 
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
 from samverkan.extensions import db
 from samverkan.memo import Memo
 from samverkan.tenancy.scoping import bound_tenant_id
+from samverkan.tenancy.snapshot import memory_will_do
 
 _services = Memo("PUBLIC_PAGE_CACHE_SECONDS")
 
@@ -25,9 +28,10 @@ def enabled_services() -> list[TenantService]:
 
 
 def get_enabled_service_or_404(slug: str) -> TenantService:
-    """The bound member's switched-on e-service. A request that only reads gets the
-    worker's recent copy (memo.py): detached, loaded with its definition, read-only."""
-    reading = request.method in ("GET", "HEAD")
+    """The bound member's switched-on e-service. A request that only reads (or whose route
+    checks its writes itself, tenancy/snapshot.py) gets the worker's recent copy (memo.py):
+    detached, loaded with its definition, read-only."""
+    reading = memory_will_do()
     key = (bound_tenant_id(db.session), slug)
     service = _services.get(key) if reading else None
     if service is not None:
@@ -70,5 +74,16 @@ def definition_titles(session, definition_ids) -> dict[int, dict]:
     return {i: _titles[i] for i in wanted if i in _titles}
 
 
+_forms = Memo("KEYED_CACHE_SECONDS")
+
+
 def form_for(service: TenantService) -> ServiceForm:
-    return ServiceForm(service.definition.content, service.settings)
+    """The e-service's form with the member's settings. A form depends on nothing else and
+    is never changed once built, so the worker keeps it (and the schemas it builds) for
+    the next request with the same definition and settings."""
+    key = (service.definition_id, json.dumps(service.settings, sort_keys=True, default=str))
+    form = _forms.get(key)
+    if form is None:
+        form = ServiceForm(service.definition.content, service.settings)
+        _forms.put(key, form)
+    return form

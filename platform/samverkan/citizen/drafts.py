@@ -27,6 +27,12 @@ def current_draft(service: TenantService) -> Draft | None:
     return draft
 
 
+def claim_draft(service: TenantService):
+    """This browser's completed draft, taken out of the drafts for submitting
+    (operations.claim_draft): the request's rollback gives it back."""
+    return operations.claim_draft(db.session, remembered_draft_id(service.service_slug), service)
+
+
 def draft_for_writing(service: TenantService) -> Draft:
     draft = current_draft(service)
     if draft is None:

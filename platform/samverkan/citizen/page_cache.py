@@ -7,9 +7,13 @@ HTML for a short while instead of querying and rendering it again for every visi
 
 What may change a page is in its key where the request already knows it (the member's
 profile and the e-service's settings carry their update times, the definition its id);
-what it cannot know cheaply (which e-services are on) is bounded by the time to live, and
-a change committed in this worker forgets every page at once. The page's language is
-part of every key: an English page is never served to a Swedish visitor.
+what it cannot know cheaply (which e-services are on, on the home page) is bounded by the
+time to live, and a change committed in this worker forgets every page at once. A page
+whose key names everything it is built from (`complete_key`, a form's first step) is
+kept longer (KEYED_CACHE_SECONDS): when the worker's few-second memory of the member and
+e-service runs out, it reads them again and, if nothing changed, finds the same key and
+need not render again. The page's language is part of every key: an English page is
+never served to a Swedish visitor.
 """
 
 from collections.abc import Callable, Hashable
@@ -22,17 +26,25 @@ from samverkan.memo import Memo
 
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in rendered HTML
 _pages = Memo("PUBLIC_PAGE_CACHE_SECONDS")
+_fully_keyed_pages = Memo("KEYED_CACHE_SECONDS")
 
 
-def serve(key: Hashable, render: Callable[[], str], *, with_csrf: bool = False) -> str:
+def serve(
+    key: Hashable,
+    render: Callable[[], str],
+    *,
+    with_csrf: bool = False,
+    complete_key: bool = False,
+) -> str:
     """The page for key, rendered by render() at most once per time to live."""
     if session.get("_flashes"):  # a message for this visitor only: neither shared nor lost
         return render()
     key = (key, current_language())
-    body = _pages.get(key)
+    pages = _fully_keyed_pages if complete_key else _pages
+    body = pages.get(key)
     if body is None:
         body = render()
         if with_csrf:  # the token is this visitor's: keep a placeholder in its place
             body = body.replace(generate_csrf(), CSRF_PLACEHOLDER)
-        _pages.put(key, body)
+        pages.put(key, body)
     return body.replace(CSRF_PLACEHOLDER, generate_csrf()) if with_csrf else body

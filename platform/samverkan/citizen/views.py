@@ -18,11 +18,11 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from flask_babel import gettext as _
 
+from samverkan import memo
 from samverkan.access import public
 from samverkan.cases import operations
-from samverkan.cases.operations import IdempotencyConflict
+from samverkan.cases.operations import ServiceClosed
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
@@ -32,11 +32,16 @@ from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.retention.periods import months_text, period_for
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import extracts_limited, limited
+from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import active_members
+from samverkan.tenancy.snapshot import remembered_member_will_do
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
+# The e-service the accessibility statement offers for reporting a problem, when it is on.
+FEEDBACK_SERVICE = "synpunkter"
 # Pages that are the same for everyone: a shared cache may keep them.
 PUBLIC_PAGES = (
     "citizen.index",
@@ -112,21 +117,45 @@ def logo():
 @bp.get("/<slug:tenant>/integritet")
 @public
 def privacy_notice():
-    return _member_text(_("Integritetsmeddelande"), g.tenant.privacy_notice)
+    """How the member, as controller, handles the personal data in the cases it receives:
+    built from what the platform does and the member's own settings, with the text its
+    administrators wrote (if any) after it."""
+    services = enabled_services()
+    hub = db.session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+    periods = []
+    for item in services:
+        period = period_for(g.tenant, item.service_slug)
+        periods.append(
+            (
+                item.definition.content["title"],
+                months_text(period.months) if period.is_set else None,
+            )
+        )
+    return render_template(
+        "citizen/privacy.html",
+        hub=hub,
+        periods=periods,
+        any_decided=any(months for _, months in periods),
+        own_text=_paragraphs(g.tenant.privacy_notice),
+    )
 
 
 @bp.get("/<slug:tenant>/tillganglighet")
 @public
 def accessibility_statement():
-    return _member_text(_("Tillgänglighetsredogörelse"), g.tenant.accessibility_statement)
+    """The accessibility statement DOS-lagen asks of every public e-service: how well it
+    conforms, what is known not to, how to report a problem and where to turn after that."""
+    feedback = next((s for s in enabled_services() if s.service_slug == FEEDBACK_SERVICE), None)
+    return render_template(
+        "citizen/accessibility.html",
+        feedback=feedback,
+        own_text=_paragraphs(g.tenant.accessibility_statement),
+    )
 
 
-def _member_text(title: str, text: str | None):
+def _paragraphs(text: str | None) -> list[str]:
     """A text the member's administrators wrote: plain text, a blank line between paragraphs."""
-    if not text:
-        abort(404)
-    paragraphs = [p.strip() for p in re.split(r"\r?\n\s*\n", text) if p.strip()]
-    return render_template("citizen/member_text.html", title=title, paragraphs=paragraphs)
+    return [p.strip() for p in re.split(r"\r?\n\s*\n", text or "") if p.strip()]
 
 
 @bp.get("/<slug:tenant>/e/<slug:service>")
@@ -146,6 +175,7 @@ def start(service: str):
 
 @bp.route("/<slug:tenant>/e/<slug:service>/steg/<slug:step_id>", methods=["GET", "POST"])
 @public
+@remembered_member_will_do  # it writes only the draft; submitting checks afresh
 def step(service: str, step_id: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
@@ -161,12 +191,17 @@ def step(service: str, step_id: str):
     changing = request.args.get("andra") == "1"
     if request.method == "GET" and draft is None and not changing:
         # A first visit: the same page for everyone but the CSRF token (page_cache.py).
+        # The key names all the page is built from: the member's and e-service's rows as
+        # of their last change, the definition version and the step.
         key = (
             "step", g.tenant.id, g.tenant.updated_at, service, tenant_service.definition_id,
             tenant_service.updated_at, step_id,
         )  # fmt: skip
         return page_cache.serve(
-            key, lambda: _render_step(tenant_service, form, spec, {}, {}, False), with_csrf=True
+            key,
+            lambda: _render_step(tenant_service, form, spec, {}, {}, False),
+            with_csrf=True,
+            complete_key=True,
         )
     if request.method == "GET":
         return _render_step(tenant_service, form, spec, context, {}, changing)
@@ -255,11 +290,13 @@ def check(service: str):
 @bp.post("/<slug:tenant>/e/<slug:service>")
 @public
 @limited
+@remembered_member_will_do  # next_reference_number checks member and e-service itself
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
-    draft = drafts.current_draft(tenant_service)
     draft_id = drafts.remembered_draft_id(service)
+    # Taken now and deleted with the case's commit; every refusal below rolls it back.
+    draft = drafts.claim_draft(tenant_service)
     if draft is None:
         # A second click after the first one went through: show the same receipt.
         earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
@@ -291,11 +328,13 @@ def submit(service: str):
             channel="web",
             upload_root=_upload_root(),
             idempotency_key=f"web:{draft.id}",
-            key_is_new=True,  # the draft is discarded in the same transaction as the case
+            key_is_new=True,  # the claimed draft is this key's only source
         )
-    except IdempotencyConflict:  # pragma: no cover - a draft's key always has its answers
-        abort(409)
-    operations.discard_draft(db.session, draft)
+    except ServiceClosed:
+        # Closed, switched off or a new version seconds ago, after this worker last looked:
+        # it forgets what it remembered, and the page says what is open now.
+        memo.forget_all()
+        return redirect(url_for(".start", service=service), 303)
     # Read before the commit expires them: afterwards each would cost a transaction.
     token = submission.case.status_token
     receipt_url = url_for(".receipt", token=token)

@@ -59,11 +59,9 @@ def controller(tenant: Tenant) -> dict:
         "email": tenant.email,
         "phone": tenant.phone,
         "visiting_address": tenant.visiting_address,
+        # Every member publishes one (citizen/views.py).
+        "privacy_notice_url": url_for("citizen.privacy_notice", tenant=tenant.slug, _external=True),
     }
-    if tenant.privacy_notice:
-        found["privacy_notice_url"] = url_for(
-            "citizen.privacy_notice", tenant=tenant.slug, _external=True
-        )
     return {key: value for key, value in found.items() if value}
 
 

@@ -352,16 +352,19 @@ def register(member: Tenant, offer: Offer, answers: dict, key: str) -> dict:
             )
             if service is None or service.definition_id != offer.definition_id:
                 raise ServiceChanged(offer.slug)
-            submission = operations.submit_case(
-                owner,
-                tenant,
-                service,
-                offer.form,
-                answers,
-                channel="assisted",
-                upload_root=Path(current_app.config["UPLOAD_ROOT"]),
-                idempotency_key=f"assisted:{key}",
-            )
+            try:
+                submission = operations.submit_case(
+                    owner,
+                    tenant,
+                    service,
+                    offer.form,
+                    answers,
+                    channel="assisted",
+                    upload_root=Path(current_app.config["UPLOAD_ROOT"]),
+                    idempotency_key=f"assisted:{key}",
+                )
+            except operations.ServiceClosed as exc:
+                raise ServiceChanged(offer.slug) from exc
             case = submission.case
             if submission.created:
                 received = owner.scalar(

@@ -22,17 +22,15 @@ from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
 
 
-def citizen_address(case: Case) -> str | None:
-    """The address the citizen left in the form, if the e-service asks for one."""
-    for step in case.definition.content["steps"]:
+def citizen_address(case: Case, definition: dict | None = None) -> str | None:
+    """The address the citizen left in the form, if the e-service asks for one.
+    `definition` is the case's definition content when the caller has it at hand."""
+    content = definition if definition is not None else case.definition.content
+    for step in content["steps"]:
         for spec in step["fields"]:
             if spec["type"] == "email" and case.answers.get(spec["name"]):
                 return str(case.answers[spec["name"]])
     return None
-
-
-def _service_title(case: Case, lang: str = DEFAULT_LANGUAGE) -> str:
-    return localized(case.definition.content["title"], lang)
 
 
 def _status_link(tenant: Tenant, case: Case) -> str:
@@ -52,10 +50,12 @@ def _swedish_signature(tenant: Tenant) -> str:
         return _signature(tenant)
 
 
-def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
+def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: dict) -> None:
     """The receipt for a new case (case must be flushed), if the citizen left an address.
-    Runs inside the submitting request (links: samverkan.links)."""
-    address = citizen_address(case)
+    `definition` is the case's definition content, which the submitter has at hand (a
+    look-up would cost a query on every submission). Runs inside the submitting request
+    (links: samverkan.links)."""
+    address = citizen_address(case, definition)
     if not address:
         return
     web = case.channel == "web" and has_request_context()
@@ -66,7 +66,7 @@ def case_received(session: orm.Session, tenant: Tenant, case: Case) -> None:
             "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
             "%(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
             "Spara länken: den är personlig.",
-            service=_service_title(case, lang).lower(),
+            service=localized(definition["title"], lang).lower(),
             reference=case.reference,
             link=_status_link(tenant, case),
         )

@@ -10,7 +10,7 @@ from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SAFE_METHODS = snapshot.SAFE_METHODS
 # A closed member (offboarded by the hub): what citizens reach is gone, except the files
 # its staff pages still style themselves with; its staff may sign in and read, and change
 # nothing but their own sign-in (and API keys, to read through the API).
@@ -63,7 +63,7 @@ def _resolve_tenant():
     if host_slug and slug != host_slug:
         abort(404)  # a member's own host name serves that member only
     # Reading: the worker's recent copy will do (snapshot.py). Writing: the row as it is.
-    reading = request.method in SAFE_METHODS
+    reading = snapshot.memory_will_do()
     tenant = snapshot.remembered(db.session, slug) if reading else None
     if tenant is None:
         tenant = db.session.scalar(

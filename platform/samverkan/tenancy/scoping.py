@@ -33,6 +33,18 @@ def bind_tenant(session: orm.Session, tenant_id: int) -> None:
         _tell_database(session.connection(), tenant_id)
 
 
+def tenant_connection(session: orm.Session) -> tuple[sa.Connection, int]:
+    """The session's connection and its bound member, for the few statements written in
+    Core (cases/statements.py), which must name `tenant_id` themselves: the criteria
+    below reach only the ORM. Refuses, as the criteria do, when no member is bound."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    tenant_id = bound_tenant_id(session)
+    if tenant_id is None or session.info.get(ALL_TENANTS):
+        raise TenantNotBound("a member's statement ran without a bound member")
+    return session.connection(), tenant_id
+
+
 def transaction_with_connection(session: orm.Session):
     root = session.get_transaction()
     return root if root is not None and session.info.get(CONNECTED) is root else None

@@ -1,0 +1,83 @@
+"""The statements of a submission, in SQLAlchemy Core and built once per dialect.
+
+A submission is the platform's busiest write, and the member's counter row is locked from
+the moment its number is taken until the commit: every Python step in between holds up
+the member's other submitters. So these few statements skip the ORM's unit of work and
+are not rebuilt per request. The ORM's tenant criteria cannot reach Core statements:
+each one here names `tenant_id` itself, takes it from `tenant_connection` (which refuses
+when no member is bound, as the criteria do), and on PostgreSQL row-level security holds
+as well (tests/test_isolation.py and tests/test_rls.py cover both).
+"""
+
+import functools
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from samverkan.cases.models import Case, CaseEvent, Draft, ReferenceCounter
+from samverkan.catalogue.models import TenantService
+from samverkan.tenancy.models import Tenant
+
+
+@functools.cache
+def take_number(dialect_name: str) -> sa.Insert:
+    """Increment and return the member's counter for the year, only while the member
+    takes cases and the e-service is on in the answers' version (else no row)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    counters, members, offers = (
+        ReferenceCounter.__table__,
+        Tenant.__table__,
+        TenantService.__table__,
+    )
+    tenant_id = sa.bindparam("tenant_id", type_=sa.Integer)
+    still_open = sa.and_(
+        sa.exists().where(members.c.id == tenant_id, members.c.status == "active"),
+        sa.exists().where(
+            offers.c.tenant_id == tenant_id,
+            offers.c.service_slug == sa.bindparam("service_slug", type_=sa.String),
+            offers.c.definition_id == sa.bindparam("definition_id", type_=sa.Integer),
+            offers.c.enabled.is_(True),
+        ),
+    )
+    first = sa.select(
+        tenant_id, sa.bindparam("year", type_=sa.Integer), sa.literal(1, sa.Integer)
+    ).where(still_open)
+    return (
+        dialect.insert(counters)
+        .from_select([counters.c.tenant_id, counters.c.year, counters.c.last_number], first)
+        .on_conflict_do_update(
+            index_elements=[counters.c.tenant_id, counters.c.year],
+            set_={"last_number": counters.c.last_number + 1},
+        )
+        .returning(counters.c.last_number)
+    )
+
+
+@functools.cache
+def claim_draft() -> sa.Delete:
+    drafts = Draft.__table__
+    return (
+        sa.delete(drafts)
+        .where(
+            drafts.c.tenant_id == sa.bindparam("tenant_id"),
+            drafts.c.id == sa.bindparam("draft_id"),
+            drafts.c.service_slug == sa.bindparam("service_slug"),
+        )
+        .returning(
+            drafts.c.id,
+            drafts.c.definition_id,
+            drafts.c.answers,
+            drafts.c.completed_steps,
+            drafts.c.expires_at,
+        )
+    )
+
+
+@functools.cache
+def insert_case() -> sa.Insert:
+    return sa.insert(Case.__table__).returning(Case.__table__.c.id)
+
+
+@functools.cache
+def insert_event() -> sa.Insert:
+    return sa.insert(CaseEvent.__table__)

@@ -1,0 +1,186 @@
+"""What the browser tests share: axe-core's verdict, the reflow check, screenshots."""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+# What axe-core must find nothing of: WCAG 2.0 and 2.1, levels A and AA.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+WIDTHS = {"wide": 1280, "phone": 375}
+
+
+def axe_violations(axe, page) -> list[str]:
+    """axe-core's WCAG 2.1 A and AA violations on the page as it is now, one line each."""
+    results = axe.run(
+        page,
+        options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
+    )
+    found = []
+    for violation in results.response["violations"]:
+        targets = [", ".join(node["target"]) for node in violation["nodes"]][:5]
+        found.append(f"{violation['id']} ({violation['impact']}): {violation['help']} at {targets}")
+    return found
+
+
+def scrolls_sideways(page) -> bool:
+    return page.evaluate(
+        "document.scrollingElement.scrollWidth > document.scrollingElement.clientWidth"
+    )
+
+
+# -- the keyboard -----------------------------------------------------------------------
+
+# A valid answer typed for each kind of text field (by the input's class input--<type>).
+TYPED = {
+    "personnummer": "20150303-1237",
+    "orgnr": "212000-1850",
+    "postnummer": "671 31",
+    "phone": "070-123 45 67",
+    "email": "testperson@example.se",
+    "number": "30",
+    "text": "Test Testsson",
+}
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+FOCUSED = """() => {
+  const e = document.activeElement;
+  if (!e || e === document.body) return null;
+  const field = e.closest('.field');
+  return {
+    tag: e.tagName.toLowerCase(), type: e.type || null, name: e.name || null,
+    id: e.id || null, text: (e.innerText || e.value || '').trim(),
+    klass: e.className || '', checked: !!e.checked,
+    inForm: !!e.closest('form[enctype="multipart/form-data"]'),
+    required: field ? !/\\(frivilligt\\)/.test(field.querySelector('.label, label, legend')
+      ? field.querySelector('.label, label, legend').textContent : '') : false,
+  };
+}"""
+
+
+def focused(page) -> dict | None:
+    return page.evaluate(FOCUSED)
+
+
+def tab_to(page, matches, limit: int = 80) -> dict:
+    """Press Tab until the focused element satisfies `matches`; return what it is."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        element = focused(page)
+        if element and matches(element):
+            return element
+    raise AssertionError(f"Tab never reached the element wanted (last: {focused(page)})")
+
+
+def future_date() -> date:
+    return date.today() + timedelta(days=60)
+
+
+_DATE_ORDERS = {"%Y%m%d", "%m%d%Y", "%d%m%Y"}
+_date_order: list[str] = []
+
+
+def date_keys(page, when: date) -> str:
+    """What to type into Chromium's own date field for `when`: its segments follow the
+    browser's locale (Debian's headless build orders them as en-US whatever the page's
+    language), so the order is learnt once on a scratch page of the same browser."""
+    if not _date_order:
+        probe = page.context.new_page()
+        try:
+            for order in sorted(_DATE_ORDERS):
+                probe.set_content('<input type="date" id="d">')
+                probe.keyboard.press("Tab")
+                probe.keyboard.type(date(2003, 1, 2).strftime(order))
+                if probe.input_value("#d") == "2003-01-02":
+                    _date_order.append(order)
+                    break
+        finally:
+            probe.close()
+        assert _date_order, "no way found to type into Chromium's date field"
+    return when.strftime(_date_order[0])
+
+
+def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[str]:
+    """Go through the form on the page with Tab, answering each field as a person would with
+    the keyboard (typing, Space on a choice), then Enter on the submit button. Returns the
+    names of the fields answered. `from_here`: start with the field that has focus."""
+    answered = []
+    seen_groups = set()
+    trail = []
+    for turn in range(120):
+        if turn or not from_here:
+            page.keyboard.press("Tab")
+        element = focused(page)
+        trail.append(element)
+        if element is None or not element["inForm"]:
+            continue
+        if element["tag"] == "button":
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            return answered
+        name, kind = element["name"], element["type"]
+        if kind == "radio":
+            # Tab lands on a group once; Space chooses the option that has focus (the first).
+            if name not in seen_groups:
+                seen_groups.add(name)
+                if not element["checked"]:
+                    page.keyboard.press("Space")
+                answered.append(name)
+        elif kind == "checkbox":
+            # The first of a multichoice, and every consent box.
+            if name not in seen_groups and not element["checked"]:
+                page.keyboard.press("Space")
+                answered.append(name)
+            seen_groups.add(name)
+        elif kind == "file":
+            if element["required"]:
+                proof = tmp_path / "intyg.pdf"
+                proof.write_bytes(PDF)
+                with page.expect_file_chooser() as chooser:
+                    page.keyboard.press("Space")
+                chooser.value.set_files(str(proof))
+                answered.append(name)
+        elif element["tag"] == "textarea":
+            if not page.input_value(f"#{element['id']}"):
+                page.keyboard.type("Skrivet med tangentbordet.")
+            answered.append(name)
+        elif kind == "date":
+            page.keyboard.type(date_keys(page, future_date()))
+            answered.append(name)
+        elif element["tag"] == "input":
+            if not page.input_value(f"#{element['id']}"):
+                kind_class = next(
+                    (c.split("--")[1] for c in element["klass"].split() if c.startswith("input--")),
+                    "text",
+                )
+                page.keyboard.type(TYPED.get(kind_class, TYPED["text"]))
+            answered.append(name)
+    raise AssertionError(f"Tab never reached the step's submit button; it went: {trail[:30]}")
+
+
+# -- one page, looked at as a reviewer would ------------------------------------------
+
+
+WIDER_THAN_THE_PAGE = """() => {
+  const edge = document.documentElement.clientWidth + 1;
+  return [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > edge && !e.closest('.table-scroll'))
+    .slice(0, 8)
+    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+      (typeof e.className === 'string' && e.className ? '.' + e.className : ''));
+}"""
+
+
+def audit(page, axe, screenshots, name: str) -> list[str]:
+    """axe-core at 1280 px, pictures at 1280 and 375 px, and no sideways scrolling at 320 px
+    (WCAG 1.4.10: 320 CSS px is 1280 px at 400 % zoom). Returns what is wrong."""
+    problems = [f"{name}: {v}" for v in axe_violations(axe, page)]
+    page.screenshot(path=screenshots / f"{name}-1280.png", full_page=True)
+    page.set_viewport_size({"width": WIDTHS["phone"], "height": 800})
+    page.screenshot(path=screenshots / f"{name}-375.png", full_page=True)
+    page.set_viewport_size({"width": 320, "height": 640})
+    if scrolls_sideways(page):
+        wide = page.evaluate(WIDER_THAN_THE_PAGE)
+        problems.append(f"{name}: scrolls sideways at 320 px wide: {wide}")
+    page.set_viewport_size({"width": WIDTHS["wide"], "height": 900})
+    return problems

@@ -1,0 +1,85 @@
+"""A failed step, as a keyboard and screen-reader user meets it: the page title says there
+are errors, a summary at the top takes focus and links to each field (following a link puts
+focus in the field), every input has a label, and hints and errors are tied to their input
+with aria-describedby. Every step of every starter e-service."""
+
+import pytest
+
+from browser.browser_support import answer_step_with_keyboard, focused, tab_to
+from browser.test_keyboard import SERVICES
+
+# What the page's structure says, read from the DOM after the failed submit.
+STRUCTURE = """() => {
+  const form = document.querySelector('main form[enctype="multipart/form-data"]');
+  const inputs = [...form.querySelectorAll('input, textarea, select')]
+    .filter(e => e.type !== 'hidden' && !e.closest('[hidden]'));
+  const describedBy = e => (e.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+  const owner = id => [...form.querySelectorAll('[aria-describedby]')]
+    .find(e => describedBy(e).includes(id));
+  const tied = sel => [...form.querySelectorAll(sel)].filter(e => !e.closest('[hidden]'))
+    .map(e => {
+      const o = owner(e.id);
+      return {id: e.id, target: o ? o.id : null,
+        tied: !!o && o.closest('.field') === e.closest('.field')};
+    });
+  const summary = document.querySelector('.error-summary');
+  return {
+    title: document.title,
+    unlabelled: inputs.filter(e => e.labels.length === 0).map(e => e.name),
+    errors: tied('.error-message'),
+    hints: tied('.hint'),
+    links: summary ? [...summary.querySelectorAll('a')].map(a => a.getAttribute('href')) : [],
+    errorFields: [...form.querySelectorAll('.field--error')].length,
+    // A single input in error is marked invalid; one that is not in error is not.
+    invalidMismatch: inputs.filter(e => e.type !== 'radio' && e.type !== 'checkbox' ||
+        e.closest('.field').querySelector('fieldset') === null)
+      .filter(e => (e.getAttribute('aria-invalid') === 'true') !== !!e.closest('.field--error'))
+      .map(e => e.name),
+  };
+}"""
+
+
+def press_submit(page) -> None:
+    tab_to(page, lambda e: e["tag"] == "button" and e["inForm"])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_failed_step_leads_the_keyboard_to_each_error(page, service, tmp_path):
+    page.goto(f"/arvika/e/{service}")
+    tab_to(page, lambda e: e["text"] == "Starta e-tjänsten")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    while "/kontrollera" not in page.url:
+        press_submit(page)  # nothing answered
+        found = page.evaluate(STRUCTURE)
+        where = f"{service}, {page.url}"
+        assert found["title"].startswith("Fel: "), where
+        # The summary has focus and is what a screen reader reads first.
+        assert page.evaluate("document.activeElement.id") == "error-summary", where
+        assert page.locator("#error-summary h2").inner_text().startswith("Det finns"), where
+        assert found["unlabelled"] == [], where
+        assert found["invalidMismatch"] == [], where
+        assert found["errors"] and all(e["tied"] for e in found["errors"]), (where, found)
+        assert all(h["tied"] for h in found["hints"]), (where, found)
+        # One link per field in error, each to a field that can take focus.
+        assert len(found["links"]) == found["errorFields"], (where, found)
+        for href in found["links"]:
+            assert page.locator(href).count() == 1, (where, href)
+            assert page.evaluate(
+                "id => document.getElementById(id).matches('input, textarea, select')",
+                href[1:],
+            ), (where, href)
+        # Following the first link with Enter puts the keyboard in that field.
+        page.keyboard.press("Tab")
+        assert focused(page)["tag"] == "a"
+        first = found["links"][0]
+        page.keyboard.press("Enter")
+        page.wait_for_function("id => document.activeElement.id === id", arg=first[1:])
+        # The error text is not colour alone: it is words, with a hidden "Fel:" first.
+        assert page.locator(".error-message").first.inner_text().strip() != ""
+        assert page.locator(".error-message .visually-hidden").first.inner_text() == "Fel:"
+        # From that field on, answer the step by keyboard.
+        answer_step_with_keyboard(page, tmp_path, from_here=True)
+        assert page.locator(".error-summary").count() == 0, page.url

@@ -1,0 +1,145 @@
+"""Every kind of page a citizen or staff member meets, as it is served: no WCAG 2.1 A or AA
+violation that axe-core finds, no sideways scrolling at 320 px (400 % zoom), and pictures at
+1280 and 375 px wide in tests/browser/screenshots/ for a reviewer."""
+
+import re
+
+from browser.browser_support import answer_step_with_keyboard, audit
+
+PASSWORD = "korrekt-häst-batteri"
+ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
+
+
+def create_user(app, email: str, tenant: str, role: str) -> str:
+    result = app.test_cli_runner().invoke(
+        args=["users", "create", "--tenant", tenant, "--role", role]
+        + ["--password", PASSWORD, "--name", "Anna Testsson", email]
+    )
+    assert result.exit_code == 0, result.output
+    return email
+
+
+def sign_in(page, tenant: str, email: str) -> None:
+    page.goto(f"/{tenant}/staff/logga-in")
+    page.fill("#f-email", email)
+    page.fill("#f-password", PASSWORD)
+    with page.expect_navigation():
+        page.press("#f-password", "Enter")
+    assert "/logga-in" not in page.url, page.locator("main").inner_text()
+
+
+def submit(app, tenant="arvika", service="synpunkter") -> str:
+    response = app.test_client().post(
+        f"/api/v1/tenants/{tenant}/services/{service}/submissions", json=ANSWERS
+    )
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["reference"]
+
+
+def visit(page, path: str) -> None:
+    response = page.goto(path)
+    assert response.status == 200, f"{path} answered {response.status}"
+
+
+def empty_submit(page) -> None:
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").last.press("Enter")
+
+
+def test_the_citizen_pages(page, axe, screenshots, tmp_path):
+    problems = []
+    visit(page, "/")
+    problems += audit(page, axe, screenshots, "01-all-members")
+    visit(page, "/arvika/")
+    problems += audit(page, axe, screenshots, "02-home")
+    assert page.goto("/arvika/finns-inte").status == 404
+    problems += audit(page, axe, screenshots, "02-not-found")
+    for path, name in (("tillganglighet", "03-accessibility"), ("integritet", "04-privacy")):
+        visit(page, f"/arvika/{path}")
+        problems += audit(page, axe, screenshots, name)
+
+    # Förskoleplats has most kinds of field: every step with errors, then answered.
+    visit(page, "/arvika/e/forskoleplats")
+    problems += audit(page, axe, screenshots, "05-start")
+    page.locator("main a.button").press("Enter")
+    page.wait_for_load_state()
+    step = 1
+    problems += audit(page, axe, screenshots, "06-step-1")
+    while "/kontrollera" not in page.url:
+        empty_submit(page)
+        assert page.locator("#error-summary").count() == 1, f"step {step} had no errors"
+        problems += audit(page, axe, screenshots, f"06-step-{step}-errors")
+        answer_step_with_keyboard(page, tmp_path)
+        step += 1
+        if "/kontrollera" not in page.url:
+            problems += audit(page, axe, screenshots, f"06-step-{step}")
+    problems += audit(page, axe, screenshots, "07-check-answers")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Skicka in").press("Enter")
+    problems += audit(page, axe, screenshots, "08-receipt")
+    visit(page, page.locator("a.status-link").get_attribute("href"))
+    problems += audit(page, axe, screenshots, "09-status")
+    page.get_by_role("link", name=re.compile("Registerutdrag")).press("Enter")
+    page.wait_for_load_state()
+    problems += audit(page, axe, screenshots, "10-register-extract")
+    assert problems == []
+
+
+def test_the_staff_pages(app, page, axe, screenshots):
+    problems = []
+    reference = submit(app)
+    visit(page, "/arvika/staff/logga-in")
+    problems += audit(page, axe, screenshots, "20-staff-sign-in")
+    page.fill("#f-email", "nobody@arvika.example")
+    with page.expect_navigation():
+        page.press("#f-email", "Enter")
+    problems += audit(page, axe, screenshots, "20-staff-sign-in-errors")
+
+    sign_in(page, "arvika", create_user(app, "admin@arvika.example", "arvika", "tenant_admin"))
+    for path, name in (
+        ("/arvika/staff/", "21-inbox"),
+        (f"/arvika/staff/arenden/{reference}", "22-case"),
+        (f"/arvika/staff/arenden/{reference}/registerutdrag", "23-staff-extract"),
+        ("/arvika/staff/api-nycklar", "24-api-tokens"),
+        ("/arvika/staff/tvastegsverifiering", "25-two-factor"),
+        ("/arvika/admin/", "30-admin"),
+        ("/arvika/admin/profil", "31-admin-profile"),
+        ("/arvika/admin/e-tjanster", "32-admin-services"),
+        ("/arvika/admin/e-tjanster/forskoleplats/installningar", "33-admin-service-settings"),
+        ("/arvika/admin/personal", "34-admin-staff"),
+        ("/arvika/admin/logg", "35-admin-log"),
+    ):
+        visit(page, path)
+        problems += audit(page, axe, screenshots, name)
+    # A profile saved with a colour that fails contrast: the page with its errors.
+    visit(page, "/arvika/admin/profil")
+    page.fill("#f-primary_colour", "#ffff00")
+    with page.expect_navigation():
+        page.press("#f-primary_colour", "Enter")
+    assert page.locator(".error-summary").count() == 1
+    problems += audit(page, axe, screenshots, "31-admin-profile-errors")
+    assert problems == []
+
+
+def test_the_hub_pages(app, page, axe, screenshots):
+    problems = []
+    submit(app)
+    sign_in(page, "karlstad", create_user(app, "hub@karlstad.example", "karlstad", "hub_admin"))
+    for path, name in (
+        ("/hub/", "40-hub"),
+        ("/hub/medlemmar/ny", "41-hub-new-member"),
+        ("/hub/medlemmar/arvika/avsluta", "42-hub-offboard"),
+        ("/hub/e-tjanster", "43-hub-services"),
+        ("/hub/kostnader", "44-hub-costs"),
+        ("/hub/kostnader/ny", "45-hub-cost-pool"),
+        ("/hub/kostnader/jamfor", "46-hub-cost-compare"),
+        ("/hub/kontaktcenter", "47-hub-contact-centre"),
+        ("/hub/kontaktcenter/registrera", "48-hub-contact-register"),
+    ):
+        visit(page, path)
+        problems += audit(page, axe, screenshots, name)
+    visit(page, "/hub/medlemmar/ny")
+    with page.expect_navigation():
+        page.locator("main form button[type=submit]").last.press("Enter")
+    problems += audit(page, axe, screenshots, "41-hub-new-member-errors")
+    assert problems == []
