@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from api_support import tiny_png
 
 from samverkan.cases import operations
-from samverkan.cases.models import Attachment, Case
+from samverkan.cases.models import Attachment, Case, CaseEvent, ReferenceCounter
 from samverkan.catalogue.queries import form_for, get_enabled_service_or_404
+from samverkan.clock import SWEDEN
 from samverkan.extensions import db
 from samverkan.settings import PROJECT_ROOT
 from samverkan.tenancy.models import Tenant
@@ -164,6 +165,39 @@ def test_a_failed_submission_gives_its_number_back(app):
         )
         db.session.commit()
     assert_gapless(series(app, "arvika"), "ARV", 1)
+
+
+def test_a_seven_digit_number_keeps_every_digit_in_the_reference(app):
+    """The reference is written by SQL on PostgreSQL and by Python on SQLite: both pad to
+    six digits and neither cuts a millionth case's number short."""
+    with app.test_request_context("/arvika/"):
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        year = datetime.now(UTC).astimezone(SWEDEN).year
+        db.session.add(ReferenceCounter(tenant_id=tenant.id, year=year, last_number=999998))
+        db.session.flush()
+        service = get_enabled_service_or_404("synpunkter")
+        form = form_for(service)
+        answers = form.validate_all(ANSWERS).answers
+        root = Path(app.config["UPLOAD_ROOT"])
+        made = [
+            operations.submit_case(
+                db.session, tenant, service, form, answers, channel="api", upload_root=root
+            ).case
+            for _ in range(2)
+        ]
+        assert [(c.number, c.reference) for c in made] == [
+            (999999, f"ARV-{year}-999999"),
+            (1000000, f"ARV-{year}-1000000"),
+        ]
+        stored = db.session.execute(
+            sa.select(Case.reference, CaseEvent.kind).join(CaseEvent).where(Case.number > 999998)
+        ).all()
+        assert sorted(stored) == [
+            (f"ARV-{year}-1000000", "submitted"),
+            (f"ARV-{year}-999999", "submitted"),
+        ]
+        db.session.rollback()
 
 
 def post_fault_step(client, read_csrf, photo: bytes, filename: str, location: str):

@@ -166,16 +166,13 @@ def _register(
 ) -> Case:
     """The case, its first history entry, its files and its receipt, in this transaction.
 
-    From the number on, the member's counter is locked until the commit: the case and its
-    history go in as two Core statements (cases/statements.py), and the returned Case is
-    made a loaded row of the session without another query."""
+    From the number on, the member's counter is locked until the commit, so the number,
+    the case and its history are Core statements (cases/statements.py), on PostgreSQL a
+    single one; the returned Case is made a loaded row of the session without a query."""
     year = now.astimezone(SWEDEN).year
-    number = next_reference_number(session, tenant.id, year, service)
     values = {
         "tenant_id": tenant.id,
-        "reference": format_reference(tenant, year, number),
         "year": year,
-        "number": number,
         "service_slug": service.service_slug,
         "definition_id": service.definition_id,
         "answers": form.to_json(stored),
@@ -187,20 +184,28 @@ def _register(
         "submitted_at": now,
         "updated_at": now,
     }
-    connection = session.connection()
-    case_id = connection.execute(statements.insert_case(), values).scalar_one()
-    connection.execute(
-        statements.insert_event(),
-        {
-            "tenant_id": tenant.id,
-            "case_id": case_id,
-            "kind": "submitted",
-            "status": status.RECEIVED,
-            "message": "Ärendet har tagits emot och registrerats.",
-            "visible_to_citizen": True,
-            "created_at": now,
-        },
-    )
+    first_event = {
+        "kind": "submitted",
+        "message": "Ärendet har tagits emot och registrerats.",
+        "visible_to_citizen": True,
+    }
+    connection, bound = tenant_connection(session)
+    if bound != tenant.id:
+        raise TenantNotBound(f"registering for tenant {tenant.id}, but tenant {bound} is bound")
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(
+            statements.register_case_postgresql(),
+            {**values, **first_event, "prefix": tenant.reference_prefix},
+        ).one_or_none()
+        if row is None:
+            raise ServiceClosed(service.service_slug)
+        case_id, values["number"], values["reference"] = row
+    else:
+        number = next_reference_number(session, tenant.id, year, service)
+        values.update(number=number, reference=format_reference(tenant, year, number))
+        case_id = connection.execute(statements.insert_case(), values).scalar_one()
+        event = {"tenant_id": tenant.id, "case_id": case_id, "status": status.RECEIVED}
+        connection.execute(statements.insert_event(), {**event, **first_event, "created_at": now})
     case = Case(id=case_id, **values)
     orm.make_transient_to_detached(case)
     session.add(case)

@@ -24,6 +24,10 @@ def take_number(dialect_name: str) -> sa.Insert:
     """Increment and return the member's counter for the year, only while the member
     takes cases and the e-service is on in the answers' version (else no row)."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return _take_number(dialect)
+
+
+def _take_number(dialect) -> sa.Insert:
     counters, members, offers = (
         ReferenceCounter.__table__,
         Tenant.__table__,
@@ -71,6 +75,70 @@ def claim_draft() -> sa.Delete:
             drafts.c.expires_at,
         )
     )
+
+
+# The columns a new case is given, each from the bind parameter of the same name.
+CASE_VALUES = (
+    "tenant_id",
+    "year",
+    "service_slug",
+    "definition_id",
+    "answers",
+    "status",
+    "channel",
+    "status_token",
+    "idempotency_key",
+    "request_fingerprint",
+    "submitted_at",
+    "updated_at",
+)
+EVENT_VALUES = ("kind", "message", "visible_to_citizen")
+
+
+@functools.cache
+def register_case_postgresql() -> sa.Select:
+    """PostgreSQL: number, case and its first history entry in one statement, so the
+    member's counter is locked for one round trip and the commit. Returns the case's id,
+    number and reference, or no row when the member or e-service no longer takes cases.
+    SQLite (one writer at a time anyway) takes the three steps one by one."""
+    cases, events = Case.__table__, CaseEvent.__table__
+    number = _take_number(postgresql).cte("number")
+    n = number.c.last_number
+    padded = sa.case(
+        (n > 999999, sa.cast(n, sa.Text)), else_=sa.func.lpad(sa.cast(n, sa.Text), 6, "0")
+    )
+    reference = (
+        sa.bindparam("prefix", type_=sa.String)
+        + "-"
+        + sa.cast(sa.bindparam("year", type_=sa.Integer), sa.Text)
+        + "-"
+        + padded
+    )
+    new_values = [sa.bindparam(name, type_=cases.c[name].type) for name in CASE_VALUES]
+    new_case = (
+        sa.insert(cases)
+        .from_select(
+            [*CASE_VALUES, "number", "reference"],
+            sa.select(*new_values, n, reference).select_from(number),
+        )
+        .returning(cases.c.id, cases.c.number, cases.c.reference)
+        .cte("new_case")
+    )
+    history = (
+        sa.insert(events)
+        .from_select(
+            ["tenant_id", "case_id", "status", "created_at", *EVENT_VALUES],
+            sa.select(
+                sa.bindparam("tenant_id", type_=sa.Integer),
+                new_case.c.id,
+                sa.bindparam("status", type_=events.c.status.type),
+                sa.bindparam("submitted_at", type_=events.c.created_at.type),
+                *(sa.bindparam(name, type_=events.c[name].type) for name in EVENT_VALUES),
+            ).select_from(new_case),
+        )
+        .cte("history")
+    )
+    return sa.select(new_case.c.id, new_case.c.number, new_case.c.reference).add_cte(history)
 
 
 @functools.cache
