@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench faults lint format install dev-install clean
+.PHONY: run test bench faults lint format install dev-install clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,28 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(VENV)/.installed $@
 
-install: $(VENV)/.installed
-dev-install: $(VENV)/.dev-installed
+# The message catalogues, compiled here rather than committed (*.mo is in .gitignore).
+TRANSLATIONS := platform/samverkan/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+BABEL_EXTRACT = $(BIN)/pybabel -q extract -F babel.cfg -k _l --add-location=file --sort-output \
+	--project=Samverkan --copyright-holder=Samverkan
+
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+install: $(VENV)/.installed $(COMPILED)
+dev-install: $(VENV)/.dev-installed $(COMPILED)
+
+# After changing a text in a template or in the code: the catalogues take in new texts
+# (untranslated, never guessed: no fuzzy matching), drop removed ones, and are compiled.
+# tests/test_languages.py fails until every new text has its English translation.
+translations: dev-install
+	$(BABEL_EXTRACT) -o $(TRANSLATIONS)/messages.pot platform
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete \
+		-i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+	rm $(TRANSLATIONS)/messages.pot
+	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
 run: install
 	$(BIN)/flask db upgrade

@@ -96,6 +96,7 @@ def profile_form(app, **changes) -> dict:
         "accent_colour",
         "privacy_notice",
         "accessibility_statement",
+        "default_language",
     ]
     return {**{name: getattr(tenant, name) or "" for name in fields}, **changes}
 

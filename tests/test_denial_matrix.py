@@ -103,6 +103,7 @@ def world(app, client):
             "period": "2026",  # the hub's cost pages and allocations API
             "pool_id": 1,
             "run_id": 1,
+            "lang": "en",  # the language switch
         },
         "citizen": client,  # the browser that submitted the case
     }

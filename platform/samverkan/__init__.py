@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
-    from samverkan import errors, models, templating  # noqa: F401 - models: every table
+    from samverkan import errors, i18n, models, templating  # noqa: F401 - models: every table
     from samverkan.accounts import session as account_session
     from samverkan.accounts.token_views import bp as api_tokens_bp
     from samverkan.accounts.views import bp as accounts_bp
@@ -65,6 +65,7 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.tenancy import resolve
 
     resolve.init_app(app)
+    i18n.init_app(app)  # after resolve: the member's default language needs the member
     templating.init_app(app)
     errors.init_app(app)
     csrf.exempt(api_bp)  # JSON API: no cookies, so no cross-site request to forge

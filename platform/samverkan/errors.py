@@ -3,32 +3,49 @@
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from samverkan.extensions import db
+from samverkan.i18n import DEFAULT_LANGUAGE, chosen_language
 
 logger = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Felaktig begäran", "Det som skickades gick inte att tolka."),
-    401: ("Inloggning krävs", "Du behöver logga in, eller skicka en giltig nyckel, för det här."),
-    403: ("Inte tillåtet", "Ditt konto får inte göra det här."),
-    404: ("Sidan finns inte", "Sidan du letar efter finns inte, eller så är adressen felstavad."),
-    405: ("Metoden stöds inte", "Sidan kan inte användas på det sättet."),
-    413: ("För stor förfrågan", "Det du skickade är för stort för att tas emot."),
-    409: ("Konflikt", "Begäran krockar med något som redan finns."),
-    429: (
-        "För många försök",
-        "Du har försökt för många gånger på kort tid. Vänta några minuter och försök igen.",
+    400: (_l("Felaktig begäran"), _l("Det som skickades gick inte att tolka.")),
+    401: (
+        _l("Inloggning krävs"),
+        _l("Du behöver logga in, eller skicka en giltig nyckel, för det här."),
     ),
-    415: ("Fel innehållstyp", "Skicka JSON med rubriken Content-Type: application/json."),
-    500: ("Något gick fel", "Ett oväntat fel inträffade hos oss. Försök igen om en stund."),
+    403: (_l("Inte tillåtet"), _l("Ditt konto får inte göra det här.")),
+    404: (
+        _l("Sidan finns inte"),
+        _l("Sidan du letar efter finns inte, eller så är adressen felstavad."),
+    ),
+    405: (_l("Metoden stöds inte"), _l("Sidan kan inte användas på det sättet.")),
+    413: (_l("För stor förfrågan"), _l("Det du skickade är för stort för att tas emot.")),
+    409: (_l("Konflikt"), _l("Begäran krockar med något som redan finns.")),
+    429: (
+        _l("För många försök"),
+        _l("Du har försökt för många gånger på kort tid. Vänta några minuter och försök igen."),
+    ),
+    415: (
+        _l("Fel innehållstyp"),
+        _l("Skicka JSON med rubriken Content-Type: application/json."),
+    ),
+    500: (
+        _l("Något gick fel"),
+        _l("Ett oväntat fel inträffade hos oss. Försök igen om en stund."),
+    ),
     503: (
-        "Tjänsten är tillfälligt otillgänglig",
-        "Vi kan inte hämta eller spara uppgifter just nu. Försök igen om en liten stund. "
-        "Om du skickade in ett formulär kan du skicka det igen: det registreras bara en gång.",
+        _l("Tjänsten är tillfälligt otillgänglig"),
+        _l(
+            "Vi kan inte hämta eller spara uppgifter just nu. Försök igen om en liten stund. "
+            "Om du skickade in ett formulär kan du skicka det igen: det registreras bara en gång."
+        ),
     ),
 }
 # What the API says instead: the key is what makes sending again safe there.
@@ -54,8 +71,8 @@ def wants_json() -> bool:
 
 
 def error_response(code: int, message: str | None = None, description: str | None = None):
-    title, default = MESSAGES.get(code, ("Fel", "Något gick fel."))
-    text = message or default
+    title, default = MESSAGES.get(code, (_("Fel"), _("Något gick fel.")))
+    title, text = str(title), str(message or default)
     if wants_json():
         return jsonify({"error": title, "message": text}), code
     return render_template(
@@ -64,12 +81,14 @@ def error_response(code: int, message: str | None = None, description: str | Non
 
 
 def database_unavailable_response(exc: Exception):
-    """503 with Retry-After: the Swedish page, or a JSON problem for the API. Rendered
+    """503 with Retry-After: the page, or a JSON problem for the API. Rendered
     without the request's session or user (each would ask the database again)."""
     cause = getattr(exc, "orig", None) or exc
     first_line = (str(cause).splitlines() or [""])[0]  # the server's words, no parameters
     logger.warning("database unavailable: %s: %s", type(cause).__name__, first_line[:200])
-    title, message = MESSAGES[503]
+    # The language without the member's default (reading it could ask the database).
+    g.lang = g.get("lang") or chosen_language() or DEFAULT_LANGUAGE
+    title, message = (str(text) for text in MESSAGES[503])
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
     if wants_json():
         # The key matters only where something is sent; a reading client just tries again.
@@ -83,7 +102,7 @@ def database_unavailable_response(exc: Exception):
         title=title,
         message=message,
         tenant=None,
-        lang="sv",
+        lang=g.lang,
         platform_name=current_app.config["PLATFORM_NAME"],
         region_name=current_app.config["REGION_NAME"],
     )
@@ -113,15 +132,17 @@ def init_app(app: Flask) -> None:
     def _csrf(exc):
         return error_response(
             400,
-            "Formuläret hade gått ut eller kom inte från den här sidan. "
-            "Gå tillbaka, ladda om sidan och försök igen.",
+            _(
+                "Formuläret hade gått ut eller kom inte från den här sidan. "
+                "Gå tillbaka, ladda om sidan och försök igen."
+            ),
         )
 
     @app.errorhandler(SecurityError)
     def _untrusted_host(exc):
         # No page to render: every link on it would be built from the refused host.
         return (
-            "Okänt värdnamn: adressen hör inte till den här tjänsten.\n",
+            _("Okänt värdnamn: adressen hör inte till den här tjänsten.") + "\n",
             400,
             {"Content-Type": "text/plain; charset=utf-8"},
         )

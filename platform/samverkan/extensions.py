@@ -2,6 +2,7 @@
 
 import os
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -21,6 +22,7 @@ db = SQLAlchemy(model_class=Base)
 # Batch mode lets later revisions alter SQLite tables (it cannot ALTER most things).
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()
+babel = Babel()
 login_manager = LoginManager()
 # In memory by default; RATELIMIT_STORAGE_URI (e.g. redis://…) shares counts between workers.
 limiter = Limiter(key_func=get_remote_address)

@@ -155,6 +155,7 @@ PROFILE_FIELDS = {
     "phone",
     "visiting_address",
     "retention_months",
+    "default_language",
 }
 
 

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from babel.dates import format_datetime
 from flask import Flask, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,6 +12,7 @@ from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.uploads import accept_attribute
 from samverkan.clock import SWEDEN
+from samverkan.i18n import LANGUAGES, current_language, switch_url
 
 MONTHS = [
     "januari",
@@ -26,14 +28,17 @@ MONTHS = [
     "november",
     "december",
 ]
+# Swedish "23 november 2026 kl. 14.05", English "23 November 2026 at 14:05".
+DATETIME_PATTERNS = {"sv": "d MMMM y 'kl.' HH.mm", "en": "d MMMM y 'at' HH:mm"}
 
 
-def local_datetime(value: datetime | None) -> str:
-    """'23 november 2026 kl. 14.05' in Swedish time."""
+def local_datetime(value: datetime | None, lang: str | None = None) -> str:
+    """A moment in Swedish time, written as the page's language writes it."""
     if value is None:
         return ""
-    local = value.astimezone(SWEDEN)
-    return f"{local.day} {MONTHS[local.month - 1]} {local.year} kl. {local:%H.%M}"
+    lang = lang or current_language()
+    pattern = DATETIME_PATTERNS.get(lang, DATETIME_PATTERNS["sv"])
+    return format_datetime(value, pattern, tzinfo=SWEDEN, locale=lang)
 
 
 _hub = memo.Memo("TENANT_CACHE_SECONDS")
@@ -61,8 +66,12 @@ def hub_slug() -> str | None:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["hub_slug"] = hub_slug
     app.jinja_env.filters["local_datetime"] = local_datetime
-    app.jinja_env.filters["t"] = lambda text: localized(text, g.get("lang", "sv"))
-    app.jinja_env.globals["status_label"] = status_label
+    app.jinja_env.filters["t"] = lambda text: localized(text, current_language())
+    # Globals, not context: imported macros (catalogue/fields.html) see them too.
+    app.jinja_env.globals["status_label"] = lambda status: status_label(status, current_language())
+    app.jinja_env.globals["current_language"] = current_language
+    app.jinja_env.globals["language_switch_url"] = switch_url
+    app.jinja_env.globals["languages"] = LANGUAGES
     app.jinja_env.globals["file_accept"] = accept_attribute
 
     @app.context_processor
@@ -79,5 +88,5 @@ def init_app(app: Flask) -> None:
             "tenant": g.get("tenant"),
             "platform_name": current_app.config["PLATFORM_NAME"],
             "region_name": current_app.config["REGION_NAME"],
-            "lang": g.get("lang", "sv"),
+            "lang": current_language(),
         }

@@ -7,6 +7,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    post_load,
     pre_load,
     validate,
     validates,
@@ -16,6 +17,7 @@ from marshmallow import (
 from samverkan.accounts.models import ROLES
 from samverkan.accounts.operations import MIN_PASSWORD_LENGTH
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
+from samverkan.i18n import LANGUAGES
 from samverkan.retention.periods import Months
 
 TEXT_MAX = 20_000  # a privacy notice or accessibility statement is long, but not a book
@@ -110,8 +112,20 @@ class ProfileSchema(_Form):
     accessibility_statement = _optional(
         fields.String(validate=_length(1, TEXT_MAX, "Tillgänglighetsredogörelsen"))
     )
+    # What a visitor who has not chosen a language gets (i18n.py). A form without it
+    # (the hub's onboarding form) leaves it as it is.
+    default_language = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(tuple(LANGUAGES), error="Välj svenska eller engelska."),
+    )
     # Empty: no period decided, so retention thins nothing (never a made-up default).
     retention_months = Months("gallringsfristen")
+
+    @post_load
+    def _language_not_given_is_kept(self, data, **kwargs):
+        if data.get("default_language") is None:
+            data.pop("default_language", None)
+        return data
 
     @validates("primary_colour")
     def _readable(self, value: str, **kwargs) -> None:

@@ -51,10 +51,10 @@ def csv_rows(cases: Iterable[Case]) -> Iterator[list[str]]:
                 case.reference,
                 localized(case.definition.content["title"], "sv"),
                 label(case.status),
-                local_datetime(case.submitted_at),
+                local_datetime(case.submitted_at, "sv"),
                 case.assigned_to.name if case.assigned_to else "",
                 case.channel,
-                local_datetime(case.updated_at),
+                local_datetime(case.updated_at, "sv"),
                 answers_text(form, case),
             )
         ]

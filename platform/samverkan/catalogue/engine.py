@@ -9,6 +9,8 @@ dropped, so a citizen who changes their mind never leaves stale answers behind.
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
 from samverkan.catalogue import scanning
@@ -107,11 +109,15 @@ class ServiceForm:
         target = self.fields[condition["field"]]
         question = localized(target["label"], lang)
         if target["type"] == "consent":
-            return f"Besvaras bara om du har kryssat i ”{question}”."
+            return _("Besvaras bara om du har kryssat i ”%(question)s”.", question=question)
         wanted = condition["any_of"] if "any_of" in condition else [condition["equals"]]
         labels = dict(self.options(target, lang))
-        answers = " eller ".join(f"”{labels.get(value, value)}”" for value in wanted)
-        return f"Besvaras bara om du har svarat {answers} på frågan ”{question}”."
+        answers = _(" eller ").join(f"”{labels.get(value, value)}”" for value in wanted)
+        return _(
+            "Besvaras bara om du har svarat %(answers)s på frågan ”%(question)s”.",
+            answers=answers,
+            question=question,
+        )
 
     def fields_on_page(self, step: dict, answers: dict) -> list[dict]:
         """The fields a step's page shows. A condition on an earlier step's answer is
@@ -143,8 +149,9 @@ class ServiceForm:
     def schema(self, specs: list[dict], unknown=RAISE) -> Schema:
         """The marshmallow schema for these fields, with this member's option lists. Built
         once per set of fields: a form is shared by a worker's requests (form_for), and a
-        schema keeps no state between loads."""
-        key = (tuple(spec["name"] for spec in specs), unknown)
+        schema keeps no state between loads. Its messages are in the language of the
+        request that built it, so that language is part of the key."""
+        key = (tuple(spec["name"] for spec in specs), unknown, str(get_locale()))
         schema = self._schemas.get(key)
         if schema is None:
             declared = {

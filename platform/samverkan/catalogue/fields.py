@@ -1,7 +1,8 @@
 """Field types of the form engine: how each is validated, read from a form, and shown.
 
 A registry like CTFd's challenge classes: the definition names a type, the engine asks
-the type for a marshmallow field. Messages are the Swedish ones a citizen reads.
+the type for a marshmallow field (built for each validation, so in the request's
+language). Messages are the Swedish ones a citizen reads, translated with Flask-Babel.
 """
 
 import base64
@@ -10,6 +11,8 @@ import re
 from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
 from stdnum.util import isdigits
 
@@ -17,8 +20,8 @@ from samverkan.catalogue import scanning, swedish
 from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sniff_kind
 from samverkan.clock import swedish_today
 
-REQUIRED = "Du måste fylla i det här fältet."
-NOT_TEXT = "Svaret är inte text."
+REQUIRED = _l("Du måste fylla i det här fältet.")
+NOT_TEXT = _l("Svaret är inte text.")
 TRUTHY = {True, "ja", "true", "on"}  # what a ticked consent box may arrive as
 MARKUP = re.compile(r"<\s*[a-zA-Z/!?]")
 # Control characters, and lone UTF-16 surrogates (half a character, not text at all).
@@ -38,12 +41,12 @@ class CleanString(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
         if not text:
-            raise ValidationError(self.error_messages.get("required", REQUIRED))
+            raise ValidationError(self.error_messages.get("required", str(REQUIRED)))
         if CONTROL.search(text):
-            raise ValidationError("Texten innehåller otillåtna tecken.")
+            raise ValidationError(_("Texten innehåller otillåtna tecken."))
         if MARKUP.search(text):
             raise ValidationError(
-                "Texten får inte innehålla HTML-kod. Ta bort tecknet < eller skriv det som text."
+                _("Texten får inte innehålla HTML-kod. Ta bort tecknet < eller skriv det som text.")
             )
         return text
 
@@ -61,7 +64,7 @@ class NormalizedNumber(CleanString):
         try:
             return self.normalize(text)
         except swedish.InvalidNumber as exc:
-            raise ValidationError(self.message) from exc
+            raise ValidationError(str(self.message)) from exc
 
 
 class WholeNumber(fields.Integer):
@@ -100,20 +103,20 @@ class UploadField(fields.Field):
             try:
                 content = base64.b64decode(str(value["content_base64"]), validate=True)
             except (binascii.Error, ValueError) as exc:
-                raise ValidationError("Filens innehåll är inte giltig base64.") from exc
+                raise ValidationError(_("Filens innehåll är inte giltig base64.")) from exc
         else:
             raise ValidationError('Skicka filen som {"filename": "...", "content_base64": "..."}.')
         if not content:
-            raise ValidationError("Filen är tom. Välj en fil med innehåll.")
+            raise ValidationError(_("Filen är tom. Välj en fil med innehåll."))
         if len(content) > limit:
             raise ValidationError(
-                f"Filen är för stor. Den får vara högst {limit // (1024 * 1024)} MB."
+                _("Filen är för stor. Den får vara högst %(mb)s MB.", mb=limit // (1024 * 1024))
             )
         kind = sniff_kind(content)
         if kind not in self.accept:
             names = [FILE_KINDS[k][0] for k in self.accept]
-            names = " eller ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
-            raise ValidationError(f"Filen måste vara av typen {names}.")
+            names = str(_(" eller ")).join(filter(None, [", ".join(names[:-1]), names[-1]]))
+            raise ValidationError(_("Filen måste vara av typen %(names)s.", names=names))
         if scanner is not None:
             problem = scanning.check(scanner, content)
             if problem is not None:
@@ -130,10 +133,10 @@ class FieldType:
 
     def messages(self, spec: dict) -> dict[str, str]:
         return {
-            "required": REQUIRED,
-            "null": REQUIRED,
-            "invalid": "Ogiltigt värde.",
-            "invalid_utf8": NOT_TEXT,  # bytes where text belongs
+            "required": str(REQUIRED),
+            "null": str(REQUIRED),
+            "invalid": _("Ogiltigt värde."),
+            "invalid_utf8": str(NOT_TEXT),  # bytes where text belongs
         }
 
     def marshmallow_field(self, spec: dict, options: list[tuple[str, str]]) -> fields.Field:
@@ -164,7 +167,9 @@ class TextType(FieldType):
         return CleanString(
             required=spec["required"],
             error_messages=self.messages(spec),
-            validate=validate.Length(max=limit, error=f"Texten får vara högst {limit} tecken."),
+            validate=validate.Length(
+                max=limit, error=_("Texten får vara högst %(limit)s tecken.", limit=limit)
+            ),
         )
 
     def json_schema(self, spec, options):
@@ -186,9 +191,9 @@ class EmailType(FieldType):
             required=spec["required"],
             error_messages={
                 **self.messages(spec),
-                "invalid": "Ange en giltig e-postadress, till exempel namn@exempel.se.",
+                "invalid": _("Ange en giltig e-postadress, till exempel namn@exempel.se."),
             },
-            validate=validate.Length(max=254, error="E-postadressen är för lång."),
+            validate=validate.Length(max=254, error=_("E-postadressen är för lång.")),
         )
 
     def json_schema(self, spec, options):
@@ -200,7 +205,7 @@ class PhoneType(FieldType):
     input_type = "tel"
 
     def marshmallow_field(self, spec, options):
-        message = "Ange ett telefonnummer med siffror, till exempel 070-123 45 67."
+        message = _("Ange ett telefonnummer med siffror, till exempel 070-123 45 67.")
 
         def check(value: str) -> None:
             digits = sum(ch.isdigit() for ch in value)
@@ -217,7 +222,7 @@ class PhoneType(FieldType):
 
 class PersonnummerType(FieldType):
     name = "personnummer"
-    message = (
+    message = _l(
         "Ange ett giltigt personnummer eller samordningsnummer med 10 eller 12 siffror, "
         "till exempel ÅÅÅÅMMDD-NNNN."
     )
@@ -240,7 +245,7 @@ class OrgnrType(FieldType):
     def marshmallow_field(self, spec, options):
         return NormalizedNumber(
             swedish.normalize_orgnr,
-            "Ange ett giltigt organisationsnummer med 10 siffror, till exempel NNNNNN-NNNN.",
+            _("Ange ett giltigt organisationsnummer med 10 siffror, till exempel NNNNNN-NNNN."),
             required=spec["required"],
             error_messages=self.messages(spec),
         )
@@ -252,7 +257,7 @@ class PostnummerType(FieldType):
     def marshmallow_field(self, spec, options):
         return NormalizedNumber(
             swedish.normalize_postnummer,
-            "Ange ett postnummer med fem siffror, till exempel 123 45.",
+            _("Ange ett postnummer med fem siffror, till exempel 123 45."),
             required=spec["required"],
             error_messages=self.messages(spec),
         )
@@ -265,15 +270,15 @@ class DateType(FieldType):
     def marshmallow_field(self, spec, options):
         def in_range(value: date) -> None:
             if spec.get("range") == "future" and value < swedish_today():
-                raise ValidationError("Datumet måste vara i dag eller senare.")
+                raise ValidationError(_("Datumet måste vara i dag eller senare."))
             if spec.get("range") == "past" and value > swedish_today():
-                raise ValidationError("Datumet får inte vara i framtiden.")
+                raise ValidationError(_("Datumet får inte vara i framtiden."))
 
         return fields.Date(
             required=spec["required"],
             error_messages={
                 **self.messages(spec),
-                "invalid": "Ange ett datum som ÅÅÅÅ-MM-DD, till exempel 2027-01-15.",
+                "invalid": _("Ange ett datum som ÅÅÅÅ-MM-DD, till exempel 2027-01-15."),
             },
             validate=in_range,
         )
@@ -295,17 +300,17 @@ class NumberType(FieldType):
     def marshmallow_field(self, spec, options):
         low, high = spec.get("min"), spec.get("max")
         if low is not None and high is not None:
-            message = f"Ange ett heltal mellan {low} och {high}."
+            message = _("Ange ett heltal mellan %(low)s och %(high)s.", low=low, high=high)
         elif low is not None:
-            message = f"Ange ett heltal som är {low} eller större."
+            message = _("Ange ett heltal som är %(low)s eller större.", low=low)
         else:
-            message = f"Ange ett heltal som är högst {high}."
+            message = _("Ange ett heltal som är högst %(high)s.", high=high)
         return WholeNumber(
             required=spec["required"],
             strict=False,
             error_messages={
                 **self.messages(spec),
-                "invalid": "Ange ett heltal, till exempel 12.",
+                "invalid": _("Ange ett heltal, till exempel 12."),
                 "too_large": message,
             },
             validate=validate.Range(min=low, max=high, error=message),
@@ -335,9 +340,9 @@ class ChoiceType(FieldType):
     def marshmallow_field(self, spec, options):
         return fields.String(
             required=spec["required"],
-            error_messages={**self.messages(spec), "required": "Välj ett av alternativen."},
+            error_messages={**self.messages(spec), "required": _("Välj ett av alternativen.")},
             validate=validate.OneOf(
-                [value for value, _ in options], error="Välj ett av alternativen."
+                [value for value, _ in options], error=_("Välj ett av alternativen.")
             ),
         )
 
@@ -358,26 +363,26 @@ class MultichoiceType(FieldType):
 
         def check(values: list[str]) -> None:
             if not values:
-                raise ValidationError("Välj minst ett alternativ.")
+                raise ValidationError(_("Välj minst ett alternativ."))
             if len(set(values)) != len(values):
-                raise ValidationError("Välj varje alternativ bara en gång.")
+                raise ValidationError(_("Välj varje alternativ bara en gång."))
             if limit and len(values) > limit:
-                raise ValidationError(f"Välj högst {limit} alternativ.")
+                raise ValidationError(_("Välj högst %(limit)s alternativ.", limit=limit))
 
         return fields.List(
             fields.String(
-                validate=validate.OneOf(allowed, error="Välj bland alternativen."),
+                validate=validate.OneOf(allowed, error=_("Välj bland alternativen.")),
                 error_messages={
-                    "invalid": "Välj bland alternativen.",
-                    "invalid_utf8": NOT_TEXT,
-                    "null": REQUIRED,
+                    "invalid": _("Välj bland alternativen."),
+                    "invalid_utf8": str(NOT_TEXT),
+                    "null": str(REQUIRED),
                 },
             ),
             required=spec["required"],
             error_messages={
                 **self.messages(spec),
-                "required": "Välj minst ett alternativ.",
-                "invalid": "Skicka alternativen som en lista.",
+                "required": _("Välj minst ett alternativ."),
+                "invalid": _("Skicka alternativen som en lista."),
             },
             validate=check,
         )
@@ -399,12 +404,12 @@ class MultichoiceType(FieldType):
 class ConsentType(FieldType):
     name = "consent"
     template = "consent"
-    message = "Du måste kryssa i rutan för att gå vidare."
+    message = _l("Du måste kryssa i rutan för att gå vidare.")
 
     def marshmallow_field(self, spec, options):
         def ticked(value: bool) -> None:
             if spec["required"] and value is not True:
-                raise ValidationError(self.message)
+                raise ValidationError(str(self.message))
 
         return fields.Boolean(
             required=spec["required"],
@@ -412,14 +417,14 @@ class ConsentType(FieldType):
             falsy={False, "nej", "false"},
             error_messages={
                 **self.messages(spec),
-                "required": self.message,
-                "invalid": "Svara med sant eller falskt.",
+                "required": str(self.message),
+                "invalid": _("Svara med sant eller falskt."),
             },
             validate=ticked,
         )
 
     def display(self, spec, value, options):
-        return "Ja" if value else "Nej"
+        return str(_("Ja") if value else _("Nej"))
 
     def json_schema(self, spec, options):
         return {"type": "boolean"}
@@ -434,7 +439,7 @@ class FileType(FieldType):
             accept=spec.get("accept", list(FILE_KINDS)),
             max_bytes=spec.get("max_size_mb", 10) * 1024 * 1024,
             required=spec["required"],
-            error_messages={**self.messages(spec), "required": "Välj en fil att ladda upp."},
+            error_messages={**self.messages(spec), "required": _("Välj en fil att ladda upp.")},
         )
 
     def from_form(self, spec, form, files):

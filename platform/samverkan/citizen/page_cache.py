@@ -12,7 +12,8 @@ a change is committed anywhere through the app (memo.py), else after the time to
 page whose key names everything it is built from (`complete_key`, a form's first step)
 is kept longer (KEYED_CACHE_SECONDS): when the worker's memory of the member and
 e-service runs out, it reads them again and, if nothing changed, finds the same key and
-need not render again.
+need not render again. The page's language is part of every key: an English page is
+never served to a Swedish visitor.
 """
 
 from collections.abc import Callable, Hashable
@@ -20,6 +21,7 @@ from collections.abc import Callable, Hashable
 from flask import session
 from flask_wtf.csrf import generate_csrf
 
+from samverkan.i18n import current_language
 from samverkan.memo import Memo
 
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in rendered HTML
@@ -37,6 +39,7 @@ def serve(
     """The page for key, rendered by render() at most once per time to live."""
     if session.get("_flashes"):  # a message for this visitor only: neither shared nor lost
         return render()
+    key = (key, current_language())
     pages = _fully_keyed_pages if complete_key else _pages
     body = pages.get(key)
     if body is None:

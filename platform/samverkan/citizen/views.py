@@ -31,6 +31,7 @@ from samverkan.citizen import drafts, page_cache
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
+from samverkan.i18n import current_language
 from samverkan.retention.periods import months_text, period_for
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import extracts_limited, limited
@@ -282,7 +283,7 @@ def check(service: str):
         "citizen/check.html",
         service=tenant_service,
         form=form,
-        summary=[s for s in form.summary(answers) if s["rows"]],
+        summary=[s for s in form.summary(answers, current_language()) if s["rows"]],
     )
 
 
@@ -364,7 +365,9 @@ def receipt(token: str):
         "citizen/receipt.html",
         case=case,
         definition=case.definition.content,
-        summary=form.summary(form.from_json(case.answers)) if drafts.submitted_here(token) else [],
+        summary=form.summary(form.from_json(case.answers), current_language())
+        if drafts.submitted_here(token)
+        else [],
         status_url=url_for(".status", token=token, _external=True),
     )
 

@@ -19,11 +19,14 @@ Two audiences, two rules:
 from datetime import datetime
 
 from flask import url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
+from samverkan.i18n import current_language
 from samverkan.retention.periods import MEMBER, months_after, months_text, period_for
 from samverkan.tenancy.models import Tenant
 
@@ -31,19 +34,19 @@ CITIZEN = "citizen"
 STAFF = "staff"
 
 CHANNELS = {
-    "web": "Du lämnade uppgifterna i e-tjänsten på webben.",
-    "api": "Uppgifterna kom in genom e-tjänsten via ett annat system (API).",
-    "assisted": "Uppgifterna registrerades av kontaktcenter när du hörde av dig.",
+    "web": _l("Du lämnade uppgifterna i e-tjänsten på webben."),
+    "api": _l("Uppgifterna kom in genom e-tjänsten via ett annat system (API)."),
+    "assisted": _l("Uppgifterna registrerades av kontaktcenter när du hörde av dig."),
 }
 EVENT_KINDS = {
-    "submitted": "Inkommet",
-    "status_changed": "Status ändrad",
-    "note": "Intern anteckning",
+    "submitted": _l("Inkommet"),
+    "status_changed": _l("Status ändrad"),
+    "note": _l("Intern anteckning"),
 }
-RIGHTS = (
+RIGHTS = _l(
     "Du har rätt att begära att felaktiga uppgifter rättas, att uppgifter raderas eller att "
     "behandlingen begränsas, och att invända mot behandlingen, i den mån lagen medger det. "
-    "Kontakta {name}. Du kan också klaga hos Integritetsskyddsmyndigheten (IMY)."
+    "Kontakta %(name)s. Du kan också klaga hos Integritetsskyddsmyndigheten (IMY)."
 )
 
 
@@ -66,26 +69,27 @@ def retention(tenant: Tenant, case: Case) -> dict:
     period = period_for(tenant, case.service_slug)
     found = {"months": period.months, "set_for": None, "thinned_from": None}
     if not period.is_set:
-        found["description"] = (
-            f"{tenant.name} har inte beslutat någon gallringsfrist för e-tjänsten här; "
-            "uppgifterna bevaras tills en frist är beslutad."
+        found["description"] = _(
+            "%(name)s har inte beslutat någon gallringsfrist för e-tjänsten här; "
+            "uppgifterna bevaras tills en frist är beslutad.",
+            name=tenant.name,
         )
         return found
     found["set_for"] = "kommunen" if period.source == MEMBER else "e-tjänsten"
-    found["description"] = (
-        f"Personuppgifterna i ärendet gallras {months_text(period.months)} efter att "
-        "ärendet avslutats."
+    found["description"] = _(
+        "Personuppgifterna i ärendet gallras %(period)s efter att ärendet avslutats.",
+        period=months_text(period.months),
     )
     if case.closed_at is not None:
         found["thinned_from"] = months_after(case.closed_at, period.months)
     return found
 
 
-def _answers(case: Case, form: ServiceForm, shown: bool) -> tuple[list, list]:
+def _answers(case: Case, form: ServiceForm, shown: bool, lang: str) -> tuple[list, list]:
     """(steps with their answered rows, attachments). A withheld value is None."""
     answers = form.from_json(case.answers)
     steps = []
-    for step in form.summary(answers):
+    for step in form.summary(answers, lang):
         rows = [
             {
                 "name": row["name"],
@@ -100,7 +104,7 @@ def _answers(case: Case, form: ServiceForm, shown: bool) -> tuple[list, list]:
     attachments = [
         {
             "field": attachment.field_name,
-            "label": localized(form.fields.get(attachment.field_name, {}).get("label")),
+            "label": localized(form.fields.get(attachment.field_name, {}).get("label"), lang),
             "filename": attachment.filename if shown else None,
             "content_type": attachment.content_type,
             "size": attachment.size,
@@ -111,7 +115,7 @@ def _answers(case: Case, form: ServiceForm, shown: bool) -> tuple[list, list]:
     return steps, attachments
 
 
-def _history(case: Case, audience: str) -> list[dict]:
+def _history(case: Case, audience: str, lang: str) -> list[dict]:
     rows = []
     for event in case.events:
         internal = not event.visible_to_citizen
@@ -121,9 +125,9 @@ def _history(case: Case, audience: str) -> list[dict]:
         rows.append(
             {
                 "at": event.created_at,
-                "what": EVENT_KINDS.get(event.kind, event.kind),
+                "what": str(EVENT_KINDS.get(event.kind, event.kind)),
                 "status": event.status,
-                "status_label": status.label(event.status),
+                "status_label": status.label(event.status, lang),
                 "message": event.message,
                 "internal": internal,
             }
@@ -132,24 +136,26 @@ def _history(case: Case, audience: str) -> list[dict]:
 
 
 def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now: datetime):
-    """The extract as plain data (datetimes as such); schemas.ExtractSchema dumps it."""
+    """The extract as plain data (datetimes as such); schemas.ExtractSchema dumps it. In
+    the language of the request that asks for it (Swedish outside a request)."""
+    lang = current_language()
     definition = case.definition.content
     form = ServiceForm(definition, {})
     thinned = case.thinned_at is not None
-    steps, attachments = ([], []) if thinned else _answers(case, form, answers_shown)
+    steps, attachments = ([], []) if thinned else _answers(case, form, answers_shown, lang)
     extract = {
-        "document": "Registerutdrag enligt artikel 15 i dataskyddsförordningen (GDPR)",
+        "document": _("Registerutdrag enligt artikel 15 i dataskyddsförordningen (GDPR)"),
         "made_at": now,
         "made_for": audience,
         "controller": controller(tenant),
         "case": {
             "reference": case.reference,
             "service": case.service_slug,
-            "service_title": localized(definition["title"]),
+            "service_title": localized(definition["title"], lang),
             "service_version": case.definition.version,
-            "source": CHANNELS.get(case.channel, ""),
+            "source": str(CHANNELS.get(case.channel, "")),
             "status": case.status,
-            "status_label": status.label(case.status),
+            "status_label": status.label(case.status, lang),
             "submitted_at": case.submitted_at,
             "updated_at": case.updated_at,
             "closed_at": case.closed_at,
@@ -159,11 +165,11 @@ def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now
         "answers_shown": answers_shown and not thinned,
         "answers": steps,
         "attachments": attachments,
-        "history": _history(case, audience),
-        "rights": RIGHTS.format(name=tenant.name),
+        "history": _history(case, audience, lang),
+        "rights": str(RIGHTS) % {"name": tenant.name},
     }
     # Only what the definition itself states: never a purpose or basis made up here.
     for key in ("purpose", "legal_basis"):
         if definition.get(key):
-            extract[key] = localized(definition[key])
+            extract[key] = localized(definition[key], lang)
     return extract

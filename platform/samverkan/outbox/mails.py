@@ -1,15 +1,22 @@
 """The e-mails the platform sends, queued in the transaction of their cause.
 
-Texts are Swedish (the citizen's default); they carry no answers and no personnummer,
-only the reference and the private status link, since e-mail is not a secure channel.
+Texts are Swedish, except the receipt for a case sent on the web: that one is in the
+language the citizen used on the pages (the request's; i18n.py). Later messages about a
+case are Swedish, since nothing stores the citizen's language and the case worker's own
+words in them are Swedish too. They carry no answers and no personnummer, only the
+reference and the private status link, since e-mail is not a secure channel.
 """
 
+from flask import has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
 from samverkan.cases.models import Case, CaseEvent
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
+from samverkan.i18n import DEFAULT_LANGUAGE, current_language
 from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
@@ -31,7 +38,16 @@ def _status_link(tenant: Tenant, case: Case) -> str:
 
 
 def _signature(tenant: Tenant) -> str:
-    return f"Med vänlig hälsning\n{tenant.name}\n\nDet här meddelandet går inte att svara på."
+    return _(
+        "Med vänlig hälsning\n%(name)s\n\nDet här meddelandet går inte att svara på.",
+        name=tenant.name,
+    )
+
+
+def _swedish_signature(tenant: Tenant) -> str:
+    """Staff may read their pages in English; what they send a citizen is Swedish."""
+    with force_locale(DEFAULT_LANGUAGE):
+        return _signature(tenant)
 
 
 def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: dict) -> None:
@@ -42,16 +58,20 @@ def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: 
     address = citizen_address(case, definition)
     if not address:
         return
-    title = localized(definition["title"], "sv")
-    enqueue(
-        session,
-        f"case:{case.reference}:received",
-        address,
-        f"Vi har tagit emot ditt ärende {case.reference}",
-        f"Hej!\n\nVi har tagit emot ditt ärende om {title.lower()} med "
-        f"referensnumret {case.reference}.\n\nHär kan du följa ärendet:\n"
-        f"{_status_link(tenant, case)}\n\nSpara länken: den är personlig.\n\n" + _signature(tenant),
-    )
+    web = case.channel == "web" and has_request_context()
+    lang = current_language() if web else DEFAULT_LANGUAGE
+    with force_locale(lang):
+        subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=case.reference)
+        body = _(
+            "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
+            "%(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
+            "Spara länken: den är personlig.",
+            service=localized(definition["title"], lang).lower(),
+            reference=case.reference,
+            link=_status_link(tenant, case),
+        )
+        signature = _signature(tenant)
+    enqueue(session, f"case:{case.reference}:received", address, subject, body + "\n\n" + signature)
 
 
 def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEvent) -> None:
@@ -68,7 +88,7 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
         f"case:{case.reference}:event:{event.id}",
         address,
         f"Ditt ärende {case.reference}: {status_label(case.status).lower()}",
-        "\n\n".join(lines) + "\n\n" + _signature(tenant),
+        "\n\n".join(lines) + "\n\n" + _swedish_signature(tenant),
     )
 
 
@@ -81,5 +101,6 @@ def invitation(session: orm.Session, tenant: Tenant, invite: Invitation, link: s
         f"Inbjudan till e-tjänsterna för {tenant.name}",
         f"Hej {invite.name}!\n\nDu har blivit inbjuden att arbeta i {tenant.name}s "
         f"e-tjänster i Samverkan. Öppna länken för att välja lösenord och komma igång:\n\n"
-        f"{link}\n\nLänken gäller i sju dagar och kan användas en gång.\n\n" + _signature(tenant),
+        f"{link}\n\nLänken gäller i sju dagar och kan användas en gång.\n\n"
+        + _swedish_signature(tenant),
     )

@@ -10,6 +10,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask_babel import ngettext
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from samverkan.clock import SWEDEN
@@ -43,10 +44,9 @@ class Period:
 
 def months_text(months: int) -> str:
     """'1 månad', '18 månader', '24 månader (2 år)'."""
-    text = f"{months} {'månad' if months == 1 else 'månader'}"
+    text = ngettext("%(num)d månad", "%(num)d månader", months)
     if months % 12 == 0:
-        years = months // 12
-        text += f" ({years} år)"
+        text += " " + ngettext("(%(num)d år)", "(%(num)d år)", months // 12)
     return text
 
 

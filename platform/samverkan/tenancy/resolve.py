@@ -3,6 +3,7 @@ header or form field the client controls."""
 
 import sqlalchemy as sa
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
 
 from samverkan.extensions import db
 from samverkan.tenancy import snapshot
@@ -86,11 +87,13 @@ def _closed_member_answer(tenant: Tenant):
     if request.blueprint in CLOSED_PUBLIC_BLUEPRINTS:
         if request.endpoint in CLOSED_STILL_SERVED:
             return None
-        code, title = 410, f"{tenant.name} använder inte längre e-tjänsterna här"
-        message = f"{tenant.name} har lämnat samverkan. Sidorna och e-tjänsterna är stängda."
+        code, title = 410, _("%(name)s använder inte längre e-tjänsterna här", name=tenant.name)
+        message = _(
+            "%(name)s har lämnat samverkan. Sidorna och e-tjänsterna är stängda.", name=tenant.name
+        )
     elif request.method not in SAFE_METHODS and request.blueprint not in CLOSED_STILL_WRITABLE:
-        code, title = 409, "Medlemmen är avslutad"
-        message = "Medlemmen är avslutad; ärendena kan bara läsas."
+        code, title = 409, _("Medlemmen är avslutad")
+        message = _("Medlemmen är avslutad; ärendena kan bara läsas.")
     else:
         return None
     if request.path.startswith("/api/"):

@@ -1,0 +1,135 @@
+"""Which language a page is in: Swedish first, English second (Flask-Babel).
+
+Swedish is the source language of every text in the code and templates; translations/
+holds the English catalogue (compiled by the install step, never committed as .mo).
+
+The language of a request, in order:
+1. the visitor's own choice, made with the switch on every page and kept in a cookie of
+   its own (not the session, which signing in, signing out and time-outs clear);
+2. the member's default language (tenants/*.toml, `default_language`);
+3. Swedish.
+The browser's Accept-Language is deliberately not used: a member that has chosen its
+default should get it, a browser set to English on a Swedish computer is common and says
+little about what the visitor reads best, and the switch is one click away on every page.
+The API always answers in Swedish, its documented language.
+"""
+
+import re
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
+
+from samverkan.access import public
+from samverkan.extensions import babel
+
+LANGUAGES = {"sv": "Svenska", "en": "English"}
+DEFAULT_LANGUAGE = "sv"
+COOKIE = "samverkan_lang"
+COOKIE_SECONDS = 365 * 24 * 3600
+# What a switch link may carry back to: a path on this site, no scheme, no host, no
+# backslash (browsers read "/\evil" as "//evil"), no control characters.
+_UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
+
+bp = Blueprint("i18n", __name__)
+
+
+def chosen_language() -> str | None:
+    """The language the visitor picked with the switch, if any."""
+    lang = request.cookies.get(COOKIE)
+    return lang if lang in LANGUAGES else None
+
+
+def select_language() -> str:
+    if not has_request_context():  # the CLI, the outbox worker
+        return DEFAULT_LANGUAGE
+    if request.path.startswith("/api/"):
+        return DEFAULT_LANGUAGE
+    choice = chosen_language()
+    if choice:
+        return choice
+    tenant = g.get("tenant")
+    default = getattr(tenant, "default_language", None) if tenant is not None else None
+    return default if default in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """This request's language: decided once, after the member is known (see init_app)."""
+    lang = g.get("lang")
+    if lang is None:
+        lang = select_language()
+    return lang
+
+
+def _decide_language() -> None:
+    g.lang = select_language()
+
+
+def safe_next(target: str | None) -> str:
+    """target if it is a path on this site, else the start page: never another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("citizen.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or _UNSAFE.search(target):
+        return url_for("citizen.index")
+    return target
+
+
+def switch_url(lang: str) -> str:
+    """The switch link for this page: back to the same path (and the one query parameter
+    a citizen page needs, ?andra=1), never to whatever else the query string says, since
+    public pages are cached and shared (page_cache.py)."""
+    here = request.path
+    if request.args.get("andra") == "1":
+        here += "?andra=1"
+    return url_for("i18n.switch", lang=lang, next=here)
+
+
+@bp.get("/sprak/<lang>")
+@public
+def switch(lang: str):
+    """Choose a language and go back where the visitor was. A plain link, so it works
+    without script; answers are kept, since drafts are on the server (citizen/drafts.py)."""
+    if lang not in LANGUAGES:
+        abort(404)
+    response = redirect(safe_next(request.args.get("next")), 303)
+    response.set_cookie(
+        COOKIE,
+        lang,
+        max_age=COOKIE_SECONDS,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _vary_on_the_cookie(response):
+    """A page's language may come from the cookie: a shared cache must not mix them.
+    (Only pages: style sheets, images and the API are the same in every language.)"""
+    if response.mimetype == "text/html" and not request.path.startswith("/api/"):
+        response.vary.add("Cookie")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """After tenancy.resolve.init_app: the member's default needs the member."""
+    babel.init_app(
+        app,
+        locale_selector=current_language,
+        default_locale=DEFAULT_LANGUAGE,
+        default_timezone="Europe/Stockholm",
+    )
+    app.before_request(_decide_language)
+    app.after_request(_vary_on_the_cookie)
+    app.register_blueprint(bp)
