@@ -34,7 +34,7 @@ dev-install: $(VENV)/.dev-installed $(COMPILED)
 
 # After changing a text in a template or in the code: the catalogues take in new texts
 # (untranslated, never guessed: no fuzzy matching), drop removed ones, and are compiled.
-# tests/test_translations.py fails until every new text has its English translation.
+# tests/test_languages.py fails until every new text has its English translation.
 translations: dev-install
 	$(BABEL_EXTRACT) -o $(TRANSLATIONS)/messages.pot platform
 	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete \
