@@ -4,6 +4,7 @@ drafts expire after the member's own number of days and are then deleted with th
 
 import hashlib
 import io
+import logging
 import re
 import tomllib
 from datetime import UTC, datetime, timedelta
@@ -376,3 +377,19 @@ def test_expiry_for_one_member_leaves_the_others(app, upload_root):
     assert "karlstad  deleted 1 draft(s)" in result.output
     assert [d.answers for d in drafts(app)] == [{"message": "Arvika"}]
     assert unknown.exit_code != 0 and "no member 'nowhere'" in unknown.output
+
+
+def test_the_resume_link_never_reaches_the_log(app, client, capsys, caplog):
+    caplog.set_level(logging.DEBUG)
+    capsys.readouterr()
+    html = save_on_first_step(client, {"message": "Hej"})
+    link = resume_link(html)
+    client.post(
+        "/arvika/e/synpunkter/sparat", data={"csrf_token": csrf(html), "email": "a@exempel.se"}
+    )
+    assert app.test_client().get(link).status_code == 303
+    logged = capsys.readouterr().err
+    token = link.rsplit("/", 1)[1]
+    assert token not in logged
+    assert token not in caplog.text
+    assert '"route": "/<slug:tenant>/e/<slug:service>/fortsatt/<token:token>"' in logged
