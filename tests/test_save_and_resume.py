@@ -231,6 +231,8 @@ def test_new_drafts_last_the_members_draft_days(app, client, resync):
     # The page says until when, in Swedish time.
     day = (expires + timedelta(hours=1)).day
     assert re.search(rf"fram till {day} \w+ \d{{4}} kl\. \d\d\.\d\d", html)
+    # The privacy notice says so too.
+    assert "raderas 7 dagar efter att du började fylla i" in client.get("/arvika/integritet").text
 
 
 def test_the_profile_sets_draft_days_with_a_field_error_outside_1_to_365(
