@@ -1,6 +1,8 @@
 """The workers' short memories (memo.py): the busiest public pages are not queried and
 rendered for every visitor, and yet no change and no member's page leaks or lingers."""
 
+import subprocess
+import sys
 import time
 from contextlib import contextmanager
 
@@ -180,6 +182,38 @@ def test_a_first_step_outlives_the_short_memories_until_something_it_shows_chang
         assert "Arvika i en annan process" in app.test_client().get(step).text
     finally:
         owner_sql(app, "UPDATE tenants SET name = 'Arvika kommun' WHERE slug = 'arvika'")
+
+
+ANOTHER_PROCESS = """
+import sys
+import sqlalchemy as sa
+from samverkan import create_app
+from samverkan.database_roles import maintenance_session
+from samverkan.tenancy.models import Tenant
+
+app = create_app({"INSTANCE_PATH": sys.argv[1], "SQLALCHEMY_DATABASE_URI": sys.argv[2],
+                  "SECRET_KEY": "another-process-" * 4, "TESTING": True})
+with app.app_context(), maintenance_session() as session:
+    session.scalar(sa.select(Tenant).filter_by(slug="arvika")).name = sys.argv[3]
+    session.commit()
+"""
+
+
+def test_a_change_committed_in_another_process_is_seen_at_once(app, client, database_url, resync):
+    """Another worker, or the CLI, shares the instance folder: its commit is seen by the
+    next request here, long before the time to live runs out."""
+    assert app.config["TENANT_CACHE_SECONDS"] >= 60
+    step = "/arvika/e/synpunkter/steg/synpunkt"
+    assert "Arvika kommun" in client.get("/arvika/").text  # both remembered here
+    assert "Arvika kommun" in client.get(step).text
+    renamed = "Arvika från en annan process"
+    subprocess.run(
+        [sys.executable, "-c", ANOTHER_PROCESS, app.instance_path, database_url, renamed],
+        check=True,
+        timeout=60,
+    )
+    assert renamed in client.get("/arvika/").text
+    assert renamed in app.test_client().get(step).text
 
 
 def _completed_draft(client, read_csrf) -> str:

@@ -4,7 +4,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from samverkan import database_roles, observability, routing
+from samverkan import database_roles, memo, observability, routing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     # into a log or an error page.
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {}).setdefault("hide_parameters", True)
     observability.init_app(app)  # first: every other hook's log lines carry the request id
+    memo.init_app(app)  # before any hook that reads a memory: changes elsewhere forgotten
     routing.init_app(app)  # before any blueprint's rules are built
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))

@@ -2,21 +2,29 @@
 its e-services, and the rendered pages built from them.
 
 Each memory keeps an entry for a time to live (seconds from the app's config; 0 turns it
-off). Any commit in this worker that changes a member, an e-service's settings, a
-definition or a category forgets every memory at once; other workers see the change
-within the time to live. Tests forget everything between tests.
+off). Any commit that changes a member, an e-service's settings, a definition or a
+category forgets every memory at once in its own process, and tells the others by
+replacing a small file in the instance folder (`changes.signal`): every worker and the
+CLI share that folder, and each request looks at the file (one stat) before it uses a
+memory. The time to live then bounds only changes made around the app (SQL by hand).
+Tests forget everything between tests.
 """
 
+import os
 import threading
 import time
+import uuid
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import event, orm
 
 MAX_ENTRIES = 4096
+SIGNAL_FILE = "changes.signal"
 _memories: list["Memo"] = []
+_signal: dict[str, Any] = {"path": None, "seen": None}
 
 
 class Memo:
@@ -51,6 +59,42 @@ def forget_all() -> None:
         memo.clear()
 
 
+def init_app(app: Flask) -> None:
+    path = Path(app.instance_path) / SIGNAL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _signal.update(path=path, seen=_stamp(path))
+    app.before_request(forget_if_changed_elsewhere)
+
+
+def _stamp(path: Path) -> tuple | None:
+    """The file as it is now: a replaced file has a new inode even within one clock tick."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
+
+
+def forget_if_changed_elsewhere() -> None:
+    path = _signal["path"]
+    if path is None:
+        return
+    stamp = _stamp(path)
+    if stamp != _signal["seen"]:
+        _signal["seen"] = stamp
+        forget_all()
+
+
+def _tell_other_processes() -> None:
+    path = _signal["path"]
+    if path is None:
+        return
+    draft = path.with_name(f"{SIGNAL_FILE}.{uuid.uuid4().hex}")
+    draft.write_text(f"{time.time()}\n")
+    os.replace(draft, path)  # atomic: a reader sees the old file or the new, never half
+    _signal["seen"] = _stamp(path)
+
+
 def _changes_public_pages(obj) -> bool:
     from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
     from samverkan.tenancy.models import Tenant
@@ -68,6 +112,7 @@ def _note_changes(session, flush_context, instances) -> None:
 def _forget_on_commit(session) -> None:
     if session.info.pop("public_pages_changed", False):
         forget_all()
+        _tell_other_processes()
 
 
 @event.listens_for(orm.Session, "after_soft_rollback")

@@ -112,10 +112,12 @@ def load_settings(overrides: dict | None = None) -> dict:
         "DRAFT_MAILS_PER_ADDRESS": os.environ.get("DRAFT_MAILS_PER_ADDRESS", "20 per hour"),
         "DRAFT_MAILS_PER_RECIPIENT": os.environ.get("DRAFT_MAILS_PER_RECIPIENT", "5 per hour"),
         # How long a worker may reuse a rendered public home page or first form step
-        # (citizen/page_cache.py); 0 renders every time.
-        "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "5")),
+        # (citizen/page_cache.py); 0 renders every time. A change made through the app
+        # (or the CLI) is seen at once by every process sharing the instance folder
+        # (memo.py); these bound only changes made around it.
+        "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "60")),
         # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
-        "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "5")),
+        "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "60")),
         # How long a worker keeps what its key fully names (a form built from a definition
         # and settings, a first step's page): any change makes a new key, so this bounds
         # memory, not how long a change takes to show; 0 keeps nothing.

@@ -61,6 +61,8 @@ def main() -> None:
         if cookie:  # the test client keeps cookies in its own jar, not in a header
             name, _, value = cookie.partition("=")
             client.set_cookie(name, value)
+        elif args.page in ("home", "form"):  # as the bench's visitors: new, with no cookie
+            client._cookies.clear()
         if args.page == "submission":
             return client.post(
                 path, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}

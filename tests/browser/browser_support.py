@@ -102,6 +102,22 @@ def date_keys(page, when: date) -> str:
     return when.strftime(_date_order[0])
 
 
+def _open_file_chooser(page):
+    """Space on the focused file field opens the chooser; on a heavily loaded machine the
+    first press has been seen to open nothing within the default time, so wait longer and
+    press once more (Enter, which opens it too) before giving up."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for key in ("Space", "Enter"):
+        try:
+            with page.expect_file_chooser(timeout=20_000) as chooser:
+                page.keyboard.press(key)
+            return chooser.value
+        except PlaywrightTimeoutError:
+            continue
+    raise AssertionError("the file field's chooser did not open from the keyboard")
+
+
 def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[str]:
     """Go through the form on the page with Tab, answering each field as a person would with
     the keyboard (typing, Space on a choice), then Enter on the submit button. Returns the
@@ -138,9 +154,8 @@ def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[s
             if element["required"]:
                 proof = tmp_path / "intyg.pdf"
                 proof.write_bytes(PDF)
-                with page.expect_file_chooser() as chooser:
-                    page.keyboard.press("Space")
-                chooser.value.set_files(str(proof))
+                chooser = _open_file_chooser(page)
+                chooser.set_files(str(proof))
                 answered.append(name)
         elif element["tag"] == "textarea":
             if not page.input_value(f"#{element['id']}"):

@@ -1,4 +1,4 @@
-"""A few seconds' memory of the busiest public pages, per worker process (memo.py).
+"""A short memory of the busiest public pages, per worker process (memo.py).
 
 On a deadline day thousands of citizens open the same member's home page and the same
 first step of the same form. Those pages are the same for everyone (the first step, for a
@@ -7,10 +7,10 @@ HTML for a short while instead of querying and rendering it again for every visi
 
 What may change a page is in its key where the request already knows it (the member's
 profile and the e-service's settings carry their update times, the definition its id);
-what it cannot know cheaply (which e-services are on, on the home page) is bounded by the
-time to live, and a change committed in this worker forgets every page at once. A page
-whose key names everything it is built from (`complete_key`, a form's first step) is
-kept longer (KEYED_CACHE_SECONDS): when the worker's few-second memory of the member and
+what it cannot know cheaply (which e-services are on, on the home page) is forgotten when
+a change is committed anywhere through the app (memo.py), else after the time to live. A
+page whose key names everything it is built from (`complete_key`, a form's first step)
+is kept longer (KEYED_CACHE_SECONDS): when the worker's memory of the member and
 e-service runs out, it reads them again and, if nothing changed, finds the same key and
 need not render again. The page's language is part of every key: an English page is
 never served to a Swedish visitor.

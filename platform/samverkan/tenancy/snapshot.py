@@ -1,4 +1,4 @@
-"""Each worker remembers the members it has served for a few seconds (memo.py), so a page
+"""Each worker remembers the members it has served for a short while (memo.py), so a page
 that only reads does not ask the database who the member is on every request.
 
 The remembered row is a detached copy; a request gets it merged into its own session
@@ -6,7 +6,7 @@ without a query (`merge(load=False)`), so it behaves as a loaded row: after a co
 is refreshed as usual. Requests that change anything read the member afresh, except on
 routes marked `remembered_member_will_do`: a citizen's form steps and submission, whose
 writes check in the database itself that the member and its e-service still take cases
-(cases.operations.next_reference_number), so a copy a few seconds old cannot let one in.
+(cases.operations.next_reference_number), so a copy that is out of date cannot let one in.
 """
 
 from collections.abc import Callable
