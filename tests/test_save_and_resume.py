@@ -6,6 +6,7 @@ import hashlib
 import io
 import logging
 import re
+import shutil
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -395,3 +396,18 @@ def test_the_resume_link_never_reaches_the_log(app, client, capsys, caplog):
     assert token not in logged
     assert token not in caplog.text
     assert '"route": "/<slug:tenant>/e/<slug:service>/fortsatt/<token:token>"' in logged
+
+
+def test_the_sync_writes_draft_days_from_the_member_file(app, tmp_path, resync):
+    from samverkan.settings import PROJECT_ROOT
+    from samverkan.sync import sync
+
+    tenants = tmp_path / "tenants"
+    shutil.copytree(PROJECT_ROOT / "tenants", tenants)
+    arvika = tenants / "arvika.toml"
+    arvika.write_text(arvika.read_text().replace("draft_days = 30", "draft_days = 45"))
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, PROJECT_ROOT / "services")
+        session.commit()
+        days = session.scalar(sa.text("SELECT draft_days FROM tenants WHERE slug = 'arvika'"))
+    assert days == 45
