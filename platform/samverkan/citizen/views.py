@@ -299,7 +299,7 @@ def check(service: str):
 @bp.post("/<slug:tenant>/e/<slug:service>/spara")
 @public
 def save_for_later(service: str):
-    """ "Spara och fortsätt senare" on the check-answers page: everything is already kept."""
+    """Spara och fortsätt senare on the check-answers page: every answer is already kept."""
     tenant_service = get_enabled_service_or_404(service)
     draft = drafts.current_draft(tenant_service)
     if draft is None:
