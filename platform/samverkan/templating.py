@@ -1,5 +1,6 @@
 """What every template can use: the tenant, texts in the right language, dates."""
 
+import functools
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -36,7 +37,13 @@ def local_datetime(value: datetime | None, lang: str | None = None) -> str:
     """A moment in Swedish time, written as the page's language writes it."""
     if value is None:
         return ""
-    lang = lang or current_language()
+    return _formatted(value, lang or current_language())
+
+
+# Babel takes tens of microseconds per date and an inbox shows dozens, mostly the same
+# ones on every visit: each worker remembers the latest few thousand it has written.
+@functools.lru_cache(maxsize=8192)
+def _formatted(value: datetime, lang: str) -> str:
     pattern = DATETIME_PATTERNS.get(lang, DATETIME_PATTERNS["sv"])
     return format_datetime(value, pattern, tzinfo=SWEDEN, locale=lang)
 
