@@ -90,6 +90,9 @@ def register_commands(app: Flask) -> None:
     from samverkan.retention import cli as retention_cli
 
     retention_cli.register(app)
+    from samverkan.cases import cli as drafts_cli
+
+    drafts_cli.register(app)
 
 
 users_cli = AppGroup("users", help="Staff accounts.")

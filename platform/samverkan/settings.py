@@ -108,6 +108,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SUBMISSIONS_PER_MEMBER": os.environ.get("SUBMISSIONS_PER_MEMBER", "3000 per minute"),
         # A citizen's register extracts, per address (each one is audited).
         "EXTRACTS_PER_ADDRESS": os.environ.get("EXTRACTS_PER_ADDRESS", "30 per hour"),
+        # Resume links sent by e-mail ("save and continue later").
+        "DRAFT_MAILS_PER_ADDRESS": os.environ.get("DRAFT_MAILS_PER_ADDRESS", "20 per hour"),
+        "DRAFT_MAILS_PER_RECIPIENT": os.environ.get("DRAFT_MAILS_PER_RECIPIENT", "5 per hour"),
         # How long a worker may reuse a rendered public home page or first form step
         # (citizen/page_cache.py); 0 renders every time. A change made through the app
         # (or the CLI) is seen at once by every process sharing the instance folder

@@ -156,6 +156,7 @@ PROFILE_FIELDS = {
     "visiting_address",
     "retention_months",
     "default_language",
+    "draft_days",
 }
 
 
@@ -182,6 +183,7 @@ def _tenant_values(content: dict) -> dict:
         "phone": contact.get("phone"),
         "visiting_address": contact.get("visiting_address"),
         "retention_months": content.get("retention_months"),
+        "draft_days": content["draft_days"],
     }
 
 

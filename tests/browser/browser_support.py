@@ -8,6 +8,8 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 # What axe-core must find nothing of: WCAG 2.0 and 2.1, levels A and AA.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 WIDTHS = {"wide": 1280, "phone": 375}
+# A form's own submit button: not "Spara och fortsätt senare", which every step also has.
+SUBMIT = "main form button[type=submit]:not([value=spara])"
 
 
 def axe_violations(axe, page) -> list[str]:

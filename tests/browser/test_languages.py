@@ -1,7 +1,7 @@
 """The language switch in a real browser: by keyboard, and without script, it keeps the
 citizen on the same step with their answers; the English pages pass axe-core too."""
 
-from browser.browser_support import WIDTHS, audit, focused, tab_to
+from browser.browser_support import SUBMIT, WIDTHS, audit, focused, tab_to
 
 STEP_ONE = "/arvika/e/felanmalan/steg/fel"
 ANSWERS = {"#f-description": "Lampan vid torget är trasig.", "#f-location": "Storgatan 1"}
@@ -13,7 +13,7 @@ def answer_the_first_step(page) -> None:
     for selector, text in ANSWERS.items():
         page.fill(selector, text)
     with page.expect_navigation():
-        page.locator("form button[type=submit]").click()
+        page.locator(SUBMIT).click()
     assert page.url.endswith("/steg/kontakt")
 
 
@@ -37,10 +37,10 @@ def test_the_switch_by_keyboard_keeps_the_step_and_the_answers(page, axe, screen
     assert page.is_checked("#f-kind-2")
 
     with page.expect_navigation():
-        page.locator("form button[type=submit]").click()
+        page.locator(SUBMIT).click()
     page.check("#f-want_contact-2")  # No
     with page.expect_navigation():
-        page.locator("form button[type=submit]").click()
+        page.locator(SUBMIT).click()
     assert page.locator("h1").inner_text() == "Check your answers before you send"
     assert "Street lighting" in page.locator("main").inner_text()
     problems += audit(page, axe, screenshots, "check-english")

@@ -4,7 +4,7 @@ violation that axe-core finds, no sideways scrolling at 320 px (400 % zoom), and
 
 import re
 
-from browser.browser_support import answer_step_with_keyboard, audit
+from browser.browser_support import SUBMIT, answer_step_with_keyboard, audit
 
 PASSWORD = "korrekt-häst-batteri"
 ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
@@ -43,7 +43,7 @@ def visit(page, path: str) -> None:
 
 def empty_submit(page) -> None:
     with page.expect_navigation():
-        page.locator("main form button[type=submit]").last.press("Enter")
+        page.locator(SUBMIT).last.press("Enter")
 
 
 def test_the_citizen_pages(page, axe, screenshots, tmp_path):
@@ -140,6 +140,6 @@ def test_the_hub_pages(app, page, axe, screenshots):
         problems += audit(page, axe, screenshots, name)
     visit(page, "/hub/medlemmar/ny")
     with page.expect_navigation():
-        page.locator("main form button[type=submit]").last.press("Enter")
+        page.locator(SUBMIT).last.press("Enter")
     problems += audit(page, axe, screenshots, "41-hub-new-member-errors")
     assert problems == []

@@ -12,6 +12,9 @@ from samverkan.admin.blueprint import bp
 from samverkan.admin.schemas import PROFILE_FIELDS, ProfileSchema
 from samverkan.extensions import db
 
+# Fields a form without them leaves as they are (the profile form has always sent the rest).
+KEPT_WHEN_NOT_SENT = ("draft_days",)
+
 
 def _upload_root() -> Path:
     return Path(current_app.config["UPLOAD_ROOT"])
@@ -34,7 +37,11 @@ def profile():
 @bp.post("/<slug:tenant>/admin/profil")
 @staff(TENANT_ADMIN)
 def save_profile():
-    entered = {name: request.form.get(name, "") for name in PROFILE_FIELDS}
+    entered = {
+        name: request.form.get(name, "")
+        for name in PROFILE_FIELDS
+        if name in request.form or name not in KEPT_WHEN_NOT_SENT
+    }
     try:
         data = ProfileSchema().load(entered)
     except ValidationError as exc:

@@ -66,6 +66,33 @@ class _Form(Schema):
         return cleaned
 
 
+DAYS_MESSAGE = "Skriv ett helt antal dagar, till exempel 30."
+
+
+class Days(fields.Integer):
+    """How many days a citizen's saved draft is kept: 1–365, digits only from a form, so
+    '2 veckor' or '30,5' is refused with a message instead of being read as something else."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            strict=False,
+            validate=validate.Range(
+                min=1, max=365, error="Sparade svar kan finnas kvar i 1–365 dagar."
+            ),
+            error_messages={
+                "required": "Fyll i hur många dagar sparade svar finns kvar.",
+                "null": "Fyll i hur många dagar sparade svar finns kvar.",
+                "invalid": DAYS_MESSAGE,
+            },
+            **kwargs,
+        )
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            raise ValidationError(DAYS_MESSAGE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ProfileSchema(_Form):
     name = fields.String(
         required=True,
@@ -120,6 +147,9 @@ class ProfileSchema(_Form):
     )
     # Empty: no period decided, so retention thins nothing (never a made-up default).
     retention_months = Months("gallringsfristen")
+    # How long a citizen's saved draft is kept. Left empty: an error; a form without it
+    # (the hub's onboarding form, older clients) leaves it as it is (admin/profile.py).
+    draft_days = Days()
 
     @post_load
     def _language_not_given_is_kept(self, data, **kwargs):

@@ -141,6 +141,7 @@ class Draft(TenantScoped, Base):
     __table_args__ = (
         sa.UniqueConstraint("tenant_id", "id"),
         sa.Index("ix_drafts_tenant_expires", "tenant_id", "expires_at"),
+        sa.Index("uq_drafts_tenant_resume_digest", "tenant_id", "resume_digest", unique=True),
     )
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(64), primary_key=True)
@@ -151,3 +152,6 @@ class Draft(TenantScoped, Base):
     created_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     updated_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
     expires_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp)
+    # The SHA-256 of the private resume link's token ("save and continue later"): the
+    # token itself is only ever in the link, never stored.
+    resume_digest: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))

@@ -23,7 +23,7 @@ from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import TenantNotBound, tenant_connection
 
-DRAFT_LIFETIME = timedelta(days=30)
+DRAFT_LIFETIME = timedelta(days=30)  # when the member's own draft_days is not at hand
 
 
 class MemberClosed(Exception):
@@ -251,7 +251,13 @@ def find_case_by_token(session: orm.Session, token: str) -> Case | None:
 # -- drafts: a form in progress ----------------------------------------------------------
 
 
-def start_draft(session: orm.Session, service: TenantService, now: datetime | None = None) -> Draft:
+def start_draft(
+    session: orm.Session,
+    service: TenantService,
+    now: datetime | None = None,
+    lifetime: timedelta | None = None,
+) -> Draft:
+    """A new draft, kept for the member's draft_days (`lifetime`) from now."""
     now = now or datetime.now(UTC)
     draft = Draft(
         id=secrets.token_urlsafe(24),
@@ -259,7 +265,7 @@ def start_draft(session: orm.Session, service: TenantService, now: datetime | No
         definition_id=service.definition_id,
         answers={},
         completed_steps=[],
-        expires_at=now + DRAFT_LIFETIME,
+        expires_at=now + (lifetime or DRAFT_LIFETIME),
     )
     session.add(draft)
     session.flush()
@@ -299,6 +305,54 @@ def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> N
         if later["id"] in completed and not form.validate(later["fields"], merged, merged).ok:
             completed.discard(later["id"])
     draft.completed_steps = [s["id"] for s in form.steps if s["id"] in completed]
+
+
+def save_for_later(
+    draft: Draft, form: ServiceForm, step_id: str, answers: dict, errors: dict
+) -> None:
+    """Keep what was valid on a page the citizen left with "save and continue later",
+    without requiring the page to be complete: a field in error keeps its earlier answer
+    (if any), every other field on the page takes what was sent (left empty: no answer).
+    The step counts as complete only if what it now holds passes its checks."""
+    step = form.step(step_id)
+    merged = form.from_json(draft.answers)
+    for spec in step["fields"]:
+        if spec["name"] not in errors:
+            merged.pop(spec["name"], None)
+    merged.update(answers)
+    shown = {spec["name"] for spec in form.visible(form.all_fields(), merged)}
+    merged = {name: value for name, value in merged.items() if name in shown}
+    draft.answers = form.to_json(merged)
+    complete = form.validate(step["fields"], merged, merged).ok
+    steps = set(draft.completed_steps)
+    if complete:
+        steps.add(step_id)
+    else:
+        steps.discard(step_id)
+    draft.completed_steps = [s["id"] for s in form.steps if s["id"] in steps]
+
+
+def resume_digest(token: str) -> str:
+    """What is stored of a resume link's token: its SHA-256, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_resume_token(draft: Draft) -> str:
+    """A new private resume link token for the draft (the one before stops working)."""
+    token = secrets.token_urlsafe(32)
+    draft.resume_digest = resume_digest(token)
+    return token
+
+
+def find_draft_by_resume_token(session: orm.Session, token: str, service_slug: str) -> Draft | None:
+    """The draft a resume link opens, expired or not (the caller tells them apart)."""
+    if not token or len(token) > 64:
+        return None
+    return session.scalar(
+        sa.select(Draft).where(
+            Draft.resume_digest == resume_digest(token), Draft.service_slug == service_slug
+        )
+    )
 
 
 def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) -> Draft | None:

@@ -1,8 +1,11 @@
 """Which draft belongs to this browser: its id is kept in the signed session cookie."""
 
 import hashlib
+from datetime import timedelta
 
 from flask import g, session
+from flask_babel import gettext as _
+from marshmallow import ValidationError, validate
 
 from samverkan.cases import operations
 from samverkan.cases.models import Draft
@@ -36,11 +39,37 @@ def claim_draft(service: TenantService):
 def draft_for_writing(service: TenantService) -> Draft:
     draft = current_draft(service)
     if draft is None:
-        draft = operations.start_draft(db.session, service)
-        drafts = dict(session.get("drafts", {}))
-        drafts[_key(service.service_slug)] = draft.id
-        session["drafts"] = drafts
+        lifetime = timedelta(days=g.tenant.draft_days or 30)  # the member's own period
+        draft = operations.start_draft(db.session, service, lifetime=lifetime)
+        bind(service.service_slug, draft)
     return draft
+
+
+def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> None:
+    """This browser now works on `draft` (opened from its resume link: `resume_token`)."""
+    drafts = dict(session.get("drafts", {}))
+    drafts[_key(service_slug)] = draft.id
+    session["drafts"] = drafts
+    links = dict(session.get("resume_links", {}))
+    links.pop(_key(service_slug), None)
+    if resume_token:
+        links[_key(service_slug)] = resume_token
+    session["resume_links"] = links
+
+
+def resume_token_for(service_slug: str, draft: Draft) -> str:
+    """The draft's private resume link token. The one this browser already holds for it
+    (made here earlier, or the link it was opened with) while it is still the draft's;
+    otherwise a new one, which replaces the draft's earlier link (only its digest is
+    stored, so an old token cannot be shown again). The caller commits."""
+    token = session.get("resume_links", {}).get(_key(service_slug))
+    if token and draft.resume_digest == operations.resume_digest(token):
+        return token
+    token = operations.new_resume_token(draft)
+    links = dict(session.get("resume_links", {}))
+    links[_key(service_slug)] = token
+    session["resume_links"] = links
+    return token
 
 
 def _digest(token: str) -> str:
@@ -55,3 +84,16 @@ def remember_receipt(token: str) -> None:
 def submitted_here(token: str) -> bool:
     """Whoever else holds the status link sees the status, not the answers."""
     return _digest(token) in session.get("receipts", [])
+
+
+def address_error(text: str) -> str | None:
+    """Why an e-mail address for the resume link cannot be used, or None."""
+    if not text:
+        return _("Fyll i din e-postadress.")
+    if len(text) > 254:
+        return _("E-postadressen får vara högst 254 tecken.")
+    try:
+        validate.Email()(text)
+    except ValidationError:
+        return _("Skriv e-postadressen som namn@exempel.se.")
+    return None

@@ -28,13 +28,16 @@ from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.citizen import drafts, page_cache
+from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.links import external_url
+from samverkan.outbox import mails
 from samverkan.retention.periods import months_text, period_for
 from samverkan.retention.queries import find_thinned_by_token
-from samverkan.submission_limits import extracts_limited, limited
+from samverkan.submission_limits import draft_mails_limited, extracts_limited, limited
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import active_members
 from samverkan.tenancy.snapshot import remembered_member_will_do
@@ -206,6 +209,7 @@ def step(service: str, step_id: str):
     if request.method == "GET":
         return _render_step(tenant_service, form, spec, context, {}, changing)
 
+    saving = request.form.get("action") == "spara"  # "Spara och fortsätt senare"
     raw = {
         field["name"]: FIELD_TYPES[field["type"]].from_form(field, request.form, request.files)
         for field in spec["fields"]
@@ -216,6 +220,11 @@ def step(service: str, step_id: str):
     result = form.validate(spec["fields"], raw, context)
     draft = drafts.draft_for_writing(tenant_service)
     answers = operations.store_files(result.answers, _upload_root(), g.tenant.id)
+    if saving:  # what is valid is kept, complete or not; the link is on the next page
+        operations.save_for_later(draft, form, step_id, answers, result.errors)
+        drafts.resume_token_for(service, draft)
+        db.session.commit()
+        return redirect(url_for(".saved", service=service), 303)
     if not result.ok:
         operations.keep_files(draft, form, answers)
         db.session.commit()
@@ -285,6 +294,86 @@ def check(service: str):
         form=form,
         summary=[s for s in form.summary(answers, current_language()) if s["rows"]],
     )
+
+
+@bp.post("/<slug:tenant>/e/<slug:service>/spara")
+@public
+def save_for_later(service: str):
+    """Spara och fortsätt senare on the check-answers page: every answer is already kept."""
+    tenant_service = get_enabled_service_or_404(service)
+    draft = drafts.current_draft(tenant_service)
+    if draft is None:
+        return redirect(url_for(".start", service=service), 303)
+    drafts.resume_token_for(service, draft)
+    db.session.commit()
+    return redirect(url_for(".saved", service=service), 303)
+
+
+@bp.route("/<slug:tenant>/e/<slug:service>/sparat", methods=["GET", "POST"])
+@public
+@draft_mails_limited
+def saved(service: str):
+    """The private link to continue later, and (POST) the same link sent by e-mail."""
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    draft = drafts.current_draft(tenant_service)
+    if draft is None:
+        return redirect(url_for(".start", service=service), 303)
+    token = drafts.resume_token_for(service, draft)
+    link = external_url("citizen.resume", service=service, token=token)
+    expires_at = draft.expires_at
+    errors, email, sent_to, code = {}, "", None, 200
+    if request.method == "POST":
+        email = request.form.get("email", "").strip()
+        error = drafts.address_error(email)
+        if error:
+            errors, code = {"email": [error]}, 422
+        else:
+            mails.draft_link(db.session, g.tenant, form.definition, email, link, expires_at)
+            sent_to, email = email, ""
+    db.session.commit()  # a new link's digest, or the queued e-mail
+    return render_template(
+        "citizen/saved.html",
+        service=tenant_service,
+        form=form,
+        link=link,
+        expires_at=expires_at,
+        errors=errors,
+        email=email,
+        sent_to=sent_to,
+        continue_url=_continue_url(service, form, draft),
+    ), code
+
+
+@bp.get("/<slug:tenant>/e/<slug:service>/fortsatt/<token:token>")
+@public
+def resume(service: str, token: str):
+    """A resume link: this browser takes up the draft where it was left. An unknown link is
+    a 404 and an expired one (or one for an e-service that has since changed) a 410, both
+    with a page that says so and offers to start again."""
+    tenant_service = get_enabled_service_or_404(service)
+    form = form_for(tenant_service)
+    draft = operations.find_draft_by_resume_token(db.session, token, service)
+    if (
+        draft is None
+        or draft.expires_at < utcnow()
+        or (draft.definition_id != tenant_service.definition_id)
+    ):
+        page = render_template(
+            "citizen/draft_gone.html", service=tenant_service, form=form, known=draft is not None
+        )
+        return page, 404 if draft is None else 410
+    drafts.bind(service, draft, resume_token=token)
+    return redirect(_continue_url(service, form, draft), 303)
+
+
+def _continue_url(service: str, form: ServiceForm, draft) -> str:
+    """The first unfinished step, or check answers when every step is done."""
+    answers = form.from_json(draft.answers)
+    unfinished = _first_unfinished(form, answers, draft.completed_steps)
+    if unfinished is None:
+        return url_for(".check", service=service)
+    return url_for(".step", service=service, step_id=unfinished)
 
 
 @bp.post("/<slug:tenant>/e/<slug:service>")

@@ -170,6 +170,7 @@ def _write_settings(session, archive, member: Tenant, upload_root, now, exported
             "orgnr": member.orgnr,
             "reference_prefix": member.reference_prefix,
             "default_language": member.default_language,
+            "draft_days": member.draft_days,
             "population": member.population,
             "status": member.status,
             "member_since": member.member_since.isoformat() if member.member_since else None,

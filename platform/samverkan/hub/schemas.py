@@ -148,7 +148,8 @@ class OnboardingSchema(ProfileSchema):
             raise ValidationError({name: [missing[name]] for name in parts if name not in given})
 
 
-ONBOARDING_EXCLUDE = ("privacy_notice", "accessibility_statement")
+# A new member starts with the default draft lifetime (30 days); its administrators set it.
+ONBOARDING_EXCLUDE = ("privacy_notice", "accessibility_statement", "draft_days")
 ONBOARDING_FIELDS = tuple(OnboardingSchema(exclude=ONBOARDING_EXCLUDE).fields)
 
 

@@ -7,6 +7,9 @@ words in them are Swedish too. They carry no answers and no personnummer, only t
 reference and the private status link, since e-mail is not a secure channel.
 """
 
+import secrets
+from datetime import datetime
+
 from flask import has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -89,6 +92,44 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
         address,
         f"Ditt ärende {case.reference}: {status_label(case.status).lower()}",
         "\n\n".join(lines) + "\n\n" + _swedish_signature(tenant),
+    )
+
+
+def draft_link(
+    session: orm.Session,
+    tenant: Tenant,
+    definition: dict,
+    address: str,
+    link: str,
+    expires_at: datetime,
+) -> None:
+    """A citizen's private link to continue a saved draft, in the language of the page it
+    was asked for on. No answers: only the e-service, the link and when it stops working.
+    Every request is its own mail (the rate limit bounds them)."""
+    from samverkan.templating import local_datetime
+
+    lang = current_language() if has_request_context() else DEFAULT_LANGUAGE
+    with force_locale(lang):
+        service = localized(definition["title"], lang)
+        subject = _("Din länk för att fortsätta med %(service)s", service=service.lower())
+        body = _(
+            "Hej!\n\nDu har sparat dina svar i e-tjänsten %(service)s hos %(name)s. "
+            "Med länken nedan kan du fortsätta där du slutade, fram till %(date)s. "
+            "Efter det raderas svaren.\n\n%(link)s\n\n"
+            "Alla som har länken kan se dina svar, så dela den inte med någon. "
+            "Inget är inskickat förrän du själv skickar in.",
+            service=service.lower(),
+            name=tenant.name,
+            date=local_datetime(expires_at, lang),
+            link=link,
+        )
+        signature = _signature(tenant)
+    enqueue(
+        session,
+        f"draft-link:{secrets.token_hex(12)}",
+        address,
+        subject,
+        body + "\n\n" + signature,
     )
 
 

@@ -95,6 +95,16 @@ class TenantFileSchema(Schema):
         error_messages={"invalid": "write whole months as a number, e.g. retention_months = 24"},
     )
 
+    # How many days a citizen's saved draft is kept before it is deleted.
+    draft_days = fields.Integer(
+        strict=True,
+        load_default=30,
+        validate=validate.Range(
+            min=1, max=365, error="write whole days from 1 to 365, e.g. draft_days = 30"
+        ),
+        error_messages={"invalid": "write whole days as a number, e.g. draft_days = 30"},
+    )
+
     @validates("orgnr")
     def real_orgnr(self, value: str, **kwargs) -> None:
         try:

@@ -45,6 +45,8 @@ class Tenant(Base):
     retention_by_service: orm.Mapped[dict[str, int]] = orm.mapped_column(
         sa.JSON, default=dict, server_default=sa.text("'{}'")
     )
+    # How many days a citizen's saved draft is kept before it is deleted (1–365).
+    draft_days: orm.Mapped[int] = orm.mapped_column(default=30, server_default=sa.text("30"))
     # active; closed once offboarded (pages closed, cases read-only until retention).
     status: orm.Mapped[str] = orm.mapped_column(sa.String(20), default="active")
     member_since: orm.Mapped[date | None]

@@ -1,0 +1,105 @@
+"""Expired drafts are deleted: every member (or one) in turn, with that member bound, so
+row-level security holds the run to the member's own drafts as it holds a request.
+
+A draft is not a case: deleting it touches no case, reference or counter. The files a
+citizen uploaded into a draft are deleted from disk after the drafts' deletion commits
+(a file a case's attachment names is never deleted). Running it again finds nothing more.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from samverkan.cases.models import Attachment, Draft
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant
+
+# A stored file's name as catalogue/uploads.py makes it: anything else is never unlinked.
+STORAGE_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
+
+
+@dataclass
+class DraftsOutcome:
+    slug: str
+    deleted: int = 0
+    files: int = 0
+    error: str | None = None
+    file_errors: list[str] = field(default_factory=list)
+
+
+def _stored_files(answers: dict) -> set[str]:
+    names = set()
+    for value in (answers or {}).values():
+        if isinstance(value, dict) and isinstance(value.get("file"), dict):
+            name = value["file"].get("storage_name")
+            if isinstance(name, str) and STORAGE_NAME.match(name):
+                names.add(name)
+    return names
+
+
+def expire_drafts(
+    engine: sa.Engine,
+    upload_root: Path,
+    *,
+    now: datetime,
+    dry_run: bool,
+    member: str | None = None,
+) -> list[DraftsOutcome]:
+    """Delete (or, dry, count) every draft whose expiry has passed at `now`."""
+    with orm.Session(engine) as session:
+        query = sa.select(Tenant.id, Tenant.slug).order_by(Tenant.slug)
+        if member is not None:
+            query = query.where(Tenant.slug == member)
+        members = session.execute(query).all()
+    outcomes = []
+    for tenant_id, slug in members:
+        outcome = DraftsOutcome(slug)
+        with orm.Session(engine) as session:
+            bind_tenant(session, tenant_id)
+            try:
+                _expire_member(session, tenant_id, outcome, upload_root, now, dry_run)
+            except Exception as exc:  # one member's failure must not stop the others' run
+                session.rollback()
+                outcome.error = f"{type(exc).__name__}: {exc}"
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _expire_member(session, tenant_id, outcome, upload_root, now, dry_run) -> None:
+    if not dry_run and session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    expired = session.execute(
+        sa.select(Draft.id, Draft.answers).where(Draft.expires_at <= now)
+    ).all()
+    files = set().union(*(_stored_files(row.answers) for row in expired)) if expired else set()
+    if files:  # a file that became a case's attachment stays with the case
+        files -= set(
+            session.scalars(
+                sa.select(Attachment.storage_name).where(Attachment.storage_name.in_(files))
+            )
+        )
+    if dry_run:
+        outcome.deleted, outcome.files = len(expired), len(files)
+        session.rollback()
+        return
+    if expired:
+        session.execute(
+            sa.delete(Draft)
+            .where(Draft.id.in_([row.id for row in expired]), Draft.expires_at <= now)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    outcome.deleted = len(expired)
+    folder = upload_root / str(tenant_id)
+    for name in sorted(files):  # only once the deletion is committed
+        path = folder / name
+        try:
+            if path.exists():
+                path.unlink()
+                outcome.files += 1
+        except OSError as exc:
+            outcome.file_errors.append(f"{path}: {exc.strerror or exc}")
