@@ -39,3 +39,28 @@ def test_counters_nobody_reads_again_are_swept(monkeypatch):
     storage._swept_at -= SWEEP_EVERY_SECONDS
     storage.incr("other", expiry=60)
     assert "gone" not in storage.storage and storage.get("kept") == 1
+
+
+def test_sweeping_beside_readers_that_drop_keys_never_fails():
+    """Requests read (and drop) expired counters without a lock while one of them sweeps."""
+    storage = WorkerMemoryStorage("worker-memory://")
+    for n in range(2000):
+        storage.incr(f"key{n}", expiry=0.001)
+    time.sleep(0.01)
+    errors = []
+
+    def read_all():
+        try:
+            for n in range(2000):
+                storage.get(f"key{n}")
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(exc)
+
+    readers = [threading.Thread(target=read_all) for _ in range(4)]
+    for reader in readers:
+        reader.start()
+    for _ in range(20):
+        storage._sweep(time.time())
+    for reader in readers:
+        reader.join()
+    assert errors == [] and not storage.storage

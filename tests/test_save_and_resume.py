@@ -411,3 +411,24 @@ def test_the_sync_writes_draft_days_from_the_member_file(app, tmp_path, resync):
         session.commit()
         days = session.scalar(sa.text("SELECT draft_days FROM tenants WHERE slug = 'arvika'"))
     assert days == 45
+
+
+def test_a_browser_that_opened_the_link_is_not_given_the_other_browsers_receipt(app):
+    """Both browsers hold the draft; the first submits it. The second's "Skicka" finds the
+    draft gone: it is sent to the e-service's page, not to the case's private receipt."""
+    from test_citizen_flow import fill_synpunkter
+
+    first = app.test_client()
+    fill_synpunkter(first, csrf)
+    check = first.get("/arvika/e/synpunkter/kontrollera")
+    saved = first.post("/arvika/e/synpunkter/spara", data={"csrf_token": csrf(check.text)})
+    link = resume_link(first.get(saved.location).text)
+    other = app.test_client()
+    other.get(link)
+    late = csrf(other.get("/arvika/e/synpunkter/kontrollera").text)
+    sent = first.post("/arvika/e/synpunkter", data={"csrf_token": csrf(check.text)})
+    assert "/kvitto" in sent.location
+    again = first.post("/arvika/e/synpunkter", data={"csrf_token": csrf(check.text)})
+    assert again.location == sent.location  # the sender's second click: the same receipt
+    theirs = other.post("/arvika/e/synpunkter", data={"csrf_token": late})
+    assert theirs.status_code == 303 and theirs.location == "/arvika/e/synpunkter"

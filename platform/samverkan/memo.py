@@ -10,6 +10,7 @@ memory. The time to live then bounds only changes made around the app (SQL by ha
 Tests forget everything between tests.
 """
 
+import logging
 import os
 import threading
 import time
@@ -42,8 +43,8 @@ class Memo:
 
     def put(self, key: Hashable, value: Any) -> None:
         ttl = current_app.config[self.ttl_setting]
-        if ttl <= 0:
-            return
+        if ttl <= 0 or changed_elsewhere():
+            return  # read before another process's change: not worth keeping
         with self._lock:
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()
@@ -75,6 +76,11 @@ def _stamp(path: Path) -> tuple | None:
     return (found.st_ino, found.st_mtime_ns, found.st_size)
 
 
+def changed_elsewhere() -> bool:
+    path = _signal["path"]
+    return path is not None and _stamp(path) != _signal["seen"]
+
+
 def forget_if_changed_elsewhere() -> None:
     path = _signal["path"]
     if path is None:
@@ -86,13 +92,20 @@ def forget_if_changed_elsewhere() -> None:
 
 
 def _tell_other_processes() -> None:
+    """Runs after a commit: the change is stored, so a failure here (a read-only or full
+    instance folder) must not fail the request; the others then see it after the time to
+    live. The stamp seen here is left as it was, so a change another process made in the
+    same moment is still noticed (at the cost of forgetting once more)."""
     path = _signal["path"]
     if path is None:
         return
     draft = path.with_name(f"{SIGNAL_FILE}.{uuid.uuid4().hex}")
-    draft.write_text(f"{time.time()}\n")
-    os.replace(draft, path)  # atomic: a reader sees the old file or the new, never half
-    _signal["seen"] = _stamp(path)
+    try:
+        draft.write_text(f"{time.time()} {uuid.uuid4().hex}\n")
+        os.replace(draft, path)  # atomic: a reader sees the old file or the new, never half
+    except OSError as exc:
+        logging.getLogger(__name__).warning("could not signal a change to other workers: %s", exc)
+        draft.unlink(missing_ok=True)
 
 
 def _changes_public_pages(obj) -> bool:

@@ -34,6 +34,18 @@ class WorkerMemoryStorage(MemoryStorage):
             return
         try:
             self._swept_at = now
-            self._MemoryStorage__expire_events()
+            self._sweep(time.time())
         finally:
             self._sweeping.release()
+
+    def _sweep(self, now: float) -> None:
+        """Drop counters past their window. Other threads read and drop keys without a
+        lock (MemoryStorage.get), so every look-up here tolerates a key already gone."""
+        for key, expires in list(self.expirations.items()):
+            if expires <= now:
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+                self.locks.pop(key, None)
+        for key, entries in list(self.events.items()):  # moving windows, if ever used
+            if entries and all(entry.expiry <= now for entry in entries):
+                self.events.pop(key, None)

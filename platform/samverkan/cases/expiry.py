@@ -12,11 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from samverkan.cases.models import Attachment, Draft
-from samverkan.tenancy.models import Tenant
-from samverkan.tenancy.scoping import bind_tenant
+from samverkan.tenancy.each_member import each_member
 
 # A stored file's name as catalogue/uploads.py makes it: anything else is never unlinked.
 STORAGE_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
@@ -50,50 +48,49 @@ def expire_drafts(
     member: str | None = None,
 ) -> list[DraftsOutcome]:
     """Delete (or, dry, count) every draft whose expiry has passed at `now`."""
-    with orm.Session(engine) as session:
-        query = sa.select(Tenant.id, Tenant.slug).order_by(Tenant.slug)
-        if member is not None:
-            query = query.where(Tenant.slug == member)
-        members = session.execute(query).all()
-    outcomes = []
-    for tenant_id, slug in members:
-        outcome = DraftsOutcome(slug)
-        with orm.Session(engine) as session:
-            bind_tenant(session, tenant_id)
-            try:
-                _expire_member(session, tenant_id, outcome, upload_root, now, dry_run)
-            except Exception as exc:  # one member's failure must not stop the others' run
-                session.rollback()
-                outcome.error = f"{type(exc).__name__}: {exc}"
-        outcomes.append(outcome)
-    return outcomes
+    return each_member(
+        engine,
+        member,
+        DraftsOutcome,
+        lambda session, tenant_id, outcome: _expire_member(
+            session, tenant_id, outcome, upload_root, now, dry_run
+        ),
+    )
 
 
-def _expire_member(session, tenant_id, outcome, upload_root, now, dry_run) -> None:
-    if not dry_run and session.get_bind().dialect.name == "sqlite":
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    expired = session.execute(
-        sa.select(Draft.id, Draft.answers).where(Draft.expires_at <= now)
-    ).all()
-    files = set().union(*(_stored_files(row.answers) for row in expired)) if expired else set()
+def _unattached(session, drafts) -> set:
+    """The stored files of these drafts that no case's attachment uses."""
+    files = set().union(*(_stored_files(row.answers) for row in drafts)) if drafts else set()
     if files:  # a file that became a case's attachment stays with the case
         files -= set(
             session.scalars(
                 sa.select(Attachment.storage_name).where(Attachment.storage_name.in_(files))
             )
         )
+    return files
+
+
+def _expire_member(session, tenant_id, outcome, upload_root, now, dry_run) -> None:
+    if not dry_run and session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     if dry_run:
-        outcome.deleted, outcome.files = len(expired), len(files)
+        expired = session.execute(
+            sa.select(Draft.id, Draft.answers).where(Draft.expires_at <= now)
+        ).all()
+        outcome.deleted, outcome.files = len(expired), len(_unattached(session, expired))
         session.rollback()
         return
-    if expired:
-        session.execute(
-            sa.delete(Draft)
-            .where(Draft.id.in_([row.id for row in expired]), Draft.expires_at <= now)
-            .execution_options(synchronize_session=False)
-        )
+    # The files to remove are those of the drafts this statement deleted: a draft claimed
+    # meanwhile by a submission is not among them, and its files become the case's.
+    deleted = session.execute(
+        sa.delete(Draft)
+        .where(Draft.expires_at <= now)
+        .returning(Draft.id, Draft.answers)
+        .execution_options(synchronize_session=False)
+    ).all()
+    files = _unattached(session, deleted)
     session.commit()
-    outcome.deleted = len(expired)
+    outcome.deleted = len(deleted)
     folder = upload_root / str(tenant_id)
     for name in sorted(files):  # only once the deletion is committed
         path = folder / name

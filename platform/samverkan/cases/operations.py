@@ -118,7 +118,8 @@ def submit_case(
     caller holds the only source of the key in this transaction (a claimed draft,
     claim_draft): no case can have it and no twin can race, so neither the look-up nor a
     savepoint is needed. Raises ServiceClosed if the member or e-service stopped taking
-    cases; files written for the answers are removed again whenever nothing is registered.
+    cases; files written for the answers are removed again whenever this raises (a commit
+    that fails later, in the caller, still leaves them on disk).
     """
     if tenant.status != "active":
         # Every caller checks first (resolve.py, the contact centre); this is the backstop.
@@ -148,7 +149,7 @@ def submit_case(
         if existing is None:
             raise
         return _replay(existing, fingerprint)
-    except ServiceClosed:
+    except BaseException:  # ServiceClosed, a lost connection, a lock timeout: nothing kept
         _remove_new_files(answers, stored, upload_root, tenant.id)
         raise
 

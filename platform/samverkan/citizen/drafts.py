@@ -52,9 +52,18 @@ def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> No
     session["drafts"] = drafts
     links = dict(session.get("resume_links", {}))
     links.pop(_key(service_slug), None)
+    opened = [k for k in session.get("opened_from_link", []) if k != _key(service_slug)]
     if resume_token:
         links[_key(service_slug)] = resume_token
+        opened.append(_key(service_slug))
     session["resume_links"] = links
+    session["opened_from_link"] = opened
+
+
+def opened_from_link(service_slug: str) -> bool:
+    """This browser took the draft up from its resume link (so it may not be the one that
+    submitted it)."""
+    return _key(service_slug) in session.get("opened_from_link", [])
 
 
 def resume_token_for(service_slug: str, draft: Draft) -> str:

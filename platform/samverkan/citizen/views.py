@@ -387,9 +387,13 @@ def submit(service: str):
     # Taken now and deleted with the case's commit; every refusal below rolls it back.
     draft = drafts.claim_draft(tenant_service)
     if draft is None:
-        # A second click after the first one went through: show the same receipt.
+        # A second click after the first one went through: show the same receipt. Not to a
+        # browser that took the draft up from its resume link, though: another browser may
+        # have sent it, and the receipt's link is that case's private key.
         earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
-        if earlier:
+        if earlier and (
+            drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
+        ):
             return redirect(url_for(".receipt", token=earlier.status_token), 303)
         return redirect(url_for(".start", service=service), 303)
     answers = form.from_json(draft.answers)

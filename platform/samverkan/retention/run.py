@@ -15,8 +15,8 @@ from sqlalchemy import orm
 
 from samverkan.retention import operations, queries
 from samverkan.retention.periods import Period, months_before, period_for
+from samverkan.tenancy.each_member import each_member
 from samverkan.tenancy.models import Tenant
-from samverkan.tenancy.scoping import bind_tenant
 
 BATCH = 200  # cases per transaction: short enough that SQLite's write lock is let go often
 
@@ -55,23 +55,14 @@ def run_retention(
     batch: int = BATCH,
 ) -> list[MemberOutcome]:
     """Thin (or, dry, list) every closed case whose period has passed at `now`."""
-    with orm.Session(engine) as session:
-        query = sa.select(Tenant.id, Tenant.slug).order_by(Tenant.slug)
-        if member is not None:
-            query = query.where(Tenant.slug == member)
-        members = session.execute(query).all()
-    outcomes = []
-    for tenant_id, slug in members:
-        outcome = MemberOutcome(slug)
-        with orm.Session(engine) as session:
-            bind_tenant(session, tenant_id)
-            try:
-                _run_member(session, tenant_id, outcome, upload_root, now, dry_run, batch)
-            except Exception as exc:  # one member's failure must not stop the others' run
-                session.rollback()
-                outcome.error = f"{type(exc).__name__}: {exc}"
-        outcomes.append(outcome)
-    return outcomes
+    return each_member(
+        engine,
+        member,
+        MemberOutcome,
+        lambda session, tenant_id, outcome: _run_member(
+            session, tenant_id, outcome, upload_root, now, dry_run, batch
+        ),
+    )
 
 
 def _begin(session: orm.Session, dry_run: bool) -> None:
