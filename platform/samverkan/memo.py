@@ -68,7 +68,8 @@ def init_app(app: Flask) -> None:
 
 
 def _stamp(path: Path) -> tuple | None:
-    """The file as it is now: a replaced file has a new inode even within one clock tick."""
+    """The file as it is now. A replacement changes its inode, time or size, except two
+    within one clock tick that reuse an inode: then the time to live still bounds it."""
     try:
         found = os.stat(path)
     except FileNotFoundError:
