@@ -143,3 +143,32 @@ def test_the_hub_pages(app, page, axe, screenshots):
         page.locator(SUBMIT).last.press("Enter")
     problems += audit(page, axe, screenshots, "41-hub-new-member-errors")
     assert problems == []
+
+
+def test_a_cost_pool_and_its_run(app, page, axe, screenshots, read_csrf):
+    """The hub's pages of one pool and one allocation run (made through the app first)."""
+    from test_accounts import sign_in as sign_in_client
+    from test_hub_costs import pool_form, pools, run_period
+
+    email = create_user(app, "kostnader@karlstad.example", "karlstad", "hub_admin")
+    client = app.test_client()
+    assert sign_in_client(client, read_csrf, email, tenant="karlstad").status_code == 303
+    token = read_csrf(client.get("/hub/kostnader/ny").text)
+    period = "2100-12"  # outside the years test_hub_costs takes its periods from
+    made = client.post("/hub/kostnader/ny", data=pool_form(period, token, amount="1 000,00"))
+    assert made.status_code == 303, made.text
+    ran = run_period(client, token, period)
+    assert ran.status_code == 303, ran.text
+    run_id = int(ran.headers["Location"].rsplit("/", 1)[1])
+    pool_id = pools(app, period)[0].id
+    sign_in(page, "karlstad", email)
+    problems = []
+    for path, name in (
+        (f"/hub/kostnader/pool/{pool_id}", "49-hub-pool"),
+        (f"/hub/kostnader/pool/{pool_id}/ta-bort", "50-hub-pool-remove"),
+        (f"/hub/kostnader/korning/{run_id}", "51-hub-run"),
+        (f"/hub/kostnader/korning/{run_id}/arvika", "52-hub-run-member"),
+    ):
+        visit(page, path)
+        problems += audit(page, axe, screenshots, name)
+    assert problems == []
