@@ -379,7 +379,7 @@ def _continue_url(service: str, form: ServiceForm, draft) -> str:
 @bp.post("/<slug:tenant>/e/<slug:service>")
 @public
 @limited
-@remembered_member_will_do  # next_reference_number checks member and e-service itself
+@remembered_member_will_do  # the numbering statement checks member and e-service itself
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)

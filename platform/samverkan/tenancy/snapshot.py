@@ -6,7 +6,7 @@ without a query (`merge(load=False)`), so it behaves as a loaded row: after a co
 is refreshed as usual. Requests that change anything read the member afresh, except on
 routes marked `remembered_member_will_do`: a citizen's form steps and submission, whose
 writes check in the database itself that the member and its e-service still take cases
-(cases.operations.next_reference_number), so a copy that is out of date cannot let one in.
+(the numbering statement, cases/statements.py), so a copy out of date cannot let one in.
 """
 
 from collections.abc import Callable
