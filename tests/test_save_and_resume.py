@@ -432,3 +432,9 @@ def test_a_browser_that_opened_the_link_is_not_given_the_other_browsers_receipt(
     assert again.location == sent.location  # the sender's second click: the same receipt
     theirs = other.post("/arvika/e/synpunkter", data={"csrf_token": late})
     assert theirs.status_code == 303 and theirs.location == "/arvika/e/synpunkter"
+
+
+def test_expiry_for_a_member_that_does_not_exist_stops_with_the_option_named(app):
+    unknown = app.test_cli_runner().invoke(args=["drafts", "expire", "--member", "atlantis"])
+    assert unknown.exit_code != 0
+    assert "--member: there is no member 'atlantis'" in unknown.output

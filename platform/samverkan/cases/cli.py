@@ -4,14 +4,13 @@ saved drafts whose member's draft lifetime has passed, and the files uploaded in
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from samverkan.cases.expiry import expire_drafts
 from samverkan.db import utcnow
 from samverkan.extensions import db
-from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.each_member import refuse_unknown_member
 
 drafts_cli = AppGroup("drafts", help="Citizens' saved drafts (not cases).")
 
@@ -22,11 +21,7 @@ drafts_cli = AppGroup("drafts", help="Citizens' saved drafts (not cases).")
 def expire(dry_run: bool, member: str | None) -> None:
     """Delete every draft past its expiry (the member's draft_days after it was started)
     and the files uploaded into it. Cases are never touched. Safe to run again."""
-    if member is not None:
-        with db.engine.connect() as connection:
-            known = connection.scalar(sa.select(Tenant.id).where(Tenant.slug == member))
-        if known is None:
-            raise click.ClickException(f"--member: there is no member '{member}'")
+    refuse_unknown_member(db.engine, member)
     outcomes = expire_drafts(
         db.engine,  # the application's role: row-level security holds it to each member
         Path(current_app.config["UPLOAD_ROOT"]),

@@ -4,7 +4,6 @@ retention period has passed, and say which, per member and e-service."""
 from pathlib import Path
 
 import click
-import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -12,7 +11,7 @@ from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.retention.periods import MEMBER
 from samverkan.retention.run import MemberOutcome, ServiceOutcome, run_retention
-from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.each_member import refuse_unknown_member
 
 retention_cli = AppGroup("retention", help="Retention (gallring) of closed cases.")
 
@@ -24,11 +23,7 @@ def run(dry_run: bool, member: str | None) -> None:
     """Thin every closed case whose member's retention period has passed: the answers,
     messages, notes, attachments and e-mails go; the reference, dates and status stay. Each
     thinned case is logged in the member's audit log. Open cases are never touched."""
-    if member is not None:
-        with db.engine.connect() as connection:  # tenants are readable by the app's role
-            known = connection.scalar(sa.select(Tenant.id).where(Tenant.slug == member))
-        if known is None:
-            raise click.ClickException(f"--member: there is no member '{member}'")
+    refuse_unknown_member(db.engine, member)
     outcomes = run_retention(
         db.engine,  # the application's role: row-level security holds it to each member
         Path(current_app.config["UPLOAD_ROOT"]),

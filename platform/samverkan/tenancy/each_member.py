@@ -5,6 +5,7 @@ request, and one member's failure is recorded without stopping the others."""
 from collections.abc import Callable
 from typing import Any
 
+import click
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -37,3 +38,13 @@ def each_member(
                 outcome.error = f"{type(exc).__name__}: {exc}"
         outcomes.append(outcome)
     return outcomes
+
+
+def refuse_unknown_member(engine: sa.Engine, member: str | None) -> None:
+    """A command's --member option names a member that exists, or the command stops."""
+    if member is None:
+        return
+    with engine.connect() as connection:  # tenants are readable by the app's role
+        known = connection.scalar(sa.select(Tenant.id).where(Tenant.slug == member))
+    if known is None:
+        raise click.ClickException(f"--member: there is no member '{member}'")
