@@ -11,8 +11,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# `idp`: the development e-ID provider `make run` starts (never needed in production).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[idp]'
 	touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
@@ -42,12 +43,25 @@ translations: dev-install
 	rm $(TRANSLATIONS)/messages.pot
 	$(BIN)/pybabel -q compile -d $(TRANSLATIONS)
 
+# Citizens sign in with e-ID at a development provider on 127.0.0.1:9400 (oidc-provider-mock),
+# started beside the app unless CITIZEN_OIDC_ISSUER names another. Two test people can sign
+# in with one click (Skatteverket's example samordningsnummer for the second); any other
+# name typed there signs in as a foreign e-ID user, who has no personnummer.
+PNR_CLAIM := https://id.oidc.se/claim/personalIdentityNumber
+DEV_PEOPLE := \
+	--user-claims '{"sub": "tolvan", "$(PNR_CLAIM)": "191212121212", "name": "Tolvan Tolvansson", "given_name": "Tolvan", "family_name": "Tolvansson"}' \
+	--user-claims '{"sub": "samordning", "$(PNR_CLAIM)": "197010632391", "name": "Sam Ordning", "given_name": "Sam", "family_name": "Ordning"}'
+
 run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask sync
 	@if [ "$(DEMO)" = "1" ]; then $(BIN)/flask users demo; fi
-# The outbox worker delivers e-mail beside the web server and stops when it stops.
-	$(BIN)/flask outbox run & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+# The outbox worker delivers e-mail beside the web server; both stop when it stops.
+	$(BIN)/flask outbox run & worker=$$!; provider=; \
+	if [ -z "$$CITIZEN_OIDC_ISSUER" ]; then \
+		$(BIN)/oidc-provider-mock --host 127.0.0.1 --port 9400 --require-nonce $(DEV_PEOPLE) & provider=$$!; \
+	fi; \
+	trap 'kill $$worker $$provider 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
 
 test: dev-install

@@ -35,6 +35,7 @@ CASE_TABLES = (
     "cases",
     "reference_counters",
     "drafts",
+    "citizen_sessions",
     "outbox_messages",
     "audit_log",
     "api_tokens",
@@ -76,7 +77,17 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(database_url, tmp_path_factory):
+def e_id_provider():
+    """The development e-ID provider (oidc-provider-mock), served over HTTP on loopback for
+    the whole session: the tests sign citizens in with the real protocol against it."""
+    import oidc_provider_mock
+
+    with oidc_provider_mock.run_server_in_thread(require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory, e_id_provider):
     instance = tmp_path_factory.mktemp("instance")
     app = create_app(
         {
@@ -86,6 +97,9 @@ def app(database_url, tmp_path_factory):
             "UPLOAD_ROOT": str(instance / "uploads"),
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SERVER_NAME": "localhost",
+            "CITIZEN_OIDC_ISSUER": e_id_provider,
+            "CITIZEN_OIDC_CLIENT_ID": "samverkan-test",
+            "CITIZEN_OIDC_CLIENT_SECRET": "samverkan-test-secret",
         }
     )
     with app.app_context():

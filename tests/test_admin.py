@@ -169,7 +169,7 @@ def test_every_admin_page_is_not_cached_and_the_overview_counts(admin):
         assert page.status_code == 200, url
         assert page.headers["Cache-Control"] == "no-store"
     overview = admin.get("/arvika/admin/")
-    assert "6 av 6 e-tjänster är påslagna" in overview.text
+    assert "7 av 7 e-tjänster är påslagna" in overview.text
     assert "1 person arbetar här" in overview.text
     for section in ("profil", "e-tjanster", "personal", "logg"):
         assert f'href="/arvika/admin/{section}"' in overview.text
@@ -350,7 +350,7 @@ def test_services_are_listed_and_switched_off_and_on(app, client, admin, read_cs
         "Anmälan om installation av värmepump",
     ):
         assert title in page.text
-    assert page.text.count('value="off"') == 6
+    assert page.text.count('value="off"') == 7
     off = post_form(
         client,
         read_csrf,
@@ -362,7 +362,7 @@ def test_services_are_listed_and_switched_off_and_on(app, client, admin, read_cs
     service = service_row(app, "synpunkter")
     assert service.enabled is False and service.edited_at is not None
     assert client.get("/arvika/e/synpunkter").status_code == 404
-    assert "5 av 6" in admin.get("/arvika/admin/").text
+    assert "6 av 7" in admin.get("/arvika/admin/").text
     on = post_form(
         client,
         read_csrf,

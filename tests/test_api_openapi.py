@@ -134,6 +134,7 @@ def test_every_submission_outcome_answers_as_documented(
     outcomes = {
         201: client.post(url, json=ANONYMOUS, headers=key),
         400: client.post(url, json=[ANONYMOUS]),
+        403: client.post(submissions("arvika", "registerutdrag"), json={"areas": ["alla"]}),
         404: client.post(submissions("arvika", "bygglov"), json=ANONYMOUS),
         409: client.post(url, json={**ANONYMOUS, "kind": "berom"}, headers=key),
         413: client.post(

@@ -778,6 +778,7 @@ def test_every_real_service_definition_loads_without_errors(real_definitions):
         "felanmalan",
         "forskoleplats",
         "parkeringstillstand",
+        "registerutdrag",
         "skolskjuts",
         "synpunkter",
         "varmepump",
@@ -786,7 +787,15 @@ def test_every_real_service_definition_loads_without_errors(real_definitions):
 
 @pytest.mark.parametrize(
     "slug",
-    ["felanmalan", "forskoleplats", "parkeringstillstand", "skolskjuts", "synpunkter", "varmepump"],
+    [
+        "felanmalan",
+        "forskoleplats",
+        "parkeringstillstand",
+        "registerutdrag",
+        "skolskjuts",
+        "synpunkter",
+        "varmepump",
+    ],
 )
 def test_every_real_service_accepts_a_complete_careful_submission(real_definitions, slug):
     definition = real_definitions[slug]
@@ -800,7 +809,15 @@ def test_every_real_service_accepts_a_complete_careful_submission(real_definitio
 
 @pytest.mark.parametrize(
     "slug",
-    ["felanmalan", "forskoleplats", "parkeringstillstand", "skolskjuts", "synpunkter", "varmepump"],
+    [
+        "felanmalan",
+        "forskoleplats",
+        "parkeringstillstand",
+        "registerutdrag",
+        "skolskjuts",
+        "synpunkter",
+        "varmepump",
+    ],
 )
 def test_every_real_service_asks_for_each_unconditional_required_field_in_order(
     real_definitions, slug

@@ -1,5 +1,7 @@
 """Samverkan: one e-service platform shared by the members of a region."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -13,6 +15,17 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def content_security_policy(e_id_issuer: str) -> str:
+    """The policy, with the e-ID provider as a form's second allowed destination: signing
+    out is a form posted here that redirects there, and browsers hold redirects after a
+    form to form-action too."""
+    if not e_id_issuer:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(e_id_issuer)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 
 class SamverkanFlask(Flask):
@@ -62,6 +75,8 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.cli import register_commands
     from samverkan.health import bp as health_bp
     from samverkan.hub.views import bp as hub_bp
+    from samverkan.identity import provider as identity_provider
+    from samverkan.identity.views import bp as identity_bp
     from samverkan.tenancy import resolve
 
     resolve.init_app(app)
@@ -81,13 +96,17 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(hub_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(identity_bp)
+    identity_provider.init_app(app)
     account_session.init_app(app)
     register_commands(app)
+
+    policy = content_security_policy(app.config["CITIZEN_OIDC_ISSUER"])
 
     @app.after_request
     def _safe_headers(response):
         # Nothing inline anywhere (scripts, styles, handlers): the policy can say so.
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Content-Security-Policy", policy)
         if request.is_secure:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

@@ -22,6 +22,22 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def citizen(view: Callable) -> Callable:
+    """A citizen signed in with e-ID (identity/); anyone else is sent to sign in first and
+    comes back here afterwards."""
+
+    @wraps(view)
+    def guarded(*args, **kwargs):
+        from samverkan.identity.current import signed_in_person
+
+        if signed_in_person() is None:
+            return redirect(url_for("identity.sign_in", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    guarded.access = "citizen"  # type: ignore[attr-defined]
+    return guarded
+
+
 def access_of(view: Callable) -> str | None:
     return getattr(view, "access", None)
 

@@ -5,6 +5,7 @@ from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Attachment, Case, CaseEvent, Draft, ReferenceCounter
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
 from samverkan.costs.models import AllocationRun, AllocationShare, CostPool, PoolParticipant
+from samverkan.identity.models import CitizenSession
 from samverkan.outbox.models import OutboxMessage
 from samverkan.tenancy.models import Tenant
 
@@ -19,6 +20,7 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Category",
+    "CitizenSession",
     "Draft",
     "Invitation",
     "Membership",

@@ -17,9 +17,9 @@ def _instance_path() -> Path:
     return Path(os.environ.get("SAMVERKAN_INSTANCE", PROJECT_ROOT / "instance")).resolve()
 
 
-def development_secret_key(instance: Path) -> str:
+def development_secret_key(instance: Path, name: str = "secret_key") -> str:
     """A key generated once into the instance folder (never committed), kept across runs."""
-    path = instance / "secret_key"
+    path = instance / name
     if path.exists():
         return path.read_text().strip()
     instance.mkdir(parents=True, exist_ok=True)
@@ -69,6 +69,33 @@ def _costs_settings(costs: dict) -> dict:
         "COSTS_VAT_ACCOUNT_NAME": costs.get(
             "vat_account_name", "Utgående moms på försäljning inom Sverige, 25 %"
         ),
+    }
+
+
+DEVELOPMENT_PROVIDER = "http://127.0.0.1:9400"  # `make run` starts one there (Makefile)
+
+
+def _citizen_login_settings(login: dict, development: bool) -> dict:
+    """Citizens' e-ID sign-in (identity/): config/samverkan.toml [citizen_login], the
+    environment overriding; secrets from the environment only."""
+    env = os.environ.get
+    issuer = env("CITIZEN_OIDC_ISSUER", login.get("issuer", "")).rstrip("/")
+    client_id = env("CITIZEN_OIDC_CLIENT_ID", login.get("client_id", ""))
+    secret = env("CITIZEN_OIDC_CLIENT_SECRET", "")
+    if development and not issuer:  # the development provider takes any client and secret
+        issuer, client_id = DEVELOPMENT_PROVIDER, client_id or "samverkan-development"
+        secret = secret or "development-only"
+    return {
+        "CITIZEN_OIDC_ISSUER": issuer,
+        "CITIZEN_OIDC_CLIENT_ID": client_id,
+        "CITIZEN_OIDC_CLIENT_SECRET": secret,
+        "CITIZEN_OIDC_SCOPE": login.get("scope", "openid profile"),
+        "CITIZEN_OIDC_PERSONNUMMER_CLAIM": login.get(
+            "personnummer_claim", "https://id.oidc.se/claim/personalIdentityNumber"
+        ),
+        "CITIZEN_OIDC_FOREIGN_ID_CLAIM": login.get("foreign_id_claim", "sub"),
+        "CITIZEN_IDLE_MINUTES": login.get("idle_minutes", 30),
+        "CITIZEN_SESSION_HOURS": login.get("session_hours", 8),
     }
 
 
@@ -129,6 +156,11 @@ def load_settings(overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
         **_mail_settings(file_settings.get("mail", {}), instance),
         **_costs_settings(file_settings.get("costs", {})),
+        **_citizen_login_settings(
+            file_settings.get("citizen_login", {}),
+            development=overrides.get("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
+            != "production",
+        ),
     }
     # The public address e-mailed links use (https://e-tjanster.example.se), and the host
     # names requests may carry: a request for any other Host is refused with 400.
@@ -156,4 +188,17 @@ def load_settings(overrides: dict | None = None) -> dict:
         )
     if settings["ENV_NAME"] == "production" and len(str(settings["SECRET_KEY"])) < 32:
         raise RuntimeError("SECRET_KEY is too short for production: use 32 random bytes or more")
+    if "PERSON_KEY_SECRET" not in settings:
+        # The key of the digest that links a signed-in person to their cases: losing it
+        # empties every Mina ärenden, so production sets it and keeps it.
+        secret = os.environ.get("PERSON_KEY_SECRET")
+        signing_in = settings["ENV_NAME"] == "production" and settings["CITIZEN_OIDC_ISSUER"]
+        if signing_in and (not secret or len(secret) < 32):
+            raise RuntimeError(
+                "citizen sign-in in production needs PERSON_KEY_SECRET (32 characters or "
+                "more) in the environment"
+            )
+        settings["PERSON_KEY_SECRET"] = secret or development_secret_key(
+            Path(settings["INSTANCE_PATH"]), "person_key"
+        )
     return settings

@@ -79,6 +79,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_switch_url"] = switch_url
     app.jinja_env.globals["languages"] = LANGUAGES
+    # The same on every page (public pages are cached and shared): a link, not who is in.
+    app.jinja_env.globals["citizen_sign_in"] = bool(app.config["CITIZEN_OIDC_ISSUER"])
     app.jinja_env.globals["file_accept"] = accept_attribute
 
     @app.context_processor

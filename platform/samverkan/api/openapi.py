@@ -200,6 +200,10 @@ def openapi_document() -> dict:
                         "SubmissionCreated", "Registered (or replayed for a repeated key)"
                     ),
                     "400": _error("The body is not a JSON object, or a header is malformed"),
+                    "403": _error(
+                        "The e-service needs the citizen to sign in with e-ID "
+                        "(login_required): it takes cases only through its web form"
+                    ),
                     "404": NOT_FOUND,
                     "409": _error(
                         "The idempotency key was used before with other answers, or the"

@@ -12,6 +12,7 @@ from samverkan.cases import operations, status
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.errors import error_response
 from samverkan.extensions import db
+from samverkan.identity.prefill import needs_sign_in
 from samverkan.submission_limits import limited
 from samverkan.tenancy.queries import active_members
 
@@ -84,6 +85,13 @@ def submit(service: str):
     if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
         return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")
     form = form_for(tenant_service)
+    if needs_sign_in(form):
+        # Nobody signs in through the API: who the citizen is would be the client's word.
+        return error_response(
+            403,
+            "E-tjänsten kräver inloggning med e-legitimation och tar bara emot ärenden "
+            "genom sitt webbformulär.",
+        )
     result = form.validate_all(body)
     if result.scanner_unavailable:
         # Not the client's fault: the same request may succeed in a minute.

@@ -27,6 +27,7 @@ ACTIONS = {
     "contact.submission_registered": "Kontaktcenter: registrerade ärende åt den som ringde",
     "contact.services_read": "Kontaktcenter: läste en medlems e-tjänster för att registrera",
     "case.viewed": "Visade ärende",
+    "citizen.own_cases": "Den sökande såg sina ärenden i Mina ärenden (e-legitimation)",
     "case.assigned": "Tilldelade ärende",
     "case.transitioned": "Ändrade status",
     "case.noted": "Skrev anteckning",

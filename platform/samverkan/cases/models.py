@@ -47,6 +47,13 @@ class Case(TenantScoped, Base):
             postgresql_where=sa.text("closed_at IS NOT NULL AND thinned_at IS NULL"),
             sqlite_where=sa.text("closed_at IS NOT NULL AND thinned_at IS NULL"),
         ),
+        # Mina ärenden: a signed-in person's cases in every member (identity/own_cases.py).
+        sa.Index(
+            "ix_cases_person",
+            "person_key",
+            postgresql_where=sa.text("person_key IS NOT NULL"),
+            sqlite_where=sa.text("person_key IS NOT NULL"),
+        ),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
@@ -69,6 +76,9 @@ class Case(TenantScoped, Base):
     # Set when retention removed the personal data; the row stays so the series, the
     # statistics and the cost-sharing counts stay as they were (samverkan.retention).
     thinned_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
+    # Who sent it, when they had signed in with e-ID: a keyed digest of their identity
+    # (identity/persons.py), never the personnummer itself. Thinning clears it.
+    person_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
 
     definition = orm.relationship("ServiceDefinition", lazy="joined")
     assigned_to = orm.relationship(

@@ -109,6 +109,7 @@ def submit_case(
     upload_root: Path,
     idempotency_key: str | None = None,
     key_is_new: bool = False,
+    person_key: str | None = None,
     now: datetime | None = None,
 ) -> Submission:
     """Register validated answers as a case with the next reference in the member's series.
@@ -119,7 +120,8 @@ def submit_case(
     claim_draft): no case can have it and no twin can race, so neither the look-up nor a
     savepoint is needed. Raises ServiceClosed if the member or e-service stopped taking
     cases; files written for the answers are removed again whenever this raises (a commit
-    that fails later, in the caller, still leaves them on disk).
+    that fails later, in the caller, still leaves them on disk). `person_key` links the
+    case to the person signed in with e-ID who sent it (identity/persons.py).
     """
     if tenant.status != "active":
         # Every caller checks first (resolve.py, the contact centre); this is the backstop.
@@ -132,7 +134,16 @@ def submit_case(
     stored = store_files(answers, upload_root, tenant.id)
     now = now or datetime.now(UTC)
     register = functools.partial(
-        _register, session, tenant, service, form, stored, channel, idempotency_key, fingerprint
+        _register,
+        session,
+        tenant,
+        service,
+        form,
+        stored,
+        channel,
+        idempotency_key,
+        fingerprint,
+        person_key,
     )
     try:
         if key_is_new:
@@ -163,6 +174,7 @@ def _register(
     channel: str,
     idempotency_key: str | None,
     fingerprint: str,
+    person_key: str | None,
     now: datetime,
 ) -> Case:
     """The case, its first history entry, its files and its receipt, in this transaction.
@@ -184,6 +196,7 @@ def _register(
         "request_fingerprint": fingerprint,
         "submitted_at": now,
         "updated_at": now,
+        "person_key": person_key,
     }
     first_event = {
         "kind": "submitted",

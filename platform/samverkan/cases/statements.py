@@ -91,6 +91,7 @@ CASE_VALUES = (
     "request_fingerprint",
     "submitted_at",
     "updated_at",
+    "person_key",
 )
 EVENT_VALUES = ("kind", "message", "visible_to_citizen")
 

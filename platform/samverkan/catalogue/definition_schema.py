@@ -37,7 +37,10 @@ TYPE_KEYS = {
     "accept": ("file",),
     "max_size_mb": ("file",),
     "autocomplete": ("text", "textarea", "date"),
+    "prefill": ("personnummer", "text"),
 }
+# What a signed-in citizen's e-ID can fill in (read-only), and the field type each needs.
+PREFILL = {"personnummer": "personnummer", "name": "text"}
 # Input purposes (WCAG 1.3.5) a field about the person filling in the form may declare.
 AUTOCOMPLETE = (
     "name",
@@ -98,6 +101,7 @@ class FieldSchema(Schema):
     # base64 in a JSON body adds a third: 15 MB of file stays under the 25 MB request limit
     autocomplete = fields.String(validate=validate.OneOf(AUTOCOMPLETE))
     max_size_mb = fields.Integer(validate=validate.Range(min=1, max=15))
+    prefill = fields.String(validate=validate.OneOf(tuple(PREFILL)))
 
     @validates_schema
     def keys_fit_type(self, data, **kwargs):
@@ -112,6 +116,10 @@ class FieldSchema(Schema):
             values = [o["value"] for o in data.get("options", [])]
             if len(values) != len(set(values)):
                 errors["options"] = ["option values must be unique"]
+        if "prefill" in data and ftype in PREFILL.values() and PREFILL[data["prefill"]] != ftype:
+            errors["prefill"] = [
+                f"'{data['prefill']}' fills a field of type '{PREFILL[data['prefill']]}'"
+            ]
         if "min" in data and "max" in data and data["min"] > data["max"]:
             errors["min"] = ["must not be greater than 'max'"]
         if errors:

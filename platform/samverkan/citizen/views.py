@@ -33,6 +33,8 @@ from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.identity.current import signed_in_person
+from samverkan.identity.prefill import needs_sign_in, prefilled_answers
 from samverkan.links import external_url
 from samverkan.outbox import mails
 from samverkan.retention.periods import months_text, period_for
@@ -173,6 +175,18 @@ def start(service: str):
         form=form,
         first_step=form.steps[0]["id"],
         resuming=draft is not None and bool(draft.completed_steps),
+        sign_in_first=needs_sign_in(form) and signed_in_person() is None,
+    )
+
+
+def _sign_in_first(form: ServiceForm, service: str):
+    """An e-service that needs e-ID sends anyone not signed in to sign in first, and then
+    back where they were going (after a posted form: to the e-service's first page)."""
+    if not needs_sign_in(form) or signed_in_person() is not None:
+        return None
+    back = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(
+        url_for("identity.sign_in", next=back or url_for(".start", service=service)), 303
     )
 
 
@@ -183,6 +197,9 @@ def step(service: str, step_id: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
     spec = form.step(step_id) or abort(404)
+    if gate := _sign_in_first(form, service):
+        return gate
+    prefill = prefilled_answers(form, signed_in_person())
     draft = drafts.current_draft(tenant_service)
     context = form.from_json(draft.answers) if draft else {}
     done = draft.completed_steps if draft else []
@@ -192,7 +209,8 @@ def step(service: str, step_id: str):
     if not form.fields_on_page(spec, context):  # nothing to answer here, given earlier answers
         return redirect(_next_url(service, form, context, done, step_id))
     changing = request.args.get("andra") == "1"
-    if request.method == "GET" and draft is None and not changing:
+    on_this_step = [f["name"] for f in spec["fields"] if f["name"] in prefill]
+    if request.method == "GET" and draft is None and not changing and not on_this_step:
         # A first visit: the same page for everyone but the CSRF token (page_cache.py).
         # The key names all the page is built from: the member's and e-service's rows as
         # of their last change, the definition version and the step.
@@ -207,7 +225,8 @@ def step(service: str, step_id: str):
             complete_key=True,
         )
     if request.method == "GET":
-        return _render_step(tenant_service, form, spec, context, {}, changing)
+        values = {**context, **prefill}
+        return _render_step(tenant_service, form, spec, values, {}, changing, prefill)
 
     saving = request.form.get("action") == "spara"  # "Spara och fortsätt senare"
     raw = {
@@ -217,6 +236,7 @@ def step(service: str, step_id: str):
     for field in spec["fields"]:  # a file chosen earlier stays unless a new one is chosen
         if field["type"] == "file" and raw[field["name"]] is None:
             raw[field["name"]] = context.get(field["name"])
+    raw.update({name: prefill[name] for name in on_this_step})  # the e-ID's, never the form's
     result = form.validate(spec["fields"], raw, context)
     draft = drafts.draft_for_writing(tenant_service)
     answers = operations.store_files(result.answers, _upload_root(), g.tenant.id)
@@ -230,7 +250,8 @@ def step(service: str, step_id: str):
         db.session.commit()
         values = {**context, **raw, **answers}
         code = 503 if result.scanner_unavailable else 422  # 503: the scanner, not the citizen
-        return _render_step(tenant_service, form, spec, values, result.errors, changing), code
+        page = _render_step(tenant_service, form, spec, values, result.errors, changing, prefill)
+        return page, code
     operations.save_step(draft, form, step_id, answers)
     db.session.commit()
     return redirect(
@@ -258,7 +279,7 @@ def _next_url(service: str, form: ServiceForm, answers: dict, done, after: str) 
     return url_for(".check", service=service)
 
 
-def _render_step(tenant_service, form, spec, values, errors, changing):
+def _render_step(tenant_service, form, spec, values, errors, changing, prefilled=()):
     index = form.step_index(spec["id"])
     earlier = [s for s in form.applicable_steps(values) if form.step_index(s["id"]) < index]
     return render_template(
@@ -273,6 +294,7 @@ def _render_step(tenant_service, form, spec, values, errors, changing):
         errors=errors,
         changing=changing,
         previous=earlier[-1]["id"] if earlier else None,
+        prefilled=tuple(prefilled),
     )
 
 
@@ -281,6 +303,8 @@ def _render_step(tenant_service, form, spec, values, errors, changing):
 def check(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
+    if gate := _sign_in_first(form, service):
+        return gate
     draft = drafts.current_draft(tenant_service)
     answers = form.from_json(draft.answers) if draft else {}
     unfinished = _first_unfinished(form, answers, draft.completed_steps if draft else [])
@@ -301,6 +325,8 @@ def check(service: str):
 def save_for_later(service: str):
     """Spara och fortsätt senare on the check-answers page: every answer is already kept."""
     tenant_service = get_enabled_service_or_404(service)
+    if gate := _sign_in_first(form_for(tenant_service), service):
+        return gate
     draft = drafts.current_draft(tenant_service)
     if draft is None:
         return redirect(url_for(".start", service=service), 303)
@@ -316,6 +342,8 @@ def saved(service: str):
     """The private link to continue later, and (POST) the same link sent by e-mail."""
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
+    if gate := _sign_in_first(form, service):
+        return gate
     draft = drafts.current_draft(tenant_service)
     if draft is None:
         return redirect(url_for(".start", service=service), 303)
@@ -353,6 +381,8 @@ def resume(service: str, token: str):
     with a page that says so and offers to start again."""
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
+    if gate := _sign_in_first(form, service):
+        return gate
     draft = operations.find_draft_by_resume_token(db.session, token, service)
     if (
         draft is None
@@ -383,6 +413,9 @@ def _continue_url(service: str, form: ServiceForm, draft) -> str:
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
+    if gate := _sign_in_first(form, service):
+        return gate
+    person = signed_in_person()
     draft_id = drafts.remembered_draft_id(service)
     # Taken now and deleted with the case's commit; every refusal below rolls it back.
     draft = drafts.claim_draft(tenant_service)
@@ -396,7 +429,8 @@ def submit(service: str):
         ):
             return redirect(url_for(".receipt", token=earlier.status_token), 303)
         return redirect(url_for(".start", service=service), 303)
-    answers = form.from_json(draft.answers)
+    # What the e-ID fills in is its own, even in a draft saved under another sign-in.
+    answers = {**form.from_json(draft.answers), **prefilled_answers(form, person)}
     unfinished = _first_unfinished(form, answers, draft.completed_steps)
     if unfinished:
         return redirect(url_for(".step", service=service, step_id=unfinished), 303)
@@ -410,7 +444,8 @@ def submit(service: str):
             for f in spec["fields"]
             if f["name"] in result.errors
         }
-        return _render_step(tenant_service, form, spec, answers, errors, True), 422
+        prefill = prefilled_answers(form, person)
+        return _render_step(tenant_service, form, spec, answers, errors, True, prefill), 422
     try:
         submission = operations.submit_case(
             db.session,
@@ -422,6 +457,7 @@ def submit(service: str):
             upload_root=_upload_root(),
             idempotency_key=f"web:{draft.id}",
             key_is_new=True,  # the claimed draft is this key's only source
+            person_key=person.person_key if person else None,  # in their Mina ärenden
         )
     except ServiceClosed:
         # Closed, switched off or a new version seconds ago, after this worker last looked:
@@ -459,7 +495,7 @@ def receipt(token: str):
         case=case,
         definition=case.definition.content,
         summary=form.summary(form.from_json(case.answers), current_language())
-        if drafts.submitted_here(token)
+        if _answers_shown(case, token)
         else [],
         status_url=url_for(".status", token=token, _external=True),
     )
@@ -493,21 +529,30 @@ def extract_json(token: str):
 
 
 def _extract(token: str, *, as_json: bool):
-    """The citizen's own register extract. The answers only in the browser that submitted
-    the case (as on the receipt); never the internal notes."""
+    """The citizen's own register extract. The answers only as on the receipt
+    (_answers_shown); never the internal notes."""
     case = _case_for_token(token)
     return extract_response(
         db.session,
         case,
         g.tenant,
         audience=CITIZEN,
-        answers_shown=drafts.submitted_here(token),
+        answers_shown=_answers_shown(case, token),
         as_json=as_json,
         template="extract/citizen.html",
         actor="den sökande (statuslänken)",
         status_url=url_for(".status", token=token),
         json_url=url_for(".extract_json", token=token),
     )
+
+
+def _answers_shown(case, token: str) -> bool:
+    """The answers are shown to the browser that sent the case and to the person signed in
+    with e-ID who sent it; whoever else holds the status link sees only the status."""
+    if drafts.submitted_here(token):
+        return True
+    person = signed_in_person()
+    return person is not None and case.person_key == person.person_key
 
 
 def _upload_root() -> Path:

@@ -5,7 +5,8 @@ version, channel, status, the dates, who handled it, and the history's lines wit
 text: so statistics, cost-sharing counts and the audit log still add up years later.
 What goes: the answers, every message and internal note, the attachments (rows and files),
 the e-mails queued about the case (they hold the citizen's address and the messages), the
-idempotency key and the digest of the answers. The status link stops working; only a
+idempotency key, the digest of the answers and the link to the person who signed in to
+send it (so it leaves their Mina ärenden). The status link stops working; only a
 digest of it is kept, so the old link can say that the case has been thinned.
 
 A batch of cases is thinned with a handful of statements, not a handful per case. Like
@@ -85,6 +86,7 @@ def thin_cases(
         case.answers = {}
         case.idempotency_key = None
         case.request_fingerprint = None
+        case.person_key = None  # no longer in the person's Mina ärenden
         case.status_token = queries.token_digest(case.status_token)
         case.thinned_at = now
         thinned = done[case.id]

@@ -4,6 +4,10 @@ Every SELECT, UPDATE and DELETE that touches a TenantScoped entity gets
 `tenant_id = <bound tenant>` added. With no tenant bound the statement raises instead
 of quietly returning every municipality's rows. Code that must read across members
 (the sync, hub statistics) says so with the named execution option ALL_TENANTS.
+
+One more binding reads across members without it: a signed-in citizen's own cases
+(identity/own_cases.py). With a person bound and no member, only SELECTs of cases run,
+each limited to `person_key = <bound person>`; anything else still raises.
 """
 
 import functools
@@ -15,6 +19,8 @@ from sqlalchemy.sql import visitors
 from samverkan.db import Base, TenantScoped
 
 TENANT_KEY = "samverkan.tenant_id"
+PERSON_KEY = "samverkan.person_key"
+PERSON_TABLES = frozenset({"cases"})  # what a bound person may read without a member
 ALL_TENANTS = "samverkan_all_tenants"
 CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
 
@@ -31,6 +37,27 @@ def bind_tenant(session: orm.Session, tenant_id: int) -> None:
     # (or none) is told when it first does (after_begin below), so binding costs no trip.
     if transaction_with_connection(session) is not None:
         _tell_database(session.connection(), tenant_id)
+
+
+def unbind_tenant(session: orm.Session) -> None:
+    """No member bound any more (after a path that bound several in turn)."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    session.info.pop(TENANT_KEY, None)
+    if transaction_with_connection(session) is not None:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT set_config('app.tenant_id', '', true)"))
+
+
+def bind_person(session: orm.Session, person_key: str) -> None:
+    """Let this session read one signed-in person's cases in every member, and no other
+    member data (unless a member is bound too, which then decides as usual)."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    session.info[PERSON_KEY] = person_key
+    if transaction_with_connection(session) is not None:
+        _tell_database_person(session.connection(), person_key)
 
 
 def tenant_connection(session: orm.Session) -> tuple[sa.Connection, int]:
@@ -60,6 +87,14 @@ def _tell_database(connection, tenant_id: int) -> None:
         )
 
 
+def _tell_database_person(connection, person_key: str) -> None:
+    """PostgreSQL's own_cases_of_person policy (migration 0009) reads the person here."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.text("SELECT set_config('app.person_key', :person, true)"), {"person": person_key}
+        )
+
+
 @event.listens_for(orm.Session, "after_begin")
 def _tenant_for_each_transaction(session, transaction, connection) -> None:
     if transaction.nested:
@@ -68,6 +103,9 @@ def _tenant_for_each_transaction(session, transaction, connection) -> None:
     tenant_id = bound_tenant_id(session)
     if tenant_id is not None:
         _tell_database(connection, tenant_id)
+    person_key = session.info.get(PERSON_KEY)
+    if person_key is not None:
+        _tell_database_person(connection, person_key)
 
 
 def bound_tenant_id(session: orm.Session) -> int | None:
@@ -126,7 +164,11 @@ def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
         return
     tenant_id = bound_tenant_id(state.session)
     if tenant_id is None:
-        raise TenantNotBound("a tenant-scoped query ran without a bound tenant")
+        person_key = state.session.info.get(PERSON_KEY)
+        if person_key is None:
+            raise TenantNotBound("a tenant-scoped query ran without a bound tenant")
+        _limit_to_person(state, touched, covered, person_key)
+        return
     if touched - covered:
         # A tenant table named as a bare Table: the criteria cannot reach it, so refuse.
         names = ", ".join(sorted(t.name for t in touched - covered))
@@ -138,6 +180,26 @@ def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _limit_to_person(state: orm.ORMExecuteState, touched: set, covered: set, person_key) -> None:
+    """A bound person (and no member): SELECTs of their own cases, nothing else."""
+    names = {table.name for table in touched}
+    if not state.is_select or touched != covered or not names <= PERSON_TABLES:
+        raise TenantNotBound(
+            f"a signed-in person may only read their own cases, not {', '.join(sorted(names))}"
+        )
+    for table in touched:
+        entity = _entity_of(table)
+        state.statement = state.statement.options(
+            orm.with_loader_criteria(
+                entity, lambda cls: cls.person_key == person_key, include_aliases=True
+            )
+        )
+
+
+def _entity_of(table: sa.Table):
+    return next(m.class_ for m in Base.registry.mappers if m.local_table is table)
 
 
 @event.listens_for(orm.Session, "before_flush")

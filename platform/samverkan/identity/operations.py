@@ -1,0 +1,74 @@
+"""Citizens' sessions: begun at sign-in, looked up per request, ended at sign-out or when
+they expire. They flush but never commit: the request commits once."""
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import orm
+
+from samverkan.db import utcnow
+from samverkan.identity.models import CitizenSession
+from samverkan.identity.persons import Identity, person_key
+
+TOUCH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before it is written
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ends(signed_in_at: datetime, now: datetime) -> datetime:
+    config = current_app.config
+    idle = now + timedelta(minutes=config["CITIZEN_IDLE_MINUTES"])
+    return min(idle, signed_in_at + timedelta(hours=config["CITIZEN_SESSION_HOURS"]))
+
+
+def begin(
+    session: orm.Session, identity: Identity, id_token: str | None, now: datetime | None = None
+) -> str:
+    """A new session for `identity`; returns the browser's token (only its digest is kept).
+    Sessions that have expired, anyone's, are removed in passing."""
+    now = now or utcnow()
+    session.execute(sa.delete(CitizenSession).where(CitizenSession.expires_at < now))
+    token = secrets.token_urlsafe(32)
+    session.add(
+        CitizenSession(
+            digest=_digest(token),
+            person_key=person_key(identity),
+            identifier_kind=identity.kind,
+            identifier=identity.identifier,
+            name=identity.name,
+            given_name=identity.given_name,
+            family_name=identity.family_name,
+            id_token=id_token,
+            signed_in_at=now,
+            last_seen_at=now,
+            expires_at=_ends(now, now),
+        )
+    )
+    session.flush()
+    return token
+
+
+def find(
+    session: orm.Session, token: str, *, touch: bool, now: datetime | None = None
+) -> CitizenSession | None:
+    """The live session the token opens, or None. With `touch` (a request that commits
+    anyway), its idle time starts again."""
+    if not token or len(token) > 100:
+        return None
+    now = now or utcnow()
+    row = session.get(CitizenSession, _digest(token))
+    if row is None or row.expires_at <= now:
+        return None
+    if touch and now - row.last_seen_at > TOUCH_AFTER:
+        row.last_seen_at = now
+        row.expires_at = _ends(row.signed_in_at, now)
+    return row
+
+
+def end(session: orm.Session, token: str) -> None:
+    session.execute(sa.delete(CitizenSession).where(CitizenSession.digest == _digest(token)))

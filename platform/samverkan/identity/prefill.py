@@ -1,0 +1,28 @@
+"""What a signed-in citizen's e-ID fills in on a form: fields whose definition says
+`prefill = "personnummer"` or `"name"`. Those answers are read-only: whatever a browser
+sends for them is replaced by the e-ID's values, on every step and again at submitting."""
+
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.identity.models import CitizenSession
+from samverkan.identity.persons import PERSONNUMMER
+
+
+def needs_sign_in(form: ServiceForm) -> bool:
+    return bool(form.definition.get("login_required"))
+
+
+def prefilled_answers(form: ServiceForm, person: CitizenSession | None) -> dict[str, str]:
+    """{field name: value} for the fields this person's e-ID can fill in. A foreign e-ID
+    user has no personnummer: that field stays theirs to fill in."""
+    if person is None:
+        return {}
+    names = " ".join(n for n in (person.given_name, person.family_name) if n)
+    known = {
+        "personnummer": person.identifier if person.identifier_kind == PERSONNUMMER else None,
+        "name": person.name or names or None,
+    }
+    return {
+        spec["name"]: known[spec["prefill"]]
+        for spec in form.all_fields()
+        if spec.get("prefill") and known.get(spec["prefill"])
+    }

@@ -1,0 +1,139 @@
+"""Thin routes for citizens' e-ID sign-in, sign-out and Mina ärenden."""
+
+import logging
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from joserfc.errors import JoseError
+
+from samverkan.access import citizen, public
+from samverkan.errors import error_response
+from samverkan.extensions import db
+from samverkan.i18n import safe_next
+from samverkan.identity import current, operations, provider
+from samverkan.identity.own_cases import own_cases
+from samverkan.identity.persons import UnusableIdentity, identity_from_claims
+from samverkan.links import external_url
+
+bp = Blueprint("identity", __name__, template_folder="templates")
+logger = logging.getLogger(__name__)
+NEXT_KEY = "citizen_next"  # where to go after signing in: a path on this site
+
+
+@bp.after_request
+def _never_cached(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _unavailable():
+    return error_response(
+        503,
+        _(
+            "Inloggning med e-legitimation fungerar inte just nu. Försök igen om en stund. "
+            "E-tjänster som inte kräver inloggning kan du använda som vanligt."
+        ),
+    )
+
+
+@bp.get("/logga-in")
+@public
+def sign_in():
+    """Off to the e-ID provider; back at `callback`, then on to ?next= (a local path)."""
+    if not provider.enabled():
+        return _unavailable()
+    session[NEXT_KEY] = safe_next(request.args.get("next") or url_for(".my_cases"))
+    try:
+        eid = provider.client()
+        # Authlib makes and keeps state, nonce and the PKCE verifier in the session cookie.
+        return eid.authorize_redirect(external_url(".callback"))
+    except provider.ProviderUnavailable as exc:
+        logger.warning("e-ID provider unavailable: %s", exc)
+        return _unavailable()
+
+
+@bp.get("/logga-in/tillbaka")
+@public
+def callback():
+    if not provider.enabled():
+        return _unavailable()
+    if request.args.get("error") == "access_denied":
+        return render_template("identity/cancelled.html", next=session.get(NEXT_KEY)), 200
+    try:
+        token = provider.client().authorize_access_token()
+    except provider.ProviderUnavailable as exc:
+        logger.warning("e-ID provider unavailable: %s", exc)
+        return _unavailable()
+    except requests.RequestException as exc:
+        logger.warning("e-ID token request failed: %s", type(exc).__name__)
+        return _unavailable()
+    except (AuthlibBaseError, JoseError, KeyError, ValueError) as exc:
+        # A wrong or replayed state, a refused code, a token whose signature, issuer,
+        # audience, nonce or expiry does not hold: never signed in.
+        logger.warning("e-ID sign-in refused: %s", type(exc).__name__)
+        return _refused()
+    claims = token.get("userinfo")
+    if not claims:
+        logger.warning("e-ID sign-in refused: no ID token")
+        return _refused()
+    try:
+        identity = identity_from_claims(claims)
+    except UnusableIdentity as exc:
+        logger.warning("e-ID sign-in refused: %s", exc)
+        return error_response(
+            400,
+            _(
+                "Din e-legitimation talade inte om vem du är på ett sätt som e-tjänsterna "
+                "kan använda. Försök med en annan e-legitimation eller kontakta kommunen."
+            ),
+        )
+    citizen_token = operations.begin(db.session, identity, token.get("id_token"))
+    db.session.commit()
+    current.remember(citizen_token)
+    return redirect(safe_next(session.pop(NEXT_KEY, None)), 303)
+
+
+def _refused():
+    return error_response(
+        400, _("Inloggningen gick inte att slutföra. Gå tillbaka och försök igen.")
+    )
+
+
+@bp.post("/logga-ut")
+@public
+def sign_out():
+    """Ends the session here (the row is deleted, the cookie emptied) and then at the
+    provider, when it offers that."""
+    person = current.signed_in_person()
+    id_token = person.id_token if person else None
+    token = current.token()
+    if token:
+        operations.end(db.session, token)
+    db.session.commit()
+    session.clear()  # drafts and receipts too: the next person at this computer starts anew
+    if person is not None and provider.enabled() and provider.offers_sign_out():
+        return provider.client().logout_redirect(
+            post_logout_redirect_uri=external_url(".signed_out"),
+            id_token_hint=id_token,
+            client_id=provider.client().client_id,
+        )
+    return redirect(url_for(".signed_out"), 303)
+
+
+@bp.get("/utloggad")
+@public
+def signed_out():
+    return render_template("identity/signed_out.html")
+
+
+@bp.get("/mina-arenden")
+@citizen
+def my_cases():
+    person = current.signed_in_person()
+    cases = own_cases(db.session, person)
+    db.session.commit()  # the audit entries
+    return render_template(
+        "identity/my_cases.html", cases=cases, person_name=person.name or person.given_name
+    )

@@ -1,0 +1,352 @@
+"""Citizens' e-ID sign-in over OpenID Connect against the development provider, and the
+pages that need it: Mina ärenden, e-services that require sign-in, signing out."""
+
+import base64
+import logging
+import zlib
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+from conftest import csrf_token
+from identity_support import (
+    PNR_CLAIM,
+    SAM,
+    TOLVAN,
+    approve_at_provider,
+    local,
+    register_person,
+    sign_in,
+)
+
+from samverkan import create_app
+from samverkan.audit.models import AuditEntry
+from samverkan.cases.models import Case
+from samverkan.database_roles import maintenance_session
+from samverkan.identity.models import CitizenSession
+
+
+def session_payload(client) -> str:
+    """What the browser's session cookie says, decoded (it is signed, not encrypted)."""
+    cookie = client.get_cookie("session")
+    if cookie is None:
+        return ""
+    compressed = cookie.value.startswith(".")
+    data = cookie.value.lstrip(".").split(".")[0]
+    raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+    return (zlib.decompress(raw) if compressed else raw).decode()
+
+
+def sessions(app) -> list[CitizenSession]:
+    with app.app_context(), maintenance_session() as session:
+        return session.scalars(sa.select(CitizenSession)).all()
+
+
+def cases(app) -> list[Case]:
+    with app.app_context(), maintenance_session() as session:
+        return session.scalars(sa.select(Case).order_by(Case.id)).all()
+
+
+def post_page(client, path: str, data: dict):
+    page = client.get(path)
+    assert page.status_code == 200, (path, page.status_code, page.text[:300])
+    return client.post(path, data={"csrf_token": csrf_token(page.text), **data})
+
+
+def send_felanmalan(client, member: str) -> str:
+    """Report a fault in `member` as whoever `client` is; returns the receipt's path."""
+    base = f"/{member}/e/felanmalan"
+    first = post_page(
+        client,
+        f"{base}/steg/fel",
+        {"kind": "gata", "description": "Ett djupt hål i asfalten.", "location": "Storgatan 1"},
+    )
+    assert first.status_code == 303, first.text[:2000]
+    second = post_page(client, first.headers["Location"], {"want_contact": "no"})
+    assert second.status_code == 303, second.text[:2000]
+    check = client.get(second.headers["Location"])
+    assert check.status_code == 200
+    sent = client.post(base, data={"csrf_token": csrf_token(check.text)})
+    assert sent.status_code == 303, sent.text[:500]
+    return sent.headers["Location"]
+
+
+def send_registerutdrag(client, member: str, *, tampered_pnr: str | None = None) -> str:
+    base = f"/{member}/e/registerutdrag"
+    mine = {"personnummer": tampered_pnr} if tampered_pnr else {}
+    first = post_page(client, f"{base}/steg/du", mine)
+    assert first.status_code == 303, first.text[:2000]
+    second = post_page(client, first.headers["Location"], {"areas": ["alla"]})
+    assert second.status_code == 303, second.text[:2000]
+    third = post_page(client, second.headers["Location"], {"delivery": "post"})
+    assert third.status_code == 303, third.text[:2000]
+    check = client.get(third.headers["Location"])
+    assert check.status_code == 200
+    sent = client.post(base, data={"csrf_token": csrf_token(check.text)})
+    assert sent.status_code == 303, sent.text[:500]
+    return sent.headers["Location"]
+
+
+def test_a_citizen_signs_in_and_sees_mina_arenden(app, client, e_id_provider, caplog):
+    caplog.set_level(logging.INFO)
+    done = sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    assert done.headers["Location"].endswith("/mina-arenden")
+    page = client.get("/mina-arenden")
+    assert page.status_code == 200
+    assert "Tolvan Tolvansson" in page.text
+    assert "Du har inga ärenden här ännu" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+    # The personnummer stays on the server: not in the cookie, our log or any address.
+    assert "121212" not in session_payload(client)
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("samverkan")]
+    assert ours and not [line for line in ours if "121212" in line]
+    assert [(row.identifier_kind, row.identifier) for row in sessions(app)] == [
+        ("personnummer", "19121212-1212")
+    ]
+
+
+def test_mina_arenden_sends_someone_not_signed_in_to_sign_in_first(client):
+    page = client.get("/mina-arenden")
+    assert page.status_code == 302
+    assert page.headers["Location"].endswith("/logga-in?next=/mina-arenden")
+
+
+def test_sign_in_goes_to_the_provider_with_pkce_state_and_nonce(client):
+    start = client.get("/logga-in", query_string={"next": "/kil/"})
+    query = parse_qs(urlsplit(start.headers["Location"]).query)
+    assert query["response_type"] == ["code"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert query["code_challenge"][0] and query["state"][0] and query["nonce"][0]
+    assert query["client_id"] == ["samverkan-test"]
+
+
+def test_a_callback_with_another_state_signs_nobody_in(app, client, e_id_provider):
+    register_person(e_id_provider, "tolvan", TOLVAN)
+    start = client.get("/logga-in")
+    back = approve_at_provider(start.headers["Location"], "tolvan")
+    forged = local(back).replace("state=", "state=x")
+    refused = client.get(forged)
+    assert refused.status_code == 400
+    assert "Inloggningen gick inte att slutföra" in refused.text
+    assert sessions(app) == []
+
+
+def test_a_code_used_twice_signs_in_once(app, client, e_id_provider):
+    register_person(e_id_provider, "tolvan", TOLVAN)
+    start = client.get("/logga-in")
+    back = local(approve_at_provider(start.headers["Location"], "tolvan"))
+    assert client.get(back).status_code == 303
+    other = app.test_client()  # someone who saw the address replays it
+    assert other.get(back).status_code == 400
+    assert len(sessions(app)) == 1
+
+
+def test_cancelling_at_the_provider_says_so(app, client, e_id_provider):
+    start = client.get("/logga-in", query_string={"next": "/kil/"})
+    back = approve_at_provider(start.headers["Location"], "", deny=True)
+    page = client.get(local(back))
+    assert page.status_code == 200
+    assert "Inloggningen avbröts" in page.text
+    assert sessions(app) == []
+
+
+def test_an_invalid_personnummer_from_the_provider_is_refused(app, client, e_id_provider):
+    register_person(e_id_provider, "trasig", {**TOLVAN, PNR_CLAIM: "191212121213"})
+    start = client.get("/logga-in")
+    page = client.get(local(approve_at_provider(start.headers["Location"], "trasig")))
+    assert page.status_code == 400
+    assert "Din e-legitimation talade inte om vem du är" in page.text
+    assert sessions(app) == []
+
+
+def test_a_foreign_e_id_user_is_known_by_the_providers_identifier(app, client, e_id_provider):
+    sign_in(client, e_id_provider, "eidas-DE-4711", {"name": "Erika Mustermann"})
+    assert [(row.identifier_kind, row.identifier) for row in sessions(app)] == [
+        ("foreign", "eidas-DE-4711")
+    ]
+    # No personnummer to fill in: the field stays theirs; the name is filled in.
+    page = client.get("/kil/e/registerutdrag/steg/du")
+    assert page.status_code == 200
+    assert 'name="personnummer" type="text" inputmode="numeric" spellcheck="false" value=""' in (
+        page.text
+    )
+    assert 'value="Erika Mustermann" maxlength="200" readonly' in page.text
+
+
+def test_the_next_address_after_sign_in_is_always_on_this_site(client, e_id_provider):
+    done = sign_in(client, e_id_provider, "tolvan", TOLVAN, next_path="https://evil.example/")
+    assert urlsplit(done.headers["Location"]).netloc in ("", "localhost")
+
+
+def test_an_e_service_that_needs_e_id_sends_to_sign_in_and_prefills(app, client, e_id_provider):
+    start = client.get("/kil/e/registerutdrag")
+    assert "Logga in och starta e-tjänsten" in start.text
+    step = client.get("/kil/e/registerutdrag/steg/du")
+    assert step.status_code == 303
+    assert step.headers["Location"].endswith("/logga-in?next=/kil/e/registerutdrag/steg/du")
+    done = sign_in(
+        client, e_id_provider, "tolvan", TOLVAN, next_path="/kil/e/registerutdrag/steg/du"
+    )
+    assert done.headers["Location"].endswith("/kil/e/registerutdrag/steg/du")
+    page = client.get("/kil/e/registerutdrag/steg/du")
+    assert 'value="19121212-1212" readonly' in page.text
+    assert 'value="Tolvan Tolvansson" maxlength="200" readonly' in page.text
+    assert "Från din e-legitimation" in page.text
+    # A browser that sends another personnummer does not get it into the case.
+    receipt = send_registerutdrag(client, "kil", tampered_pnr="197010632391")
+    assert receipt.endswith("/kvitto")
+    (case,) = cases(app)
+    assert case.answers["personnummer"] == "19121212-1212"
+    assert case.answers["name"] == "Tolvan Tolvansson"
+    assert case.person_key == sessions(app)[0].person_key
+
+
+def test_the_api_refuses_an_e_service_that_needs_e_id(client):
+    response = client.post(
+        "/api/v1/tenants/kil/services/registerutdrag/submissions",
+        json={"personnummer": "19121212-1212", "name": "Tolvan", "areas": ["alla"]},
+    )
+    assert response.status_code == 403
+    assert "e-legitimation" in response.get_json()["message"]
+
+
+def test_mina_arenden_lists_own_cases_in_every_member_and_nobody_elses(app, e_id_provider):
+    tolvan, sam = app.test_client(), app.test_client()
+    sign_in(tolvan, e_id_provider, "tolvan", TOLVAN)
+    sign_in(sam, e_id_provider, "sam", SAM)
+    send_felanmalan(tolvan, "kil")
+    send_registerutdrag(tolvan, "arvika")
+    send_felanmalan(sam, "kil")
+    anonymous = app.test_client()
+    send_felanmalan(anonymous, "kil")
+
+    kil_1, arvika_1, kil_2, kil_3 = cases(app)
+    assert (kil_1.reference, arvika_1.reference) == (kil_1.reference, arvika_1.reference)
+    assert kil_3.person_key is None  # sent without signing in: in nobody's Mina ärenden
+
+    page = tolvan.get("/mina-arenden").text
+    assert kil_1.reference in page and arvika_1.reference in page
+    assert kil_2.reference not in page and kil_3.reference not in page
+    assert "Kils kommun" in page and "Arvika kommun" in page
+    assert "Begäran om registerutdrag" in page and "Mottaget" in page
+    # Each line opens the case's status page at its member.
+    assert f"/arvika/arende/{arvika_1.status_token}" in page
+    other = sam.get("/mina-arenden").text
+    assert kil_2.reference in other
+    assert kil_1.reference not in other and arvika_1.reference not in other
+
+    # Each member whose cases were shown has it in its own audit log.
+    with app.app_context(), maintenance_session() as session:
+        logged = session.execute(
+            sa.select(AuditEntry.tenant_id, AuditEntry.detail, AuditEntry.actor).where(
+                AuditEntry.action == "citizen.own_cases"
+            )
+        ).all()
+    shown = sorted(ref for _, detail, _ in logged for ref in detail["cases"])
+    assert shown == sorted([kil_1.reference, arvika_1.reference, kil_2.reference])
+    assert {actor for *_, actor in logged} == {"den sökande (e-legitimation)"}
+    assert {tenant_id for tenant_id, *_ in logged} == {kil_1.tenant_id, arvika_1.tenant_id}
+
+
+def test_the_person_who_sent_a_case_sees_its_answers_from_any_browser(app, e_id_provider):
+    first = app.test_client()
+    sign_in(first, e_id_provider, "tolvan", TOLVAN)
+    receipt = send_felanmalan(first, "kil")
+    again = app.test_client()  # another browser, signed in as the same person
+    sign_in(again, e_id_provider, "tolvan", TOLVAN)
+    assert "Ett djupt hål i asfalten." in again.get(receipt).text
+    stranger = app.test_client()
+    sign_in(stranger, e_id_provider, "sam", SAM)
+    assert "Ett djupt hål i asfalten." not in stranger.get(receipt).text
+
+
+def test_signing_out_ends_the_session_here_and_at_the_provider(app, client, e_id_provider):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    page = client.get("/mina-arenden")
+    stolen = client.get_cookie("session").value
+    out = client.post("/logga-ut", data={"csrf_token": csrf_token(page.text)})
+    assert out.status_code == 302
+    end = urlsplit(out.headers["Location"])
+    assert f"{end.scheme}://{end.netloc}" == e_id_provider
+    query = parse_qs(end.query)
+    assert query["post_logout_redirect_uri"] == ["http://localhost/utloggad"]
+    assert query["id_token_hint"][0].count(".") == 2
+    assert sessions(app) == []
+    # The old cookie, replayed, opens nothing: the session ended on the server.
+    replay = app.test_client()
+    replay.set_cookie("session", stolen, domain="localhost")
+    assert replay.get("/mina-arenden").status_code == 302
+    assert "Du är utloggad" in client.get("/utloggad").text
+
+
+def test_sign_out_needs_the_forms_csrf_token(client, e_id_provider):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    assert client.post("/logga-ut").status_code == 400
+    assert client.get("/mina-arenden").status_code == 200
+
+
+def test_an_idle_session_expires(app, client, e_id_provider):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(CitizenSession).values(expires_at=sa.func.current_timestamp()))
+        session.commit()
+    assert client.get("/mina-arenden").status_code == 302
+
+
+def other_app(app, database_url, issuer: str):
+    """A second app on the suite's database and instance folder (one instance folder per
+    process: memo.py's change signal is the process's), with another e-ID provider."""
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test",
+            "INSTANCE_PATH": app.instance_path,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "CITIZEN_OIDC_ISSUER": issuer,
+            "CITIZEN_OIDC_CLIENT_ID": "x",
+        }
+    )
+
+
+def test_an_unreachable_provider_gives_a_clear_503(app, database_url):
+    lonely = other_app(app, database_url, "http://127.0.0.1:9")  # nothing listens there
+    page = lonely.test_client().get("/logga-in")
+    assert page.status_code == 503
+    assert "Inloggning med e-legitimation fungerar inte just nu" in page.text
+
+
+def test_a_provider_whose_metadata_names_another_issuer_is_not_trusted(app, database_url):
+    """OpenID Connect Discovery: the metadata must name the issuer it was fetched for, or
+    a server could pass another provider's keys and endpoints off as its own."""
+    import json
+    import threading
+
+    from werkzeug.serving import make_server
+
+    def impostor(environ, start_response):
+        body = json.dumps({"issuer": "https://another-provider.example", "jwks_uri": "x"})
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body.encode()]
+
+    server = make_server("127.0.0.1", 0, impostor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        trusting = other_app(app, database_url, f"http://127.0.0.1:{server.server_port}")
+        page = trusting.test_client().get("/logga-in")
+    finally:
+        server.shutdown()
+    assert page.status_code == 503
+    assert "Inloggning med e-legitimation fungerar inte just nu" in page.text
+
+
+def test_production_needs_a_person_key_secret_when_sign_in_is_on(monkeypatch, tmp_path):
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.delenv("PERSON_KEY_SECRET", raising=False)
+    base = {"ENV_NAME": "production", "INSTANCE_PATH": str(tmp_path)}
+    with pytest.raises(RuntimeError, match="PERSON_KEY_SECRET"):
+        load_settings({**base, "CITIZEN_OIDC_ISSUER": "https://idp.example.se"})
+    monkeypatch.setenv("PERSON_KEY_SECRET", "p" * 40)
+    assert load_settings(base)["PERSON_KEY_SECRET"] == "p" * 40
