@@ -350,3 +350,14 @@ def test_production_needs_a_person_key_secret_when_sign_in_is_on(monkeypatch, tm
         load_settings({**base, "CITIZEN_OIDC_ISSUER": "https://idp.example.se"})
     monkeypatch.setenv("PERSON_KEY_SECRET", "p" * 40)
     assert load_settings(base)["PERSON_KEY_SECRET"] == "p" * 40
+
+
+def test_the_register_extract_says_whether_the_case_is_linked_to_an_e_id(app, e_id_provider):
+    signed_in, anonymous = app.test_client(), app.test_client()
+    sign_in(signed_in, e_id_provider, "tolvan", TOLVAN)
+    for client, linked in ((signed_in, True), (anonymous, False)):
+        receipt = send_felanmalan(client, "kil")
+        extract = client.get(receipt.replace("/kvitto", "/registerutdrag.json")).get_json()
+        assert extract["case"]["linked_to_e_id"] is linked
+        page = client.get(receipt.replace("/kvitto", "/registerutdrag")).text
+        assert ("syns under deras Mina ärenden" in page) is linked
