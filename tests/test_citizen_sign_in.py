@@ -164,13 +164,16 @@ def test_a_foreign_e_id_user_is_known_by_the_providers_identifier(app, client, e
     assert [(row.identifier_kind, row.identifier) for row in sessions(app)] == [
         ("foreign", "eidas-DE-4711")
     ]
-    # No personnummer to fill in: the field stays theirs; the name is filled in.
+    assert client.get("/mina-arenden").status_code == 200
+    # An e-service that takes the personnummer from the e-ID cannot be used with one that
+    # has none: a number typed in would look like one the e-ID vouched for.
     page = client.get("/kil/e/registerutdrag/steg/du")
-    assert page.status_code == 200
-    assert 'name="personnummer" type="text" inputmode="numeric" spellcheck="false" value=""' in (
-        page.text
-    )
-    assert 'value="Erika Mustermann" maxlength="200" readonly' in page.text
+    assert page.status_code == 403
+    assert "behöver ditt svenska personnummer från e-legitimationen" in page.text
+    assert client.post("/kil/e/registerutdrag", data={}).status_code in (400, 403)
+    # Other e-services work as for anyone, and the case is theirs.
+    send_felanmalan(client, "kil")
+    assert cases(app)[0].person_key == sessions(app)[0].person_key
 
 
 def test_the_next_address_after_sign_in_is_always_on_this_site(client, e_id_provider):
@@ -270,7 +273,9 @@ def test_signing_out_ends_the_session_here_and_at_the_provider(app, client, e_id
     assert f"{end.scheme}://{end.netloc}" == e_id_provider
     query = parse_qs(end.query)
     assert query["post_logout_redirect_uri"] == ["http://localhost/utloggad"]
-    assert query["id_token_hint"][0].count(".") == 2
+    assert query["client_id"] == ["samverkan-test"]
+    # The ID token would carry the personnummer in the address: it is not sent.
+    assert "id_token_hint" not in query and "121212" not in out.headers["Location"]
     assert sessions(app) == []
     # The old cookie, replayed, opens nothing: the session ended on the server.
     replay = app.test_client()
@@ -361,3 +366,64 @@ def test_the_register_extract_says_whether_the_case_is_linked_to_an_e_id(app, e_
         assert extract["case"]["linked_to_e_id"] is linked
         page = client.get(receipt.replace("/kvitto", "/registerutdrag")).text
         assert ("syns under deras Mina ärenden" in page) is linked
+
+
+def test_someone_else_signing_in_in_the_same_browser_finds_nothing_of_the_first(
+    app, client, e_id_provider
+):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    first = post_page(client, "/kil/e/registerutdrag/steg/du", {})
+    second = post_page(client, first.headers["Location"], {"areas": ["alla"], "details": "Hemligt"})
+    assert second.status_code == 303
+    sign_in(client, e_id_provider, "sam", SAM)  # without signing out first
+    check = client.get("/kil/e/registerutdrag/kontrollera")
+    assert check.status_code == 302  # no draft here any more: back to the first step
+    page = client.get("/kil/e/registerutdrag/steg/omfattning", follow_redirects=True).text
+    assert "Hemligt" not in page and "19121212-1212" not in page
+    assert "19701063-2391" in page  # Sam's own
+    assert len(sessions(app)) == 1  # Tolvan's sign-in ended with it
+
+
+def test_the_same_person_signing_in_again_keeps_their_draft(app, client, e_id_provider):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    first = post_page(client, "/kil/e/registerutdrag/steg/du", {})
+    assert first.status_code == 303
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    assert client.get(first.headers["Location"]).status_code == 200  # the step after
+    assert len(sessions(app)) == 1
+
+
+def test_an_ended_sign_in_takes_the_drafts_made_under_it_along(app, client, e_id_provider):
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    first = post_page(client, "/kil/e/felanmalan/steg/fel", {"kind": "gata"})
+    assert first.status_code == 422  # kept as a draft with what was valid
+    assert "drafts" in session_payload(client)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.delete(CitizenSession))
+        session.commit()
+    client.get("/kil/e/felanmalan")
+    assert "drafts" not in session_payload(client)
+
+
+def test_abandoned_sign_ins_do_not_grow_the_cookie(client):
+    for _ in range(20):
+        client.get("/logga-in")
+    assert session_payload(client).count("_state_eid_") == 1
+
+
+def test_a_members_own_host_name_gets_its_own_callback_and_status_links(
+    app, client, e_id_provider, monkeypatch
+):
+    monkeypatch.setitem(app.config, "TENANT_HOSTS", {"e-tjanster.kil.se": "kil"})
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["localhost", "e-tjanster.kil.se"])
+    start = client.get("/logga-in", base_url="http://e-tjanster.kil.se")
+    query = parse_qs(urlsplit(start.headers["Location"]).query)
+    # Back to the host whose cookie holds the sign-in's state.
+    assert query["redirect_uri"] == ["http://e-tjanster.kil.se/logga-in/tillbaka"]
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    send_felanmalan(client, "kil")
+    send_felanmalan(client, "eda")
+    page = client.get("/mina-arenden").text
+    kil, eda = cases(app)
+    assert f'href="http://e-tjanster.kil.se/kil/arende/{kil.status_token}"' in page
+    assert f'href="/eda/arende/{eda.status_token}"' in page

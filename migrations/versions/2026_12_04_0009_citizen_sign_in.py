@@ -48,7 +48,6 @@ def upgrade():
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("given_name", sa.String(length=200), nullable=True),
         sa.Column("family_name", sa.String(length=200), nullable=True),
-        sa.Column("id_token", sa.Text(), nullable=True),
         sa.Column("signed_in_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),

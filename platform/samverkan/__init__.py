@@ -75,6 +75,7 @@ def create_app(config: dict | None = None) -> Flask:
     from samverkan.cli import register_commands
     from samverkan.health import bp as health_bp
     from samverkan.hub.views import bp as hub_bp
+    from samverkan.identity import current as identity_current
     from samverkan.identity import provider as identity_provider
     from samverkan.identity.views import bp as identity_bp
     from samverkan.tenancy import resolve
@@ -98,6 +99,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(identity_bp)
     identity_provider.init_app(app)
+    identity_current.init_app(app)
     account_session.init_app(app)
     register_commands(app)
 

@@ -81,6 +81,13 @@ def resume_token_for(service_slug: str, draft: Draft) -> str:
     return token
 
 
+def forget_this_browsers() -> None:
+    """This browser no longer holds any draft, resume link or receipt: someone else signs in
+    here, or the e-ID sign-in they were made under has ended."""
+    for key in ("drafts", "resume_links", "opened_from_link", "receipts"):
+        session.pop(key, None)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 

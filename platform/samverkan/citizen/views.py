@@ -18,6 +18,7 @@ from flask import (
     send_from_directory,
     url_for,
 )
+from flask_babel import gettext as _
 
 from samverkan import memo
 from samverkan.access import public
@@ -29,12 +30,17 @@ from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.citizen import drafts, page_cache
 from samverkan.db import utcnow
+from samverkan.errors import error_response
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
 from samverkan.identity.current import signed_in_person
-from samverkan.identity.prefill import needs_sign_in, prefilled_answers
+from samverkan.identity.prefill import (
+    lacks_what_the_form_needs,
+    needs_sign_in,
+    prefilled_answers,
+)
 from samverkan.links import external_url
 from samverkan.outbox import mails
 from samverkan.retention.periods import months_text, period_for
@@ -182,7 +188,18 @@ def start(service: str):
 def _sign_in_first(form: ServiceForm, service: str):
     """An e-service that needs e-ID sends anyone not signed in to sign in first, and then
     back where they were going (after a posted form: to the e-service's first page)."""
-    if not needs_sign_in(form) or signed_in_person() is not None:
+    if not needs_sign_in(form):
+        return None
+    person = signed_in_person()
+    if person is not None:
+        if lacks_what_the_form_needs(form, person):
+            return error_response(
+                403,
+                _(
+                    "E-tjänsten behöver ditt svenska personnummer från e-legitimationen, och "
+                    "din e-legitimation har inget. Kontakta kommunen, så hjälper de dig."
+                ),
+            )
         return None
     back = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(
@@ -307,6 +324,7 @@ def check(service: str):
         return gate
     draft = drafts.current_draft(tenant_service)
     answers = form.from_json(draft.answers) if draft else {}
+    answers.update(prefilled_answers(form, signed_in_person()) if draft else {})  # as sent
     unfinished = _first_unfinished(form, answers, draft.completed_steps if draft else [])
     if draft is None or unfinished:
         return redirect(

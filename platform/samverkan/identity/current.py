@@ -1,14 +1,26 @@
 """Who is signed in with e-ID in this request. The browser's signed session cookie holds
 only a random token; everything about the person stays in the database."""
 
-from flask import g, request, session
+from flask import Flask, g, request, session
 
+from samverkan.citizen import drafts
 from samverkan.extensions import db
 from samverkan.identity import operations
 from samverkan.identity.models import CitizenSession
 
 SESSION_KEY = "citizen"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_notice_an_ended_sign_in)
+
+
+def _notice_an_ended_sign_in() -> None:
+    """A browser that holds a sign-in learns on its next request, whatever the page, when
+    it has ended (and so forgets the drafts made under it). No cost for anyone else."""
+    if SESSION_KEY in session:
+        signed_in_person()
 
 
 def signed_in_person() -> CitizenSession | None:
@@ -21,7 +33,10 @@ def signed_in_person() -> CitizenSession | None:
             writing = request.method not in SAFE_METHODS
             person = operations.find(db.session, token, touch=writing)
             if person is None:
+                # Ended (expired, or signed out elsewhere): what was made under it is
+                # someone's personal data, and the next person here must not find it.
                 session.pop(SESSION_KEY, None)
+                drafts.forget_this_browsers()
         g.citizen_session = person
     return g.citizen_session
 

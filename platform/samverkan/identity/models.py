@@ -23,8 +23,6 @@ class CitizenSession(Base):
     name: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
     given_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
     family_name: orm.Mapped[str | None] = orm.mapped_column(sa.String(200))
-    # Sent back to the provider as id_token_hint when signing out there.
-    id_token: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     signed_in_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     last_seen_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     expires_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp)

@@ -26,9 +26,7 @@ def _ends(signed_in_at: datetime, now: datetime) -> datetime:
     return min(idle, signed_in_at + timedelta(hours=config["CITIZEN_SESSION_HOURS"]))
 
 
-def begin(
-    session: orm.Session, identity: Identity, id_token: str | None, now: datetime | None = None
-) -> str:
+def begin(session: orm.Session, identity: Identity, now: datetime | None = None) -> str:
     """A new session for `identity`; returns the browser's token (only its digest is kept).
     Sessions that have expired, anyone's, are removed in passing."""
     now = now or utcnow()
@@ -43,7 +41,6 @@ def begin(
             name=identity.name,
             given_name=identity.given_name,
             family_name=identity.family_name,
-            id_token=id_token,
             signed_in_at=now,
             last_seen_at=now,
             expires_at=_ends(now, now),
@@ -68,6 +65,12 @@ def find(
         row.last_seen_at = now
         row.expires_at = _ends(row.signed_in_at, now)
     return row
+
+
+def same_person(session: orm.Session, token: str, identity: Identity) -> bool:
+    """Whether the session the token named (live or not) was this identity's."""
+    row = session.get(CitizenSession, _digest(token))
+    return row is not None and row.person_key == person_key(identity)
 
 
 def end(session: orm.Session, token: str) -> None:

@@ -4,22 +4,30 @@ import logging
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from joserfc.errors import JoseError
 
 from samverkan.access import citizen, public
+from samverkan.citizen import drafts
 from samverkan.errors import error_response
 from samverkan.extensions import db
 from samverkan.i18n import safe_next
 from samverkan.identity import current, operations, provider
 from samverkan.identity.own_cases import own_cases
 from samverkan.identity.persons import UnusableIdentity, identity_from_claims
-from samverkan.links import external_url
 
 bp = Blueprint("identity", __name__, template_folder="templates")
 logger = logging.getLogger(__name__)
 NEXT_KEY = "citizen_next"  # where to go after signing in: a path on this site
+STATE_PREFIX = f"_state_{provider.NAME}_"  # Authlib's session keys for a sign-in under way
+
+
+def _here(endpoint: str) -> str:
+    """An address on the host this request came to (TRUSTED_HOSTS vetted it): the sign-in's
+    state is in that host's cookie, so the provider must send the browser back there. Each
+    host's callback is registered with the provider (README)."""
+    return request.host_url.rstrip("/") + url_for(endpoint)
 
 
 @bp.after_request
@@ -45,10 +53,13 @@ def sign_in():
     if not provider.enabled():
         return _unavailable()
     session[NEXT_KEY] = safe_next(request.args.get("next") or url_for(".my_cases"))
+    # Authlib keeps state, nonce and the PKCE verifier in the session cookie, one entry per
+    # attempt: only the latest counts, so abandoned ones must not grow the cookie.
+    for key in [key for key in session if key.startswith(STATE_PREFIX)]:
+        session.pop(key)
     try:
         eid = provider.client()
-        # Authlib makes and keeps state, nonce and the PKCE verifier in the session cookie.
-        return eid.authorize_redirect(external_url(".callback"))
+        return eid.authorize_redirect(_here(".callback"))
     except provider.ProviderUnavailable as exc:
         logger.warning("e-ID provider unavailable: %s", exc)
         return _unavailable()
@@ -89,10 +100,19 @@ def callback():
                 "kan använda. Försök med en annan e-legitimation eller kontakta kommunen."
             ),
         )
-    citizen_token = operations.begin(db.session, identity, token.get("id_token"))
+    next_path = safe_next(session.pop(NEXT_KEY, None))
+    earlier = current.token()
+    if earlier:
+        # Signing in on top of a sign-in (or one that expired): that one ends, and unless it
+        # was the same person, nothing of theirs (drafts, receipts) stays in this browser.
+        same = operations.same_person(db.session, earlier, identity)
+        operations.end(db.session, earlier)
+        if not same:
+            drafts.forget_this_browsers()
+    citizen_token = operations.begin(db.session, identity)
     db.session.commit()
     current.remember(citizen_token)
-    return redirect(safe_next(session.pop(NEXT_KEY, None)), 303)
+    return redirect(next_path, 303)
 
 
 def _refused():
@@ -107,16 +127,16 @@ def sign_out():
     """Ends the session here (the row is deleted, the cookie emptied) and then at the
     provider, when it offers that."""
     person = current.signed_in_person()
-    id_token = person.id_token if person else None
     token = current.token()
     if token:
         operations.end(db.session, token)
     db.session.commit()
     session.clear()  # drafts and receipts too: the next person at this computer starts anew
     if person is not None and provider.enabled() and provider.offers_sign_out():
+        # No id_token_hint: it would carry the personnummer in the address. The client id
+        # says who is asking instead (RP-Initiated Logout 1.0, section 2).
         return provider.client().logout_redirect(
-            post_logout_redirect_uri=external_url(".signed_out"),
-            id_token_hint=id_token,
+            post_logout_redirect_uri=_here(".signed_out"),
             client_id=provider.client().client_id,
         )
     return redirect(url_for(".signed_out"), 303)
@@ -135,5 +155,20 @@ def my_cases():
     cases = own_cases(db.session, person)
     db.session.commit()  # the audit entries
     return render_template(
-        "identity/my_cases.html", cases=cases, person_name=person.name or person.given_name
+        "identity/my_cases.html",
+        cases=[(case, status_address(case.member_slug, case.status_token)) for case in cases],
+        person_name=person.name or person.given_name,
     )
+
+
+def status_address(member: str, token: str) -> str:
+    """A case's status page, where it opens: on its member's own host name if it has one; a
+    member's host serves no other member, so from there the others go to PUBLIC_URL."""
+    path = url_for("citizen.status", tenant=member, token=token)
+    hosts = current_app.config["TENANT_HOSTS"]
+    own = next((host for host, slug in hosts.items() if slug == member), None)
+    if own is not None:
+        return f"{request.scheme}://{own}{path}"
+    if request.host.split(":")[0].lower() in hosts and current_app.config["PUBLIC_URL"]:
+        return current_app.config["PUBLIC_URL"].rstrip("/") + path
+    return path
