@@ -1,7 +1,13 @@
-"""What the browser tests share: axe-core's verdict, the reflow check, screenshots."""
+"""What the browser tests share: axe-core's verdict, the reflow check, screenshots, the
+keyboard walker and signing in with e-ID at the development provider."""
 
+import tomllib
 from datetime import date, timedelta
 from pathlib import Path
+
+from identity_support import TOLVAN, register_person
+
+from samverkan.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -52,7 +58,7 @@ FOCUSED = """() => {
   return {
     tag: e.tagName.toLowerCase(), type: e.type || null, name: e.name || null,
     id: e.id || null, text: (e.innerText || e.value || '').trim(),
-    klass: e.className || '', checked: !!e.checked,
+    klass: e.className || '', checked: !!e.checked, readOnly: !!e.readOnly,
     inForm: !!e.closest('form[enctype="multipart/form-data"]'),
     required: field ? !/\\(frivilligt\\)/.test(field.querySelector('.label, label, legend')
       ? field.querySelector('.label, label, legend').textContent : '') : false,
@@ -118,10 +124,14 @@ def _open_file_chooser(page):
     raise AssertionError("the file field's chooser did not open from the keyboard")
 
 
-def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[str]:
+def answer_step_with_keyboard(
+    page, tmp_path, from_here: bool = False, passed_read_only: list[str] | None = None
+) -> list[str]:
     """Go through the form on the page with Tab, answering each field as a person would with
     the keyboard (typing, Space on a choice), then Enter on the submit button. Returns the
-    names of the fields answered. `from_here`: start with the field that has focus."""
+    names of the fields answered. `from_here`: start with the field that has focus.
+    A read-only field (filled in from the e-ID) is passed over, its name added to
+    `passed_read_only` when given."""
     answered = []
     seen_groups = set()
     trail = []
@@ -137,7 +147,10 @@ def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[s
                 page.keyboard.press("Enter")
             return answered
         name, kind = element["name"], element["type"]
-        if kind == "radio":
+        if element["readOnly"]:
+            if passed_read_only is not None and name not in passed_read_only:
+                passed_read_only.append(name)
+        elif kind == "radio":
             # Tab lands on a group once; Space chooses the option that has focus (the first).
             if name not in seen_groups:
                 seen_groups.add(name)
@@ -173,6 +186,86 @@ def answer_step_with_keyboard(page, tmp_path, from_here: bool = False) -> list[s
                 page.keyboard.type(TYPED.get(kind_class, TYPED["text"]))
             answered.append(name)
     raise AssertionError(f"Tab never reached the step's submit button; it went: {trail[:30]}")
+
+
+# -- e-ID ----------------------------------------------------------------------------
+
+E_ID_SUB = "tolvan"
+# What Tolvan's e-ID fills in (identity_support.TOLVAN), as a form shows it.
+SHOWN_FROM_E_ID = {"personnummer": "19121212-1212", "name": "Tolvan Tolvansson"}
+SIGN_IN_AND_START = "Logga in och starta e-tjänsten"
+
+
+def definition(service: str) -> dict:
+    return tomllib.loads((PROJECT_ROOT / "services" / service / "definition.toml").read_text())
+
+
+def login_required(service: str) -> bool:
+    return bool(definition(service).get("login_required"))
+
+
+def filled_from_e_id(service: str) -> dict[str, dict[str, str]]:
+    """{step id: {field name: what the e-ID fills it with}} for the e-service's fields that
+    say `prefill`."""
+    return {
+        step["id"]: {f["name"]: f["prefill"] for f in step["fields"] if f.get("prefill")}
+        for step in definition(service)["steps"]
+    }
+
+
+def step_id(page) -> str:
+    return page.url.split("?")[0].rsplit("/steg/", 1)[1]
+
+
+READ_ONLY_FIELDS = """() => Object.fromEntries(
+  [...document.querySelectorAll('main form input, main form textarea')]
+    .filter(e => e.readOnly && e.type !== 'hidden').map(e => [e.name, e.value]))"""
+EDITABLE_FIELDS = """() => [...document.querySelectorAll(
+    'main form input, main form textarea, main form select')]
+  .filter(e => !e.readOnly && e.type !== 'hidden' && !e.closest('[hidden]')).map(e => e.name)"""
+
+
+def read_only_fields(page) -> dict[str, str]:
+    """{name: value} of the read-only fields of the page's form."""
+    return page.evaluate(READ_ONLY_FIELDS)
+
+
+def editable_fields(page) -> list[str]:
+    return page.evaluate(EDITABLE_FIELDS)
+
+
+def assert_filled_from_e_id(page, service: str) -> dict[str, str]:
+    """The step shows what Tolvan's e-ID says in each field the definition prefills, and
+    those fields, and no others, are read-only. Returns them."""
+    expected = filled_from_e_id(service).get(step_id(page), {})
+    shown = read_only_fields(page)
+    assert shown == {name: SHOWN_FROM_E_ID[kind] for name, kind in expected.items()}, (
+        page.url,
+        shown,
+    )
+    return shown
+
+
+def sign_in_at_provider(page, sub: str = E_ID_SUB) -> None:
+    """On the development provider's form (not our page: filled in, not walked by Tab),
+    sign in as `sub` and follow its redirect back to us."""
+    assert "/oauth2/authorize" in page.url, page.url
+    page.fill("input[name=sub]", sub)
+    with page.expect_navigation():
+        page.press("input[name=sub]", "Enter")
+    assert "/oauth2/" not in page.url, page.locator("body").inner_text()[:500]
+
+
+def sign_in_from_the_start_page(page, provider: str, sub: str = E_ID_SUB, claims=TOLVAN):
+    """From an e-service's start page, by keyboard: "Logga in och starta e-tjänsten", then
+    the provider's form as `sub` (its claims registered first), then back at the first step."""
+    register_person(provider, sub, claims)
+    tab_to(page, lambda e: e["tag"] == "a" and e["text"] == SIGN_IN_AND_START)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.startswith(f"{provider}/oauth2/authorize"), page.url
+    sign_in_at_provider(page, sub)
+    assert "/steg/" in page.url, page.url
 
 
 # -- one page, looked at as a reviewer would ------------------------------------------

@@ -28,9 +28,13 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope: the server, and the PUBLIC_URL it gives the app, end with this directory's
+# tests; the rest of the suite expects the app's links to name the suite's SERVER_NAME.
+@pytest.fixture(scope="package")
 def live_server(app):
-    """The app served over HTTP on a free loopback port by a threaded werkzeug server."""
+    """The app served over HTTP on a free loopback port by a threaded werkzeug server. For
+    its lifetime the app's PUBLIC_URL is its address: the e-ID provider sends the browser
+    back to the callback built from it (the suite's SERVER_NAME would name localhost:80)."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -38,12 +42,18 @@ def live_server(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    address = f"http://127.0.0.1:{server.server_port}"
+    before = app.config["PUBLIC_URL"]
+    app.config["PUBLIC_URL"] = address
+    try:
+        yield address
+    finally:
+        app.config["PUBLIC_URL"] = before
+        server.shutdown()
+        thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(live_server):
     from playwright.sync_api import sync_playwright
 
@@ -100,6 +110,9 @@ def page(app, browser, live_server, monkeypatch):
         viewport={"width": WIDTHS["wide"], "height": 900},
     )
     context.set_default_timeout(10_000)
+    # The development e-ID provider's pages ask a CDN for a style sheet: nothing leaves
+    # the machine (a refused load is not counted as an error below).
+    context.route("https://cdn.jsdelivr.net/**", lambda route: route.abort())
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

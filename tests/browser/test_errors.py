@@ -5,7 +5,16 @@ with aria-describedby. Every step of every starter e-service."""
 
 import pytest
 
-from browser.browser_support import answer_step_with_keyboard, focused, tab_to
+from browser.browser_support import (
+    answer_step_with_keyboard,
+    assert_filled_from_e_id,
+    editable_fields,
+    focused,
+    login_required,
+    read_only_fields,
+    sign_in_from_the_start_page,
+    tab_to,
+)
 from browser.test_keyboard import SERVICES
 
 # What the page's structure says, read from the DOM after the failed submit.
@@ -30,6 +39,9 @@ STRUCTURE = """() => {
     hints: tied('.hint'),
     links: summary ? [...summary.querySelectorAll('a')].map(a => a.getAttribute('href')) : [],
     errorFields: [...form.querySelectorAll('.field--error')].length,
+    // What the e-ID filled in is never in error: the e-ID's values are what is sent.
+    readOnlyInError: inputs.filter(e => e.readOnly && e.closest('.field--error'))
+      .map(e => e.name),
     // A single input in error is marked invalid; one that is not in error is not.
     invalidMismatch: inputs.filter(e => e.type !== 'radio' && e.type !== 'checkbox' ||
         e.closest('.field').querySelector('fieldset') === null)
@@ -46,15 +58,29 @@ def press_submit(page) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_failed_step_leads_the_keyboard_to_each_error(page, service, tmp_path):
+def test_every_failed_step_leads_the_keyboard_to_each_error(page, service, tmp_path, e_id_provider):
     page.goto(f"/arvika/e/{service}")
-    tab_to(page, lambda e: e["text"] == "Starta e-tjänsten")
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    if login_required(service):
+        sign_in_from_the_start_page(page, e_id_provider)
+    else:
+        tab_to(page, lambda e: e["text"] == "Starta e-tjänsten")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
     while "/kontrollera" not in page.url:
-        press_submit(page)  # nothing answered
+        shown = assert_filled_from_e_id(page, service)
+        to_answer = editable_fields(page)
+        before = page.url
+        press_submit(page)  # nothing answered (what the e-ID filled in is sent as shown)
+        where = f"{service}, {before}"
+        if not to_answer:
+            # Everything on the step comes from the e-ID: nothing can be wrong, on it goes.
+            assert shown, where
+            assert page.locator(".error-summary").count() == 0, where
+            assert page.url != before, where
+            continue
         found = page.evaluate(STRUCTURE)
-        where = f"{service}, {page.url}"
+        assert found["readOnlyInError"] == [], (where, found)
+        assert read_only_fields(page) == shown, where
         assert found["title"].startswith("Fel: "), where
         # The summary has focus and is what a screen reader reads first.
         assert page.evaluate("document.activeElement.id") == "error-summary", where

@@ -4,7 +4,20 @@ violation that axe-core finds, no sideways scrolling at 320 px (400 % zoom), and
 
 import re
 
-from browser.browser_support import SUBMIT, answer_step_with_keyboard, audit
+from identity_support import register_person
+
+from browser.browser_support import (
+    SHOWN_FROM_E_ID,
+    SIGN_IN_AND_START,
+    SUBMIT,
+    answer_step_with_keyboard,
+    audit,
+    editable_fields,
+    read_only_fields,
+    sign_in_at_provider,
+    sign_in_from_the_start_page,
+    tab_to,
+)
 
 PASSWORD = "korrekt-häst-batteri"
 ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
@@ -171,4 +184,93 @@ def test_a_cost_pool_and_its_run(app, page, axe, screenshots, read_csrf):
     ):
         visit(page, path)
         problems += audit(page, axe, screenshots, name)
+    assert problems == []
+
+
+def send_with_keyboard(page, tmp_path, tenant: str) -> str:
+    """From the check answers page or any step before it: every step by keyboard, then
+    Skicka in; returns the receipt's reference."""
+    while "/kontrollera" not in page.url:
+        answer_step_with_keyboard(page, tmp_path)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Skicka in").press("Enter")
+    assert page.url.endswith("/kvitto"), page.url
+    prefix = {"arvika": "ARV", "kil": "KIL"}[tenant]
+    return re.search(rf"{prefix}-\d{{4}}-\d{{6}}", page.locator("main").inner_text()).group(0)
+
+
+def test_the_e_id_pages(page, axe, screenshots, e_id_provider, tmp_path):
+    """An e-service that needs e-ID, signed in as Tolvan: its start page, the step the e-ID
+    fills in, check answers, the receipt, Mina ärenden with cases in two members, and
+    signing out here and at the provider."""
+    problems = []
+    visit(page, "/arvika/e/registerutdrag")
+    assert page.get_by_role("link", name=SIGN_IN_AND_START).count() == 1
+    problems += audit(page, axe, screenshots, "60-e-id-start")
+    sign_in_from_the_start_page(page, e_id_provider)
+    assert page.url.endswith("/arvika/e/registerutdrag/steg/du"), page.url
+    assert read_only_fields(page) == SHOWN_FROM_E_ID
+    problems += audit(page, axe, screenshots, "61-e-id-prefilled-step")
+    while "/kontrollera" not in page.url:
+        answer_step_with_keyboard(page, tmp_path)
+    assert all(value in page.locator("main").inner_text() for value in SHOWN_FROM_E_ID.values())
+    problems += audit(page, axe, screenshots, "63-e-id-check-answers")
+    arvika = send_with_keyboard(page, tmp_path, "arvika")
+    problems += audit(page, axe, screenshots, "64-e-id-receipt")
+
+    # Still signed in, Kil's start page starts the e-service at once.
+    visit(page, "/kil/e/registerutdrag")
+    tab_to(page, lambda e: e["tag"] == "a" and e["text"] == "Starta e-tjänsten")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    kil = send_with_keyboard(page, tmp_path, "kil")
+
+    visit(page, "/mina-arenden")
+    mine = page.locator("main").inner_text()
+    for expected in (arvika, kil, "Arvika kommun", "Kils kommun", "Tolvan Tolvansson"):
+        assert expected in mine, (expected, mine)
+    problems += audit(page, axe, screenshots, "65-mina-arenden")
+
+    # Signing out: here, then the provider's confirmation (its page), then back.
+    tab_to(page, lambda e: e["tag"] == "button" and e["text"] == "Logga ut")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.startswith(f"{e_id_provider}/oauth2/end_session"), page.url
+    with page.expect_navigation():
+        page.get_by_role("button", name="End session").press("Enter")
+    assert page.url.split("?")[0].endswith("/utloggad"), page.url
+    assert page.locator("h1").inner_text() == "Du är utloggad"
+    problems += audit(page, axe, screenshots, "66-signed-out")
+    assert problems == []
+
+
+def test_a_cancelled_sign_in_and_a_step_the_e_id_fills_in_part_of(
+    page, axe, screenshots, e_id_provider
+):
+    """Deny at the provider: "Inloggningen avbröts". Then try again as a foreign e-ID user,
+    who has no personnummer: on the first step the name is the e-ID's, read-only, and the
+    personnummer is theirs to give, so that step can fail."""
+    problems = []
+    register_person(e_id_provider, "eidas-ee-38001085718", {"name": "Mari Tamm"})
+    visit(page, "/kil/e/registerutdrag")
+    tab_to(page, lambda e: e["tag"] == "a" and e["text"] == SIGN_IN_AND_START)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Deny").press("Enter")
+    assert page.locator("h1").inner_text() == "Inloggningen avbröts"
+    problems += audit(page, axe, screenshots, "67-e-id-cancelled")
+
+    tab_to(page, lambda e: e["tag"] == "a" and e["text"] == "Försök igen")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    sign_in_at_provider(page, "eidas-ee-38001085718")
+    assert page.url.endswith("/kil/e/registerutdrag/steg/du"), page.url
+    assert read_only_fields(page) == {"name": "Mari Tamm"}
+    assert editable_fields(page) == ["personnummer"]
+    empty_submit(page)
+    in_error = page.locator(".field--error input").evaluate_all("es => es.map(e => e.name)")
+    assert in_error == ["personnummer"]
+    assert read_only_fields(page) == {"name": "Mari Tamm"}
+    problems += audit(page, axe, screenshots, "62-e-id-prefilled-step-errors")
     assert problems == []
