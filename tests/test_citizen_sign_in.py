@@ -4,6 +4,7 @@ pages that need it: Mina ärenden, e-services that require sign-in, signing out.
 import base64
 import logging
 import zlib
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -23,6 +24,7 @@ from samverkan import create_app
 from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Case
 from samverkan.database_roles import maintenance_session
+from samverkan.extensions import db
 from samverkan.identity.models import CitizenSession
 
 
@@ -298,10 +300,12 @@ def test_an_idle_session_expires(app, client, e_id_provider):
     assert client.get("/mina-arenden").status_code == 302
 
 
+@contextmanager
 def other_app(app, database_url, issuer: str):
     """A second app on the suite's database and instance folder (one instance folder per
-    process: memo.py's change signal is the process's), with another e-ID provider."""
-    return create_app(
+    process: memo.py's change signal is the process's), with another e-ID provider; its
+    connections are closed afterwards."""
+    second = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test",
@@ -311,11 +315,16 @@ def other_app(app, database_url, issuer: str):
             "CITIZEN_OIDC_CLIENT_ID": "x",
         }
     )
+    try:
+        yield second
+    finally:
+        with second.app_context():
+            db.engine.dispose()
 
 
 def test_an_unreachable_provider_gives_a_clear_503(app, database_url):
-    lonely = other_app(app, database_url, "http://127.0.0.1:9")  # nothing listens there
-    page = lonely.test_client().get("/logga-in")
+    with other_app(app, database_url, "http://127.0.0.1:9") as lonely:  # nobody listens there
+        page = lonely.test_client().get("/logga-in")
     assert page.status_code == 503
     assert "Inloggning med e-legitimation fungerar inte just nu" in page.text
 
@@ -337,8 +346,8 @@ def test_a_provider_whose_metadata_names_another_issuer_is_not_trusted(app, data
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        trusting = other_app(app, database_url, f"http://127.0.0.1:{server.server_port}")
-        page = trusting.test_client().get("/logga-in")
+        with other_app(app, database_url, f"http://127.0.0.1:{server.server_port}") as trusting:
+            page = trusting.test_client().get("/logga-in")
     finally:
         server.shutdown()
     assert page.status_code == 503

@@ -12,7 +12,6 @@ from browser.browser_support import (
     SUBMIT,
     answer_step_with_keyboard,
     audit,
-    editable_fields,
     read_only_fields,
     sign_in_at_provider,
     sign_in_from_the_start_page,
@@ -244,12 +243,12 @@ def test_the_e_id_pages(page, axe, screenshots, e_id_provider, tmp_path):
     assert problems == []
 
 
-def test_a_cancelled_sign_in_and_a_step_the_e_id_fills_in_part_of(
+def test_a_cancelled_sign_in_and_an_e_id_without_a_personnummer(
     page, axe, screenshots, e_id_provider
 ):
     """Deny at the provider: "Inloggningen avbröts". Then try again as a foreign e-ID user,
-    who has no personnummer: on the first step the name is the e-ID's, read-only, and the
-    personnummer is theirs to give, so that step can fail."""
+    who has no personnummer: an e-service that takes it from the e-ID says it cannot be
+    used with that e-ID and whom to turn to."""
     problems = []
     register_person(e_id_provider, "eidas-ee-38001085718", {"name": "Mari Tamm"})
     visit(page, "/kil/e/registerutdrag")
@@ -266,11 +265,7 @@ def test_a_cancelled_sign_in_and_a_step_the_e_id_fills_in_part_of(
         page.keyboard.press("Enter")
     sign_in_at_provider(page, "eidas-ee-38001085718")
     assert page.url.endswith("/kil/e/registerutdrag/steg/du"), page.url
-    assert read_only_fields(page) == {"name": "Mari Tamm"}
-    assert editable_fields(page) == ["personnummer"]
-    empty_submit(page)
-    in_error = page.locator(".field--error input").evaluate_all("es => es.map(e => e.name)")
-    assert in_error == ["personnummer"]
-    assert read_only_fields(page) == {"name": "Mari Tamm"}
-    problems += audit(page, axe, screenshots, "62-e-id-prefilled-step-errors")
+    assert "behöver ditt svenska personnummer" in page.locator("main").inner_text()
+    assert page.locator("input[name=personnummer]").count() == 0
+    problems += audit(page, axe, screenshots, "62-e-id-without-personnummer")
     assert problems == []
