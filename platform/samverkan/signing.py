@@ -81,5 +81,7 @@ def csrf_token() -> str:
 
 def init_app(app: Flask) -> None:
     app.session_interface = KeptSessionInterface()
-    # Templates' csrf_token() (Flask-WTF's context processor, registered earlier) too.
+    # Templates' csrf_token() too, in place of Flask-WTF's (registered earlier): the global
+    # for macros imported without context, the context processor for the rest.
+    app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"csrf_token": csrf_token})
