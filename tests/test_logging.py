@@ -3,16 +3,26 @@ personnummer, a password or a token."""
 
 import json
 import logging
+import re
 import sys
 
 import pytest
 import sqlalchemy as sa
 from api_support import FORSKOLEPLATS, submissions
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_accounts import PASSWORD, create, sign_in
 from test_staff_api import bearer, token_of
 
 from samverkan.extensions import db
-from samverkan.observability import REDACTED, redact
+from samverkan.observability import (
+    REDACTED,
+    SECRET_WORDS,
+    RedactingJsonFormatter,
+    _redact_all,
+    fold,
+    redact,
+)
 
 
 def log_lines(captured: str) -> list[dict]:
@@ -169,3 +179,32 @@ def test_an_error_is_logged_by_its_route_never_its_path(app, capsys):
     (line,) = [line for line in log_lines(logged) if line["level"] == "ERROR"]
     assert line["message"] == "Exception on /<slug:tenant>/arende/<token:token> [GET]"
     assert "RuntimeError: boom" in line["exc_info"]
+
+
+def test_every_letter_the_patterns_ignore_the_case_of_folds_as_the_quick_check_expects():
+    """redact() skips the patterns when no secret word is in the folded text: that is only
+    right if each character re.IGNORECASE takes for a letter folds to that letter."""
+    letters = sorted(set("".join(SECRET_WORDS)))
+    candidates = re.compile("[" + re.escape("".join(letters)) + "]", re.IGNORECASE)
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    found = {match.group() for match in candidates.finditer(everything)}
+    assert {"ſ", "K", "İ", "ı"} <= found  # long s, kelvin sign, Turkish I: not plain ASCII
+    for char in found:
+        for letter in letters:
+            if re.fullmatch(re.escape(letter), char, re.IGNORECASE):
+                assert fold(char) == letter, (char, letter)
+
+
+PIECES = [
+    "pnr ", "19811228", "-", "+", "9874", " ", "Password", "PASSWD", "LÖSENORD", "paſſword",
+    "TOKEN", "AUTHORİZATİON", "sessıon", "Bearer ", "smv_abc", "=", ": ", '"', "x", "4f2a",
+    ".", "\n", "/status/", "å",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=12).map("".join))
+def test_the_quick_check_never_lets_through_what_the_patterns_mask(text):
+    assert redact(text) == _redact_all(text)
+    line = RedactingJsonFormatter().process_log_record({"message": text, "status": 200})
+    assert line["message"] == _redact_all(text)

@@ -101,3 +101,26 @@ def test_submissions_are_limited_per_member_whoever_sends_them(client, low_limit
     codes = [submit(client, address=f"192.0.2.{n}").status_code for n in range(10, 16)]
     assert codes == [201] * 5 + [429]
     assert submit(client, member="eda", address="192.0.2.99").status_code == 201  # others go on
+
+
+def test_a_limit_for_every_page_is_still_checked_before_the_view(client, monkeypatch):
+    """Pages with no limit of their own skip Flask-Limiter's pass before the view
+    (extensions._Limiter) only while no limit could apply there: a default limit, as
+    RATELIMIT_DEFAULT would configure, still counts every page."""
+    from flask_limiter import Limit
+    from flask_limiter.util import get_remote_address
+
+    from samverkan.extensions import limiter
+
+    home = "/arvika/"
+    assert [client.get(home).status_code for _ in range(3)] == [200] * 3
+    default = Limit("2 per minute", key_function=get_remote_address).bind(limiter)
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [default])
+    assert [client.get(home).status_code for _ in range(3)] == [200, 200, 429]
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
+    monkeypatch.setattr(limiter.limit_manager, "_blueprint_limits", {})
+    from samverkan.citizen.views import bp
+
+    limiter.limit("1 per minute")(bp)
+    assert client.get("/eda/").status_code == 200
+    assert client.get("/eda/").status_code == 429

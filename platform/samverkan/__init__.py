@@ -6,7 +6,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from samverkan import database_roles, memo, observability, routing
+from samverkan import database_roles, memo, observability, routing, signing
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -58,6 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings_module.PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    signing.init_app(app)  # after csrf: its csrf_token() for templates replaces Flask-WTF's
     limiter.init_app(app)
     with app.app_context():
         _configure_engine(db.engine)

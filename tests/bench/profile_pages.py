@@ -2,7 +2,10 @@
 
     .venv/bin/python tests/bench/run.py --cases 50000 --keep-database   # prints its URL
     DATABASE_URL=<that URL> .venv/bin/python tests/bench/profile_pages.py home|form|inbox|
-        case|submission [--requests 200]
+        case|submission|floor [--requests 200]
+
+`floor` is the bare template endpoint of floor.py (no database), through the same test
+client and loop: what the home and form pages cost beyond it is the app's own overhead.
 
 Uses the bench database as it was left; BENCH_PASSWORD is the case worker's (printed by run.py).
 """
@@ -26,7 +29,7 @@ import run  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("page", choices=["home", "form", "inbox", "case", "submission"])
+    parser.add_argument("page", choices=["home", "form", "inbox", "case", "submission", "floor"])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sql", action="store_true", help="print one request's statements")
@@ -43,10 +46,18 @@ def main() -> None:
         "SUBMISSIONS_PER_ADDRESS": "1000000 per minute",
         "SUBMISSIONS_PER_MEMBER": "1000000 per minute",
     }
-    app = run._in_process_app(env)
+    if args.page == "floor":
+        os.environ.setdefault("FLOOR_DATABASE_URL", bench_url)  # the engine never connects
+        import floor
+
+        app, rows = floor.app, [("/template", "", "")]
+    else:
+        app = run._in_process_app(env)
+        pages = run.page_requests(bench_url, work)
     client = app.test_client()
-    pages = run.page_requests(bench_url, work)
-    if args.page in ("home", "form"):
+    if args.page == "floor":
+        pass
+    elif args.page in ("home", "form"):
         rows = [line.rstrip("\n").split("\t") for line in pages[args.page].open()]
     elif args.page == "submission":
         path = run.submission_requests(bench_url, env, work, args.requests + 50, "profile")
@@ -69,8 +80,10 @@ def main() -> None:
             )
         return client.get(path)
 
-    for n in range(10):  # warm up: first requests compile templates and fill caches
-        status = one(n + args.requests).status_code
+    # Warm up: first requests compile templates and fill caches, once for every page the
+    # measured requests go through (as the bench's own warm-up does before it measures).
+    for n in range(max(10, min(len(rows), args.requests))):
+        status = one(n).status_code
     print(f"status of a warm-up request: {status}")
     if args.sql:
         _print_statements(app, lambda: one(args.requests + 20))
@@ -81,7 +94,7 @@ def main() -> None:
             one(n)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         each = 1000 / args.requests
-        print(f"{args.requests} requests, {elapsed * each:.2f} ms each, CPU {cpu * each:.2f} ms")
+        print(f"{args.requests} requests, {elapsed * each:.2f} ms each, CPU {cpu * each:.3f} ms")
         return
     profiler = cProfile.Profile(time.process_time)  # CPU, not waiting on the database
     started = time.perf_counter()

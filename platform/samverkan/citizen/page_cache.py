@@ -19,10 +19,10 @@ never served to a Swedish visitor.
 from collections.abc import Callable, Hashable
 
 from flask import session
-from flask_wtf.csrf import generate_csrf
 
 from samverkan.i18n import current_language
 from samverkan.memo import Memo
+from samverkan.signing import csrf_token
 
 CSRF_PLACEHOLDER = "\x00csrf\x00"  # cannot occur in rendered HTML
 _pages = Memo("PUBLIC_PAGE_CACHE_SECONDS")
@@ -45,6 +45,6 @@ def serve(
     if body is None:
         body = render()
         if with_csrf:  # the token is this visitor's: keep a placeholder in its place
-            body = body.replace(generate_csrf(), CSRF_PLACEHOLDER)
+            body = body.replace(csrf_token(), CSRF_PLACEHOLDER)
         pages.put(key, body)
-    return body.replace(CSRF_PLACEHOLDER, generate_csrf()) if with_csrf else body
+    return body.replace(CSRF_PLACEHOLDER, csrf_token()) if with_csrf else body

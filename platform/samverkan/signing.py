@@ -1,0 +1,87 @@
+"""Signing the session cookie and CSRF tokens, with the signers kept instead of rebuilt.
+
+Flask builds a new session serializer twice a request (to open the cookie and to write it)
+and Flask-WTF one more for each CSRF token; building one runs a test serialisation, and
+each signature first derives its key from the secret again. Every first visitor to a form
+gets a new session and token, so on a deadline day that was a tenth of the page's time
+(tests/bench/RESULTS.md). Here each serializer is built once per secret key, and each
+derived key kept per key and salt: the cookies and tokens are byte for byte what Flask and
+Flask-WTF make (Flask-WTF still checks the tokens; tests/test_signing.py).
+"""
+
+import functools
+import secrets
+
+from flask import Flask, current_app, g, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
+
+
+_derived_keys: dict[tuple, bytes] = {}
+
+
+class _KeptKeySigner(TimestampSigner):
+    """A signer whose derived key is computed once per secret, salt and method."""
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else secret_key
+        kept = (secret, self.salt, self.key_derivation, self.digest_method)
+        derived = _derived_keys.get(kept)
+        if derived is None:
+            if len(_derived_keys) >= 64:  # tests make many apps, each with its own key
+                _derived_keys.clear()
+            derived = _derived_keys[kept] = super().derive_key(secret_key)
+        return derived
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer(keys: tuple, salt: str, serializer, signer_kwargs: tuple) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        list(keys),
+        salt=salt,
+        serializer=serializer,
+        signer=_KeptKeySigner,
+        signer_kwargs=dict(signer_kwargs),
+    )
+
+
+class KeptSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its serializer built once per set of keys."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        if not app.secret_key:
+            return None
+        # As Flask: fallbacks first, the current key last (itsdangerous signs with it).
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        signer_kwargs = (
+            ("key_derivation", self.key_derivation),
+            ("digest_method", self.digest_method),
+        )
+        return _serializer(keys, self.salt, self.serializer, signer_kwargs)
+
+
+def csrf_token() -> str:
+    """flask_wtf.csrf.generate_csrf, with a kept serializer: this request's token (the same
+    one for every call), its raw value in the session as Flask-WTF keeps it."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+    token = g.get(field)
+    if token is None:
+        secret = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+        if not secret:
+            raise RuntimeError("A secret key is required to use CSRF.")
+        if field not in session:
+            # Flask-WTF's is a SHA-1 of 64 random bytes: 40 hex digits, as these are.
+            session[field] = secrets.token_hex(20)
+        token = _serializer((secret,), CSRF_SALT, None, ()).dumps(session[field])
+        setattr(g, field, token)
+    return token
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = KeptSessionInterface()
+    # Templates' csrf_token() too, in place of Flask-WTF's (registered earlier): the global
+    # for macros imported without context, the context processor for the rest.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})

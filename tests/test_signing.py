@@ -1,0 +1,77 @@
+"""Session cookies and CSRF tokens signed with kept serializers (signing.py) are the ones
+Flask and Flask-WTF make and check, under each app's own keys."""
+
+import pytest
+from flask import Flask, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFProtect, validate_csrf
+from itsdangerous import BadSignature
+from wtforms import ValidationError
+
+from samverkan import signing
+
+
+def small_app(secret: str, fallbacks: list[str] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY=secret, SECRET_KEY_FALLBACKS=fallbacks or [])
+    CSRFProtect(app)
+    signing.init_app(app)
+    return app
+
+
+def cookie_of(app: Flask, data: dict) -> str:
+    return app.session_interface.get_signing_serializer(app).dumps(data)
+
+
+def test_a_session_cookie_reads_the_same_with_flasks_own_serializer():
+    app = small_app("kept-secret")
+    flasks = SecureCookieSessionInterface().get_signing_serializer(app)
+    kept = app.session_interface.get_signing_serializer(app)
+    data = {"drafts": {"1:synpunkter": 42}, "csrf_token": "a" * 40}
+    assert flasks.loads(cookie_of(app, data)) == data
+    assert kept.loads(flasks.dumps(data)) == data
+
+
+def test_each_apps_cookies_are_its_own_and_old_keys_still_open_them():
+    first, second = small_app("first-secret"), small_app("second-secret")
+    cookie = cookie_of(first, {"x": 1})
+    with pytest.raises(BadSignature):
+        second.session_interface.get_signing_serializer(second).loads(cookie)
+    rotated = small_app("third-secret", fallbacks=["first-secret"])
+    assert rotated.session_interface.get_signing_serializer(rotated).loads(cookie) == {"x": 1}
+    new_cookie = cookie_of(rotated, {"x": 2})  # signed with the current key, not the old one
+    with pytest.raises(BadSignature):
+        first.session_interface.get_signing_serializer(first).loads(new_cookie)
+
+
+def test_a_csrf_token_is_checked_by_flask_wtf_and_is_one_per_request():
+    app = small_app("csrf-secret")
+    with app.test_request_context():
+        token = signing.csrf_token()
+        assert signing.csrf_token() == token
+        assert len(session["csrf_token"]) == 40
+        validate_csrf(token)  # raises if Flask-WTF does not take it
+    with app.test_request_context():
+        session["csrf_token"] = "b" * 40  # another visitor's session
+        with pytest.raises(ValidationError, match="do not match"):  # not this session's
+            validate_csrf(token)
+    other = small_app("other-secret")
+    with other.test_request_context():
+        signing.csrf_token()
+        with pytest.raises(ValidationError, match="invalid"):  # another key signed it
+            validate_csrf(token)
+
+
+def test_a_form_posted_with_the_pages_token_passes_and_without_it_is_refused():
+    app = small_app("form-secret")
+
+    @app.route("/form", methods=["GET", "POST"])
+    def form():
+        from flask import render_template_string
+
+        return render_template_string("{{ csrf_token() }}")
+
+    client = app.test_client()
+    token = client.get("/form").text
+    assert client.post("/form", data={"csrf_token": token}).status_code == 200
+    assert client.post("/form", data={"csrf_token": "wrong"}).status_code == 400
