@@ -150,3 +150,20 @@ def test_no_gunicorn_access_line_prints_a_raw_path(database_url, served):
         ("/<slug:tenant>/", 200),
         (None, 404),  # the token is malformed: no route matched, and none is printed
     ]
+
+
+def test_hooks_are_asked_once_whether_they_are_coroutines(app):
+    """SamverkanFlask keeps ensure_sync's answer per function; async ones are still run."""
+
+    def plain():
+        return "plain"
+
+    async def coroutine():
+        return "awaited"
+
+    assert app.ensure_sync(plain) is plain
+    assert app.ensure_sync(plain) is plain
+    assert plain in app._sync_functions
+    with pytest.raises(RuntimeError, match="async"):  # as Flask: asgiref is not installed
+        app.ensure_sync(coroutine)
+    assert coroutine not in app._sync_functions

@@ -31,6 +31,18 @@ def content_security_policy(e_id_issuer: str) -> str:
 class SamverkanFlask(Flask):
     json_provider_class = SafeJSONProvider
 
+    def ensure_sync(self, func):
+        """Flask asks inspect whether each hook and view is a coroutine, about twenty times a
+        request; the answer for a function never changes, so it is kept (none here is)."""
+        try:
+            return self._sync_functions[func]
+        except KeyError:
+            sync = self._sync_functions[func] = super().ensure_sync(func)
+            return sync
+        except AttributeError:
+            self._sync_functions = {}
+            return self.ensure_sync(func)
+
 
 def create_app(config: dict | None = None) -> Flask:
     app = SamverkanFlask(__name__)
