@@ -26,3 +26,9 @@ class CitizenSession(Base):
     signed_in_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     last_seen_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)
     expires_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp)
+
+    @property
+    def display_name(self) -> str | None:
+        """The name the e-ID gave: its full name, else given and family name together."""
+        both = " ".join(n for n in (self.given_name, self.family_name) if n)
+        return self.name or both or None

@@ -34,15 +34,6 @@ class Identity:
     given_name: str | None
     family_name: str | None
 
-    @property
-    def personnummer(self) -> str | None:
-        return self.identifier if self.kind == PERSONNUMMER else None
-
-    @property
-    def display_name(self) -> str | None:
-        both = " ".join(n for n in (self.given_name, self.family_name) if n)
-        return self.name or both or None
-
 
 @functools.cache
 def _claims_schema(personnummer_claim: str, foreign_claim: str) -> Schema:

@@ -26,10 +26,9 @@ def prefilled_answers(form: ServiceForm, person: CitizenSession | None) -> dict[
     user has no personnummer: that field stays theirs to fill in."""
     if person is None:
         return {}
-    names = " ".join(n for n in (person.given_name, person.family_name) if n)
     known = {
         "personnummer": person.identifier if person.identifier_kind == PERSONNUMMER else None,
-        "name": person.name or names or None,
+        "name": person.display_name,
     }
     return {
         spec["name"]: known[spec["prefill"]]

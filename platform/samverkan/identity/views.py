@@ -157,7 +157,7 @@ def my_cases():
     return render_template(
         "identity/my_cases.html",
         cases=[(case, status_address(case.member_slug, case.status_token)) for case in cases],
-        person_name=person.name or person.given_name,
+        person_name=person.display_name,
     )
 
 
