@@ -28,7 +28,7 @@ from samverkan.catalogue.queries import form_for, get_enabled_service_or_404
 from samverkan.database_roles import maintenance_session
 from samverkan.db import utcnow
 from samverkan.extensions import db
-from samverkan.outbox import delivery
+from samverkan.outbox import delivery, mails
 from samverkan.outbox.models import FAILED, PENDING, SENT, OutboxMessage
 from samverkan.outbox.transports import FileTransport, SMTPTransport
 from samverkan.settings import PROJECT_ROOT
@@ -125,7 +125,14 @@ def test_a_submission_with_an_address_queues_exactly_one_receipt(app, client):
     assert message.event_key == f"case:{created['reference']}:received"
     assert message.recipient == "anna@exempel.se"
     assert message.status == PENDING and message.attempts == 0
-    assert created["reference"] in message.subject
+    assert message.next_attempt_at <= utcnow()
+    # On PostgreSQL the submitting statement writes the reference into the texts.
+    assert message.subject == f"Vi har tagit emot ditt ärende {created['reference']}"
+    assert f"med referensnumret {created['reference']}." in message.body
+    token = created["status_url"].rstrip("/").rsplit("/", 1)[-1]
+    assert f"/arvika/arende/{token}\n" in message.body
+    assert mails.REFERENCE_MARK not in message.subject + message.body
+    assert message.body.endswith("Det här meddelandet går inte att svara på.")
 
 
 def test_a_submission_without_an_address_queues_nothing(app, client):

@@ -180,8 +180,9 @@ def _register(
     """The case, its first history entry, its files and its receipt, in this transaction.
 
     From the number on, the member's counter is locked until the commit, so the number,
-    the case and its history are Core statements (cases/statements.py), on PostgreSQL a
-    single one; the returned Case is made a loaded row of the session without a query."""
+    the case, its history and its receipt are Core statements (cases/statements.py), on
+    PostgreSQL a single one; the returned Case is made a loaded row of the session
+    without a query."""
     year = now.astimezone(SWEDEN).year
     values = {
         "tenant_id": tenant.id,
@@ -206,10 +207,28 @@ def _register(
     connection, bound = tenant_connection(session)
     if bound != tenant.id:
         raise TenantNotBound(f"registering for tenant {tenant.id}, but tenant {bound} is bound")
-    if connection.dialect.name == "postgresql":
+    on_postgresql = connection.dialect.name == "postgresql"
+    if on_postgresql:
+        receipt = mails.case_receipt(
+            tenant,
+            form.definition,
+            answers=values["answers"],
+            channel=channel,
+            status_token=values["status_token"],
+            reference=mails.REFERENCE_MARK,
+        )
+        to, subject, body = receipt or (None, None, None)
         row = connection.execute(
             statements.register_case_postgresql(),
-            {**values, **first_event, "prefix": tenant.reference_prefix},
+            {
+                **values,
+                **first_event,
+                "prefix": tenant.reference_prefix,
+                "receipt_to": to,
+                "receipt_subject": subject,
+                "receipt_body": body,
+                "reference_mark": mails.REFERENCE_MARK,
+            },
         ).one_or_none()
         if row is None:
             raise ServiceClosed(service.service_slug)
@@ -237,9 +256,10 @@ def _register(
                     sha256=value.sha256,
                 )
             )
-    # The receipt is queued with its case: a replay that loses a race rolls both back, so
-    # one case gets one receipt.
-    mails.case_received(session, tenant, case, form.definition)
+    # The receipt is queued with its case (on PostgreSQL by the statement above): a replay
+    # that loses a race rolls both back, so one case gets one receipt.
+    if not on_postgresql:
+        mails.case_received(session, tenant, case, form.definition)
     session.flush()
     return case
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from samverkan.cases.models import Case, CaseEvent, Draft, ReferenceCounter
 from samverkan.catalogue.models import TenantService
+from samverkan.outbox.models import PENDING, OutboxMessage
 from samverkan.tenancy.models import Tenant
 
 
@@ -98,10 +99,12 @@ EVENT_VALUES = ("kind", "message", "visible_to_citizen")
 
 @functools.cache
 def register_case_postgresql() -> sa.Select:
-    """PostgreSQL: number, case and its first history entry in one statement, so the
-    member's counter is locked for one round trip and the commit. Returns the case's id,
-    number and reference, or no row when the member or e-service no longer takes cases.
-    SQLite (one writer at a time anyway) takes the three steps one by one."""
+    """PostgreSQL: number, case, its first history entry and its receipt in one statement,
+    so the member's counter is locked for one round trip and the commit. Returns the
+    case's id, number and reference, or no row when the member or e-service no longer
+    takes cases. The receipt is queued when `receipt_to` is not null, its subject and body
+    written with `reference_mark` where the reference goes (outbox/mails.py). SQLite (one
+    writer at a time anyway) takes the steps one by one."""
     cases, events = Case.__table__, CaseEvent.__table__
     number = _take_number(postgresql).cte("number")
     n = number.c.last_number
@@ -139,7 +142,42 @@ def register_case_postgresql() -> sa.Select:
         )
         .cte("history")
     )
-    return sa.select(new_case.c.id, new_case.c.number, new_case.c.reference).add_cte(history)
+    return (
+        sa.select(new_case.c.id, new_case.c.number, new_case.c.reference)
+        .add_cte(history)
+        .add_cte(_receipt(new_case))
+    )
+
+
+def _receipt(new_case) -> sa.CTE:
+    outbox = OutboxMessage.__table__
+    recipient = sa.bindparam("receipt_to", type_=outbox.c.recipient.type)
+    mark = sa.bindparam("reference_mark", type_=sa.Text)
+    reference = new_case.c.reference
+    submitted_at = sa.bindparam("submitted_at", type_=outbox.c.created_at.type)
+    # The lengths enqueue() cuts them to (outbox/operations.py).
+    event_key = sa.func.left(sa.literal("case:") + reference + sa.literal(":received"), 120)
+    subject = sa.bindparam("receipt_subject", type_=sa.Text)
+    body = sa.bindparam("receipt_body", type_=sa.Text)
+    columns = {
+        "tenant_id": sa.bindparam("tenant_id", type_=sa.Integer),
+        "event_key": event_key,
+        "recipient": recipient,
+        "subject": sa.func.left(sa.func.replace(subject, mark, reference), 200),
+        "body": sa.func.replace(body, mark, reference),
+        "status": sa.literal(PENDING),
+        "attempts": sa.literal(0),
+        "next_attempt_at": submitted_at,
+        "created_at": submitted_at,
+    }
+    return (
+        sa.insert(outbox)
+        .from_select(
+            list(columns),
+            sa.select(*columns.values()).select_from(new_case).where(recipient.is_not(None)),
+        )
+        .cte("receipt")
+    )
 
 
 @functools.cache

@@ -29,10 +29,14 @@ def citizen_address(case: Case, definition: dict | None = None) -> str | None:
     """The address the citizen left in the form, if the e-service asks for one.
     `definition` is the case's definition content when the caller has it at hand."""
     content = definition if definition is not None else case.definition.content
-    for step in content["steps"]:
+    return _address_in(case.answers, content)
+
+
+def _address_in(answers: dict, definition: dict) -> str | None:
+    for step in definition["steps"]:
         for spec in step["fields"]:
-            if spec["type"] == "email" and case.answers.get(spec["name"]):
-                return str(case.answers[spec["name"]])
+            if spec["type"] == "email" and answers.get(spec["name"]):
+                return str(answers[spec["name"]])
     return None
 
 
@@ -58,23 +62,56 @@ def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: 
     `definition` is the case's definition content, which the submitter has at hand (a
     look-up would cost a query on every submission). Runs inside the submitting request
     (links: samverkan.links)."""
-    address = citizen_address(case, definition)
+    receipt = case_receipt(
+        tenant,
+        definition,
+        answers=case.answers,
+        channel=case.channel,
+        status_token=case.status_token,
+        reference=case.reference,
+    )
+    if receipt is not None:
+        enqueue(session, receipt_event_key(case.reference), *receipt)
+
+
+# Where the reference goes in a receipt written before its case has one: on PostgreSQL the
+# submitting statement queues the receipt with the case (cases/statements.py) and puts the
+# reference in there. Random per process, so no member's name or e-service title has it.
+REFERENCE_MARK = f"\u27ea{secrets.token_hex(8)}\u27eb"
+
+
+def receipt_event_key(reference: str) -> str:
+    return f"case:{reference}:received"
+
+
+def case_receipt(
+    tenant: Tenant,
+    definition: dict,
+    *,
+    answers: dict,
+    channel: str,
+    status_token: str,
+    reference: str,
+) -> tuple[str, str, str] | None:
+    """(address, subject, body) of a new case's receipt, or None when the citizen left no
+    address. `answers` as stored (JSON)."""
+    address = _address_in(answers, definition)
     if not address:
-        return
-    web = case.channel == "web" and has_request_context()
+        return None
+    web = channel == "web" and has_request_context()
     lang = current_language() if web else DEFAULT_LANGUAGE
     with force_locale(lang):
-        subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=case.reference)
+        subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
             "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
             "%(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
             "Spara länken: den är personlig.",
             service=localized(definition["title"], lang).lower(),
-            reference=case.reference,
-            link=_status_link(tenant, case),
+            reference=reference,
+            link=external_url("citizen.status", tenant=tenant.slug, token=status_token),
         )
         signature = _signature(tenant)
-    enqueue(session, f"case:{case.reference}:received", address, subject, body + "\n\n" + signature)
+    return address, subject, body + "\n\n" + signature
 
 
 def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEvent) -> None:
