@@ -17,6 +17,7 @@ from samverkan import memo
 from samverkan.cases.models import Case
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
+from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
 
 
@@ -61,6 +62,20 @@ def test_a_second_visitor_to_a_home_page_costs_no_member_or_catalogue_query(app,
         second = app.test_client().get("/arvika/")
     assert second.status_code == 200 and second.text == first.text
     assert reads_of(seen, "tenants") == [] and reads_of(seen, "tenant_services") == []
+
+
+def test_the_remembered_member_is_shared_read_only(app, client):
+    """Requests use the worker's copy as it is: a change to it, or attaching it to a
+    session (where a commit would expire it under every other request), is refused."""
+    client.get("/arvika/")
+    copy = snapshot.remembered("arvika")
+    assert copy is not None and copy.name == "Arvika kommun"
+    with pytest.raises(snapshot.RememberedMemberChanged):
+        copy.name = "Någon annan"
+    with app.app_context(), pytest.raises(snapshot.RememberedMemberChanged):
+        db.session.add(copy)
+    assert snapshot.remembered("arvika").name == "Arvika kommun"
+    assert app.test_client().get("/arvika/").status_code == 200
 
 
 def test_each_member_gets_its_own_home_page(client):
@@ -189,6 +204,7 @@ import sys
 import sqlalchemy as sa
 from samverkan import create_app
 from samverkan.database_roles import maintenance_session
+from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
 
 app = create_app({"INSTANCE_PATH": sys.argv[1], "SQLALCHEMY_DATABASE_URI": sys.argv[2],

@@ -64,7 +64,7 @@ def _resolve_tenant():
         abort(404)  # a member's own host name serves that member only
     # Reading: the worker's recent copy will do (snapshot.py). Writing: the row as it is.
     reading = snapshot.memory_will_do()
-    tenant = snapshot.remembered(db.session, slug) if reading else None
+    tenant = snapshot.remembered(slug) if reading else None
     if tenant is None:
         tenant = db.session.scalar(
             sa.select(Tenant).where(Tenant.slug == slug, Tenant.status.in_(("active", "closed")))

@@ -1,18 +1,20 @@
 """Each worker remembers the members it has served for a short while (memo.py), so a page
 that only reads does not ask the database who the member is on every request.
 
-The remembered row is a detached copy; a request gets it merged into its own session
-without a query (`merge(load=False)`), so it behaves as a loaded row: after a commit it
-is refreshed as usual. Requests that change anything read the member afresh, except on
-routes marked `remembered_member_will_do`: a citizen's form steps and submission, whose
-writes check in the database itself that the member and its e-service still take cases
-(the numbering statement, cases/statements.py), so a copy out of date cannot let one in.
+The remembered row is a detached copy, shared by the worker's requests and used as it
+is: merging it into each request's session cost more than the rest of the member's part
+of a page. So it is read-only: setting any of its attributes, or adding it to a session
+(where a commit would expire it under every other request), raises. Requests that change
+anything read the member afresh, except on routes marked `remembered_member_will_do`: a
+citizen's form steps and submission, whose writes check in the database itself that the
+member and its e-service still take cases (the numbering statement, cases/statements.py),
+so a copy out of date cannot let one in.
 """
 
 from collections.abc import Callable
 
 from flask import current_app, request
-from sqlalchemy import orm
+from sqlalchemy import event, orm
 
 from samverkan.memo import Memo
 from samverkan.tenancy.models import Tenant
@@ -35,13 +37,37 @@ def memory_will_do() -> bool:
     return getattr(view, "remembered_member_will_do", False)
 
 
-def remembered(session: orm.Session, slug: str) -> Tenant | None:
-    copy = _members.get(slug)
-    return None if copy is None else session.merge(copy, load=False)
+def remembered(slug: str) -> Tenant | None:
+    """The worker's read-only copy of the member, if it has a recent one."""
+    return _members.get(slug)
 
 
 def remember(tenant: Tenant) -> None:
     mapper = orm.class_mapper(Tenant)
     copy = Tenant(**{attr.key: getattr(tenant, attr.key) for attr in mapper.column_attrs})
     orm.make_transient_to_detached(copy)
+    copy.__dict__[_READ_ONLY] = True  # after the constructor's own sets
     _members.put(tenant.slug, copy)
+
+
+class RememberedMemberChanged(RuntimeError):
+    """Code tried to change or attach the shared copy: it must read the member afresh."""
+
+
+_READ_ONLY = "_samverkan_remembered_copy"
+
+
+def _refuse_change(target, value, oldvalue, initiator):
+    if target.__dict__.get(_READ_ONLY):
+        raise RememberedMemberChanged(f"the remembered member's {initiator.key} was set")
+    return value
+
+
+for _attribute in orm.class_mapper(Tenant).column_attrs:
+    event.listen(getattr(Tenant, _attribute.key), "set", _refuse_change, retval=True)
+
+
+@event.listens_for(orm.Session, "before_attach")
+def _refuse_attach(session, instance) -> None:
+    if instance.__dict__.get(_READ_ONLY):
+        raise RememberedMemberChanged("the remembered member was added to a session")
