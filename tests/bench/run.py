@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -273,26 +274,66 @@ def sign_in(url: str, password: str) -> str:
 # -- measuring -------------------------------------------------------------------------------
 
 
-def measure(wrk, url, requests_file, args, *, method="GET") -> dict:
-    warm = load.run_wrk(
-        wrk,
-        url,
-        requests_file,
-        method=method,
-        connections=args.connections,
-        seconds=args.warmup,
-    )
-    result = load.run_wrk(
-        wrk,
-        url,
-        requests_file,
-        method=method,
-        connections=args.connections,
-        seconds=args.seconds,
-        offset=warm["requests"] + args.connections,
-    )
-    result["warmup_requests"] = warm["requests"]
-    return result
+ROUNDS = 4  # slices per figure, ours and its floor taking turns
+
+
+@dataclass
+class Target:
+    """What wrk drives: one server's URL, the request lines, the method."""
+
+    url: str
+    requests_file: Path
+    method: str = "GET"
+    offset: int = 0  # the next unused line (a submission's draft is used once)
+
+    def run(self, wrk: str, args, seconds: float) -> dict:
+        result = load.run_wrk(
+            wrk,
+            self.url,
+            self.requests_file,
+            method=self.method,
+            connections=args.connections,
+            seconds=seconds,
+            offset=self.offset,
+        )
+        # Requests still in flight when wrk stopped may have used a line too.
+        self.offset += result["requests"] + args.connections
+        return result
+
+
+def measure_pair(wrk: str, ours: Target, floor: Target, args) -> tuple[dict, dict]:
+    """Our page and its floor, measured in turns: each warmed up, then ROUNDS slices of
+    seconds/ROUNDS each, the order swapped every round. A machine whose speed drifts
+    (a shared host) then slows both alike, so the ratio compares like with like."""
+    warm_ours = ours.run(wrk, args, args.warmup)
+    floor.run(wrk, args, args.warmup)
+    slices: dict[str, list[dict]] = {"ours": [], "floor": []}
+    for turn in range(ROUNDS):
+        pair = [("ours", ours), ("floor", floor)]
+        for name, target in pair if turn % 2 == 0 else reversed(pair):
+            slices[name].append(target.run(wrk, args, args.seconds / ROUNDS))
+    ours_result = _combined(slices["ours"])
+    ours_result["warmup_requests"] = warm_ours["requests"]
+    return ours_result, _combined(slices["floor"])
+
+
+def _combined(slices: list[dict]) -> dict:
+    """Requests per second over all slices; the median slice's p50 and the worst p99."""
+    requests_made = sum(s["requests"] for s in slices)
+    seconds = sum(s["raw"]["duration_us"] for s in slices) / 1e6
+    p50s = sorted(s["p50_ms"] for s in slices)
+    return {
+        "requests": requests_made,
+        "rps": requests_made / seconds,
+        "p50_ms": p50s[len(p50s) // 2],
+        "p90_ms": max(s["p90_ms"] for s in slices),
+        "p99_ms": max(s["p99_ms"] for s in slices),
+        "max_ms": max(s["max_ms"] for s in slices),
+        "errors": sum(s["errors"] for s in slices),
+        "slices": [
+            {k: s[k] for k in ("requests", "rps", "p50_ms", "p99_ms", "errors")} for s in slices
+        ],
+    }
 
 
 def cases_count(bench_url: str) -> int:
@@ -301,6 +342,8 @@ def cases_count(bench_url: str) -> int:
 
 
 def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag) -> dict:
+    """Our pages and the floor, both served (the idle one waits in accept), each page
+    measured in turns with the floor endpoint it is compared to (measure_pair)."""
     results = {}
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -309,9 +352,16 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
     submit_file = submission_requests(bench_url, env, work, drafts, tag)
     lines = sum(1 for _ in submit_file.open())
 
+    floor_env = {
+        **env,
+        "FLOOR_DATABASE_URL": _app_role_url(bench_url),
+        "FLOOR_TENANT_ID": str(_tenant_id(bench_url, WORKER_MEMBER)),
+    }
     server = load.Server("wsgi:app", APP_PORT, settings, env, logs / f"app-{tag}.log")
+    floor = load.Server("floor:app", FLOOR_PORT, settings, floor_env, logs / f"floor-{tag}.log")
     try:
         server.wait_ready("/healthz")
+        floor.wait_ready("/template")
         cookie = sign_in(server.url, password)
         staff_file = load.write_requests(
             work / f"inbox-{tag}.txt", [(f"/{WORKER_MEMBER}/staff/", cookie, "")]
@@ -319,38 +369,51 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
         case_file = load.write_requests(
             work / f"case-{tag}.txt", [(p, cookie, "") for p in pages["case_paths"]]
         )
-        for name, path in (("home", pages["home"]), ("form", pages["form"])):
-            results[name] = measure(wrk, server.url, path, args)
-            log(f"{settings.label} {name}: {_short(results[name])}")
-        before = cases_count(bench_url)
-        results["submission"] = measure(wrk, server.url, submit_file, args, method="POST")
-        made = cases_count(bench_url) - before
-        sent = results["submission"]["requests"] + results["submission"]["warmup_requests"]
-        results["submission"]["cases_created"] = made
-        results["submission"]["drafts_prepared"] = lines
-        log(f"{settings.label} submission: {_short(results['submission'])}, {made} cases")
-        if sent > lines or made < sent:
-            log(f"WARNING: {sent} submissions sent, {lines} drafts, {made} cases created")
-        results["inbox"] = measure(wrk, server.url, staff_file, args)
-        log(f"{settings.label} inbox: {_short(results['inbox'])}")
-        results["case"] = measure(wrk, server.url, case_file, args)
-        log(f"{settings.label} case: {_short(results['case'])}")
+        floors = {
+            name: Target(
+                floor.url,
+                load.write_requests(work / f"floor-{name}.txt", [(f"/{name}", "", "x=1")]),
+                "POST" if name == "insert" else "GET",
+            )
+            for name in ("template", "select", "insert")
+        }
+        ours = {
+            "home": Target(server.url, pages["home"]),
+            "form": Target(server.url, pages["form"]),
+            "submission": Target(server.url, submit_file, "POST"),
+            "inbox": Target(server.url, staff_file),
+            "case": Target(server.url, case_file),
+        }
+        floor_slices: dict[str, list[dict]] = {}
+        for name, target in ours.items():
+            floor_name = TARGETS[name][0]
+            before = cases_count(bench_url) if name == "submission" else None
+            results[name], paired = measure_pair(wrk, target, floors[floor_name], args)
+            results[name]["floor_rps"] = paired["rps"]
+            floor_slices.setdefault(floor_name, []).extend(paired["slices"])
+            log(
+                f"{settings.label} {name}: {_short(results[name])}; "
+                f"{floor_name} in the same turns: {paired['rps']:.0f} rps"
+            )
+            if name == "submission":
+                made = cases_count(bench_url) - before
+                results[name]["cases_created"] = made
+                results[name]["drafts_prepared"] = lines
+                log(f"{settings.label} submission: {made} cases created")
+                if target.offset > lines or made < results[name]["requests"]:
+                    log(f"WARNING: drafts used up to {target.offset}, {lines} drafts, {made} cases")
+        # Each floor's own row: all its slices, whichever page they were paired with.
+        for floor_name, parts in floor_slices.items():
+            total = sum(s["requests"] for s in parts)
+            results[floor_name] = {
+                "requests": total,
+                "rps": total / sum(s["requests"] / s["rps"] for s in parts),
+                "p50_ms": sorted(s["p50_ms"] for s in parts)[len(parts) // 2],
+                "p99_ms": max(s["p99_ms"] for s in parts),
+                "errors": sum(s["errors"] for s in parts),
+            }
     finally:
         server.stop()
-
-    floor_env = {
-        **env,
-        "FLOOR_DATABASE_URL": _app_role_url(bench_url),
-        "FLOOR_TENANT_ID": str(_tenant_id(bench_url, WORKER_MEMBER)),
-    }
-    floor = load.Server("floor:app", FLOOR_PORT, settings, floor_env, logs / f"floor-{tag}.log")
-    try:
-        floor.wait_ready("/template")
-        for name, method in (("template", "GET"), ("select", "GET"), ("insert", "POST")):
-            path = load.write_requests(work / f"floor-{name}.txt", [(f"/{name}", "", "x=1")])
-            results[name] = measure(wrk, floor.url, path, args, method=method)
-            log(f"{settings.label} floor {name}: {_short(results[name])}")
-    finally:
         floor.stop()
     return results
 
@@ -395,7 +458,8 @@ LABELS = {
 def verdicts(results: dict) -> dict:
     out = {}
     for name, (floor, ratio_min, p99_max) in TARGETS.items():
-        ratio = results[name]["rps"] / results[floor]["rps"]
+        # The floor measured in the same turns as this page (measure_pair).
+        ratio = results[name]["rps"] / results[name].get("floor_rps", results[floor]["rps"])
         checks = []
         if ratio_min is not None:
             checks.append(ratio >= ratio_min)
