@@ -64,7 +64,9 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--large", action="store_true", help="290 members, 10 000 000 cases")
     parser.add_argument("--cases", type=int, help="how many cases to seed (a quick run)")
-    parser.add_argument("--seconds", type=float, default=12, help="each measurement")
+    parser.add_argument(
+        "--seconds", type=float, default=12, help="each measurement, in 4 slices of whole seconds"
+    )
     parser.add_argument("--warmup", type=float, default=3, help="before each measurement")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
@@ -303,8 +305,10 @@ class Target:
 
 def measure_pair(wrk: str, ours: Target, floor: Target, args) -> tuple[dict, dict]:
     """Our page and its floor, measured in turns: each warmed up, then ROUNDS slices of
-    seconds/ROUNDS each, the order swapped every round. A machine whose speed drifts
-    (a shared host) then slows both alike, so the ratio compares like with like."""
+    seconds/ROUNDS each (whole seconds: wrk's), the order swapped every round. A machine
+    whose speed drifts (a shared host) then slows both alike, so the ratio compares like
+    with like. p50 is the median slice's, p99 the worst slice's (wrk's histograms are not
+    merged): a p99 target is judged on the worst quarter of the run."""
     warm_ours = ours.run(wrk, args, args.warmup)
     floor.run(wrk, args, args.warmup)
     slices: dict[str, list[dict]] = {"ours": [], "floor": []}
@@ -331,7 +335,12 @@ def _combined(slices: list[dict]) -> dict:
         "max_ms": max(s["max_ms"] for s in slices),
         "errors": sum(s["errors"] for s in slices),
         "slices": [
-            {k: s[k] for k in ("requests", "rps", "p50_ms", "p99_ms", "errors")} for s in slices
+            {
+                "requests": s["requests"],
+                "seconds": s["raw"]["duration_us"] / 1e6,
+                **{k: s[k] for k in ("rps", "p50_ms", "p99_ms", "errors")},
+            }
+            for s in slices
         ],
     }
 
@@ -400,21 +409,24 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
                 results[name]["cases_created"] = made
                 results[name]["drafts_prepared"] = lines
                 log(f"{settings.label} submission: {made} cases created")
-                if target.offset > lines or made < results[name]["requests"]:
+                sent = results[name]["requests"] + results[name]["warmup_requests"]
+                if target.offset > lines or made < sent:
                     log(f"WARNING: drafts used up to {target.offset}, {lines} drafts, {made} cases")
         # Each floor's own row: all its slices, whichever page they were paired with.
         for floor_name, parts in floor_slices.items():
             total = sum(s["requests"] for s in parts)
             results[floor_name] = {
                 "requests": total,
-                "rps": total / sum(s["requests"] / s["rps"] for s in parts),
+                "rps": total / sum(s["seconds"] for s in parts),
                 "p50_ms": sorted(s["p50_ms"] for s in parts)[len(parts) // 2],
                 "p99_ms": max(s["p99_ms"] for s in parts),
                 "errors": sum(s["errors"] for s in parts),
             }
     finally:
-        server.stop()
-        floor.stop()
+        try:
+            server.stop()
+        finally:
+            floor.stop()
     return results
 
 
@@ -486,7 +498,10 @@ def table(results: dict, judged: dict, allocation: dict) -> str:
     for name in ("home", "form", "submission", "inbox", "case", "template", "select", "insert"):
         r = results[name]
         j = judged.get(name)
-        ratio = f"{j['ratio']:.0%} of {j['floor']}" if j else ""
+        ratio = ""
+        if j:  # against the floor measured in the same turns, when it was
+            same_turns = f" at {r['floor_rps']:.0f} rps" if "floor_rps" in r else ""
+            ratio = f"{j['ratio']:.1%} of {j['floor']}{same_turns}"
         lines.append(
             f"| {LABELS[name]} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
             f"{ratio} | {j['target'] if j else ''} | {j['verdict'] if j else ''} |"

@@ -12,6 +12,7 @@ so a copy out of date cannot let one in.
 """
 
 from collections.abc import Callable
+from types import MappingProxyType
 
 from flask import current_app, request
 from sqlalchemy import event, orm
@@ -44,7 +45,10 @@ def remembered(slug: str) -> Tenant | None:
 
 def remember(tenant: Tenant) -> None:
     mapper = orm.class_mapper(Tenant)
-    copy = Tenant(**{attr.key: getattr(tenant, attr.key) for attr in mapper.column_attrs})
+    values = {attr.key: getattr(tenant, attr.key) for attr in mapper.column_attrs}
+    # A JSON column's dict is not the loaded row's, and cannot be changed in place.
+    values = {k: MappingProxyType(dict(v)) if isinstance(v, dict) else v for k, v in values.items()}
+    copy = Tenant(**values)
     orm.make_transient_to_detached(copy)
     copy.__dict__[_READ_ONLY] = True  # after the constructor's own sets
     _members.put(tenant.slug, copy)
