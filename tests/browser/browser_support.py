@@ -2,6 +2,7 @@
 keyboard walker and signing in with e-ID at the development provider."""
 
 import tomllib
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -108,12 +109,25 @@ def date_keys(page, when: date) -> str:
     return when.strftime(_date_order[0])
 
 
+_intercepting_choosers = weakref.WeakSet()
+
+
 def _open_file_chooser(page):
     """Space on the focused file field opens the chooser; on a heavily loaded machine the
     first press has been seen to open nothing within the default time, so wait longer and
-    press once more (Enter, which opens it too) before giving up."""
+    press once more (Enter, which opens it too) before giving up.
+
+    Playwright asks the browser to hand it file choosers when a page's first listener comes,
+    without waiting for the answer (channel_owner.py: fire_and_forget). A key pressed before
+    the browser heard it opened Chromium's own chooser, which never answers, and then no
+    press opened another (seen once in CI). So the page keeps a listener for its life, and
+    one round trip to the page after adding it makes sure the browser has heard."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+    if page not in _intercepting_choosers:
+        page.on("filechooser", lambda chooser: None)
+        page.evaluate("0")
+        _intercepting_choosers.add(page)
     for key in ("Space", "Enter"):
         try:
             with page.expect_file_chooser(timeout=20_000) as chooser:
