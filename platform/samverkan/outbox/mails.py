@@ -40,8 +40,8 @@ def _address_in(answers: dict, definition: dict) -> str | None:
     return None
 
 
-def _status_link(tenant: Tenant, case: Case) -> str:
-    return external_url("citizen.status", tenant=tenant.slug, token=case.status_token)
+def _status_link(tenant: Tenant, status_token: str) -> str:
+    return external_url("citizen.status", tenant=tenant.slug, token=status_token)
 
 
 def _signature(tenant: Tenant) -> str:
@@ -108,7 +108,7 @@ def case_receipt(
             "Spara länken: den är personlig.",
             service=localized(definition["title"], lang).lower(),
             reference=reference,
-            link=external_url("citizen.status", tenant=tenant.slug, token=status_token),
+            link=_status_link(tenant, status_token),
         )
         signature = _signature(tenant)
     return address, subject, body + "\n\n" + signature
@@ -122,7 +122,7 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
     lines = [f"Hej!\n\nDitt ärende {case.reference} har nu status: {status_label(case.status)}."]
     if event.message:
         lines.append(f"Meddelande från handläggaren:\n\n{event.message}")
-    lines.append(f"Här kan du följa ärendet:\n{_status_link(tenant, case)}")
+    lines.append(f"Här kan du följa ärendet:\n{_status_link(tenant, case.status_token)}")
     enqueue(
         session,
         f"case:{case.reference}:event:{event.id}",
