@@ -206,7 +206,6 @@ import sys
 import sqlalchemy as sa
 from samverkan import create_app
 from samverkan.database_roles import maintenance_session
-from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
 
 app = create_app({"INSTANCE_PATH": sys.argv[1], "SQLALCHEMY_DATABASE_URI": sys.argv[2],

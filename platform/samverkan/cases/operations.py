@@ -225,6 +225,7 @@ def _register(
                 **first_event,
                 "prefix": tenant.reference_prefix,
                 "receipt_to": to,
+                "receipt_event_key": mails.receipt_event_key(mails.REFERENCE_MARK),
                 "receipt_subject": subject,
                 "receipt_body": body,
                 "reference_mark": mails.REFERENCE_MARK,

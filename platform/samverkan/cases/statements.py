@@ -102,8 +102,8 @@ def register_case_postgresql() -> sa.Select:
     """PostgreSQL: number, case, its first history entry and its receipt in one statement,
     so the member's counter is locked for one round trip and the commit. Returns the
     case's id, number and reference, or no row when the member or e-service no longer
-    takes cases. The receipt is queued when `receipt_to` is not null, its subject and body
-    written with `reference_mark` where the reference goes (outbox/mails.py). SQLite (one
+    takes cases. The receipt is queued when `receipt_to` is not null, its event key, subject
+    and body written with `reference_mark` where the reference goes (outbox/mails.py). SQLite (one
     writer at a time anyway) takes the steps one by one."""
     cases, events = Case.__table__, CaseEvent.__table__
     number = _take_number(postgresql).cte("number")
@@ -156,12 +156,12 @@ def _receipt(new_case) -> sa.CTE:
     reference = new_case.c.reference
     submitted_at = sa.bindparam("submitted_at", type_=outbox.c.created_at.type)
     # The lengths enqueue() cuts them to (outbox/operations.py).
-    event_key = sa.func.left(sa.literal("case:") + reference + sa.literal(":received"), 120)
+    event_key = sa.bindparam("receipt_event_key", type_=sa.Text)
     subject = sa.bindparam("receipt_subject", type_=sa.Text)
     body = sa.bindparam("receipt_body", type_=sa.Text)
     columns = {
         "tenant_id": sa.bindparam("tenant_id", type_=sa.Integer),
-        "event_key": event_key,
+        "event_key": sa.func.left(sa.func.replace(event_key, mark, reference), 120),
         "recipient": recipient,
         "subject": sa.func.left(sa.func.replace(subject, mark, reference), 200),
         "body": sa.func.replace(body, mark, reference),

@@ -21,7 +21,12 @@ from samverkan.memo import Memo
 from samverkan.tenancy.models import Tenant
 
 _members = Memo("TENANT_CACHE_SECONDS")
+_READ_ONLY = "_samverkan_remembered_copy"  # marks the shared copy in its __dict__
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RememberedMemberChanged(RuntimeError):
+    """Code tried to change or attach the shared copy: it must read the member afresh."""
 
 
 def remembered_member_will_do(view: Callable) -> Callable:
@@ -52,13 +57,6 @@ def remember(tenant: Tenant) -> None:
     orm.make_transient_to_detached(copy)
     copy.__dict__[_READ_ONLY] = True  # after the constructor's own sets
     _members.put(tenant.slug, copy)
-
-
-class RememberedMemberChanged(RuntimeError):
-    """Code tried to change or attach the shared copy: it must read the member afresh."""
-
-
-_READ_ONLY = "_samverkan_remembered_copy"
 
 
 def _refuse_change(target, value, oldvalue, initiator):
