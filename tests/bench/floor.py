@@ -4,13 +4,22 @@ Served by the same gunicorn settings (config/gunicorn.conf.py) as the app, as th
 database role, so the ratio ours/floor is what the framework, the checks and the pages cost
 on top of the database work. Three endpoints:
 
-- POST /insert    one plain INSERT into a scratch table, one commit
+- POST /insert    one plain INSERT of a case row into the cases table, as a web
+                  submission's answers would be stored (the member set for row-level
+                  security, the same table, row size and indexes), one commit
+- POST /scratch   one plain INSERT into a three-column scratch table, one commit (the
+                  floor this bench used before 2026-12-05, still shown for comparison)
 - GET  /select    25 rows of the cases table, newest first, as the inbox reads them (the
                   member set for row-level security, the same ORDER BY and index)
 - GET  /template  a plain 5 KB Jinja page, no database
 """
 
+import hashlib
+import itertools
+import json
 import os
+import secrets
+import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -18,11 +27,51 @@ from flask import Flask, render_template
 
 engine = sa.create_engine(os.environ["FLOOR_DATABASE_URL"])
 TENANT_ID = int(os.environ.get("FLOOR_TENANT_ID", "1"))
+# The case rows go to another member than the inbox floor reads (run.py chooses it).
+WRITE_TENANT_ID = int(os.environ.get("FLOOR_WRITE_TENANT_ID", "1"))
+DEFINITION_ID = int(os.environ.get("FLOOR_DEFINITION_ID", "1"))
+# Our submissions' answers in turn, as stored JSON (run.py: the bench's own drafts).
+ANSWERS = itertools.cycle(
+    json.dumps(a) for a in json.loads(os.environ.get("FLOOR_ANSWERS", "[{}]"))
+)
+INSERT_CASE = sa.text(
+    "INSERT INTO cases (tenant_id, year, number, reference, service_slug, definition_id,"
+    " answers, status, channel, status_token, idempotency_key, request_fingerprint,"
+    " submitted_at, updated_at)"
+    " SELECT :tenant, :year, n, 'FLOOR-' || n, 'synpunkter', :definition, :answers,"
+    " 'received', 'web', :token, :key, :fingerprint, :at, :at"
+    " FROM nextval('bench_floor_case_numbers') AS n"
+)
 app = Flask(__name__)
 
 
 @app.post("/insert")
 def insert():
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("SELECT set_config('app.tenant_id', :tenant, true)"),
+            {"tenant": str(WRITE_TENANT_ID)},
+        )
+        connection.execute(
+            INSERT_CASE,
+            {
+                "tenant": WRITE_TENANT_ID,
+                "year": now.year,
+                "definition": DEFINITION_ID,
+                "answers": next(ANSWERS),
+                "token": token,
+                "key": f"floor:{uuid.uuid4()}",
+                "fingerprint": hashlib.sha256(token.encode()).hexdigest(),
+                "at": now,
+            },
+        )
+    return "", 201
+
+
+@app.post("/scratch")
+def scratch():
     with engine.begin() as connection:
         connection.execute(
             sa.text(

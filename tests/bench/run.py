@@ -54,6 +54,9 @@ TARGETS = {
     "inbox": ("select", 0.60, 50.0),
     "case": ("select", None, None),
 }
+# Floors measured in the same turns and shown beside the judged one: the scratch-table
+# insert this bench judged the submission by until 2026-12-04.
+ALSO_COMPARED = {"submission": ("scratch",)}
 
 
 def log(message: str) -> None:
@@ -151,7 +154,10 @@ def prepare(args, env: dict, bench_url: str) -> dict:
             conn, args.cases, examples.answers_by_service(conn), worker_id, worker_tenant
         )
         seed.check_gapless(conn)
-        # The floor's scratch table, written by the same role the app runs as.
+        # The floors' writes, by the same role the app runs as: case rows numbered from
+        # their own sequence, far above any member's series, and the earlier scratch table.
+        conn.execute("CREATE SEQUENCE bench_floor_case_numbers START 90000000")
+        conn.execute("GRANT USAGE ON SEQUENCE bench_floor_case_numbers TO samverkan_app")
         conn.execute(
             "CREATE TABLE bench_floor_writes (id bigserial PRIMARY KEY, tenant_id int NOT NULL,"
             " payload json NOT NULL, created_at timestamptz NOT NULL)"
@@ -303,22 +309,24 @@ class Target:
         return result
 
 
-def measure_pair(wrk: str, ours: Target, floor: Target, args) -> tuple[dict, dict]:
-    """Our page and its floor, measured in turns: each warmed up, then ROUNDS slices of
-    seconds/ROUNDS each (whole seconds: wrk's), the order swapped every round. A machine
-    whose speed drifts (a shared host) then slows both alike, so the ratio compares like
+def measure_turns(wrk: str, ours: Target, floors: dict[str, Target], args) -> tuple[dict, dict]:
+    """Our page and its floors, measured in turns: each warmed up, then ROUNDS slices of
+    seconds/ROUNDS each (whole seconds: wrk's), the order reversed every round. A machine
+    whose speed drifts (a shared host) then slows all alike, so the ratio compares like
     with like. p50 is the median slice's, p99 the worst slice's (wrk's histograms are not
-    merged): a p99 target is judged on the worst quarter of the run."""
+    merged): a p99 target is judged on the worst quarter of the run. Returns our result
+    and each floor's, by name."""
     warm_ours = ours.run(wrk, args, args.warmup)
-    floor.run(wrk, args, args.warmup)
-    slices: dict[str, list[dict]] = {"ours": [], "floor": []}
+    for floor in floors.values():
+        floor.run(wrk, args, args.warmup)
+    turn_order = [("ours", ours), *floors.items()]
+    slices: dict[str, list[dict]] = {name: [] for name, _ in turn_order}
     for turn in range(ROUNDS):
-        pair = [("ours", ours), ("floor", floor)]
-        for name, target in pair if turn % 2 == 0 else reversed(pair):
+        for name, target in turn_order if turn % 2 == 0 else reversed(turn_order):
             slices[name].append(target.run(wrk, args, args.seconds / ROUNDS))
-    ours_result = _combined(slices["ours"])
+    ours_result = _combined(slices.pop("ours"))
     ours_result["warmup_requests"] = warm_ours["requests"]
-    return ours_result, _combined(slices["floor"])
+    return ours_result, {name: _combined(parts) for name, parts in slices.items()}
 
 
 def _combined(slices: list[dict]) -> dict:
@@ -345,14 +353,14 @@ def _combined(slices: list[dict]) -> dict:
     }
 
 
-def cases_count(bench_url: str) -> int:
+def cases_count(bench_url: str, where: str = "true") -> int:
     with psycopg.connect(bench_url) as conn:
-        return conn.execute("SELECT count(*) FROM cases").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM cases WHERE {where}").fetchone()[0]
 
 
 def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag) -> dict:
     """Our pages and the floor, both served (the idle one waits in accept), each page
-    measured in turns with the floor endpoint it is compared to (measure_pair)."""
+    measured in turns with the floor endpoints it is compared to (measure_turns)."""
     results = {}
     logs = work / "logs"
     logs.mkdir(exist_ok=True)
@@ -365,6 +373,7 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
         **env,
         "FLOOR_DATABASE_URL": _app_role_url(bench_url),
         "FLOOR_TENANT_ID": str(_tenant_id(bench_url, WORKER_MEMBER)),
+        **_floor_case(bench_url),
     }
     server = load.Server("wsgi:app", APP_PORT, settings, env, logs / f"app-{tag}.log")
     floor = load.Server("floor:app", FLOOR_PORT, settings, floor_env, logs / f"floor-{tag}.log")
@@ -382,9 +391,9 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
             name: Target(
                 floor.url,
                 load.write_requests(work / f"floor-{name}.txt", [(f"/{name}", "", "x=1")]),
-                "POST" if name == "insert" else "GET",
+                "POST" if name in ("insert", "scratch") else "GET",
             )
-            for name in ("template", "select", "insert")
+            for name in ("template", "select", "insert", "scratch")
         }
         ours = {
             "home": Target(server.url, pages["home"]),
@@ -396,16 +405,22 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
         floor_slices: dict[str, list[dict]] = {}
         for name, target in ours.items():
             floor_name = TARGETS[name][0]
-            before = cases_count(bench_url) if name == "submission" else None
-            results[name], paired = measure_pair(wrk, target, floors[floor_name], args)
-            results[name]["floor_rps"] = paired["rps"]
-            floor_slices.setdefault(floor_name, []).extend(paired["slices"])
+            compared = [floor_name, *ALSO_COMPARED.get(name, ())]
+            before = cases_count(bench_url, "number < 90000000") if name == "submission" else None
+            results[name], paired = measure_turns(
+                wrk, target, {f: floors[f] for f in compared}, args
+            )
+            results[name]["floor_rps"] = paired[floor_name]["rps"]
+            results[name]["also_rps"] = {f: paired[f]["rps"] for f in compared[1:]}
+            for f in compared:
+                floor_slices.setdefault(f, []).extend(paired[f]["slices"])
             log(
-                f"{settings.label} {name}: {_short(results[name])}; "
-                f"{floor_name} in the same turns: {paired['rps']:.0f} rps"
+                f"{settings.label} {name}: {_short(results[name])}; in the same turns: "
+                + ", ".join(f"{f} {paired[f]['rps']:.0f} rps" for f in compared)
             )
             if name == "submission":
-                made = cases_count(bench_url) - before
+                # Ours only: the floor's case rows are numbered above every series.
+                made = cases_count(bench_url, "number < 90000000") - before
                 results[name]["cases_created"] = made
                 results[name]["drafts_prepared"] = lines
                 log(f"{settings.label} submission: {made} cases created")
@@ -448,6 +463,26 @@ def _app_role_url(bench_url: str) -> str:
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
+def _floor_case(bench_url: str) -> dict:
+    """What the insert floor writes: a case of the submitted e-service with the answers
+    our submissions carry, for a member the inbox floor does not read."""
+    with psycopg.connect(bench_url) as conn:
+        tenant_id, definition_id = conn.execute(
+            "SELECT ts.tenant_id, ts.definition_id FROM tenant_services ts "
+            "JOIN tenants t ON t.id = ts.tenant_id "
+            "WHERE ts.service_slug = %s AND ts.enabled AND t.slug <> %s "
+            "ORDER BY ts.tenant_id LIMIT 1",
+            (SUBMIT_SERVICE, WORKER_MEMBER),
+        ).fetchone()
+        form = examples.forms(conn)[SUBMIT_SERVICE]
+    answers = [examples.stored_answers(form, raw) for raw in examples.RAW[SUBMIT_SERVICE]]
+    return {
+        "FLOOR_WRITE_TENANT_ID": str(tenant_id),
+        "FLOOR_DEFINITION_ID": str(definition_id),
+        "FLOOR_ANSWERS": json.dumps(answers),
+    }
+
+
 def _tenant_id(bench_url: str, slug: str) -> int:
     with psycopg.connect(bench_url) as conn:
         return conn.execute("SELECT id FROM tenants WHERE slug = %s", (slug,)).fetchone()[0]
@@ -463,14 +498,15 @@ LABELS = {
     "case": "Case page (with audit row)",
     "template": "Floor: 5 KB template",
     "select": "Floor: 25-row select",
-    "insert": "Floor: one insert",
+    "insert": "Floor: one insert (a case row)",
+    "scratch": "Floor: one insert (scratch table)",
 }
 
 
 def verdicts(results: dict) -> dict:
     out = {}
     for name, (floor, ratio_min, p99_max) in TARGETS.items():
-        # The floor measured in the same turns as this page (measure_pair).
+        # The floor measured in the same turns as this page (measure_turns).
         ratio = results[name]["rps"] / results[name].get("floor_rps", results[floor]["rps"])
         checks = []
         if ratio_min is not None:
@@ -495,13 +531,15 @@ def table(results: dict, judged: dict, allocation: dict) -> str:
         "| what | rps | p50 ms | p99 ms | ratio to floor | target | |",
         "|---|---:|---:|---:|---:|---|---|",
     ]
-    for name in ("home", "form", "submission", "inbox", "case", "template", "select", "insert"):
+    for name in LABELS:
         r = results[name]
         j = judged.get(name)
         ratio = ""
         if j:  # against the floor measured in the same turns, when it was
             same_turns = f" at {r['floor_rps']:.0f} rps" if "floor_rps" in r else ""
             ratio = f"{j['ratio']:.1%} of {j['floor']}{same_turns}"
+            for also, rps in r.get("also_rps", {}).items():
+                ratio += f" ({r['rps'] / rps:.1%} of {also} at {rps:.0f} rps)"
         lines.append(
             f"| {LABELS[name]} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
             f"{ratio} | {j['target'] if j else ''} | {j['verdict'] if j else ''} |"
