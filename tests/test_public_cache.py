@@ -17,8 +17,9 @@ from samverkan import memo
 from samverkan.cases.models import Case
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
-from samverkan.tenancy import snapshot
+from samverkan.tenancy import scoping, snapshot
 from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.request_session import RequestSession
 
 
 @contextmanager
@@ -62,6 +63,35 @@ def test_a_second_visitor_to_a_home_page_costs_no_member_or_catalogue_query(app,
         second = app.test_client().get("/arvika/")
     assert second.status_code == 200 and second.text == first.text
     assert reads_of(seen, "tenants") == [] and reads_of(seen, "tenant_services") == []
+
+
+def test_a_remembered_page_makes_no_database_session_and_a_query_finds_its_member(
+    app, client, monkeypatch
+):
+    client.get("/arvika/")
+    client.get("/arvika/e/felanmalan/steg/fel")
+    made = []
+    original = RequestSession.__init__
+
+    def counted(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(scoping.bound_tenant_id(self))
+
+    monkeypatch.setattr(RequestSession, "__init__", counted)
+    fresh = app.test_client()
+    assert fresh.get("/arvika/").status_code == 200
+    assert fresh.get("/arvika/e/felanmalan/steg/fel").status_code == 200
+    assert made == []
+    # A page that reads the member's rows gets a session bound to that member alone.
+    arvika = db_tenant_id(app, "arvika")
+    page = fresh.get("/arvika/e/felanmalan/fortsatt/" + "x" * 43)
+    assert page.status_code == 404
+    assert made == [arvika]
+
+
+def db_tenant_id(app, slug: str) -> int:
+    with app.app_context(), maintenance_session() as session:
+        return session.scalar(sa.select(Tenant.id).where(Tenant.slug == slug))
 
 
 def test_the_remembered_member_is_shared_read_only(app, client):

@@ -14,11 +14,12 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from samverkan import rate_storage  # noqa: F401 - registers worker-memory://
 from samverkan.db import Base
+from samverkan.tenancy.request_session import RequestSession
 
 # No pool_pre_ping: it would cost a round trip on every request. A connection found dead
 # (PostgreSQL restarted, connections cut) fails that one request with a clear 503
 # (errors.py) and makes the pool replace every connection it held before.
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RequestSession})
 # Batch mode lets later revisions alter SQLite tables (it cannot ALTER most things).
 migrate = Migrate(render_as_batch=True, compare_type=True)
 csrf = CSRFProtect()

@@ -9,7 +9,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
 from samverkan.extensions import db
 from samverkan.memo import Memo
-from samverkan.tenancy.scoping import bound_tenant_id
+from samverkan.tenancy.request_session import bound_member_id
 from samverkan.tenancy.snapshot import memory_will_do
 
 _services = Memo("PUBLIC_PAGE_CACHE_SECONDS")
@@ -32,7 +32,7 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
     checks its writes itself, tenancy/snapshot.py) gets the worker's recent copy (memo.py):
     detached, loaded with its definition, read-only."""
     reading = memory_will_do()
-    key = (bound_tenant_id(db.session), slug)
+    key = (bound_member_id(db.session), slug)
     service = _services.get(key) if reading else None
     if service is not None:
         return service

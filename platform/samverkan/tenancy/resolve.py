@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from samverkan.extensions import db
 from samverkan.tenancy import snapshot
 from samverkan.tenancy.models import Tenant
-from samverkan.tenancy.scoping import bind_tenant
+from samverkan.tenancy.request_session import bind_when_made
 
 SAFE_METHODS = snapshot.SAFE_METHODS
 # A closed member (offboarded by the hub): what citizens reach is gone, except the files
@@ -75,7 +75,7 @@ def _resolve_tenant():
             snapshot.remember(tenant)
     g.tenant = tenant
     g.member_slug = slug  # for the log, which must not reload an expired row to say it
-    bind_tenant(db.session, tenant.id)
+    bind_when_made(db.session, tenant.id)
     if tenant.status == "closed":
         return _closed_member_answer(tenant)
     return None
