@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from test_accounts import PASSWORD, create, sign_in
 from test_staff_api import bearer, token_of
 
+from samverkan import observability
 from samverkan.extensions import db
 from samverkan.observability import (
     REDACTED,
@@ -60,6 +61,55 @@ def test_a_proxys_request_id_is_kept_and_anything_else_replaced(client, capsys):
     lines = request_lines(log_lines(capsys.readouterr().err))
     assert [line["request_id"] for line in lines][0] == "lb-4f2a9c81d0e7"
     assert all(line["tenant"] == "arvika" for line in lines)
+
+
+def request_record(**fields) -> logging.LogRecord:
+    """A record as observability._log_request makes it, with the request filter's fields."""
+    return logging.makeLogRecord(
+        {"name": "samverkan.request", "msg": "request", "levelname": "INFO", **fields}
+    )
+
+
+REQUEST_LINE = {
+    "method": "GET",
+    "route": "/<slug:tenant>/e/<slug:service>/steg/<slug:step_id>",
+    "endpoint": "citizen.step",
+    "status": 200,
+    "duration_ms": 0.4,
+    "request_id": "lb-4f2a9c81d0e7",
+    "tenant": "arvika",
+}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        REQUEST_LINE,
+        {**REQUEST_LINE, "route": None, "endpoint": None, "status": 404, "tenant": None},
+        {**REQUEST_LINE, "duration_ms": None, "request_id": None},
+    ],
+)
+def test_the_request_line_is_written_as_the_general_path_writes_it(fields):
+    """The line every request writes takes a shorter path (observability._request_line):
+    byte for byte what python-json-logger's general path makes of the same record."""
+    formatter = RedactingJsonFormatter()
+    record = request_record(**fields)
+    assert observability._plain_request_line(record)  # the shorter path is taken
+    quick = formatter.format(record)
+    general = super(RedactingJsonFormatter, formatter).format(record)
+    assert quick == general
+    assert json.loads(quick)["request_id"] == fields["request_id"]
+
+
+def test_a_request_line_whose_client_texts_look_secret_is_masked(client, capsys):
+    capsys.readouterr()
+    shaped = client.get("/arvika/", headers={"X-Request-ID": "19811228-9874"})
+    assert shaped.headers["X-Request-ID"] == "19811228-9874"  # the proxy's own, kept
+    (line,) = request_lines(log_lines(capsys.readouterr().err))
+    assert line["request_id"] == REDACTED and line["tenant"] == "arvika"
+    record = request_record(**{**REQUEST_LINE, "method": "token=abc"})
+    assert not observability._plain_request_line(record)
+    assert json.loads(RedactingJsonFormatter().format(record))["method"] == f"token={REDACTED}"
 
 
 def test_requests_outside_a_member_log_no_member(client, capsys):
