@@ -63,42 +63,98 @@ def test_a_proxys_request_id_is_kept_and_anything_else_replaced(client, capsys):
     assert all(line["tenant"] == "arvika" for line in lines)
 
 
-def request_record(**fields) -> logging.LogRecord:
-    """A record as observability._log_request makes it, with the request filter's fields."""
-    return logging.makeLogRecord(
-        {"name": "samverkan.request", "msg": "request", "levelname": "INFO", **fields}
-    )
-
-
 REQUEST_LINE = {
     "method": "GET",
     "route": "/<slug:tenant>/e/<slug:service>/steg/<slug:step_id>",
     "endpoint": "citizen.step",
     "status": 200,
     "duration_ms": 0.4,
-    "request_id": "lb-4f2a9c81d0e7",
-    "tenant": "arvika",
 }
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "request_id", "tenant"),
     [
-        REQUEST_LINE,
-        {**REQUEST_LINE, "route": None, "endpoint": None, "status": 404, "tenant": None},
-        {**REQUEST_LINE, "duration_ms": None, "request_id": None},
+        (REQUEST_LINE, "lb-4f2a9c81d0e7", "arvika"),
+        ({**REQUEST_LINE, "route": None, "endpoint": None, "status": 404}, "a" * 32, None),
+        ({**REQUEST_LINE, "duration_ms": None}, None, "eda"),
     ],
 )
-def test_the_request_line_is_written_as_the_general_path_writes_it(fields):
-    """The line every request writes takes a shorter path (observability._request_line):
-    byte for byte what python-json-logger's general path makes of the same record."""
-    formatter = RedactingJsonFormatter()
-    record = request_record(**fields)
-    assert observability._plain_request_line(record)  # the shorter path is taken
-    quick = formatter.format(record)
-    general = super(RedactingJsonFormatter, formatter).format(record)
-    assert quick == general
-    assert json.loads(quick)["request_id"] == fields["request_id"]
+def test_the_request_line_is_made_as_the_general_path_makes_it(fields, request_id, tenant):
+    """The line every request writes is made directly (observability.request_line): byte
+    for byte what python-json-logger's general path makes of the same record."""
+    record = logging.makeLogRecord(
+        {
+            "name": "samverkan.request",
+            "msg": "request",
+            "levelname": "INFO",
+            **fields,
+            "request_id": request_id,
+            "tenant": tenant,
+        }
+    )
+    general = RedactingJsonFormatter().format(record)
+    assert observability.request_line(fields, request_id, tenant, record.created) == general
+
+
+@pytest.fixture
+def only_our_handler():
+    """The request logger as in production: our JSON handler its only one (here on the
+    logger itself). Call it in the test: pytest adds its capture handlers to a logger that
+    does not propagate when the test starts, after the fixtures."""
+    request_log = logging.getLogger("samverkan.request")
+    saved = request_log.handlers[:]
+    ours = observability.json_handler()
+
+    def isolate() -> logging.Logger:
+        request_log.handlers[:] = [ours]
+        request_log.propagate = False
+        return request_log
+
+    yield isolate
+    request_log.propagate = True
+    request_log.handlers[:] = saved
+
+
+def test_with_only_our_handler_the_line_goes_straight_to_it(only_our_handler, capsys, monkeypatch):
+    request_log = only_our_handler()
+    assert observability._sole_json_handler(request_log) is request_log.handlers[0]
+    general = []
+    monkeypatch.setattr(request_log, "info", lambda *a, **k: general.append(a))
+    capsys.readouterr()
+    observability.write_request_line(REQUEST_LINE, "lb-4f2a9c81d0e7", "arvika")
+    (line,) = log_lines(capsys.readouterr().err)
+    assert general == []
+    assert line == {
+        "level": "INFO",
+        "logger": "samverkan.request",
+        "message": "request",
+        **REQUEST_LINE,
+        "request_id": "lb-4f2a9c81d0e7",
+        "tenant": "arvika",
+        "timestamp": line["timestamp"],
+    }
+    # What looks like a secret in the client's texts takes the general path, masked.
+    observability.write_request_line({**REQUEST_LINE, "method": "token=abc"}, "x" * 16, None)
+    assert general and general[0] == ("request",)
+
+
+def test_any_other_handler_or_filter_takes_the_general_path(only_our_handler):
+    request_log = only_our_handler()
+    ours = request_log.handlers[0]
+    another = logging.StreamHandler()
+    request_log.addHandler(another)
+    assert observability._sole_json_handler(request_log) is None
+    request_log.removeHandler(another)
+    ours.addFilter(lambda record: True)
+    assert observability._sole_json_handler(request_log) is None
+    ours.filters.pop()
+    ours.setLevel(logging.WARNING)
+    assert observability._sole_json_handler(request_log) is None
+    ours.setLevel(logging.NOTSET)
+    assert observability._sole_json_handler(request_log) is ours
+    # Under pytest the root holds its capture handler too: the general path.
+    assert observability._sole_json_handler(logging.getLogger("samverkan.x")) is None
 
 
 def test_a_request_line_whose_client_texts_look_secret_is_masked(client, capsys):
@@ -107,9 +163,6 @@ def test_a_request_line_whose_client_texts_look_secret_is_masked(client, capsys)
     assert shaped.headers["X-Request-ID"] == "19811228-9874"  # the proxy's own, kept
     (line,) = request_lines(log_lines(capsys.readouterr().err))
     assert line["request_id"] == REDACTED and line["tenant"] == "arvika"
-    record = request_record(**{**REQUEST_LINE, "method": "token=abc"})
-    assert not observability._plain_request_line(record)
-    assert json.loads(RedactingJsonFormatter().format(record))["method"] == f"token={REDACTED}"
 
 
 def test_requests_outside_a_member_log_no_member(client, capsys):

@@ -21,8 +21,6 @@ from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_LOGGER = "samverkan.request"
-# The request line's own fields, in the order every JSON line has them (LOG_FIELDS).
-REQUEST_FIELDS = ("method", "route", "endpoint", "status", "duration_ms")
 # A proxy's id is kept when it looks like one (so lines can be matched across hops);
 # anything else a client sends is replaced, so it cannot smuggle text into the log.
 _ACCEPTED_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
@@ -106,11 +104,6 @@ class RedactingJsonFormatter(JsonFormatter):
             json_ensure_ascii=False,
         )
 
-    def format(self, record: logging.LogRecord) -> str:
-        if record.name == REQUEST_LOGGER and _plain_request_line(record):
-            return _request_line(record)
-        return super().format(record)
-
     def process_log_record(self, log_data: dict) -> dict:
         # Masked value by value, before serialising: the line stays valid JSON. A line of
         # plain values none of which may hold a secret (one search over them all, joined by
@@ -123,32 +116,60 @@ class RedactingJsonFormatter(JsonFormatter):
         return {key: _redacted(value) for key, value in log_data.items()}
 
 
-def _plain_request_line(record: logging.LogRecord) -> bool:
-    """A request line as _log_request writes it, whose only texts from the client (the
-    method and a proxy's request id) hold nothing that looks like a secret."""
-    return (
-        record.msg == "request"
-        and not record.args
-        and not record.exc_info
-        and not record.stack_info
-        and isinstance(getattr(record, "method", None), str)
-        and not may_hold_secret(f"{record.method}\n{getattr(record, 'request_id', None)}")
-    )
-
-
-def _request_line(record: logging.LogRecord) -> str:
-    """The line every request writes, the same JSON as the general path makes of it, made
-    directly: its other fields are the app's own (the route's rule, the endpoint, the
-    member's slug, numbers), so only the client's texts need the check above. The general
-    path costs about 40 µs a request in a worker (python-json-logger's generic record
-    handling, cold in the caches after the page), this one a few (tests/bench/RESULTS.md)."""
-    line = {"level": record.levelname, "logger": record.name, "message": "request"}
-    for name in REQUEST_FIELDS:
-        line[name] = getattr(record, name, None)
-    line["request_id"] = getattr(record, "request_id", None)
-    line["tenant"] = getattr(record, "tenant", None)
-    line["timestamp"] = datetime.fromtimestamp(record.created, tz=UTC).isoformat()
+def request_line(fields: dict, request_id: str | None, tenant: str | None, created: float) -> str:
+    """The line a request writes, made directly (write_request_line): the same JSON, byte for
+    byte, as the general path makes of a record with these fields (a test compares them)."""
+    line = {"level": "INFO", "logger": REQUEST_LOGGER, "message": "request", **fields}
+    line["request_id"] = request_id
+    line["tenant"] = tenant
+    line["timestamp"] = datetime.fromtimestamp(created, tz=UTC).isoformat()
     return json.dumps(line, ensure_ascii=False)
+
+
+def write_request_line(fields: dict, request_id: str | None, tenant: str | None) -> None:
+    """Log a request's line. Its fields are the app's own (the route's rule, the endpoint,
+    numbers), and the request filter's two are a request id and a member's slug; so when
+    the one handler it would reach is ours and the client's texts in it (the method and a
+    proxy's id) look like no secret, it is written straight to that handler's stream. The
+    general path (a LogRecord, the filter, python-json-logger's generic record handling)
+    took about 50 µs of a 0.45 ms form page in a worker, cold in the caches after the
+    page; this one takes a few (tests/bench/RESULTS.md). Otherwise, logging as usual."""
+    request_log = logging.getLogger(REQUEST_LOGGER)
+    if not request_log.isEnabledFor(logging.INFO):
+        return
+    handler = _sole_json_handler(request_log)
+    if handler is None or may_hold_secret(f"{fields['method']}\n{request_id}"):
+        request_log.info("request", extra=fields)
+        return
+    line = request_line(fields, request_id, tenant, time.time())
+    with handler.lock:
+        try:
+            handler.stream.write(line + handler.terminator)
+            handler.stream.flush()
+        except Exception:  # as Handler.emit: a broken stream must not fail the request
+            handler.handleError(logging.makeLogRecord({"msg": line}))
+
+
+def _sole_json_handler(logger: logging.Logger) -> "StderrHandler | None":
+    """Our JSON handler, when it is the only handler an INFO record of `logger` reaches and
+    the request filter its only filter; else None (a test's capture, another config)."""
+    if logger.filters:
+        return None
+    found = None
+    current = logger
+    while current is not None:
+        for handler in current.handlers:
+            if found is not None or not isinstance(handler, StderrHandler):
+                return None
+            if handler.level > logging.INFO or not all(
+                isinstance(f, RequestContextFilter) for f in handler.filters
+            ):
+                return None
+            if not isinstance(handler.formatter, RedactingJsonFormatter):
+                return None
+            found = handler
+        current = current.parent if current.propagate else None
+    return found
 
 
 def _redacted(value):
@@ -207,7 +228,6 @@ def init_app(app: Flask) -> None:
         from flask.logging import default_handler
 
         app.logger.removeHandler(default_handler)
-    request_log = logging.getLogger(REQUEST_LOGGER)
 
     def log_exception(exc_info) -> None:
         # Flask's own names the path, and paths carry private tokens: name the rule.
@@ -228,17 +248,13 @@ def init_app(app: Flask) -> None:
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         started = g.get("request_started")
-        request_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                # The rule, never the path: paths carry private tokens.
-                "route": request.url_rule.rule if request.url_rule else None,
-                "endpoint": request.endpoint,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1)
-                if started
-                else None,
-            },
-        )
+        fields = {
+            "method": request.method,
+            # The rule, never the path: paths carry private tokens.
+            "route": request.url_rule.rule if request.url_rule else None,
+            "endpoint": request.endpoint,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        }
+        write_request_line(fields, request_id, g.get("member_slug"))
         return response
