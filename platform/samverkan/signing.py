@@ -10,11 +10,13 @@ Flask-WTF make (Flask-WTF still checks the tokens; tests/test_signing.py).
 """
 
 import functools
+import hmac
 import secrets
 
 from flask import Flask, current_app, g, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.signer import HMACAlgorithm
 
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
 
@@ -36,14 +38,43 @@ class _KeptKeySigner(TimestampSigner):
         return derived
 
 
+class _OneCallHMAC(HMACAlgorithm):
+    """The same signature in one call to OpenSSL (hmac.digest) instead of an hmac object
+    built in Python for each one."""
+
+    def __init__(self, digest_method=None) -> None:
+        super().__init__(digest_method)
+        self.digest_name = self.digest_method().name  # Flask's lazy sha1 and hashlib's alike
+
+    def get_signature(self, key: bytes, value: bytes) -> bytes:
+        return hmac.digest(key, value, self.digest_name)
+
+
+class _KeptSignerSerializer(URLSafeTimedSerializer):
+    """itsdangerous builds a new signer for every dumps and loads; its signers keep no
+    state, so here each salt's is built once."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict = {}
+
+    def make_signer(self, salt=None) -> TimestampSigner:
+        salt = self.salt if salt is None else salt
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = self._signers[salt] = super().make_signer(salt)
+        return signer
+
+
 @functools.lru_cache(maxsize=16)
 def _serializer(keys: tuple, salt: str, serializer, signer_kwargs: tuple) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
+    options = dict(signer_kwargs)
+    return _KeptSignerSerializer(
         list(keys),
         salt=salt,
         serializer=serializer,
         signer=_KeptKeySigner,
-        signer_kwargs=dict(signer_kwargs),
+        signer_kwargs={**options, "algorithm": _OneCallHMAC(options.get("digest_method"))},
     )
 
 
