@@ -97,6 +97,21 @@ def test_submissions_are_limited_per_address_with_a_clear_429(client, low_limits
     assert submit(client, address="192.0.2.2").status_code == 201  # another caller goes on
 
 
+def test_a_limited_answer_says_how_many_are_left_and_a_page_with_no_limit_says_nothing(
+    client, low_limits
+):
+    """Flask-Limiter's headers come from its after-request hook, which runs only for a
+    request that checked a limit (extensions._Limiter)."""
+    first, second = submit(client, address="192.0.2.40"), submit(client, address="192.0.2.40")
+    assert first.headers["X-RateLimit-Limit"] == second.headers["X-RateLimit-Limit"]
+    assert int(first.headers["X-RateLimit-Remaining"]) > int(
+        second.headers["X-RateLimit-Remaining"]
+    )
+    assert "X-RateLimit-Reset" in first.headers
+    home = client.get("/arvika/")
+    assert home.status_code == 200 and "X-RateLimit-Limit" not in home.headers
+
+
 def test_submissions_are_limited_per_member_whoever_sends_them(client, low_limits):
     codes = [submit(client, address=f"192.0.2.{n}").status_code for n in range(10, 16)]
     assert codes == [201] * 5 + [429]

@@ -1,9 +1,12 @@
 """Flask extensions, created unbound and attached in create_app()."""
 
+import functools
 import os
 
+from flask import current_app, request
 from flask_babel import Babel
 from flask_limiter import Limiter
+from flask_limiter._compat import request_context
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -22,19 +25,37 @@ from samverkan.tenancy.request_session import RequestSession
 db = SQLAlchemy(model_class=Base, session_options={"class_": RequestSession})
 # Batch mode lets later revisions alter SQLite tables (it cannot ALTER most things).
 migrate = Migrate(render_as_batch=True, compare_type=True)
-csrf = CSRFProtect()
+
+
+class _CSRFProtect(CSRFProtect):
+    """Flask-WTF's CSRF check, told first that a GET has nothing to check: it looks up
+    the view's and blueprint's exemptions before the method, on every page."""
+
+    def protect(self, apply_exemptions: bool = False) -> None:
+        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+            return
+        super().protect(apply_exemptions)
+
+
+csrf = _CSRFProtect()
 babel = Babel()
 login_manager = LoginManager()
 
 
+# Where Flask-Limiter keeps what a request's limit checks found (Limiter.context).
+LIMITER_CONTEXT = "_limiter_request_context"
+
+
 class _Limiter(Limiter):
-    """Flask-Limiter, without its before-request pass where that pass has nothing to check.
+    """Flask-Limiter, without its passes around a request where they have nothing to do.
 
     Limits here are on views (their decorators check them when the view runs); the pass
     before each request applies only application, default, meta and blueprint limits
     and limits hinted for the endpoint, and there are none unless configured. Finding
     that out costs Flask-Limiter about a tenth of a public page's time; here it is a few
-    look-ups, and any such limit, configured or hinted, turns the pass back on.
+    look-ups, and any such limit, configured or hinted, turns the pass back on. After the
+    request, its headers and conditional deductions come from what the checks found, and
+    a request that checked no limit found nothing: its hooks are then skipped.
     """
 
     def init_app(self, app) -> None:
@@ -50,6 +71,20 @@ class _Limiter(Limiter):
         ):
             if not hasattr(owner, name):
                 raise RuntimeError(f"Flask-Limiter has no {name}: check extensions._Limiter")
+        self._after_limits_only(app)
+
+    def _after_limits_only(self, app) -> None:
+        """Run Flask-Limiter's after-request and teardown hooks only for a request that
+        checked a limit: the others would make the request's context just to find it
+        empty (about 15 µs of a form page in a worker). A Flask-Limiter whose hooks are not
+        found fails here (a test sees each limited response's headers)."""
+        after, teardown = app.after_request_funcs[None], app.teardown_request_funcs[None]
+        for hooks, name in ((after, "__inject_headers"), (teardown, "__release_context")):
+            found = [n for n, hook in enumerate(hooks) if _is_limiter_hook(hook, self, name)]
+            if len(found) != 1:
+                raise RuntimeError(f"Flask-Limiter's {name} hook not found: check _Limiter")
+            if not hasattr(hooks[found[0]], "wraps"):
+                hooks[found[0]] = _if_a_limit_was_checked(hooks[found[0]])
 
     def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
         if in_middleware and callable_name is None and not self._limits_before_views():
@@ -66,6 +101,23 @@ class _Limiter(Limiter):
             or self._in_memory_fallback
             or manager.has_hints(self.identify_request() or "")
         )
+
+
+def _is_limiter_hook(hook, limiter: Limiter, name: str) -> bool:
+    hook = getattr(hook, "wraps", hook)  # init_app again on the same app: wrapped already
+    if isinstance(hook, functools.partial):  # after-request: partial(function, limiter)
+        return hook.args == (limiter,) and getattr(hook.func, "__name__", "") == name
+    return getattr(hook, "__self__", None) is limiter and hook.__name__ == name
+
+
+def _if_a_limit_was_checked(hook):
+    def hook_when_checked(value):
+        if hasattr(request_context(), LIMITER_CONTEXT):
+            return hook(value)
+        return value  # the response, for an after-request hook
+
+    hook_when_checked.wraps = hook
+    return hook_when_checked
 
 
 # In memory by default; RATELIMIT_STORAGE_URI (e.g. redis://…) shares counts between workers.

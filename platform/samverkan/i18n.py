@@ -117,7 +117,14 @@ def switch(lang: str):
 def _vary_on_the_cookie(response):
     """A page's language may come from the cookie: a shared cache must not mix them.
     (Only pages: style sheets, images and the API are the same in every language.)"""
-    if response.mimetype == "text/html" and not request.path.startswith("/api/"):
+    if not response.headers.get("Content-Type", "").startswith("text/html"):
+        return response
+    if request.path.startswith("/api/"):
+        return response
+    vary = response.headers.get("Vary")
+    if vary is None:  # as most pages: no header to parse (vary.add parses it)
+        response.headers["Vary"] = "Cookie"
+    else:
         response.vary.add("Cookie")
     return response
 
