@@ -134,9 +134,14 @@ def test_with_only_our_handler_the_line_goes_straight_to_it(only_our_handler, ca
         "tenant": "arvika",
         "timestamp": line["timestamp"],
     }
-    # What looks like a secret in the client's texts takes the general path, masked.
+    # Any text that looks like a secret takes the general path, which masks it: a
+    # client's method, or a status link's rule that names its token.
     observability.write_request_line({**REQUEST_LINE, "method": "token=abc"}, "x" * 16, None)
-    assert general and general[0] == ("request",)
+    assert len(general) == 1
+    status_route = {**REQUEST_LINE, "route": "/<slug:tenant>/arende/<token:token>"}
+    observability.write_request_line(status_route, "x" * 16, "arvika")
+    assert len(general) == 2
+    assert capsys.readouterr().err == ""
 
 
 def test_any_other_handler_or_filter_takes_the_general_path(only_our_handler):

@@ -112,6 +112,28 @@ def test_a_limited_answer_says_how_many_are_left_and_a_page_with_no_limit_says_n
     assert home.status_code == 200 and "X-RateLimit-Limit" not in home.headers
 
 
+def test_an_app_with_limits_switched_off_starts_and_takes_submissions(app, monkeypatch):
+    from samverkan import create_app
+    from samverkan.extensions import limiter
+
+    # Flask-Limiter's switch is the shared limiter's own: put it back for the other apps.
+    monkeypatch.setattr(limiter, "enabled", limiter.enabled)
+    config = {k: app.config[k] for k in ("SECRET_KEY", "INSTANCE_PATH", "UPLOAD_ROOT")}
+    unlimited = create_app(
+        {
+            **config,
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SERVER_NAME": "localhost",
+            "RATELIMIT_ENABLED": False,
+        }
+    )
+    client = unlimited.test_client()
+    answers = [submit(client, address="192.0.2.50") for _ in range(2)]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert "X-RateLimit-Limit" not in answers[0].headers
+
+
 def test_submissions_are_limited_per_member_whoever_sends_them(client, low_limits):
     codes = [submit(client, address=f"192.0.2.{n}").status_code for n in range(10, 16)]
     assert codes == [201] * 5 + [429]

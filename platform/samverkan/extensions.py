@@ -71,7 +71,8 @@ class _Limiter(Limiter):
         ):
             if not hasattr(owner, name):
                 raise RuntimeError(f"Flask-Limiter has no {name}: check extensions._Limiter")
-        self._after_limits_only(app)
+        if self.enabled:  # switched off (RATELIMIT_ENABLED), it registers no hooks at all
+            self._after_limits_only(app)
 
     def _after_limits_only(self, app) -> None:
         """Run Flask-Limiter's after-request and teardown hooks only for a request that

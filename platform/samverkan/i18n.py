@@ -117,7 +117,7 @@ def switch(lang: str):
 def _vary_on_the_cookie(response):
     """A page's language may come from the cookie: a shared cache must not mix them.
     (Only pages: style sheets, images and the API are the same in every language.)"""
-    if not response.headers.get("Content-Type", "").startswith("text/html"):
+    if response.headers.get("Content-Type", "")[:9].lower() != "text/html":
         return response
     if request.path.startswith("/api/"):
         return response

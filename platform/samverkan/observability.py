@@ -51,9 +51,8 @@ SECRET_WORDS = (
     "totp", "code", "session", "bearer",
 )  # fmt: skip
 _SIX_DIGITS = re.compile(r"(?<!\w)\d{6}")
-_ANY_SECRET_WORD = re.compile(
-    "|".join(map(re.escape, SECRET_WORDS))
-)  # one search, not one per word
+# One search over a text, not one per word.
+_ANY_SECRET_WORD = re.compile("|".join(map(re.escape, SECRET_WORDS)))
 
 
 # The two the case folding leaves apart: dotless ı, and the dot İ folds into (i + U+0307).
@@ -127,18 +126,19 @@ def request_line(fields: dict, request_id: str | None, tenant: str | None, creat
 
 
 def write_request_line(fields: dict, request_id: str | None, tenant: str | None) -> None:
-    """Log a request's line. Its fields are the app's own (the route's rule, the endpoint,
-    numbers), and the request filter's two are a request id and a member's slug; so when
-    the one handler it would reach is ours and the client's texts in it (the method and a
-    proxy's id) look like no secret, it is written straight to that handler's stream. The
-    general path (a LogRecord, the filter, python-json-logger's generic record handling)
-    took about 50 µs of a 0.45 ms form page in a worker, cold in the caches after the
-    page; this one takes a few (tests/bench/RESULTS.md). Otherwise, logging as usual."""
+    """Log a request's line. When the one handler it would reach is ours and none of its
+    texts (method, route rule, endpoint, request id, member) looks like a secret, the
+    general path would write it unchanged: so it is made here and written straight to
+    that handler's stream. The general path (a LogRecord, the filter, python-json-logger's
+    generic record handling) took about 50 µs of a 0.45 ms form page in a worker, cold in
+    the caches after the page; this one takes a few (tests/bench/RESULTS.md). Otherwise
+    (a status link's rule names its token, a test's capture handler): logging as usual."""
     request_log = logging.getLogger(REQUEST_LOGGER)
     if not request_log.isEnabledFor(logging.INFO):
         return
     handler = _sole_json_handler(request_log)
-    if handler is None or may_hold_secret(f"{fields['method']}\n{request_id}"):
+    texts = "\n".join(str(fields[name]) for name in ("method", "route", "endpoint"))
+    if handler is None or may_hold_secret(f"{texts}\n{request_id}\n{tenant}"):
         request_log.info("request", extra=fields)
         return
     line = request_line(fields, request_id, tenant, time.time())
@@ -159,13 +159,14 @@ def _sole_json_handler(logger: logging.Logger) -> "StderrHandler | None":
     current = logger
     while current is not None:
         for handler in current.handlers:
-            if found is not None or not isinstance(handler, StderrHandler):
+            # Exactly ours: a subclass's own emit or filter would be skipped.
+            if found is not None or type(handler) is not StderrHandler:
                 return None
             if handler.level > logging.INFO or not all(
-                isinstance(f, RequestContextFilter) for f in handler.filters
+                type(f) is RequestContextFilter for f in handler.filters
             ):
                 return None
-            if not isinstance(handler.formatter, RedactingJsonFormatter):
+            if type(handler.formatter) is not RedactingJsonFormatter:
                 return None
             found = handler
         current = current.parent if current.propagate else None

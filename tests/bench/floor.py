@@ -31,6 +31,7 @@ TENANT_ID = int(os.environ.get("FLOOR_TENANT_ID", "1"))
 WRITE_TENANT_ID = int(os.environ.get("FLOOR_WRITE_TENANT_ID", "1"))
 DEFINITION_ID = int(os.environ.get("FLOOR_DEFINITION_ID", "1"))
 # Our submissions' answers in turn, as stored JSON (run.py: the bench's own drafts).
+SERVICE = os.environ.get("FLOOR_SERVICE", "synpunkter")
 ANSWERS = itertools.cycle(
     json.dumps(a) for a in json.loads(os.environ.get("FLOOR_ANSWERS", "[{}]"))
 )
@@ -38,7 +39,7 @@ INSERT_CASE = sa.text(
     "INSERT INTO cases (tenant_id, year, number, reference, service_slug, definition_id,"
     " answers, status, channel, status_token, idempotency_key, request_fingerprint,"
     " submitted_at, updated_at)"
-    " SELECT :tenant, :year, n, 'FLOOR-' || n, 'synpunkter', :definition, :answers,"
+    " SELECT :tenant, :year, n, 'FLOOR-' || n, :service, :definition, :answers,"
     " 'received', 'web', :token, :key, :fingerprint, :at, :at"
     " FROM nextval('bench_floor_case_numbers') AS n"
 )
@@ -59,6 +60,7 @@ def insert():
             {
                 "tenant": WRITE_TENANT_ID,
                 "year": now.year,
+                "service": SERVICE,
                 "definition": DEFINITION_ID,
                 "answers": next(ANSWERS),
                 "token": token,

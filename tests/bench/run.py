@@ -478,6 +478,7 @@ def _floor_case(bench_url: str) -> dict:
     answers = [examples.stored_answers(form, raw) for raw in examples.RAW[SUBMIT_SERVICE]]
     return {
         "FLOOR_WRITE_TENANT_ID": str(tenant_id),
+        "FLOOR_SERVICE": SUBMIT_SERVICE,
         "FLOOR_DEFINITION_ID": str(definition_id),
         "FLOOR_ANSWERS": json.dumps(answers),
     }

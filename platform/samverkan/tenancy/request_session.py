@@ -17,7 +17,8 @@ _MEMBER_FOR_SESSION = "_samverkan_member_for_session"
 
 class RequestSession(Session):
     """Flask-SQLAlchemy's session, bound at its making to the member this app context
-    resolved (bind_when_made), as if bind_tenant had been called on it then."""
+    resolved (bind_when_made), as if bind_tenant had been called on it then; so is one
+    made again after db.session.remove() in the same request (the CSV export's)."""
 
     def __init__(self, db, **options) -> None:
         super().__init__(db, **options)
