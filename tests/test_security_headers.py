@@ -114,7 +114,7 @@ def test_a_limited_answer_says_how_many_are_left_and_a_page_with_no_limit_says_n
 
 def test_an_app_with_limits_switched_off_starts_and_takes_submissions(app, monkeypatch):
     from samverkan import create_app
-    from samverkan.extensions import limiter
+    from samverkan.extensions import db, limiter
 
     # Flask-Limiter's switch is the shared limiter's own: put it back for the other apps.
     monkeypatch.setattr(limiter, "enabled", limiter.enabled)
@@ -128,8 +128,12 @@ def test_an_app_with_limits_switched_off_starts_and_takes_submissions(app, monke
             "RATELIMIT_ENABLED": False,
         }
     )
-    client = unlimited.test_client()
-    answers = [submit(client, address="192.0.2.50") for _ in range(2)]
+    try:
+        client = unlimited.test_client()
+        answers = [submit(client, address="192.0.2.50") for _ in range(2)]
+    finally:
+        with unlimited.app_context():
+            db.engine.dispose()  # its own pool: no connection left for the collector
     assert [a.status_code for a in answers] == [201, 201]
     assert "X-RateLimit-Limit" not in answers[0].headers
 
