@@ -8,7 +8,7 @@ on top of the database work. Three endpoints:
                   submission's answers would be stored (the member set for row-level
                   security, the same table, row size and indexes), one commit
 - POST /scratch   one plain INSERT into a three-column scratch table, one commit (the
-                  floor this bench used before 2026-12-05, still shown for comparison)
+                  floor this bench used until 2026-12-04, still shown for comparison)
 - GET  /select    25 rows of the cases table, newest first, as the inbox reads them (the
                   member set for row-level security, the same ORDER BY and index)
 - GET  /template  a plain 5 KB Jinja page, no database
@@ -30,8 +30,8 @@ TENANT_ID = int(os.environ.get("FLOOR_TENANT_ID", "1"))
 # The case rows go to another member than the inbox floor reads (run.py chooses it).
 WRITE_TENANT_ID = int(os.environ.get("FLOOR_WRITE_TENANT_ID", "1"))
 DEFINITION_ID = int(os.environ.get("FLOOR_DEFINITION_ID", "1"))
-# Our submissions' answers in turn, as stored JSON (run.py: the bench's own drafts).
 SERVICE = os.environ.get("FLOOR_SERVICE", "synpunkter")
+# Our submissions' answers in turn, as stored JSON (run.py: the bench's own drafts).
 ANSWERS = itertools.cycle(
     json.dumps(a) for a in json.loads(os.environ.get("FLOOR_ANSWERS", "[{}]"))
 )
