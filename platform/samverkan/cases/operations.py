@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import orm
 
+from samverkan import direct_sql
 from samverkan.cases import statements, status
 from samverkan.cases.models import Attachment, Case, Draft
 from samverkan.catalogue import uploads
@@ -218,11 +219,13 @@ def _register(
             reference=mails.REFERENCE_MARK,
         )
         to, subject, body = receipt or (None, None, None)
-        row = connection.execute(
+        row = direct_sql.execute(
+            connection,
             statements.register_case_postgresql(),
             {
                 **values,
                 **first_event,
+                "answers": json.dumps(values["answers"]),  # the statement casts it
                 "prefix": tenant.reference_prefix,
                 "receipt_to": to,
                 "receipt_event_key": mails.receipt_event_key(mails.REFERENCE_MARK),
@@ -230,7 +233,7 @@ def _register(
                 "receipt_body": body,
                 "reference_mark": mails.REFERENCE_MARK,
             },
-        ).one_or_none()
+        ).fetchone()
         if row is None:
             raise ServiceClosed(service.service_slug)
         case_id, values["number"], values["reference"] = row
@@ -401,20 +404,20 @@ def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) ->
     return draft
 
 
-def claim_draft(
-    session: orm.Session, draft_id: str | None, service: TenantService
-) -> sa.Row | None:
+def claim_draft(session: orm.Session, draft_id: str | None, service: TenantService) -> tuple | None:
     """Take a draft out of the drafts to submit it: one DELETE … RETURNING, so a second
     click on "Skicka" waits for this transaction and then finds nothing, and a refusal
     (the request rolls back) gives the draft back untouched. None if there is no current
-    draft for this e-service's version."""
+    draft for this e-service's version. The row's columns by name (id, definition_id,
+    answers, completed_steps, expires_at)."""
     if not draft_id:
         return None
     connection, tenant_id = tenant_connection(session)
-    claimed = connection.execute(
-        statements.claim_draft(),
-        {"tenant_id": tenant_id, "draft_id": draft_id, "service_slug": service.service_slug},
-    ).one_or_none()
+    params = {"tenant_id": tenant_id, "draft_id": draft_id, "service_slug": service.service_slug}
+    if connection.dialect.name == "postgresql":  # the busiest write: on the driver's cursor
+        claimed = direct_sql.execute(connection, statements.claim_draft(), params).fetchone()
+    else:
+        claimed = connection.execute(statements.claim_draft(), params).one_or_none()
     if claimed is None or claimed.definition_id != service.definition_id:
         return None
     if claimed.expires_at < datetime.now(UTC):

@@ -6,7 +6,8 @@ the member's other submitters. So these few statements skip the ORM's unit of wo
 are not rebuilt per request. The ORM's tenant criteria cannot reach Core statements:
 each one here names `tenant_id` itself, takes it from `tenant_connection` (which refuses
 when no member is bound, as the criteria do), and on PostgreSQL row-level security holds
-as well (tests/test_isolation.py and tests/test_rls.py cover both).
+as well (tests/test_tenancy.py and tests/test_row_level_security.py cover both). On PostgreSQL the
+claim and the registering statement run on the driver's cursor (direct_sql.py).
 """
 
 import functools

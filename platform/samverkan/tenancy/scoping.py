@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, orm
 from sqlalchemy.sql import visitors
 
+from samverkan import direct_sql
 from samverkan.db import Base, TenantScoped
 
 TENANT_KEY = "samverkan.tenant_id"
@@ -77,14 +78,15 @@ def transaction_with_connection(session: orm.Session):
     return root if root is not None and session.info.get(CONNECTED) is root else None
 
 
+# `true`: local to the transaction, so a pooled connection never keeps it.
+_SET_MEMBER = sa.select(sa.func.set_config("app.tenant_id", sa.bindparam("tenant"), True))
+
+
 def _tell_database(connection, tenant_id: int) -> None:
-    """On PostgreSQL the row-level-security policies read the member from the transaction;
-    `true` makes it local to the transaction, so a pooled connection never keeps it."""
+    """On PostgreSQL the row-level-security policies read the member from the transaction.
+    Before every member's transaction, so on the driver's cursor (direct_sql.py)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            sa.text("SELECT set_config('app.tenant_id', :tenant, true)"),
-            {"tenant": str(tenant_id)},
-        )
+        direct_sql.execute(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
 
 
 def _tell_database_person(connection, person_key: str) -> None:

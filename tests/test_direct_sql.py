@@ -1,0 +1,90 @@
+"""Statements run on the driver's cursor (direct_sql.py) behave as SQLAlchemy's would: the
+literals Core made are filled in, rows have their columns' names, a failing statement
+raises SQLAlchemy's error of the same kind, and a lost connection is thrown away so the
+next request gets a working one (the 503 in between is test_database_unavailable's)."""
+
+import pytest
+import sqlalchemy as sa
+
+from samverkan import direct_sql
+from samverkan.database_roles import maintenance_session
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import bind_tenant, tenant_connection
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the direct path is PostgreSQL's; SQLite runs through SQLAlchemy")
+
+
+def member_id(slug: str) -> int:
+    return db.session.scalar(sa.select(Tenant.id).filter_by(slug=slug))
+
+
+def test_literals_are_filled_in_and_rows_have_names(app):
+    statement = sa.select(
+        sa.literal("konstant").label("fixed"),
+        sa.bindparam("given", type_=sa.Integer).label("given"),
+    )
+    with app.app_context():
+        bind_tenant(db.session, member_id("arvika"))
+        connection, _ = tenant_connection(db.session)
+        row = direct_sql.execute(connection, statement, {"given": 7}).fetchone()
+        assert (row.fixed, row.given) == ("konstant", 7)
+        db.session.rollback()
+
+
+def test_the_member_setting_reaches_row_level_security(app):
+    """The setting made on the driver's cursor is the transaction's: the application
+    role then sees only the bound member's profile row among the members' own rows."""
+    with app.app_context():
+        arvika = member_id("arvika")
+        bind_tenant(db.session, arvika)
+        setting = db.session.execute(sa.text("SELECT current_setting('app.tenant_id')"))
+        assert setting.scalar_one() == str(arvika)
+        db.session.rollback()
+
+
+def test_a_failing_statement_raises_sqlalchemys_error_of_its_kind(app):
+    duplicate = sa.text(
+        "INSERT INTO reference_counters (tenant_id, year, last_number) VALUES (:t, 1900, 0)"
+    )
+    with app.app_context():
+        arvika = member_id("arvika")
+        bind_tenant(db.session, arvika)
+        connection, _ = tenant_connection(db.session)
+        direct_sql.execute(connection, duplicate, {"t": arvika})
+        with pytest.raises(sa.exc.IntegrityError) as raised:
+            direct_sql.execute(connection, duplicate, {"t": arvika})
+        assert "reference_counters" in str(raised.value)
+        assert "parameters hidden" in str(raised.value)  # as the engine's hide_parameters
+        db.session.rollback()
+        # The refusal left nothing behind.
+        bind_tenant(db.session, arvika)
+        count = db.session.execute(
+            sa.text("SELECT count(*) FROM reference_counters WHERE year = 1900")
+        ).scalar_one()
+        assert count == 0
+        db.session.rollback()
+
+
+def test_a_lost_connection_is_thrown_away_and_the_next_one_works(app):
+    with app.app_context():
+        arvika = member_id("arvika")
+        bind_tenant(db.session, arvika)
+        connection, _ = tenant_connection(db.session)
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with maintenance_session() as owner:
+            owner.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            direct_sql.execute(connection, sa.select(sa.literal(1)), {})
+        assert raised.value.connection_invalidated
+        assert connection.invalidated
+        db.session.remove()
+        bind_tenant(db.session, arvika)
+        again, _ = tenant_connection(db.session)
+        assert again.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
+        db.session.rollback()
