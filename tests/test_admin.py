@@ -304,6 +304,10 @@ def test_a_logo_is_stored_privately_and_served_as_its_sniffed_type(
     assert logo.status_code == 200 and logo.data == tiny_png()
     assert logo.mimetype == "image/png"  # what the content is, not what the name said
     assert logo.headers["X-Content-Type-Options"] == "nosniff"
+    # The view's own stricter policy, not replaced or joined by the pages' one.
+    assert logo.headers.getlist("Content-Security-Policy") == ["default-src 'none'; sandbox"]
+    assert logo.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert logo.headers["Referrer-Policy"] == "same-origin"  # the others still added
     assert "max-age=300" in logo.headers["Cache-Control"]
     logo.close()
     home = client.get("/arvika/")

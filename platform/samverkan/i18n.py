@@ -52,10 +52,11 @@ def chosen_language() -> str | None:
 def select_language() -> str:
     if not has_request_context():  # the CLI, the outbox worker
         return DEFAULT_LANGUAGE
-    if request.path.startswith("/api/"):
+    current = request._get_current_object()  # once: each use of the proxy finds it again
+    if current.path.startswith("/api/"):
         return DEFAULT_LANGUAGE
-    choice = chosen_language()
-    if choice:
+    choice = current.cookies.get(COOKIE)
+    if choice in LANGUAGES:
         return choice
     tenant = g.get("tenant")
     default = getattr(tenant, "default_language", None) if tenant is not None else None
@@ -121,9 +122,9 @@ def _vary_on_the_cookie(response):
         return response
     if request.path.startswith("/api/"):
         return response
-    vary = response.headers.get("Vary")
-    if vary is None:  # as most pages: no header to parse (vary.add parses it)
-        response.headers["Vary"] = "Cookie"
+    # getlist: get() of an absent header raises and catches KeyError inside werkzeug.
+    if not response.headers.getlist("Vary"):  # most pages: nothing to parse (vary.add does)
+        response.headers.add("Vary", "Cookie")
     else:
         response.vary.add("Cookie")
     return response

@@ -96,17 +96,20 @@ class KeptSessionInterface(SecureCookieSessionInterface):
 def csrf_token() -> str:
     """flask_wtf.csrf.generate_csrf, with a kept serializer: this request's token (the same
     one for every call), its raw value in the session as Flask-WTF keeps it."""
-    field = current_app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
-    token = g.get(field)
+    # Flask's proxies each find the context again (about a microsecond a use): once here.
+    app, state = current_app._get_current_object(), g._get_current_object()
+    field = app.config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+    token = state.get(field)
     if token is None:
-        secret = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
         if not secret:
             raise RuntimeError("A secret key is required to use CSRF.")
-        if field not in session:
+        visitor = session._get_current_object()
+        if field not in visitor:
             # Flask-WTF's is a SHA-1 of 64 random bytes: 40 hex digits, as these are.
-            session[field] = secrets.token_hex(20)
-        token = _serializer((secret,), CSRF_SALT, None, ()).dumps(session[field])
-        setattr(g, field, token)
+            visitor[field] = secrets.token_hex(20)
+        token = _serializer((secret,), CSRF_SALT, None, ()).dumps(visitor[field])
+        setattr(state, field, token)
     return token
 
 

@@ -225,14 +225,17 @@ def step(service: str, step_id: str):
         return redirect(url_for(".step", service=service, step_id=missing))
     if not form.fields_on_page(spec, context):  # nothing to answer here, given earlier answers
         return redirect(_next_url(service, form, context, done, step_id))
-    changing = request.args.get("andra") == "1"
+    # The busiest public page: the request and member taken once, not through Flask's
+    # proxies at each use; `in` first, as werkzeug's get() of an absent key raises inside.
+    current, tenant = request._get_current_object(), g.tenant
+    changing = "andra" in current.args and current.args["andra"] == "1"
     on_this_step = [f["name"] for f in spec["fields"] if f["name"] in prefill]
-    if request.method == "GET" and draft is None and not changing and not on_this_step:
+    if current.method == "GET" and draft is None and not changing and not on_this_step:
         # A first visit: the same page for everyone but the CSRF token (page_cache.py).
         # The key names all the page is built from: the member's and e-service's rows as
         # of their last change, the definition version and the step.
         key = (
-            "step", g.tenant.id, g.tenant.updated_at, service, tenant_service.definition_id,
+            "step", tenant.id, tenant.updated_at, service, tenant_service.definition_id,
             tenant_service.updated_at, step_id,
         )  # fmt: skip
         return page_cache.serve(
@@ -241,7 +244,7 @@ def step(service: str, step_id: str):
             with_csrf=True,
             complete_key=True,
         )
-    if request.method == "GET":
+    if current.method == "GET":
         values = {**context, **prefill}
         return _render_step(tenant_service, form, spec, values, {}, changing, prefill)
 

@@ -25,7 +25,8 @@ def _notice_an_ended_sign_in() -> None:
 
 def signed_in_person() -> CitizenSession | None:
     """The person signed in with e-ID, or None (never signed in, signed out, expired)."""
-    if "citizen_session" not in g:
+    state = g._get_current_object()  # once: each use of the proxy finds it again
+    if "citizen_session" not in state:
         token = session.get(SESSION_KEY)
         person = None
         if token:
@@ -37,8 +38,8 @@ def signed_in_person() -> CitizenSession | None:
                 # someone's personal data, and the next person here must not find it.
                 session.pop(SESSION_KEY, None)
                 drafts.forget_this_browsers()
-        g.citizen_session = person
-    return g.citizen_session
+        state.citizen_session = person
+    return state.citizen_session
 
 
 def remember(token: str) -> None:

@@ -44,20 +44,22 @@ def _add_tenant_slug(endpoint, values) -> None:
 def _begin_transaction() -> None:
     """On SQLite a request that may write takes the write lock up front (BEGIN IMMEDIATE),
     so two submissions never both read a counter and then fail to upgrade their lock."""
-    if request.path.startswith("/hub/"):
+    current = request._get_current_object()  # once: each use of the proxy finds it again
+    if current.method in SAFE_METHODS or current.path.startswith("/hub/"):
         return  # the hub writes only through across_members, which takes the lock itself
-    if request.method not in SAFE_METHODS and db.engine.dialect.name == "sqlite":
+    if db.engine.dialect.name == "sqlite":
         # Read the whole body first (it is cached for the view), so a slow client holds
         # up only its own request, never the lock every member's submissions wait for.
-        request.get_data(cache=True)
+        current.get_data(cache=True)
         db.session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 def _resolve_tenant():
-    host_slug = current_app.config["TENANT_HOSTS"].get(request.host.split(":")[0].lower())
-    slug = g.pop("tenant_slug", None)
+    current, state = request._get_current_object(), g._get_current_object()  # looked up once
+    host_slug = current_app.config["TENANT_HOSTS"].get(current.host.split(":")[0].lower())
+    slug = state.pop("tenant_slug", None)
     if slug is None:
-        if host_slug and request.path == "/":
+        if host_slug and current.path == "/":
             return redirect(f"/{host_slug}/")
         return None
     if host_slug and slug != host_slug:
@@ -73,8 +75,8 @@ def _resolve_tenant():
             abort(404)
         if reading:
             snapshot.remember(tenant)
-    g.tenant = tenant
-    g.member_slug = slug  # for the log, which must not reload an expired row to say it
+    state.tenant = tenant
+    state.member_slug = slug  # for the log, which must not reload an expired row to say it
     bind_when_made(db.session, tenant.id)
     if tenant.status == "closed":
         return _closed_member_answer(tenant)

@@ -37,9 +37,10 @@ def remembered_member_will_do(view: Callable) -> Callable:
 
 def memory_will_do() -> bool:
     """Whether this request may use the worker's remembered member and e-services."""
-    if request.method in SAFE_METHODS:
+    current = request._get_current_object()  # once: each use of the proxy finds it again
+    if current.method in SAFE_METHODS:
         return True
-    view = current_app.view_functions.get(request.endpoint)
+    view = current_app.view_functions.get(current.endpoint)
     return getattr(view, "remembered_member_will_do", False)
 
 
