@@ -167,6 +167,39 @@ def test_a_failed_submission_gives_its_number_back(app):
     assert_gapless(series(app, "arvika"), "ARV", 1)
 
 
+def test_a_submissions_case_is_the_registered_row_made_only_when_asked_for(app):
+    """The web form needs only the link token and reference; the Case is made a loaded
+    row of the session the first time a caller asks for it, as the row was written."""
+    with app.test_request_context("/arvika/"):
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        service = get_enabled_service_or_404("synpunkter")
+        form = form_for(service)
+        answers = form.validate_all(ANSWERS).answers
+        submission = operations.submit_case(
+            db.session, tenant, service, form, answers, channel="api",
+            upload_root=Path(app.config["UPLOAD_ROOT"]),
+        )  # fmt: skip
+        assert submission.created
+        if db.engine.dialect.name == "postgresql":  # SQLite's receipt is queued by the ORM
+            assert not any(isinstance(obj, Case) for obj in db.session)  # none made yet
+        db.session.commit()
+        case = submission.case
+        assert case is submission.case and case in db.session
+        assert (case.reference, case.status_token) == (
+            submission.reference,
+            submission.status_token,
+        )
+        stored = db.session.execute(
+            sa.select(Case.id, Case.status, Case.answers, Case.channel).where(
+                Case.reference == submission.reference
+            )
+        ).one()
+        assert stored == (case.id, case.status, case.answers, "api")
+        assert case.closed_at is None  # a column not written: read from the row when asked
+        db.session.rollback()
+
+
 def test_a_seven_digit_number_keeps_every_digit_in_the_reference(app):
     """The reference is written by SQL on PostgreSQL and by Python on SQLite: both pad to
     six digits and neither cuts a millionth case's number short."""

@@ -42,8 +42,29 @@ class IdempotencyConflict(Exception):
 
 @dataclass
 class Submission:
-    case: Case
+    """A registered case, or for a repeated key the first one. `case` is made a loaded row
+    of the session only when first asked for: the web form needs only the link token,
+    and building the ORM object was a tenth of a web submission's CPU in a worker."""
+
     created: bool
+    status_token: str
+    reference: str
+    _case: Case | None = None
+    _session: orm.Session | None = None
+    _values: dict | None = None
+
+    @classmethod
+    def of(cls, case: Case, created: bool) -> "Submission":
+        return cls(created, case.status_token, case.reference, _case=case)
+
+    @property
+    def case(self) -> Case:
+        if self._case is None:
+            case = Case(**self._values)
+            orm.make_transient_to_detached(case)  # loaded as written, without a query
+            self._session.add(case)
+            self._case = case
+        return self._case
 
 
 def next_reference_number(
@@ -148,10 +169,9 @@ def submit_case(
     )
     try:
         if key_is_new:
-            return Submission(case=register(now), created=True)
+            return register(now)
         with session.begin_nested():
-            case = register(now)
-        return Submission(case=case, created=True)
+            return register(now)
     except sa_exc.IntegrityError:
         # Two requests with one key raced past the look-up; the other one won and keeps
         # its own copies of the files.
@@ -177,13 +197,13 @@ def _register(
     fingerprint: str,
     person_key: str | None,
     now: datetime,
-) -> Case:
+) -> Submission:
     """The case, its first history entry, its files and its receipt, in this transaction.
 
     From the number on, the member's counter is locked until the commit, so the number,
     the case, its history and its receipt are Core statements (cases/statements.py), on
-    PostgreSQL a single one; the returned Case is made a loaded row of the session
-    without a query."""
+    PostgreSQL a single one; the submission's Case is made a loaded row of the session
+    without a query (when asked for)."""
     year = now.astimezone(SWEDEN).year
     values = {
         "tenant_id": tenant.id,
@@ -243,29 +263,31 @@ def _register(
         case_id = connection.execute(statements.insert_case(), values).scalar_one()
         event = {"tenant_id": tenant.id, "case_id": case_id, "status": status.RECEIVED}
         connection.execute(statements.insert_event(), {**event, **first_event, "created_at": now})
-    case = Case(id=case_id, **values)
-    orm.make_transient_to_detached(case)
-    session.add(case)
-    for name, value in stored.items():
-        if isinstance(value, StoredFile):
-            session.add(
-                Attachment(
-                    tenant_id=tenant.id,
-                    case_id=case.id,
-                    field_name=name,
-                    filename=value.filename,
-                    storage_name=value.storage_name,
-                    content_type=value.content_type,
-                    size=value.size,
-                    sha256=value.sha256,
-                )
+    values["id"] = case_id
+    submission = Submission(
+        True, values["status_token"], values["reference"], _session=session, _values=values
+    )
+    files = [(name, value) for name, value in stored.items() if isinstance(value, StoredFile)]
+    for name, value in files:
+        session.add(
+            Attachment(
+                tenant_id=tenant.id,
+                case_id=case_id,
+                field_name=name,
+                filename=value.filename,
+                storage_name=value.storage_name,
+                content_type=value.content_type,
+                size=value.size,
+                sha256=value.sha256,
             )
+        )
     # The receipt is queued with its case (on PostgreSQL by the statement above): a replay
     # that loses a race rolls both back, so one case gets one receipt.
     if not on_postgresql:
-        mails.case_received(session, tenant, case, form.definition)
-    session.flush()
-    return case
+        mails.case_received(session, tenant, submission.case, form.definition)
+    if files or not on_postgresql:
+        session.flush()  # here, so a refused row still removes the files (submit_case)
+    return submission
 
 
 def _remove_new_files(answers: dict, stored: dict, upload_root: Path, tenant_id: int) -> None:
@@ -277,7 +299,7 @@ def _remove_new_files(answers: dict, stored: dict, upload_root: Path, tenant_id:
 def _replay(existing: Case, fingerprint: str) -> Submission:
     if existing.request_fingerprint != fingerprint:
         raise IdempotencyConflict(existing.reference)
-    return Submission(case=existing, created=False)
+    return Submission.of(existing, created=False)
 
 
 def find_case_by_token(session: orm.Session, token: str) -> Case | None:

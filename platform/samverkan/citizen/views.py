@@ -485,8 +485,7 @@ def submit(service: str):
         # it forgets what it remembered, and the page says what is open now.
         memo.forget_all()
         return redirect(url_for(".start", service=service), 303)
-    # Read before the commit expires them: afterwards each would cost a transaction.
-    token = submission.case.status_token
+    token = submission.status_token  # the receipt needs no more of the case
     receipt_url = url_for(".receipt", token=token)
     db.session.commit()
     drafts.remember_receipt(token)
