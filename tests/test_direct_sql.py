@@ -5,6 +5,7 @@ next request gets a working one (the 503 in between is test_database_unavailable
 
 import pytest
 import sqlalchemy as sa
+from psycopg import pq
 
 from samverkan import direct_sql
 from samverkan.database_roles import maintenance_session
@@ -88,3 +89,39 @@ def test_a_lost_connection_is_thrown_away_and_the_next_one_works(app):
         again, _ = tenant_connection(db.session)
         assert again.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
         db.session.rollback()
+
+
+def test_begin_and_setting_go_in_one_round_trip_only_on_a_transaction_not_yet_begun(app):
+    with app.app_context(), db.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        assert direct_sql.begin_with_setting(connection, "app.tenant_id", 7)
+        assert driver.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+        setting = connection.exec_driver_sql("SELECT current_setting('app.tenant_id')")
+        assert setting.scalar_one() == "7"
+        # Begun: nothing is sent, the caller sets it as a statement.
+        assert not direct_sql.begin_with_setting(connection, "app.tenant_id", 8)
+        assert connection.exec_driver_sql("SELECT current_setting('app.tenant_id')").scalar() == "7"
+        connection.rollback()
+        # Local to the transaction, as set_config(…, true) is.
+        leftover = connection.exec_driver_sql("SELECT current_setting('app.tenant_id', true)")
+        assert leftover.scalar() in (None, "")
+        connection.rollback()
+
+
+def test_only_a_settings_name_is_written_into_the_begin(app):
+    with app.app_context(), db.engine.connect() as connection:
+        with pytest.raises(ValueError):
+            direct_sql.begin_with_setting(connection, "app.x', 'y', true); DROP TABLE cases; --", 1)
+        with pytest.raises((ValueError, TypeError)):
+            direct_sql.begin_with_setting(connection, "app.tenant_id", "1'); --")
+
+
+def test_a_begin_on_a_lost_connection_is_sqlalchemys_error_and_throws_it_away(app):
+    with app.app_context(), db.engine.connect() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        connection.rollback()
+        with maintenance_session() as owner:
+            owner.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            direct_sql.begin_with_setting(connection, "app.tenant_id", 1)
+        assert raised.value.connection_invalidated and connection.invalidated

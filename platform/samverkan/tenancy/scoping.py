@@ -84,8 +84,11 @@ _SET_MEMBER = sa.select(sa.func.set_config("app.tenant_id", sa.bindparam("tenant
 
 def _tell_database(connection, tenant_id: int) -> None:
     """On PostgreSQL the row-level-security policies read the member from the transaction.
-    Before every member's transaction, so on the driver's cursor (direct_sql.py)."""
-    if connection.dialect.name == "postgresql":
+    Before every member's transaction, so with its BEGIN in one round trip when the
+    transaction is new, else on the driver's cursor (direct_sql.py)."""
+    if connection.dialect.name != "postgresql":
+        return
+    if not direct_sql.begin_with_setting(connection, "app.tenant_id", tenant_id):
         direct_sql.execute(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
 
 
