@@ -7,7 +7,7 @@ beside the floor doing the same database work (tests/bench/floor.py). Also times
 allocation for 290 members × 1 000 pools. Results: tests/bench/results/latest.json.
 
     .venv/bin/python tests/bench/run.py [--large] [--cases N] [--seconds S]
-        [--servers sync:2,sync:4,gthread:2x4] [--keep-database]
+        [--servers sync:4,sync:2,gthread:2x4] [--keep-database]
 
 DATABASE_URL names the server (default postgresql://postgres@127.0.0.1:5432/postgres): a
 database is created there and dropped afterwards; the one the URL names is never touched.
@@ -74,8 +74,9 @@ def parse_args():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--servers",
-        default="sync:2",
-        help="gunicorn settings to compare: sync:2,sync:4,gthread:2x4 (the first is reported)",
+        # As production serves: config/gunicorn.conf.py's default is 4 sync workers.
+        default="sync:4",
+        help="gunicorn settings to compare: sync:4,sync:2,gthread:2x4 (the first is reported)",
     )
     parser.add_argument("--keep-database", action="store_true")
     parser.add_argument("--output", default=str(BENCH_DIR / "results" / "latest.json"))
