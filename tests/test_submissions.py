@@ -181,6 +181,7 @@ def test_a_submissions_case_is_the_registered_row_made_only_when_asked_for(app):
             upload_root=Path(app.config["UPLOAD_ROOT"]),
         )  # fmt: skip
         assert submission.created
+        assert ANSWERS["message"] not in repr(submission)  # its answers never reach a log
         if db.engine.dialect.name == "postgresql":  # SQLite's receipt is queued by the ORM
             assert not any(isinstance(obj, Case) for obj in db.session)  # none made yet
         db.session.commit()

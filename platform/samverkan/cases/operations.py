@@ -4,7 +4,7 @@ import functools
 import hashlib
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,9 +49,10 @@ class Submission:
     created: bool
     status_token: str
     reference: str
-    _case: Case | None = None
-    _session: orm.Session | None = None
-    _values: dict | None = None
+    # Not in repr: the values hold the answers (personal data, never in a log line).
+    _case: Case | None = field(default=None, repr=False, compare=False)
+    _session: orm.Session | None = field(default=None, repr=False, compare=False)
+    _values: dict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of(cls, case: Case, created: bool) -> "Submission":
