@@ -39,13 +39,17 @@ def test_literals_are_filled_in_and_rows_have_names(app):
 
 
 def test_the_member_setting_reaches_row_level_security(app):
-    """The setting made on the driver's cursor is the transaction's: the application
-    role then sees only the bound member's profile row among the members' own rows."""
+    """The setting made with the transaction's BEGIN is the transaction's: raw SQL as the
+    application's role then reads only the bound member's rows."""
     with app.app_context():
-        arvika = member_id("arvika")
+        arvika, eda = member_id("arvika"), member_id("eda")
+        db.session.rollback()
         bind_tenant(db.session, arvika)
         setting = db.session.execute(sa.text("SELECT current_setting('app.tenant_id')"))
         assert setting.scalar_one() == str(arvika)
+        offers = sa.text("SELECT count(*) FROM tenant_services WHERE tenant_id = :member")
+        assert db.session.execute(offers, {"member": arvika}).scalar_one() > 0
+        assert db.session.execute(offers, {"member": eda}).scalar_one() == 0
         db.session.rollback()
 
 
@@ -84,6 +88,7 @@ def test_a_lost_connection_is_thrown_away_and_the_next_one_works(app):
             direct_sql.execute(connection, sa.select(sa.literal(1)), {})
         assert raised.value.connection_invalidated
         assert connection.invalidated
+        assert "parameters hidden" in str(raised.value) or "[SQL:" in str(raised.value)
         db.session.remove()
         bind_tenant(db.session, arvika)
         again, _ = tenant_connection(db.session)
@@ -125,3 +130,22 @@ def test_a_begin_on_a_lost_connection_is_sqlalchemys_error_and_throws_it_away(ap
         with pytest.raises(sa.exc.OperationalError) as raised:
             direct_sql.begin_with_setting(connection, "app.tenant_id", 1)
         assert raised.value.connection_invalidated and connection.invalidated
+
+
+def test_a_lost_connection_throws_away_the_ones_the_pool_held_before_it(app):
+    """As SQLAlchemy does on a disconnect: after a PostgreSQL restart every pooled
+    connection is dead, and each would otherwise cost a request its 503 in turn."""
+    with app.app_context():
+        engine = db.engine
+        with engine.connect() as held, engine.connect() as failing:
+            kept = held.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            lost = failing.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            failing.rollback()
+            held.rollback()
+            held.close()  # back in the pool, alive
+            with maintenance_session() as owner:
+                owner.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": lost})
+            with pytest.raises(sa.exc.OperationalError):
+                direct_sql.begin_with_setting(failing, "app.tenant_id", 1)
+        with engine.connect() as after:
+            assert after.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() not in (kept, lost)

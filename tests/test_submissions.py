@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from api_support import tiny_png
 
@@ -181,7 +182,9 @@ def test_a_submissions_case_is_the_registered_row_made_only_when_asked_for(app):
             upload_root=Path(app.config["UPLOAD_ROOT"]),
         )  # fmt: skip
         assert submission.created
-        assert ANSWERS["message"] not in repr(submission)  # its answers never reach a log
+        # Neither its answers nor its link token (the case's private key) reach a log.
+        assert ANSWERS["message"] not in repr(submission)
+        assert submission.status_token not in repr(submission)
         if db.engine.dialect.name == "postgresql":  # SQLite's receipt is queued by the ORM
             assert not any(isinstance(obj, Case) for obj in db.session)  # none made yet
         db.session.commit()
@@ -199,6 +202,24 @@ def test_a_submissions_case_is_the_registered_row_made_only_when_asked_for(app):
         assert stored == (case.id, case.status, case.answers, "api")
         assert case.closed_at is None  # a column not written: read from the row when asked
         db.session.rollback()
+
+
+def test_a_submission_time_without_a_zone_is_refused_before_anything_is_written(app):
+    """PostgreSQL's registering statement takes the time as it is given (direct_sql.py):
+    a naive one would be read in the server's zone, so it is refused first."""
+    with app.test_request_context("/arvika/"):
+        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        bind_tenant(db.session, tenant.id)
+        service = get_enabled_service_or_404("synpunkter")
+        form = form_for(service)
+        answers = form.validate_all(ANSWERS).answers
+        with pytest.raises(ValueError, match="time zone"):
+            operations.submit_case(
+                db.session, tenant, service, form, answers, channel="api",
+                upload_root=Path(app.config["UPLOAD_ROOT"]), now=datetime(2026, 12, 4, 12, 0),
+            )  # fmt: skip
+        db.session.rollback()
+    assert series(app, "arvika") == []
 
 
 def test_a_seven_digit_number_keeps_every_digit_in_the_reference(app):

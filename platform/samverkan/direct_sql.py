@@ -6,9 +6,9 @@ the driver's own (the compiled-statement cache, the execution context, the resul
 metadata and rows); a web submission runs four statements, and the member's setting for
 row-level security comes before every transaction. These few statements are still written
 in Core (cases/statements.py and here) and compiled once per dialect; only their
-execution is direct. Errors come out as SQLAlchemy's, a lost connection invalidated as
-SQLAlchemy would, so the 503 page, the pool and the callers' `except` clauses see no
-difference (tests/test_direct_sql.py).
+execution is direct. Errors go through SQLAlchemy's own handling, so the 503 page, the
+pool (a lost connection and those held before it thrown away) and the callers' `except`
+clauses see no difference (tests/test_direct_sql.py).
 
 Parameters must be what the driver takes as it is: JSON as text (the statements cast
 it), time-zone aware datetimes. Rows come back as named tuples.
@@ -16,6 +16,7 @@ it), time-zone aware datetimes. Rows come back as named tuples.
 
 import re
 import threading
+from typing import NoReturn
 
 import sqlalchemy as sa
 from psycopg import errors, pq
@@ -53,7 +54,7 @@ def execute(connection: sa.Connection, statement: sa.Executable, params: dict):
         cursor = fairy.driver_connection.cursor(row_factory=namedtuple_row)
         cursor.execute(sql, {**literals, **params} if literals else params)
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _as_sqlalchemys(connection, error, sql, params, cursor) from error
+        _raise_as_sqlalchemy(connection, error, sql, params, cursor)
     return cursor
 
 
@@ -83,23 +84,15 @@ def begin_with_setting(connection: sa.Connection, name: str, value: int) -> bool
                 raise errors.OperationalError(message.strip() or "the connection is lost")
             raise errors.error_from_result(result, encoding=driver.info.encoding)
     except connection.dialect.loaded_dbapi.Error as error:
-        raise _as_sqlalchemys(connection, error, command, {}, None) from error
+        _raise_as_sqlalchemy(connection, error, command, {}, None)
     return True
 
 
-def _as_sqlalchemys(connection, error, sql: str, params: dict, cursor) -> sa.exc.DBAPIError:
-    """The driver's error as SQLAlchemy would raise it, the connection invalidated (thrown
-    away by the pool) when it was lost."""
-    fairy = connection.connection
-    lost = connection.dialect.is_disconnect(error, fairy.dbapi_connection, cursor)
-    if lost:
-        connection.invalidate(error)
-    return sa.exc.DBAPIError.instance(
-        sql,
-        params,
-        error,
-        connection.dialect.loaded_dbapi.Error,
-        hide_parameters=True,
-        connection_invalidated=lost,
-        dialect=connection.dialect,
-    )
+def _raise_as_sqlalchemy(connection, error, sql: str, params: dict, cursor) -> NoReturn:
+    """The driver's error handled by SQLAlchemy's own handler, as if it had run the
+    statement: raised as its error class (parameters hidden as the engine says), its
+    handle_error listeners run, and on a lost connection this one and every connection the
+    pool held before it are thrown away. The handler is a private method of Connection,
+    called from inside the `except` (it reads the exception being handled); the tests
+    pin what it does (tests/test_direct_sql.py)."""
+    connection._handle_dbapi_exception(error, sql, params, cursor, None)

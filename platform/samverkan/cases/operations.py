@@ -47,9 +47,9 @@ class Submission:
     and building the ORM object was a tenth of a web submission's CPU in a worker."""
 
     created: bool
-    status_token: str
+    status_token: str = field(repr=False)  # the case's private key: never in a log line
     reference: str
-    # Not in repr: the values hold the answers (personal data, never in a log line).
+    # Not in repr either: the values hold the answers (personal data).
     _case: Case | None = field(default=None, repr=False, compare=False)
     _session: orm.Session | None = field(default=None, repr=False, compare=False)
     _values: dict | None = field(default=None, repr=False, compare=False)
@@ -154,8 +154,10 @@ def submit_case(
         existing = find_by_idempotency_key(session, idempotency_key)
         if existing is not None:
             return _replay(existing, fingerprint)
-    stored = store_files(answers, upload_root, tenant.id)
     now = now or datetime.now(UTC)
+    if now.tzinfo is None:  # PostgreSQL's statement takes it as it is (direct_sql.py)
+        raise ValueError("a naive datetime cannot be stored: give it a time zone")
+    stored = store_files(answers, upload_root, tenant.id)
     register = functools.partial(
         _register,
         session,
