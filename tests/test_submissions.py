@@ -148,22 +148,26 @@ def test_racing_requests_with_one_idempotency_key_create_one_case(app):
     assert len(series(app, "arvika")) == 1
 
 
+def submit_in_arvika(app, **options) -> operations.Submission:
+    """ANSWERS registered for Arvika's Synpunkter by operations.submit_case itself, as the
+    API would (inside a request context, which the caller holds)."""
+    tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+    bind_tenant(db.session, tenant.id)
+    service = get_enabled_service_or_404("synpunkter")
+    form = form_for(service)
+    answers = form.validate_all(ANSWERS).answers
+    root = Path(app.config["UPLOAD_ROOT"])
+    return operations.submit_case(
+        db.session, tenant, service, form, answers, channel="api", upload_root=root, **options
+    )
+
+
 def test_a_failed_submission_gives_its_number_back(app):
     """A transaction that rolls back after taking a number leaves no gap in the series."""
     with app.test_request_context("/arvika/"):
-        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
-        bind_tenant(db.session, tenant.id)
-        service = get_enabled_service_or_404("synpunkter")
-        form = form_for(service)
-        answers = form.validate_all(ANSWERS).answers
-        root = Path(app.config["UPLOAD_ROOT"])
-        operations.submit_case(
-            db.session, tenant, service, form, answers, channel="api", upload_root=root
-        )
+        submit_in_arvika(app)
         db.session.rollback()  # e.g. the request failed after the case was written
-        operations.submit_case(
-            db.session, tenant, service, form, answers, channel="api", upload_root=root
-        )
+        submit_in_arvika(app)
         db.session.commit()
     assert_gapless(series(app, "arvika"), "ARV", 1)
 
@@ -172,15 +176,7 @@ def test_a_submissions_case_is_the_registered_row_made_only_when_asked_for(app):
     """The web form needs only the link token and reference; the Case is made a loaded
     row of the session the first time a caller asks for it, as the row was written."""
     with app.test_request_context("/arvika/"):
-        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
-        bind_tenant(db.session, tenant.id)
-        service = get_enabled_service_or_404("synpunkter")
-        form = form_for(service)
-        answers = form.validate_all(ANSWERS).answers
-        submission = operations.submit_case(
-            db.session, tenant, service, form, answers, channel="api",
-            upload_root=Path(app.config["UPLOAD_ROOT"]),
-        )  # fmt: skip
+        submission = submit_in_arvika(app)
         assert submission.created
         # Neither its answers nor its link token (the case's private key) reach a log.
         assert ANSWERS["message"] not in repr(submission)
@@ -208,16 +204,8 @@ def test_a_submission_time_without_a_zone_is_refused_before_anything_is_written(
     """PostgreSQL's registering statement takes the time as it is given (direct_sql.py):
     a naive one would be read in the server's zone, so it is refused first."""
     with app.test_request_context("/arvika/"):
-        tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
-        bind_tenant(db.session, tenant.id)
-        service = get_enabled_service_or_404("synpunkter")
-        form = form_for(service)
-        answers = form.validate_all(ANSWERS).answers
         with pytest.raises(ValueError, match="time zone"):
-            operations.submit_case(
-                db.session, tenant, service, form, answers, channel="api",
-                upload_root=Path(app.config["UPLOAD_ROOT"]), now=datetime(2026, 12, 4, 12, 0),
-            )  # fmt: skip
+            submit_in_arvika(app, now=datetime(2026, 12, 4, 12, 0))
         db.session.rollback()
     assert series(app, "arvika") == []
 
@@ -231,16 +219,7 @@ def test_a_seven_digit_number_keeps_every_digit_in_the_reference(app):
         year = datetime.now(UTC).astimezone(SWEDEN).year
         db.session.add(ReferenceCounter(tenant_id=tenant.id, year=year, last_number=999998))
         db.session.flush()
-        service = get_enabled_service_or_404("synpunkter")
-        form = form_for(service)
-        answers = form.validate_all(ANSWERS).answers
-        root = Path(app.config["UPLOAD_ROOT"])
-        made = [
-            operations.submit_case(
-                db.session, tenant, service, form, answers, channel="api", upload_root=root
-            ).case
-            for _ in range(2)
-        ]
+        made = [submit_in_arvika(app).case for _ in range(2)]
         assert [(c.number, c.reference) for c in made] == [
             (999999, f"ARV-{year}-999999"),
             (1000000, f"ARV-{year}-1000000"),

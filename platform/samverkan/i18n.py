@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    Request,
     abort,
     current_app,
     g,
@@ -43,9 +44,10 @@ _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
 bp = Blueprint("i18n", __name__)
 
 
-def chosen_language() -> str | None:
-    """The language the visitor picked with the switch, if any."""
-    lang = request.cookies.get(COOKIE)
+def chosen_language(current: Request | None = None) -> str | None:
+    """The language the visitor picked with the switch, if any (`current`: the request,
+    when the caller has it at hand)."""
+    lang = (current or request).cookies.get(COOKIE)
     return lang if lang in LANGUAGES else None
 
 
@@ -55,8 +57,8 @@ def select_language() -> str:
     current = request._get_current_object()  # once: each use of the proxy finds it again
     if current.path.startswith("/api/"):
         return DEFAULT_LANGUAGE
-    choice = current.cookies.get(COOKIE)
-    if choice in LANGUAGES:
+    choice = chosen_language(current)
+    if choice:
         return choice
     tenant = g.get("tenant")
     default = getattr(tenant, "default_language", None) if tenant is not None else None
