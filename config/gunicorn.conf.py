@@ -1,5 +1,6 @@
 """gunicorn settings for `make run` (and production, with its own environment)."""
 
+import gc
 import os
 
 from gunicorn import glogging
@@ -55,3 +56,13 @@ logconfig_dict = {
 
 def pre_request(worker, req):
     """gunicorn's default logs each raw path at debug level; paths carry private tokens."""
+
+
+def post_worker_init(worker):
+    """The app is loaded, and what loading made lives as long as the worker: frozen out of
+    the garbage collector's full passes. Those walk every object in the worker (about
+    90 ms of CPU on the 2-core machine) and came every few hundred requests, because
+    what is alive at a young pass counts towards the next full one, even when it is freed
+    a moment later; the worker stood still meanwhile (tests/bench/RESULTS.md)."""
+    gc.collect()
+    gc.freeze()

@@ -167,3 +167,18 @@ def test_hooks_are_asked_once_whether_they_are_coroutines(app):
     with pytest.raises(RuntimeError, match="async"):  # as Flask: asgiref is not installed
         app.ensure_sync(coroutine)
     assert coroutine not in app._sync_functions
+
+
+def test_a_worker_freezes_what_loading_the_app_made():
+    """After loading the app a worker moves its objects out of the collector's full passes
+    (config/gunicorn.conf.py: each walked the whole worker and stalled it)."""
+    import gc
+    import runpy
+
+    settings = runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))
+    assert gc.get_freeze_count() == 0
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000  # the modules, their functions and classes
+    finally:
+        gc.unfreeze()
