@@ -112,6 +112,46 @@ def test_a_limited_answer_says_how_many_are_left_and_a_page_with_no_limit_says_n
     assert home.status_code == 200 and "X-RateLimit-Limit" not in home.headers
 
 
+def test_a_refused_address_does_not_use_up_its_members_allowance(client, low_limits):
+    """The address is counted first: one client hammering is refused before its
+    submissions count against the member, whose other citizens still get through."""
+    hammering = [submit(client, address="192.0.2.60").status_code for _ in range(6)]
+    assert hammering == [201] * 3 + [429] * 3
+    others = [submit(client, address=f"192.0.2.{n}").status_code for n in range(61, 64)]
+    assert others == [201, 201, 429]  # the member's five: three from the first, two more
+
+
+def test_only_a_refused_submission_is_told_when_to_come_back(client, low_limits):
+    taken = submit(client, address="192.0.2.70")
+    assert taken.status_code == 201 and "Retry-After" not in taken.headers
+    assert taken.headers["X-RateLimit-Limit"] == "3"  # the address's: the client's own
+    for _ in range(2):
+        submit(client, address="192.0.2.70")
+    refused = submit(client, address="192.0.2.70")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_the_app_does_not_start_with_a_limit_that_is_no_limit(tmp_path, monkeypatch):
+    """Flask-Limiter would skip such a limit with a line in the log."""
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv("DRAFT_MAILS_PER_RECIPIENT", "5 every hour")
+    with pytest.raises(RuntimeError, match="DRAFT_MAILS_PER_RECIPIENT .*'5 every hour'"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_a_limit_setting_changed_into_no_limit_is_named(app, client):
+    saved = app.config["SUBMISSIONS_PER_MEMBER"]
+    app.config["SUBMISSIONS_PER_MEMBER"] = "many per minute"
+    try:  # a testing app lets the error through
+        with pytest.raises(RuntimeError, match="SUBMISSIONS_PER_MEMBER .*'many per minute'"):
+            submit(client, address="192.0.2.80")
+    finally:
+        app.config["SUBMISSIONS_PER_MEMBER"] = saved
+
+
 def test_an_app_with_limits_switched_off_starts_and_takes_submissions(app, monkeypatch):
     from samverkan import create_app
     from samverkan.extensions import db, limiter

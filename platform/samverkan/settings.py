@@ -7,6 +7,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import limits
+
 from samverkan.catalogue.scanning import scanner_from
 
 # The repository (editable install): platform/samverkan/settings.py -> repo root.
@@ -99,6 +101,27 @@ def _citizen_login_settings(login: dict, development: bool) -> dict:
     }
 
 
+RATE_LIMIT_SETTINGS = (
+    "SUBMISSIONS_PER_ADDRESS",
+    "SUBMISSIONS_PER_MEMBER",
+    "EXTRACTS_PER_ADDRESS",
+    "DRAFT_MAILS_PER_ADDRESS",
+    "DRAFT_MAILS_PER_RECIPIENT",
+)
+
+
+def _check_rate_limits(settings: dict) -> None:
+    """Flask-Limiter skips a limit it cannot read, with a line in the log: a typo in one
+    of these would let that flood through unnoticed."""
+    for name in RATE_LIMIT_SETTINGS:
+        try:
+            limits.parse_many(str(settings[name]))
+        except ValueError:
+            raise RuntimeError(
+                f"{name} is not a rate limit (e.g. '120 per minute'): {settings[name]!r}"
+            ) from None
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     overrides = overrides or {}
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_path())
@@ -178,6 +201,7 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
     settings.update(overrides)
     scanner_from(settings)  # a malformed CLAMD_SOCKET stops the start, not an upload
+    _check_rate_limits(settings)  # and so does a limit that is no limit
     settings.setdefault("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
     if "SECRET_KEY" not in settings:
         if settings["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY"):

@@ -1,19 +1,31 @@
 """How often submissions are taken: per address (one client hammering) and per member (a
 deadline day's peak is welcome; a flood that would starve the other members is not); and
 how often one address may take register extracts. The figures are settings, read at each
-request."""
+request.
 
-from flask import current_app, g, request
+The two submission limits are counted on every web and API submission, the platform's
+busiest write. They are counted with `limits`, the library Flask-Limiter counts with, on
+Flask-Limiter's own storage and strategy (RATELIMIT_STORAGE_URI, RATELIMIT_STRATEGY,
+RATELIMIT_ENABLED and limiter.reset() hold for them as for every other limit), but not
+through Flask-Limiter's generic pass for a decorated view (resolving, filtering and
+evaluating the view's limits, its request context and after-request hook): that pass was
+about 8 % of a web submission's instructions (tests/bench/RESULTS.md). The answer is the
+same: the X-RateLimit-* headers, and a 429 with Retry-After (errors.py's page or JSON).
+"""
+
+import functools
+import logging
+import math
+import time
+
+import limits
+from flask import after_this_request, current_app, g, request
+from flask_limiter.util import get_remote_address
+from werkzeug.exceptions import TooManyRequests
 
 from samverkan.extensions import limiter
 
-
-def _per_address() -> str:
-    return current_app.config["SUBMISSIONS_PER_ADDRESS"]
-
-
-def _per_member() -> str:
-    return current_app.config["SUBMISSIONS_PER_MEMBER"]
+logger = logging.getLogger(__name__)
 
 
 def _member_key() -> str:
@@ -22,10 +34,69 @@ def _member_key() -> str:
     return "member:" + str(g.get("tenant_slug") or g.get("tenant", ""))
 
 
+# (setting, scope, key): the address first, so a client that hammers is refused before
+# its submissions use up the member's allowance.
+SUBMISSION_LIMITS = (
+    ("SUBMISSIONS_PER_ADDRESS", "submissions-per-address", get_remote_address),
+    ("SUBMISSIONS_PER_MEMBER", "submissions-per-member", _member_key),
+)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(setting: str, text: str) -> limits.RateLimitItem:
+    try:
+        return limits.parse(text)
+    except ValueError as error:
+        raise RuntimeError(
+            f"{setting} is not a rate limit (e.g. 120 per minute): {text!r}"
+        ) from error
+
+
 def limited(view):
     """Both limits on a submission route; only POSTs count."""
-    view = limiter.limit(_per_member, key_func=_member_key, methods=["POST"])(view)
-    return limiter.limit(_per_address, methods=["POST"])(view)
+
+    @functools.wraps(view)
+    def counted(*args, **kwargs):
+        if limiter.enabled and request.method == "POST":
+            count_submission()
+        return view(*args, **kwargs)
+
+    return counted
+
+
+def count_submission() -> None:
+    """Count this submission against both limits; 429 when one is used up (the first one
+    used up stops the count, as in Flask-Limiter)."""
+    config = current_app.config
+    strategy = limiter.limiter
+    shown = None  # the limit the headers describe: the one used up, else the address's
+    for setting, scope, key_of in SUBMISSION_LIMITS:
+        limit, key = _parsed(setting, config[setting]), key_of()
+        if not strategy.hit(limit, scope, key):
+            logger.info("submission limit %s (%s) used up", limit, scope)
+            _headers(config, strategy, (limit, scope, key), refused=True)
+            raise TooManyRequests()
+        shown = shown or (limit, scope, key)
+    _headers(config, strategy, shown, refused=False)
+
+
+def _headers(config, strategy, counted: tuple, refused: bool) -> None:
+    if not config.get("RATELIMIT_HEADERS_ENABLED"):
+        return
+    limit, scope, key = counted
+    window = strategy.get_window_stats(limit, scope, key)
+    headers = {
+        "X-RateLimit-Limit": str(limit.amount),
+        "X-RateLimit-Remaining": str(max(0, window.remaining)),
+        "X-RateLimit-Reset": str(int(window.reset_time)),
+    }
+    if refused:
+        headers["Retry-After"] = str(max(1, math.ceil(window.reset_time - time.time())))
+
+    @after_this_request
+    def _tell(response):
+        response.headers.update(headers)
+        return response
 
 
 def _extracts_per_address() -> str:
