@@ -75,3 +75,81 @@ def test_a_form_posted_with_the_pages_token_passes_and_without_it_is_refused():
     token = client.get("/form").text
     assert client.post("/form", data={"csrf_token": token}).status_code == 200
     assert client.post("/form", data={"csrf_token": "wrong"}).status_code == 400
+
+
+def _refusal(check, token) -> str | None:
+    try:
+        check(token)
+    except ValidationError as error:
+        return error.args[0]
+    return None
+
+
+def test_the_kept_check_refuses_what_flask_wtf_refuses_with_its_words(monkeypatch):
+    app = small_app("check-secret")
+    with app.test_request_context():
+        token = signing.csrf_token()
+        other = signing._serializer(("check-secret",), signing.CSRF_SALT, None, ()).dumps("b" * 40)
+        cases = {"right": token, "none": None, "garbled": "x.y.z", "another's": other}
+        for case, given in cases.items():
+            expected = _refusal(validate_csrf, given)
+            assert _refusal(signing.check_csrf_token, given) == expected, case
+        assert _refusal(signing.check_csrf_token, token) is None
+        assert _refusal(signing.check_csrf_token, other) == "The CSRF tokens do not match."
+        session.pop("csrf_token")
+        assert _refusal(signing.check_csrf_token, token) == _refusal(validate_csrf, token)
+    with app.test_request_context():
+        app.config["WTF_CSRF_TIME_LIMIT"] = 60
+        token = signing.csrf_token()
+        # Decades later by itsdangerous's clock (its module's `time`).
+        monkeypatch.setattr("itsdangerous.timed.time.time", lambda: 2_000_000_000.0)
+        assert _refusal(signing.check_csrf_token, token) == "The CSRF token has expired."
+        assert _refusal(validate_csrf, token) == "The CSRF token has expired."
+
+
+def test_over_https_a_form_must_come_from_this_host():
+    """Flask-WTF's strict referrer check, kept in samverkan's own CSRF hook."""
+    from samverkan.extensions import _CSRFProtect
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="https-secret")
+    _CSRFProtect(app)
+    signing.init_app(app)
+
+    @app.route("/form", methods=["GET", "POST"])
+    def form():
+        return signing.csrf_token()
+
+    client = app.test_client()
+    token = client.get("/form", base_url="https://localhost").text
+
+    def post(**headers):
+        return client.post(
+            "/form", data={"csrf_token": token}, base_url="https://localhost", headers=headers
+        ).status_code
+
+    assert post() == 400
+    assert post(Referer="https://elsewhere.example/form") == 400
+    assert post(Referer="https://localhost/form") == 200
+    assert client.post("/form", data={"csrf_token": "wrong"}).status_code == 400
+
+
+def test_the_session_is_written_byte_for_byte_as_flask_writes_it():
+    import uuid
+    from datetime import UTC, datetime
+
+    from flask.json.tag import TaggedJSONSerializer
+    from markupsafe import Markup
+
+    flasks, ours = TaggedJSONSerializer(), signing.KeptSessionInterface.serializer
+    values = [
+        {"drafts": {"1:synpunkter": "abc"}, "receipts": ["t1", "t2"], "n": 3, "ok": True},
+        {"nested": [{"a": None, "b": 1.5}, [1, [2, "x"]]], "empty": {}, "list": []},
+        {" t": ["looks like a tag"]},  # a one-key dict whose key is a tag: tagged as such
+        {"markup": Markup("<b>x</b>"), "tuple": (1, "a"), "bytes": b"\x00\xff"},
+        {"when": datetime(2026, 12, 4, 21, 0, tzinfo=UTC), "id": uuid.UUID(int=7)},
+        ["top", "level", {"k": (1,)}],
+    ]
+    for value in values:
+        assert ours.dumps(value) == flasks.dumps(value)
+        assert ours.loads(ours.dumps(value)) == flasks.loads(flasks.dumps(value))

@@ -3,7 +3,7 @@
 import functools
 import os
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter._compat import request_context
@@ -11,11 +11,15 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFProtect, ValidationError, same_origin
+from flask_wtf.csrf import logger as csrf_logger
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-from samverkan import rate_storage  # noqa: F401 - registers worker-memory://
+from samverkan import (
+    rate_storage,  # noqa: F401 - registers worker-memory://
+    signing,
+)
 from samverkan.db import Base
 from samverkan.tenancy.request_session import RequestSession
 
@@ -28,13 +32,31 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 
 
 class _CSRFProtect(CSRFProtect):
-    """Flask-WTF's CSRF check, told first that a GET has nothing to check: it looks up
-    the view's and blueprint's exemptions before the method, on every page."""
+    """Flask-WTF's CSRF check, its steps in its order with its errors, but told first that
+    a GET has nothing to check (it looks up the view's and blueprint's exemptions before
+    the method, on every page), each of Flask's proxies looked up once (each costs a
+    lookup of the context), and the token read with the serializer kept per secret
+    (signing.py) instead of one built per check: this hook was a tenth of a web
+    submission's Python calls (tests/bench/RESULTS.md)."""
 
     def protect(self, apply_exemptions: bool = False) -> None:
-        if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+        current = request._get_current_object()
+        config = current_app.config
+        if current.method not in config["WTF_CSRF_METHODS"]:
             return
-        super().protect(apply_exemptions)
+        if apply_exemptions and (not current.endpoint or self._is_exempt()):
+            return
+        try:
+            signing.check_csrf_token(self._get_csrf_token())
+        except ValidationError as error:
+            csrf_logger.info(error.args[0])
+            self._error_response(error.args[0])
+        if current.is_secure and config["WTF_CSRF_SSL_STRICT"]:
+            if not current.referrer:
+                self._error_response("The referrer header is missing.")
+            if not same_origin(current.referrer, f"https://{current.host}/"):
+                self._error_response("The referrer does not match the host.")
+        g.csrf_valid = True
 
 
 csrf = _CSRFProtect()

@@ -14,8 +14,10 @@ import hmac
 import secrets
 
 from flask import Flask, current_app, g, session
+from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SecureCookieSessionInterface
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from flask_wtf.csrf import ValidationError
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.signer import HMACAlgorithm
 
 CSRF_SALT = "wtf-csrf-token"  # Flask-WTF's
@@ -78,8 +80,31 @@ def _serializer(keys: tuple, salt: str, serializer, signer_kwargs: tuple) -> URL
     )
 
 
+# Plain JSON values Flask's session serializer passes through untagged. Exact types: a
+# subclass (Markup is a str) goes through every tag as before.
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class _PlainFirstSerializer(TaggedJSONSerializer):
+    """Flask's session serializer, byte for byte, but a plain string, number, list or dict
+    is recognised as plain at once: Flask's asks each of its eight tags in turn about
+    every value in the session, a third of the Python calls of writing the cookie."""
+
+    def tag(self, value):
+        kind = value.__class__
+        if kind in _PLAIN:
+            return value
+        if kind is dict and not (len(value) == 1 and next(iter(value)) in self.tags):
+            return {key: self.tag(item) for key, item in value.items()}  # as PassDict
+        if kind is list:
+            return [self.tag(item) for item in value]  # as PassList
+        return super().tag(value)
+
+
 class KeptSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, its serializer built once per set of keys."""
+
+    serializer = _PlainFirstSerializer()
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
@@ -111,6 +136,31 @@ def csrf_token() -> str:
         token = _serializer((secret,), CSRF_SALT, None, ()).dumps(visitor[field])
         setattr(state, field, token)
     return token
+
+
+def check_csrf_token(data: str | None) -> None:
+    """flask_wtf.csrf.validate_csrf with the kept serializer: the same checks in the same
+    order, the same ValidationError messages (Flask-WTF builds a serializer per check)."""
+    app = current_app._get_current_object()
+    config = app.config
+    secret = config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    if not secret:
+        raise RuntimeError("A secret key is required to use CSRF.")
+    field = config.get("WTF_CSRF_FIELD_NAME") or "csrf_token"
+    if not data:
+        raise ValidationError("The CSRF token is missing.")
+    visitor = session._get_current_object()
+    if field not in visitor:
+        raise ValidationError("The CSRF session token is missing.")
+    serializer = _serializer((secret,), CSRF_SALT, None, ())
+    try:
+        token = serializer.loads(data, max_age=config.get("WTF_CSRF_TIME_LIMIT", 3600))
+    except SignatureExpired as error:
+        raise ValidationError("The CSRF token has expired.") from error
+    except BadData as error:
+        raise ValidationError("The CSRF token is invalid.") from error
+    if not hmac.compare_digest(visitor[field], token):
+        raise ValidationError("The CSRF tokens do not match.")
 
 
 def init_app(app: Flask) -> None:
