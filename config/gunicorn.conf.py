@@ -60,9 +60,12 @@ def pre_request(worker, req):
 
 def post_worker_init(worker):
     """The app is loaded, and what loading made lives as long as the worker: frozen out of
-    the garbage collector's full passes. Those walk every object in the worker (about
-    90 ms of CPU on the 2-core machine) and came every few hundred requests, because
-    what is alive at a young pass counts towards the next full one, even when it is freed
-    a moment later; the worker stood still meanwhile (tests/bench/RESULTS.md)."""
+    the garbage collector's full passes. Each walked every object in the worker (about
+    100 ms of CPU on the 2-core machine, every three thousand or so web submissions: what
+    is alive at a young pass counts towards the next full one, even when it is freed a
+    moment later), and the worker stood still meanwhile, with requests queued behind it
+    (tests/bench/RESULTS.md). Later full passes walk only what came after. Workers load
+    the app themselves (no preload_app): were it loaded before the fork, the freeze belongs
+    in the master instead, so that the workers keep sharing its memory."""
     gc.collect()
     gc.freeze()

@@ -1,6 +1,7 @@
 """Headers every response carries, and the health endpoints."""
 
 import re
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -131,6 +132,30 @@ def test_only_a_refused_submission_is_told_when_to_come_back(client, low_limits)
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_every_limit_in_a_setting_counts(app, client, low_limits):
+    app.config["SUBMISSIONS_PER_ADDRESS"] = "5 per minute; 2 per hour"
+    codes = [submit(client, address="192.0.2.90").status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+
+
+def test_web_and_api_submissions_count_together(client, low_limits, read_csrf):
+    """One client is one client, whichever way it sends (the test client's address is
+    127.0.0.1 for the web form's pages too)."""
+    from test_citizen_flow import fill_synpunkter
+
+    assert [submit(client, address="127.0.0.1").status_code for _ in range(2)] == [201, 201]
+    check = client.get(fill_synpunkter(client, read_csrf))
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(check.text)})
+    assert sent.status_code == 303 and sent.headers["X-RateLimit-Remaining"] == "0"
+    assert submit(client, address="127.0.0.1").status_code == 429
+
+
+def test_the_reset_header_is_when_the_window_ends(client, low_limits):
+    before = time.time()
+    taken = submit(client, address="192.0.2.91")
+    assert before < int(taken.headers["X-RateLimit-Reset"]) <= before + 61
 
 
 def test_the_app_does_not_start_with_a_limit_that_is_no_limit(tmp_path, monkeypatch):

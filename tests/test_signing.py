@@ -4,7 +4,7 @@ Flask and Flask-WTF make and check, under each app's own keys."""
 import pytest
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_wtf.csrf import CSRFProtect, validate_csrf
+from flask_wtf.csrf import CSRFError, CSRFProtect, validate_csrf
 from itsdangerous import BadSignature
 from wtforms import ValidationError
 
@@ -115,6 +115,7 @@ def test_over_https_a_form_must_come_from_this_host():
     app.config.update(SECRET_KEY="https-secret")
     _CSRFProtect(app)
     signing.init_app(app)
+    app.register_error_handler(CSRFError, lambda error: (error.description, 400))
 
     @app.route("/form", methods=["GET", "POST"])
     def form():
@@ -124,14 +125,43 @@ def test_over_https_a_form_must_come_from_this_host():
     token = client.get("/form", base_url="https://localhost").text
 
     def post(**headers):
-        return client.post(
+        answer = client.post(
             "/form", data={"csrf_token": token}, base_url="https://localhost", headers=headers
-        ).status_code
+        )
+        return answer.status_code, (answer.text if answer.status_code == 400 else None)
 
-    assert post() == 400
-    assert post(Referer="https://elsewhere.example/form") == 400
-    assert post(Referer="https://localhost/form") == 200
-    assert client.post("/form", data={"csrf_token": "wrong"}).status_code == 400
+    assert post() == (400, "The referrer header is missing.")
+    assert post(Referer="https://elsewhere.example/form") == (
+        400,
+        "The referrer does not match the host.",
+    )
+    assert post(Referer="https://localhost/form") == (200, None)
+    app.config["WTF_CSRF_SSL_STRICT"] = False
+    assert post() == (200, None)
+    refused = client.post("/form", data={"csrf_token": "wrong"})
+    assert (refused.status_code, refused.text) == (400, "The CSRF token is invalid.")
+
+
+def test_a_view_exempted_from_csrf_takes_a_post_without_a_token():
+    from samverkan.extensions import _CSRFProtect
+
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="exempt-secret")
+    protect = _CSRFProtect(app)
+    signing.init_app(app)
+
+    @app.post("/hook")
+    @protect.exempt
+    def hook():
+        return "taken"
+
+    @app.post("/form")
+    def form():
+        return "taken"
+
+    client = app.test_client()
+    assert client.post("/hook").status_code == 200
+    assert client.post("/form").status_code == 400
 
 
 def test_the_session_is_written_byte_for_byte_as_flask_writes_it():

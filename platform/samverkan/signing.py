@@ -6,7 +6,8 @@ each signature first derives its key from the secret again. Every first visitor 
 gets a new session and token, so on a deadline day that was a tenth of the page's time
 (tests/bench/RESULTS.md). Here each serializer is built once per secret key, and each
 derived key kept per key and salt: the cookies and tokens are byte for byte what Flask and
-Flask-WTF make (Flask-WTF still checks the tokens; tests/test_signing.py).
+Flask-WTF make, and check_csrf_token checks a token as Flask-WTF's validate_csrf does, with
+its messages (tests/test_signing.py compares both with Flask's and Flask-WTF's own).
 """
 
 import functools
@@ -88,7 +89,8 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 class _PlainFirstSerializer(TaggedJSONSerializer):
     """Flask's session serializer, byte for byte, but a plain string, number, list or dict
     is recognised as plain at once: Flask's asks each of its eight tags in turn about
-    every value in the session, a third of the Python calls of writing the cookie."""
+    every value in the session, a third of the Python calls of writing the cookie. A tag
+    registered later that claims plain values too would not be asked about them."""
 
     def tag(self, value):
         kind = value.__class__

@@ -4,13 +4,18 @@ how often one address may take register extracts. The figures are settings, read
 request.
 
 The two submission limits are counted on every web and API submission, the platform's
-busiest write. They are counted with `limits`, the library Flask-Limiter counts with, on
-Flask-Limiter's own storage and strategy (RATELIMIT_STORAGE_URI, RATELIMIT_STRATEGY,
-RATELIMIT_ENABLED and limiter.reset() hold for them as for every other limit), but not
-through Flask-Limiter's generic pass for a decorated view (resolving, filtering and
-evaluating the view's limits, its request context and after-request hook): that pass was
-about 8 % of a web submission's instructions (tests/bench/RESULTS.md). The answer is the
-same: the X-RateLimit-* headers, and a 429 with Retry-After (errors.py's page or JSON).
+busiest write, and web and API submissions count together (one client, one member,
+whichever way they send). They are counted with `limits`, the library Flask-Limiter
+counts with, on Flask-Limiter's own storage and strategy: RATELIMIT_STORAGE_URI,
+RATELIMIT_STRATEGY, RATELIMIT_ENABLED, RATELIMIT_KEY_PREFIX, RATELIMIT_HEADERS_ENABLED and
+limiter.reset() hold for them as for every other limit. Not through Flask-Limiter's generic
+pass for a decorated view (resolving, filtering and evaluating the view's limits, its
+request context and after-request hook): that pass was about 9 % of a web submission's
+instructions (tests/bench/RESULTS.md). Flask-Limiter's settings for that pass (custom
+header names, RATELIMIT_SWALLOW_ERRORS, the in-memory fallback, callbacks on a breach)
+do not apply here: a storage that fails is a 500, as with Flask-Limiter's defaults. The
+answer carries Flask-Limiter's X-RateLimit-* headers; only a refused one (429, errors.py's
+page or JSON) carries Retry-After.
 """
 
 import functools
@@ -43,12 +48,14 @@ SUBMISSION_LIMITS = (
 
 
 @functools.lru_cache(maxsize=32)
-def _parsed(setting: str, text: str) -> limits.RateLimitItem:
+def _parsed(setting: str, text: str) -> tuple[limits.RateLimitItem, ...]:
+    """Every limit in the setting ("120 per minute; 2000 per day"), shortest window first."""
     try:
-        return limits.parse(text)
+        return tuple(sorted(limits.parse_many(text)))
     except ValueError as error:
+        # settings.py refuses to start with one; this is for a setting changed afterwards
         raise RuntimeError(
-            f"{setting} is not a rate limit (e.g. 120 per minute): {text!r}"
+            f"{setting} is not a rate limit (e.g. '120 per minute'): {text!r}"
         ) from error
 
 
@@ -65,30 +72,32 @@ def limited(view):
 
 
 def count_submission() -> None:
-    """Count this submission against both limits; 429 when one is used up (the first one
-    used up stops the count, as in Flask-Limiter)."""
+    """Count this submission against every limit of both settings, the address's first;
+    429 when one is used up, which stops the count there (Flask-Limiter stops at the first
+    too)."""
     config = current_app.config
     strategy = limiter.limiter
-    shown = None  # the limit the headers describe: the one used up, else the address's
+    prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
+    shown = None  # the limit the headers describe: the one used up, else the address's first
     for setting, scope, key_of in SUBMISSION_LIMITS:
-        limit, key = _parsed(setting, config[setting]), key_of()
-        if not strategy.hit(limit, scope, key):
-            logger.info("submission limit %s (%s) used up", limit, scope)
-            _headers(config, strategy, (limit, scope, key), refused=True)
-            raise TooManyRequests()
-        shown = shown or (limit, scope, key)
-    _headers(config, strategy, shown, refused=False)
+        identifiers = (prefix, scope, key_of()) if prefix else (scope, key_of())
+        for limit in _parsed(setting, config[setting]):
+            if not strategy.hit(limit, *identifiers):
+                logger.info("submission limit %s (%s) used up", limit, scope)
+                _headers(config, strategy, limit, identifiers, refused=True)
+                raise TooManyRequests()
+            shown = shown or (limit, identifiers)
+    _headers(config, strategy, *shown, refused=False)
 
 
-def _headers(config, strategy, counted: tuple, refused: bool) -> None:
+def _headers(config, strategy, limit, identifiers: tuple, refused: bool) -> None:
     if not config.get("RATELIMIT_HEADERS_ENABLED"):
         return
-    limit, scope, key = counted
-    window = strategy.get_window_stats(limit, scope, key)
+    window = strategy.get_window_stats(limit, *identifiers)
     headers = {
         "X-RateLimit-Limit": str(limit.amount),
         "X-RateLimit-Remaining": str(max(0, window.remaining)),
-        "X-RateLimit-Reset": str(int(window.reset_time)),
+        "X-RateLimit-Reset": str(int(window.reset_time + 1)),  # as Flask-Limiter's
     }
     if refused:
         headers["Retry-After"] = str(max(1, math.ceil(window.reset_time - time.time())))
