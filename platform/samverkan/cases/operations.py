@@ -142,8 +142,8 @@ def submit_case(
     caller holds the only source of the key in this transaction (a claimed draft,
     claim_draft): no case can have it and no twin can race, so neither the look-up nor a
     savepoint is needed. Raises ServiceClosed if the member or e-service stopped taking
-    cases; files written for the answers are removed again whenever this raises (a commit
-    that fails later, in the caller, still leaves them on disk). `person_key` links the
+    cases; files written for the answers are removed again whenever this raises, and
+    when the transaction ends without a commit (uploads.store_for). `person_key` links the
     case to the person signed in with e-ID who sent it (identity/persons.py).
     """
     if tenant.status != "active":
@@ -157,7 +157,7 @@ def submit_case(
     now = now or datetime.now(UTC)
     if now.tzinfo is None:  # PostgreSQL's statement takes it as it is (direct_sql.py)
         raise ValueError("a naive datetime cannot be stored: give it a time zone")
-    stored = store_files(answers, upload_root, tenant.id)
+    stored = store_files(session, answers, upload_root, tenant.id)
     register = functools.partial(
         _register,
         session,
@@ -335,10 +335,11 @@ def start_draft(
     return draft
 
 
-def store_files(answers: dict, upload_root: Path, tenant_id: int) -> dict:
-    """The answers with every file that passed its checks written to disk."""
+def store_files(session: orm.Session, answers: dict, upload_root: Path, tenant_id: int) -> dict:
+    """The answers with every file that passed its checks written to disk, for the
+    session's transaction: removed again unless it commits (uploads.store_for)."""
     return {
-        name: uploads.store(upload_root, tenant_id, value)
+        name: uploads.store_for(session, upload_root, tenant_id, value)
         if isinstance(value, IncomingFile)
         else value
         for name, value in answers.items()

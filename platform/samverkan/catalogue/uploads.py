@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import filetype
+from sqlalchemy import event, orm
 
 # What each allowed kind is called for people, the MIME type its content must sniff as,
 # and the file name endings a browser's file picker offers for it.
@@ -88,6 +89,38 @@ def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFi
         size=len(incoming.data),
         sha256=hashlib.sha256(incoming.data).hexdigest(),
     )
+
+
+# The files written for what a session's transaction stores (a case's attachments, a
+# draft's), kept only if it commits.
+_WRITTEN = "samverkan.files_written"
+
+
+def store_for(
+    session: orm.Session, upload_root: Path, tenant_id: int, incoming: IncomingFile
+) -> StoredFile:
+    """store(), for the session's transaction: the file is removed again unless that
+    transaction commits (the request refused later, a lost connection at COMMIT), so no
+    personal document stays on disk that no row points at."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    session.connection()  # the transaction the file belongs to (begun already, as a rule)
+    stored = store(upload_root, tenant_id, incoming)
+    session.info.setdefault(_WRITTEN, []).append(upload_root / str(tenant_id) / stored.storage_name)
+    return stored
+
+
+@event.listens_for(orm.Session, "after_commit")
+def _keep_written(session: orm.Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint released is not yet kept
+        session.info.pop(_WRITTEN, None)
+
+
+@event.listens_for(orm.Session, "after_transaction_end")
+def _remove_uncommitted(session: orm.Session, transaction) -> None:
+    if transaction.parent is None:  # the outermost: a savepoint's end decides nothing
+        for path in session.info.pop(_WRITTEN, ()):
+            path.unlink(missing_ok=True)
 
 
 def remove(upload_root: Path, tenant_id: int, stored: StoredFile) -> None:

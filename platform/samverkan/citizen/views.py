@@ -259,7 +259,7 @@ def step(service: str, step_id: str):
     raw.update({name: prefill[name] for name in on_this_step})  # the e-ID's, never the form's
     result = form.validate(spec["fields"], raw, context)
     draft = drafts.draft_for_writing(tenant_service)
-    answers = operations.store_files(result.answers, _upload_root(), g.tenant.id)
+    answers = operations.store_files(db.session, result.answers, _upload_root(), g.tenant.id)
     if saving:  # what is valid is kept, complete or not; the link is on the next page
         operations.save_for_later(draft, form, step_id, answers, result.errors)
         drafts.resume_token_for(service, draft)
