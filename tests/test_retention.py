@@ -272,6 +272,9 @@ def test_a_closed_case_past_its_period_loses_its_personal_data_and_keeps_its_pla
     assert gone.status_code == 410
     assert f"Ärende {reference} är gallrat" in gone.text and "Lampan" not in gone.text
     assert client.get(f"/arvika/arende/{token}/registerutdrag").status_code == 410
+    api = client.get(f"/api/v1/tenants/arvika/status/{token}")
+    assert api.status_code == 410 and reference in api.get_json()["message"]
+    assert api.get_json()["error"] == "Borttaget" and "Lampan" not in api.text
     # Staff see the case as thinned, and can add nothing to it.
     page = worker.get(f"/arvika/staff/arenden/{reference}")
     assert page.status_code == 200 and "Ärendet gallrades" in page.text

@@ -26,6 +26,7 @@ MESSAGES = {
         _l("Sidan du letar efter finns inte, eller så är adressen felstavad."),
     ),
     405: (_l("Metoden stöds inte"), _l("Sidan kan inte användas på det sättet.")),
+    410: (_l("Borttaget"), _l("Det du letar efter fanns här men är borttaget.")),
     413: (_l("För stor förfrågan"), _l("Det du skickade är för stort för att tas emot.")),
     409: (_l("Konflikt"), _l("Begäran krockar med något som redan finns.")),
     429: (

@@ -245,6 +245,10 @@ def openapi_document() -> dict:
                 "responses": {
                     "200": _json("CaseStatus", "Status and history"),
                     "404": _error("No such case"),
+                    "410": _error(
+                        "The case was thinned under the member's retention rules: its "
+                        "personal data is gone, and the link no longer opens it"
+                    ),
                 },
             }
         },

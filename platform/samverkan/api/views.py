@@ -13,6 +13,7 @@ from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_
 from samverkan.errors import error_response
 from samverkan.extensions import db
 from samverkan.identity.prefill import needs_sign_in
+from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import limited
 from samverkan.tenancy.queries import active_members
 
@@ -140,6 +141,14 @@ def submit(service: str):
 def case_status(token: str):
     case = operations.find_case_by_token(db.session, token)
     if case is None:
+        # As the status page: a thinned case's old link says so (410), not a puzzling 404.
+        thinned = find_thinned_by_token(db.session, token)
+        if thinned is not None:
+            return error_response(
+                410,
+                f"Ärende {thinned.reference} är gallrat: personuppgifterna i det är borttagna "
+                "enligt kommunens regler för hur länge uppgifter sparas.",
+            )
         return error_response(404, "Det finns inget ärende med den länken.")
     data = {
         "reference": case.reference,
