@@ -453,24 +453,13 @@ def test_a_step_whose_commit_fails_keeps_no_file(app, client, read_csrf, upload_
     not leave a personal document on disk that no row points at."""
     from samverkan.extensions import db
 
-    page = client.get("/arvika/e/felanmalan/steg/fel")  # the session's draft, committed
     before = files_on_disk(upload_root)
 
     def lost_at_commit():
         raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection"))
 
     monkeypatch.setattr(db.session, "commit", lost_at_commit)
-    response = client.post(
-        "/arvika/e/felanmalan/steg/fel",
-        data={
-            "csrf_token": read_csrf(page.text),
-            "kind": "belysning",
-            "description": "Lampan lyser inte.",
-            "location": "Storgatan 12",
-            "photo": (io.BytesIO(tiny_png()), "lampa.png"),
-        },
-        content_type="multipart/form-data",
-    )
+    response = post_photo(client, read_csrf, tiny_png())
     assert response.status_code == 503
     assert files_on_disk(upload_root) == before
 
