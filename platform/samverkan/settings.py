@@ -110,16 +110,22 @@ RATE_LIMIT_SETTINGS = (
 )
 
 
+def rate_limits(name: str, text: str) -> tuple[limits.RateLimitItem, ...]:
+    """Every limit in a setting ("120 per minute; 2000 per day"), shortest window first;
+    a setting that is no limit is named."""
+    try:
+        return tuple(sorted(limits.parse_many(str(text))))
+    except ValueError:
+        raise RuntimeError(
+            f"{name} is not a rate limit (e.g. '120 per minute'): {text!r}"
+        ) from None
+
+
 def _check_rate_limits(settings: dict) -> None:
     """Flask-Limiter skips a limit it cannot read, with a line in the log: a typo in one
     of these would let that flood through unnoticed."""
     for name in RATE_LIMIT_SETTINGS:
-        try:
-            limits.parse_many(str(settings[name]))
-        except ValueError:
-            raise RuntimeError(
-                f"{name} is not a rate limit (e.g. '120 per minute'): {settings[name]!r}"
-            ) from None
+        rate_limits(name, settings[name])
 
 
 def load_settings(overrides: dict | None = None) -> dict:

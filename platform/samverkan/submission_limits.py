@@ -23,12 +23,12 @@ import logging
 import math
 import time
 
-import limits
 from flask import after_this_request, current_app, g, request
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import TooManyRequests
 
 from samverkan.extensions import limiter
+from samverkan.settings import rate_limits
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +47,9 @@ SUBMISSION_LIMITS = (
 )
 
 
-@functools.lru_cache(maxsize=32)
-def _parsed(setting: str, text: str) -> tuple[limits.RateLimitItem, ...]:
-    """Every limit in the setting ("120 per minute; 2000 per day"), shortest window first."""
-    try:
-        return tuple(sorted(limits.parse_many(text)))
-    except ValueError as error:
-        # settings.py refuses to start with one; this is for a setting changed afterwards
-        raise RuntimeError(
-            f"{setting} is not a rate limit (e.g. '120 per minute'): {text!r}"
-        ) from error
+# settings.py refuses to start with a setting that is no limit; this names one changed
+# afterwards the same way.
+_parsed = functools.lru_cache(maxsize=32)(rate_limits)
 
 
 def limited(view):
