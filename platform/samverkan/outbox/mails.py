@@ -8,10 +8,11 @@ reference and the private status link, since e-mail is not a secure channel.
 """
 
 import secrets
+from contextlib import nullcontext
 from datetime import datetime
 
 from flask import has_request_context
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import orm
 
@@ -100,7 +101,9 @@ def case_receipt(
         return None
     web = channel == "web" and has_request_context()
     lang = current_language() if web else DEFAULT_LANGUAGE
-    with force_locale(lang):
+    # Forcing a locale drops the request's loaded translations for the block; a web
+    # receipt is in the page's own language, so it needs no forcing.
+    with nullcontext() if web and str(get_locale()) == lang else force_locale(lang):
         subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
             "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
