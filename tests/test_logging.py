@@ -316,3 +316,23 @@ def test_the_quick_check_never_lets_through_what_the_patterns_mask(text):
     assert redact(text) == _redact_all(text)
     line = RedactingJsonFormatter().process_log_record({"message": text, "status": 200})
     assert line["message"] == _redact_all(text)
+
+
+@pytest.mark.parametrize("setting", ["info", "INFO", " Warning ", "debug"])
+def test_the_log_level_is_read_in_any_case_as_gunicorn_reads_it(setting):
+    assert observability.log_level(setting) == setting.strip().upper()
+
+
+def test_a_log_level_setting_that_is_no_level_stops_the_start_with_its_name(app, monkeypatch):
+    """config/gunicorn.conf.py reads LOG_LEVEL too and takes `info`; so does the app, where
+    logging itself took only `INFO` and every worker failed to boot with "Unknown level"."""
+    from samverkan import create_app
+
+    names = ("SECRET_KEY", "INSTANCE_PATH", "UPLOAD_ROOT", "SQLALCHEMY_DATABASE_URI")
+    config = {"TESTING": True, **{name: app.config[name] for name in names}}
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(RuntimeError, match=r"LOG_LEVEL is not a log level \(.*\): 'loud'"):
+        create_app(config)
+    monkeypatch.setenv("LOG_LEVEL", "info")  # gunicorn's own spelling
+    create_app(config)
+    assert logging.getLogger().level == logging.INFO

@@ -206,6 +206,19 @@ def json_handler() -> logging.Handler:
     return handler
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(text: str) -> str:
+    """LOG_LEVEL as logging takes it. gunicorn takes it in any case (config/gunicorn.conf.py
+    reads the same variable), so `info` works here too; a setting that is no level stops
+    the start with its name rather than with logging's own "Unknown level"."""
+    level = str(text).strip().upper()
+    if level not in LOG_LEVELS:
+        raise RuntimeError(f"LOG_LEVEL is not a log level ({', '.join(LOG_LEVELS)}): {text!r}")
+    return level
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send every logger (the app's, SQLAlchemy's, gunicorn's if it propagates) through
     one JSON handler on the root logger. Idempotent: tests create many apps."""
@@ -224,7 +237,9 @@ def configure_logging(level: str = "INFO") -> None:
 def init_app(app: Flask) -> None:
     log_format = app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT", "json")
     if log_format == "json":  # LOG_FORMAT=text keeps Flask's own plain lines
-        configure_logging(app.config.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL", "INFO"))
+        configure_logging(
+            log_level(app.config.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL", "INFO"))
+        )
         # Flask's own handler would print the same record a second time, as text.
         from flask.logging import default_handler
 
