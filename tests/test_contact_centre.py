@@ -2,7 +2,6 @@
 citizen's history only), registering a submission for a caller, and the audit of both."""
 
 import re
-from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from api_support import ANONYMOUS, WITH_REPLY
 from conftest import count_all
 from test_accounts import create, sign_in
 
+from samverkan.clock import swedish_today
 from samverkan.database_roles import maintenance_session
 
 SEARCH = "/hub/kontaktcenter"
@@ -124,7 +124,7 @@ def test_each_search_is_logged_by_the_hub_and_by_the_member(app, client, read_cs
 
 def test_unknown_references_get_one_answer_and_are_logged(app, client, read_csrf, agent):
     submit(client, "arvika", ANONYMOUS)
-    year = date.today().year
+    year = swedish_today().year
     for reference in (f"XYZ-{year}-000001", f"ARV-{year}-999999", f"KIL-{year}-000001"):
         response = search(agent, read_csrf, reference)
         assert response.status_code == 200
@@ -169,7 +169,7 @@ def test_an_assisted_submission_for_kil_continues_kils_series(app, client, read_
     assert response.status_code == 303, response.text
     page = agent.get(response.headers["Location"])
     reference = re.search(r'class="reference">([A-Z]{3}-\d{4}-\d{6})<', page.text).group(1)
-    year = date.today().year
+    year = swedish_today().year
     assert first == f"KIL-{year}-000001" and reference == f"KIL-{year}-000002"
     assert "/kil/arende/" in page.text  # the status link to read to the caller
     assert "Ett kvitto med referensen och länken skickas till anna@exempel.se" in page.text

@@ -24,6 +24,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.loader import load_definitions
 from samverkan.catalogue.uploads import IncomingFile, StoredFile
+from samverkan.clock import swedish_today
 from samverkan.settings import PROJECT_ROOT
 
 REQUIRED = "Du måste fylla i det här fältet."
@@ -257,13 +258,13 @@ def test_file_already_stored_passes_unchanged():
 
 
 def test_date_in_the_future_range_may_be_today_or_later():
-    today = date.today()
+    today = swedish_today()
     for day in (today, today + timedelta(days=400)):
         assert answer("date", day.isoformat(), range="future").answers == {"svar": day}
 
 
 def test_date_in_the_past_range_may_be_today_or_earlier():
-    today = date.today()
+    today = swedish_today()
     for day in (today, date(1950, 1, 1)):
         assert answer("date", day.isoformat(), range="past").answers == {"svar": day}
 
@@ -356,14 +357,14 @@ def test_number_outside_a_one_sided_limit_names_the_limit(keys, message):
 
 
 def test_date_before_today_is_refused_when_the_range_is_future():
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    yesterday = (swedish_today() - timedelta(days=1)).isoformat()
     assert_refused(
         answer("date", yesterday, range="future"), "Datumet måste vara i dag eller senare."
     )
 
 
 def test_date_after_today_is_refused_when_the_range_is_past():
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (swedish_today() + timedelta(days=1)).isoformat()
     assert_refused(answer("date", tomorrow, range="past"), "Datumet får inte vara i framtiden.")
 
 
@@ -752,7 +753,7 @@ def member_settings(definition: dict) -> dict:
 
 def valid_answer(form: ServiceForm, spec: dict):
     """An answer a careful citizen would give to this field."""
-    today = date.today()
+    today = swedish_today()
     options = [value for value, _ in form.options(spec)]
     return {
         "text": "Anna Svensson",
