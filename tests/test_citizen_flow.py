@@ -6,6 +6,7 @@ import re
 import pytest
 import sqlalchemy as sa
 from conftest import count_all
+from sqlalchemy import event, orm
 
 from samverkan.cases.models import Case
 from samverkan.catalogue.models import TenantService
@@ -298,3 +299,57 @@ def test_fields_about_the_person_say_their_purpose_for_autofill(client, read_csr
     assert re.search(r'name="street_address"[^>]*autocomplete="street-address"', page)
     assert re.search(r'name="city"[^>]*autocomplete="address-level2"', page)
     assert re.search(r'name="postal_code"[^>]*autocomplete="postal-code"', page)
+
+
+def sessions_begun_while(action) -> tuple:
+    """What `action` returns, and the ORM sessions' transactions begun meanwhile."""
+    begun = []
+
+    def note(session, transaction, connection):
+        begun.append(transaction)
+
+    event.listen(orm.Session, "after_begin", note)
+    try:
+        return action(), begun
+    finally:
+        event.remove(orm.Session, "after_begin", note)
+
+
+@pytest.fixture
+def on_postgresql(app):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the member's own transaction is PostgreSQL's (request_session.py)")
+
+
+def test_a_web_submission_commits_in_the_members_own_transaction(
+    app, client, read_csrf, on_postgresql
+):
+    """On PostgreSQL the claim, the case with its history and receipt, and the commit run
+    on a connection of their own (scoping.member_transaction); the request's session
+    begins no transaction."""
+    token = read_csrf(client.get(fill_synpunkter(client, read_csrf)).text)
+    submitted, begun = sessions_begun_while(
+        lambda: client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    )
+    assert submitted.status_code == 303 and "/arende/" in submitted.headers["Location"]
+    assert begun == []
+    assert [count_all(app, t) for t in ("cases", "case_events", "outbox_messages")] == [1, 1, 1]
+    assert count_all(app, "drafts") == 0
+
+
+def test_a_web_submission_after_the_session_began_stays_in_the_sessions_transaction(
+    app, client, read_csrf, on_postgresql, monkeypatch
+):
+    """A request whose session has begun (here: the member read afresh, not remembered)
+    keeps to that one transaction."""
+    from samverkan.tenancy import resolve
+
+    token = read_csrf(client.get(fill_synpunkter(client, read_csrf)).text)
+    monkeypatch.setattr(resolve.snapshot, "memory_will_do", lambda: False)
+    submitted, begun = sessions_begun_while(
+        lambda: client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    )
+    assert submitted.status_code == 303 and "/arende/" in submitted.headers["Location"]
+    assert len(begun) == 1
+    assert count_all(app, "cases") == 1 and count_all(app, "drafts") == 0

@@ -181,3 +181,32 @@ def test_the_application_edits_only_its_own_members_profile(app):
                 {"id": arvika},
             )
         db.session.rollback()
+
+
+def test_a_members_own_transaction_is_told_its_member_and_sees_only_its_rows(
+    app, cases_in_two_members
+):
+    """scoping.member_transaction: a connection of its own, not the session's, for a web
+    submission's statements; row-level security holds there as in the session's."""
+    from samverkan.tenancy.scoping import member_transaction, tenant_connection
+
+    with app.app_context():
+        arvika, eda = tenant_id("arvika"), tenant_id("eda")
+        with member_transaction(db.engine, arvika) as connection:
+            assert tenant_connection(connection) == (connection, arvika)
+            seen = connection.execute(sa.text("SELECT DISTINCT tenant_id FROM cases")).scalars()
+            assert list(seen) == [arvika]
+            with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO reference_counters (tenant_id, year, last_number) "
+                        "VALUES (:eda, 1999, 1)"
+                    ),
+                    {"eda": eda},
+                )
+        # Leaving the block without a commit rolled it back, the member's setting with it.
+        with db.engine.connect() as connection:
+            setting = connection.execute(
+                sa.text("SELECT coalesce(current_setting('app.tenant_id', true), '')")
+            )
+            assert setting.scalar_one() == ""

@@ -183,3 +183,19 @@ def test_a_bare_table_cannot_be_queried_around_the_criteria(app):
         with pytest.raises(TenantNotBound, match="through the ORM entity"):
             db.session.scalar(sa.select(sa.func.count()).select_from(TenantService.__table__))
         db.session.remove()
+
+
+def test_a_connection_given_for_no_member_is_refused_as_an_unbound_session_is(app):
+    from samverkan.tenancy.scoping import member_transaction, tenant_connection
+
+    with app.app_context():
+        with db.engine.connect() as connection, pytest.raises(TenantNotBound):
+            tenant_connection(connection)
+        if db.engine.dialect.name != "postgresql":
+            # SQLite's writes take their lock in the session's transaction (resolve.py).
+            member = tenant_id("arvika")
+            with (
+                pytest.raises(ValueError, match="PostgreSQL"),
+                member_transaction(db.engine, member),
+            ):
+                pass

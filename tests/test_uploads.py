@@ -376,6 +376,16 @@ def test_a_clean_photo_in_a_step_is_kept_and_not_scanned_again_on_submit(
     assert receipt.status_code == 303
     assert count_all(app, "attachments") == 1
     assert scanned.streams == [tiny_png()]
+    # Registered with its case (on PostgreSQL in the member's own transaction).
+    with app.app_context(), maintenance_session() as session:
+        row = session.execute(
+            sa.text(
+                "SELECT a.field_name, a.filename, a.size, a.created_at IS NOT NULL, c.channel"
+                " FROM attachments a JOIN cases c"
+                " ON c.tenant_id = a.tenant_id AND c.id = a.case_id"
+            )
+        ).one()
+    assert tuple(row) == ("photo", "lampa.png", len(tiny_png()), True, "web")
 
 
 # -- a real clamd, where one runs -------------------------------------------------------------

@@ -61,6 +61,8 @@ class Submission:
     @property
     def case(self) -> Case:
         if self._case is None:
+            if self._session is None:
+                raise RuntimeError("registered in its own transaction: read it from there")
             case = Case(**self._values)
             orm.make_transient_to_detached(case)  # loaded as written, without a query
             self._session.add(case)
@@ -134,6 +136,7 @@ def submit_case(
     key_is_new: bool = False,
     person_key: str | None = None,
     now: datetime | None = None,
+    connection: sa.Connection | None = None,
 ) -> Submission:
     """Register validated answers as a case with the next reference in the member's series.
 
@@ -145,7 +148,15 @@ def submit_case(
     cases; files written for the answers are removed again whenever this raises, and
     when the transaction ends without a commit (uploads.store_for). `person_key` links the
     case to the person signed in with e-ID who sent it (identity/persons.py).
+
+    `connection`: the member's own transaction (scoping.member_transaction) to register in
+    instead of the session's, for a key that is new and answers whose files are stored
+    already (a web submission's draft); the case is then the connection's to commit.
     """
+    if connection is not None and not key_is_new:
+        raise ValueError("a submission in its own transaction needs a key that is new")
+    if connection is not None and any(isinstance(v, IncomingFile) for v in answers.values()):
+        raise ValueError("a submission in its own transaction takes files stored already")
     if tenant.status != "active":
         # Every caller checks first (resolve.py, the contact centre); this is the backstop.
         raise MemberClosed(tenant.slug)
@@ -161,6 +172,7 @@ def submit_case(
     register = functools.partial(
         _register,
         session,
+        connection,
         tenant,
         service,
         form,
@@ -191,6 +203,7 @@ def submit_case(
 
 def _register(
     session: orm.Session,
+    own_connection: sa.Connection | None,
     tenant: Tenant,
     service: TenantService,
     form: ServiceForm,
@@ -228,7 +241,7 @@ def _register(
         "message": "Ärendet har tagits emot och registrerats.",
         "visible_to_citizen": True,
     }
-    connection, bound = tenant_connection(session)
+    connection, bound = tenant_connection(own_connection or session)
     if bound != tenant.id:
         raise TenantNotBound(f"registering for tenant {tenant.id}, but tenant {bound} is bound")
     on_postgresql = connection.dialect.name == "postgresql"
@@ -267,28 +280,34 @@ def _register(
         event = {"tenant_id": tenant.id, "case_id": case_id, "status": status.RECEIVED}
         connection.execute(statements.insert_event(), {**event, **first_event, "created_at": now})
     values["id"] = case_id
+    # A case registered in its own transaction is not the session's to hand out.
+    in_session = session if own_connection is None else None
     submission = Submission(
-        True, values["status_token"], values["reference"], _session=session, _values=values
+        True, values["status_token"], values["reference"], _session=in_session, _values=values
     )
-    files = [(name, value) for name, value in stored.items() if isinstance(value, StoredFile)]
-    for name, value in files:
-        session.add(
-            Attachment(
-                tenant_id=tenant.id,
-                case_id=case_id,
-                field_name=name,
-                filename=value.filename,
-                storage_name=value.storage_name,
-                content_type=value.content_type,
-                size=value.size,
-                sha256=value.sha256,
-            )
-        )
+    files = [
+        {
+            "tenant_id": tenant.id,
+            "case_id": case_id,
+            "field_name": name,
+            "filename": value.filename,
+            "storage_name": value.storage_name,
+            "content_type": value.content_type,
+            "size": value.size,
+            "sha256": value.sha256,
+        }
+        for name, value in stored.items()
+        if isinstance(value, StoredFile)
+    ]
+    if files and own_connection is not None:
+        connection.execute(sa.insert(Attachment.__table__), files)
+    else:
+        session.add_all(Attachment(**values) for values in files)
     # The receipt is queued with its case (on PostgreSQL by the statement above): a replay
     # that loses a race rolls both back, so one case gets one receipt.
     if not on_postgresql:
         mails.case_received(session, tenant, submission.case, form.definition)
-    if files or not on_postgresql:
+    if (files and own_connection is None) or not on_postgresql:
         session.flush()  # here, so a refused row still removes the files (submit_case)
     return submission
 
@@ -430,12 +449,15 @@ def find_draft(session: orm.Session, draft_id: str | None, service_slug: str) ->
     return draft
 
 
-def claim_draft(session: orm.Session, draft_id: str | None, service: TenantService) -> tuple | None:
+def claim_draft(
+    session: orm.Session | sa.Connection, draft_id: str | None, service: TenantService
+) -> tuple | None:
     """Take a draft out of the drafts to submit it: one DELETE … RETURNING, so a second
     click on "Skicka" waits for this transaction and then finds nothing, and a refusal
     (the request rolls back) gives the draft back untouched. None if there is no current
     draft for this e-service's version. The row's columns by name (id, definition_id,
-    answers, completed_steps, expires_at)."""
+    answers, completed_steps, expires_at). `session` may be a member_transaction's
+    connection (scoping.py)."""
     if not draft_id:
         return None
     connection, tenant_id = tenant_connection(session)

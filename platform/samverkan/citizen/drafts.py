@@ -30,10 +30,14 @@ def current_draft(service: TenantService) -> Draft | None:
     return draft
 
 
-def claim_draft(service: TenantService):
+def claim_draft(service: TenantService, connection=None):
     """This browser's completed draft, taken out of the drafts for submitting
-    (operations.claim_draft): the request's rollback gives it back."""
-    return operations.claim_draft(db.session, remembered_draft_id(service.service_slug), service)
+    (operations.claim_draft), in the request's session or the member's own transaction
+    (`connection`): its rollback gives it back."""
+    draft_id = remembered_draft_id(service.service_slug)
+    return operations.claim_draft(
+        db.session if connection is None else connection, draft_id, service
+    )
 
 
 def draft_for_writing(service: TenantService) -> Draft:

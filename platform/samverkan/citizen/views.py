@@ -48,6 +48,7 @@ from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import draft_mails_limited, extracts_limited, limited
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import active_members
+from samverkan.tenancy.request_session import own_transaction
 from samverkan.tenancy.snapshot import remembered_member_will_do
 
 bp = Blueprint("citizen", __name__, template_folder="templates")
@@ -437,19 +438,28 @@ def submit(service: str):
     if gate := _sign_in_first(form, service):
         return gate
     person = signed_in_person()
+    # On PostgreSQL in the member's own transaction, not the session's (request_session.py).
+    with own_transaction(db.session, db.engine, g.tenant.id) as connection:
+        # Taken now and deleted with the case's commit; every refusal rolls it back.
+        draft = drafts.claim_draft(tenant_service, connection)
+        if draft is not None:
+            return _submit_draft(tenant_service, form, person, draft, connection)
+    # A second click after the first one went through: show the same receipt. Not to a
+    # browser that took the draft up from its resume link, though: another browser may
+    # have sent it, and the receipt's link is that case's private key.
     draft_id = drafts.remembered_draft_id(service)
-    # Taken now and deleted with the case's commit; every refusal below rolls it back.
-    draft = drafts.claim_draft(tenant_service)
-    if draft is None:
-        # A second click after the first one went through: show the same receipt. Not to a
-        # browser that took the draft up from its resume link, though: another browser may
-        # have sent it, and the receipt's link is that case's private key.
-        earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
-        if earlier and (
-            drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
-        ):
-            return redirect(url_for(".receipt", token=earlier.status_token), 303)
-        return redirect(url_for(".start", service=service), 303)
+    earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
+    if earlier and (
+        drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
+    ):
+        return redirect(url_for(".receipt", token=earlier.status_token), 303)
+    return redirect(url_for(".start", service=service), 303)
+
+
+def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
+    """The claimed draft registered as a case and committed, in the member's own
+    transaction (`connection`) or the session's (None); or the page that says why not."""
+    service = tenant_service.service_slug
     # What the e-ID fills in is its own, even in a draft saved under another sign-in.
     answers = {**form.from_json(draft.answers), **prefilled_answers(form, person)}
     unfinished = _first_unfinished(form, answers, draft.completed_steps)
@@ -479,6 +489,7 @@ def submit(service: str):
             idempotency_key=f"web:{draft.id}",
             key_is_new=True,  # the claimed draft is this key's only source
             person_key=person.person_key if person else None,  # in their Mina ärenden
+            connection=connection,
         )
     except ServiceClosed:
         # Closed, switched off or a new version seconds ago, after this worker last looked:
@@ -487,7 +498,7 @@ def submit(service: str):
         return redirect(url_for(".start", service=service), 303)
     token = submission.status_token  # the receipt needs no more of the case
     receipt_url = url_for(".receipt", token=token)
-    db.session.commit()
+    (db.session if connection is None else connection).commit()
     drafts.remember_receipt(token)
     return redirect(receipt_url, 303)
 

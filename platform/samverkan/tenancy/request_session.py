@@ -6,11 +6,19 @@ again at the end: a few per cent of such a page's time. The member is now bound 
 session is made; resolve.py only says which member that is.
 """
 
+import contextlib
+
+import sqlalchemy as sa
 from flask import g, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import orm
 
-from samverkan.tenancy.scoping import bind_tenant, bound_tenant_id
+from samverkan.tenancy.scoping import (
+    bind_tenant,
+    bound_tenant_id,
+    member_transaction,
+    transaction_with_connection,
+)
 
 _MEMBER_FOR_SESSION = "_samverkan_member_for_session"
 
@@ -39,3 +47,18 @@ def bound_member_id(scoped: orm.scoped_session) -> int | None:
     if scoped.registry.has():
         return bound_tenant_id(scoped())
     return g.get(_MEMBER_FOR_SESSION) if has_app_context() else None
+
+
+def own_transaction(
+    scoped: orm.scoped_session, engine: sa.Engine, tenant_id: int
+) -> contextlib.AbstractContextManager[sa.Connection | None]:
+    """The member's own transaction (scoping.member_transaction) for a request whose
+    writes are all Core statements: on PostgreSQL, while the request's session has not
+    begun one. Else (yields None) the session's: on SQLite a request that may write took
+    its write lock in the session's transaction already (resolve.py), and a session that
+    has begun keeps the request to one transaction."""
+    if engine.dialect.name != "postgresql":
+        return contextlib.nullcontext()
+    if scoped.registry.has() and transaction_with_connection(scoped()) is not None:
+        return contextlib.nullcontext()
+    return member_transaction(engine, tenant_id)

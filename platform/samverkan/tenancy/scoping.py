@@ -10,7 +10,9 @@ One more binding reads across members without it: a signed-in citizen's own case
 each limited to `person_key = <bound person>`; anything else still raises.
 """
 
+import contextlib
 import functools
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event, orm
@@ -24,6 +26,7 @@ PERSON_KEY = "samverkan.person_key"
 PERSON_TABLES = frozenset({"cases"})  # what a bound person may read without a member
 ALL_TENANTS = "samverkan_all_tenants"
 CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
+MEMBER_OPTION = "samverkan_member"  # the member a member_transaction's connection is for
 
 
 class TenantNotBound(RuntimeError):
@@ -61,16 +64,40 @@ def bind_person(session: orm.Session, person_key: str) -> None:
         _tell_database_person(session.connection(), person_key)
 
 
-def tenant_connection(session: orm.Session) -> tuple[sa.Connection, int]:
+def tenant_connection(session: orm.Session | sa.Connection) -> tuple[sa.Connection, int]:
     """The session's connection and its bound member, for the few statements written in
     Core (cases/statements.py), which must name `tenant_id` themselves: the criteria
-    below reach only the ORM. Refuses, as the criteria do, when no member is bound."""
+    below reach only the ORM. Refuses, as the criteria do, when no member is bound. Given
+    a member_transaction's connection instead: that connection and its member."""
+    if isinstance(session, sa.Connection):
+        tenant_id = session.get_execution_options().get(MEMBER_OPTION)
+        if tenant_id is None:
+            raise TenantNotBound("a member's statement ran on a connection for no member")
+        return session, tenant_id
     if isinstance(session, orm.scoped_session):
         session = session()
     tenant_id = bound_tenant_id(session)
     if tenant_id is None or session.info.get(ALL_TENANTS):
         raise TenantNotBound("a member's statement ran without a bound member")
     return session.connection(), tenant_id
+
+
+@contextlib.contextmanager
+def member_transaction(engine: sa.Engine, tenant_id: int) -> Iterator[sa.Connection]:
+    """A connection in a transaction of its own for one member on PostgreSQL, told the
+    member as each session's transaction is (after_begin), so row-level security holds;
+    for a request whose database work is all Core statements given this connection
+    (tenant_connection), with no ORM session: a web submission, where beginning and
+    closing the session's transaction (its unit of work, events and identity map) was
+    about 8 % of a worker's CPU (tests/bench/RESULTS.md). The caller commits; leaving the
+    block otherwise rolls back."""
+    if engine.dialect.name != "postgresql":
+        raise ValueError("a member's own transaction is for PostgreSQL, where RLS holds it")
+    with engine.connect() as connection:
+        connection.execution_options(**{MEMBER_OPTION: tenant_id})
+        connection.begin()
+        _tell_database(connection, tenant_id)
+        yield connection
 
 
 def transaction_with_connection(session: orm.Session):
