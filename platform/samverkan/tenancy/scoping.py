@@ -89,8 +89,8 @@ def member_transaction(engine: sa.Engine, tenant_id: int) -> Iterator[sa.Connect
     for a request whose database work is all Core statements given this connection
     (tenant_connection), with no ORM session: a web submission, where beginning and
     closing the session's transaction (its unit of work, events and identity map) was
-    about 8 % of a worker's CPU (tests/bench/RESULTS.md). The caller commits; leaving the
-    block otherwise rolls back."""
+    about 5 % of the request's CPU in-process (tests/bench/RESULTS.md). The caller
+    commits; leaving the block otherwise rolls back."""
     if engine.dialect.name != "postgresql":
         raise ValueError("a member's own transaction is for PostgreSQL, where RLS holds it")
     with engine.connect() as connection:
