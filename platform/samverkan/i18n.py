@@ -15,6 +15,7 @@ The API always answers in Swedish, its documented language.
 """
 
 import re
+from contextlib import AbstractContextManager, nullcontext
 from urllib.parse import urlsplit
 
 from flask import (
@@ -29,6 +30,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale, get_locale
 
 from samverkan.access import public
 from samverkan.extensions import babel
@@ -49,6 +51,15 @@ def chosen_language(current: Request | None = None) -> str | None:
     when the caller has it at hand)."""
     lang = (current or request).cookies.get(COOKIE)
     return lang if lang in LANGUAGES else None
+
+
+def in_language(lang: str) -> AbstractContextManager:
+    """Texts made in the block are in `lang` (Flask-Babel's force_locale). A request that
+    is in `lang` already needs no forcing: forcing would only drop its loaded translations
+    and load them again."""
+    if has_request_context() and str(get_locale()) == lang:
+        return nullcontext()
+    return force_locale(lang)
 
 
 def select_language() -> str:

@@ -8,11 +8,9 @@ reference and the private status link, since e-mail is not a secure channel.
 """
 
 import secrets
-from contextlib import nullcontext
 from datetime import datetime
 
 from flask import has_request_context
-from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import orm
 
@@ -20,7 +18,7 @@ from samverkan.accounts.models import Invitation
 from samverkan.cases.models import Case, CaseEvent
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
-from samverkan.i18n import DEFAULT_LANGUAGE, current_language
+from samverkan.i18n import DEFAULT_LANGUAGE, current_language, in_language
 from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
@@ -54,7 +52,7 @@ def _signature(tenant: Tenant) -> str:
 
 def _swedish_signature(tenant: Tenant) -> str:
     """Staff may read their pages in English; what they send a citizen is Swedish."""
-    with force_locale(DEFAULT_LANGUAGE):
+    with in_language(DEFAULT_LANGUAGE):
         return _signature(tenant)
 
 
@@ -101,9 +99,7 @@ def case_receipt(
         return None
     web = channel == "web" and has_request_context()
     lang = current_language() if web else DEFAULT_LANGUAGE
-    # Forcing a locale drops the request's loaded translations for the block; a web
-    # receipt is in the page's own language, so it needs no forcing.
-    with nullcontext() if web and str(get_locale()) == lang else force_locale(lang):
+    with in_language(lang):
         subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
             "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
@@ -149,7 +145,7 @@ def draft_link(
     from samverkan.templating import local_datetime
 
     lang = current_language() if has_request_context() else DEFAULT_LANGUAGE
-    with force_locale(lang):
+    with in_language(lang):
         service = localized(definition["title"], lang)
         subject = _("Din länk för att fortsätta med %(service)s", service=service.lower())
         body = _(
