@@ -241,7 +241,7 @@ def _register(
         "message": "Ärendet har tagits emot och registrerats.",
         "visible_to_citizen": True,
     }
-    connection, bound = tenant_connection(own_connection or session)
+    connection, bound = tenant_connection(session if own_connection is None else own_connection)
     if bound != tenant.id:
         raise TenantNotBound(f"registering for tenant {tenant.id}, but tenant {bound} is bound")
     on_postgresql = connection.dialect.name == "postgresql"
