@@ -301,7 +301,7 @@ def _register(
     ]
     if files and own_connection is not None:
         connection.execute(sa.insert(Attachment.__table__), files)
-    else:
+    elif files:  # asking the scoped session for nothing would still make one
         session.add_all(Attachment(**values) for values in files)
     # The receipt is queued with its case (on PostgreSQL by the statement above): a replay
     # that loses a race rolls both back, so one case gets one receipt.
