@@ -15,6 +15,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 LUA = BENCH_DIR / "requests.lua"
+# Sent by wrk with every request, and by run.py's sign-in: a staff session is bound to the
+# browser (the user agent) that signed in.
+USER_AGENT = "samverkan-bench/1 (wrk)"
 
 
 def ensure_wrk() -> str:
@@ -132,14 +135,18 @@ def run_wrk(
     connections: int = 16,
     seconds: float = 12,
     offset: int = 0,
+    expect: int | None = None,
 ) -> dict:
     """One wrk run (one thread: this machine has two cores, the server needs them), as the
-    figures its done() hook prints."""
+    figures its done() hook prints. With `expect`, every response of another status is an
+    error (wrk alone counts only 4xx and 5xx), and `unexpected` holds a few of them."""
     env = {
         **os.environ,
         "BENCH_REQUESTS": str(requests_file),
         "BENCH_METHOD": method,
         "BENCH_OFFSET": str(offset),
+        "BENCH_USER_AGENT": USER_AGENT,
+        "BENCH_EXPECT": str(expect or 0),
     }
     command = [
         wrk,
@@ -155,14 +162,19 @@ def run_wrk(
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"wrk failed:\n{done.stdout}{done.stderr}")
+    figures, unexpected = None, []
     for line in done.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             figures = json.loads(line.removeprefix("BENCH_JSON "))
-            break
-    else:
+        elif line.startswith("BENCH_UNEXPECTED "):
+            unexpected.append(line.removeprefix("BENCH_UNEXPECTED "))
+    if figures is None:
         raise RuntimeError(f"wrk printed no figures:\n{done.stdout}\n{done.stderr}")
     seconds_run = figures["duration_us"] / 1e6
-    errors = sum(figures[k] for k in figures if k.endswith("errors") or k == "timeouts")
+    counted = ("connect_errors", "read_errors", "write_errors", "timeouts")
+    if not expect:
+        counted += ("status_errors",)  # else each is among the unexpected already
+    errors = sum(figures[k] for k in counted) + len(unexpected)
     return {
         "requests": figures["requests"],
         "rps": figures["requests"] / seconds_run,
@@ -171,5 +183,7 @@ def run_wrk(
         "p99_ms": figures["p99_us"] / 1000,
         "max_ms": figures["max_us"] / 1000,
         "errors": errors,
+        "unexpected": len(unexpected),
+        "unexpected_examples": sorted(set(unexpected))[:3],
         "raw": figures,
     }

@@ -1,6 +1,11 @@
 -- wrk script (run with -t1): cycle through prepared requests, one per line of
 -- $BENCH_REQUESTS: path <TAB> cookie <TAB> body (urlencoded; empty for a GET).
 -- $BENCH_METHOD is GET or POST. A submission's line is used once while lines last.
+-- Every request carries $BENCH_USER_AGENT: a staff session is bound to the browser that
+-- signed in (Flask-Login's strong protection), and the bench signs in with the same one.
+-- A response whose status is not $BENCH_EXPECT prints a BENCH_UNEXPECTED line (load.py
+-- counts them as errors): wrk itself counts only 4xx and 5xx, so a page answered by a
+-- redirect to the sign-in page would otherwise be measured as if it were the page.
 local lines = {}
 for line in io.lines(os.getenv("BENCH_REQUESTS")) do
   local path, cookie, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
@@ -8,11 +13,13 @@ for line in io.lines(os.getenv("BENCH_REQUESTS")) do
 end
 local method = os.getenv("BENCH_METHOD") or "GET"
 local counter = tonumber(os.getenv("BENCH_OFFSET") or "0")
+local user_agent = os.getenv("BENCH_USER_AGENT")
+local expected = tonumber(os.getenv("BENCH_EXPECT") or "0")
 
 function request()
   local row = lines[counter % #lines + 1]
   counter = counter + 1
-  local headers = {}
+  local headers = { ["User-Agent"] = user_agent }
   if row[2] ~= "" then headers["Cookie"] = row[2] end
   local body = nil
   if method == "POST" then
@@ -20,6 +27,14 @@ function request()
     body = row[3]
   end
   return wrk.format(method, row[1], headers, body)
+end
+
+if expected > 0 then
+  function response(status, headers, body)
+    if status ~= expected then
+      io.write("BENCH_UNEXPECTED " .. status .. " " .. (headers["Location"] or "") .. "\n")
+    end
+  end
 end
 
 function done(summary, latency, requests)
