@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy as sa
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
+from flask import g
+from flask_babel import force_locale
 from test_accounts import create, sign_in
 from test_admin import ADMIN, post_form, profile_form
 from test_citizen_flow import post_step
@@ -352,3 +354,19 @@ def test_the_compiled_catalogue_is_as_new_as_its_source():
     compiled = CATALOGUE.with_suffix(".mo")
     assert compiled.exists(), "messages.mo is missing: `make install` compiles it"
     assert compiled.stat().st_mtime >= CATALOGUE.stat().st_mtime, "run `make install`"
+
+
+def test_a_templates_texts_follow_the_language_of_the_moment_and_escape_their_values(app):
+    """Templates translate with the catalogue looked up once per language (i18n.py), as
+    Jinja's own gettext would: a forced locale's block in its language and back after it,
+    the values escaped, "%%" written as "%"."""
+    page = app.jinja_env.from_string(
+        "{{ _('Inkorg') }}|{{ _('Ärenden hos %(name)s, nyast först', name=who) }}"
+        "|{% trans %}Inkorg{% endtrans %}|{{ gettext('100%% klart') }}"
+    )
+    with app.test_request_context("/arvika/"):
+        g.lang = "en"
+        assert page.render(who="<b>") == "Inbox|Cases at &lt;b&gt;, newest first|Inbox|100% klart"
+        with force_locale("sv"):
+            assert page.render(who="Eda").startswith("Inkorg|Ärenden hos Eda, nyast först|Inkorg")
+        assert page.render(who="Eda").startswith("Inbox|Cases at Eda")

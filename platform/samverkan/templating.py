@@ -73,9 +73,13 @@ def hub_slug() -> str | None:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["hub_slug"] = hub_slug
     app.jinja_env.filters["local_datetime"] = local_datetime
-    app.jinja_env.filters["t"] = lambda text: localized(text, current_language())
+    # Each takes the page's `lang` where a page has it (a row of a list: once per row
+    # instead of finding the request's language again for each).
+    app.jinja_env.filters["t"] = lambda text, lang=None: localized(text, lang or current_language())
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
-    app.jinja_env.globals["status_label"] = lambda status: status_label(status, current_language())
+    app.jinja_env.globals["status_label"] = lambda status, lang=None: status_label(
+        status, lang or current_language()
+    )
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_switch_url"] = switch_url
     app.jinja_env.globals["languages"] = LANGUAGES

@@ -1,6 +1,8 @@
 """Resolving the member a request is for: once, from the URL (or the host), never from a
 header or form field the client controls."""
 
+import functools
+
 import sqlalchemy as sa
 from flask import Flask, abort, current_app, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
@@ -32,13 +34,18 @@ def _pull_tenant_slug(endpoint, values) -> None:
 
 
 def _add_tenant_slug(endpoint, values) -> None:
+    if "tenant" in values:
+        return
     tenant = g.get("tenant")
-    if (
-        tenant is not None
-        and "tenant" not in values
-        and current_app.url_map.is_endpoint_expecting(endpoint, "tenant")
-    ):
+    if tenant is not None and _expects_tenant(current_app.url_map, endpoint):
         values["tenant"] = tenant.slug
+
+
+@functools.lru_cache(maxsize=1024)
+def _expects_tenant(url_map, endpoint: str) -> bool:
+    """Asked for every url_for of a member's page (a staff page makes a dozen): werkzeug
+    walks the endpoint's rules each time, and they do not change once the app is made."""
+    return url_map.is_endpoint_expecting(endpoint, "tenant")
 
 
 def _begin_transaction() -> None:
