@@ -1,11 +1,13 @@
 """Who is signed in: Flask-Login's loader, and the signed-in user's role at this member."""
 
+import sqlalchemy as sa
 from flask import Flask, g
 from flask_login import current_user
 
 from samverkan.accounts import session_clock
 from samverkan.accounts.models import Membership, User
 from samverkan.extensions import db, login_manager
+from samverkan.tenancy.request_session import bound_member_id
 
 
 def init_app(app: Flask) -> None:
@@ -21,10 +23,29 @@ def load_user(user_key: str) -> User | None:
     user_id, _, version = user_key.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
-    user = db.session.get(User, int(user_id))
+    tenant = g.get("tenant")
+    if tenant is not None and "membership" not in g and bound_member_id(db.session) == tenant.id:
+        # Every staff page asks for the role next (access.staff): both in one query.
+        user, membership = _user_with_membership(int(user_id), tenant.id)
+        if user is not None:
+            g.membership = membership
+    else:
+        user = db.session.get(User, int(user_id))
     if user is None or not user.active or user.session_version != int(version):
+        g.pop("membership", None)
         return None
     return user
+
+
+def _user_with_membership(user_id: int, tenant_id: int) -> tuple[User | None, Membership | None]:
+    row = db.session.execute(
+        sa.select(User, Membership)
+        .outerjoin(
+            Membership, sa.and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id)
+        )
+        .where(User.id == user_id)
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def current_membership() -> Membership | None:
