@@ -11,7 +11,10 @@ from api_support import FELANMALAN, WITH_REPLY, as_upload, tiny_png
 from conftest import count_all
 from test_accounts import create, sign_in
 
+from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
+from samverkan.extensions import db
+from samverkan.tenancy.models import Tenant
 
 ANONYMOUS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
 
@@ -401,3 +404,81 @@ def test_e_mailed_links_use_the_public_address_when_one_is_set(app, client, work
     assert len(bodies) == 2  # the receipt and the decision
     assert all("https://e-tjanster.example.se/arvika/arende/" in body for body in bodies)
     assert not any("localhost" in body for body in bodies)
+
+
+def test_the_inbox_names_each_cases_case_worker(app, client, worker, read_csrf):
+    mine = submit(client)["reference"]
+    nobodys = submit(client)["reference"]
+    page = worker.get(case_url(mine))
+    worker.post(
+        case_url(mine) + "/tilldela", data={"csrf_token": read_csrf(page.text), "assignee": "me"}
+    )
+    rows = dict(
+        re.findall(
+            r">([A-Z]{3}-\d{4}-\d{6})</a></td>\s*<td>[^<]*</td>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>",
+            worker.get("/arvika/staff/").text,
+        )
+    )
+    assert rows[mine] == "Anna Handläggare"
+    assert rows[nobodys] == "–"
+
+
+def test_the_inbox_reads_who_is_signed_in_and_their_role_in_one_statement(app, worker):
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert worker.get("/arvika/staff/").status_code == 200
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    about_the_user = [s for s in seen if "FROM users" in s or "memberships" in s]
+    assert len(about_the_user) == 1 and "memberships" in about_the_user[0]
+
+
+def service_options(html: str) -> set[str]:
+    select = re.search(r'<select[^>]*name="service".*?</select>', html, re.S).group(0)
+    return set(re.findall(r'<option value="([a-z]+)"', select))
+
+
+def test_the_inbox_offers_the_members_own_e_services_and_sees_a_new_one_at_once(
+    app, client, worker, read_csrf
+):
+    """The e-services to filter by are each member's own, kept by the worker (memo.py)
+    until a change to a member's e-services forgets them."""
+    assert "registerutdrag" in service_options(worker.get("/arvika/staff/").text)
+    assert create(app, "eva@eda.example", tenant="eda").exit_code == 0
+    eda = app.test_client()
+    assert sign_in(eda, read_csrf, "eva@eda.example", tenant="eda").status_code == 303
+    assert "registerutdrag" not in service_options(eda.get("/eda/staff/").text)
+    with app.app_context(), maintenance_session() as session:
+        eda_id = session.scalar(sa.select(Tenant.id).where(Tenant.slug == "eda"))
+        definition = session.scalar(
+            sa.select(TenantService.definition_id).where(
+                TenantService.service_slug == "registerutdrag"
+            )
+        )
+        session.add(
+            TenantService(
+                tenant_id=eda_id,
+                service_slug="registerutdrag",
+                definition_id=definition,
+                enabled=False,
+            )
+        )
+        session.commit()
+    try:
+        assert "registerutdrag" in service_options(eda.get("/eda/staff/").text)
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.delete(TenantService).where(
+                    TenantService.tenant_id == eda_id,
+                    TenantService.service_slug == "registerutdrag",
+                )
+            )
+            session.commit()

@@ -15,13 +15,18 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import orm
 
+from samverkan.accounts.models import User
 from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import definition_titles
 from samverkan.clock import SWEDEN
+from samverkan.memo import Memo
+from samverkan.tenancy.request_session import bound_member_id
+from samverkan.tenancy.scoping import bound_tenant_id
 
+_service_choices = Memo("PUBLIC_PAGE_CACHE_SECONDS")
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 EXPORT_LIMIT = 50_000
@@ -120,32 +125,42 @@ def filtered(filters: dict, user_id: int | None = None) -> sa.Select:
 
 @dataclass
 class Page:
-    cases: list[Case]
+    cases: list  # Case objects (inbox_page) or the inbox's rows (inbox_listing)
     next_cursor: str | None
     filters: dict = field(default_factory=dict)
 
 
-def inbox_page(
-    session: orm.Session,
-    filters: dict,
-    user_id: int | None = None,
-    *,
-    with_definitions: bool = True,
-) -> Page:
-    """A page of the member's cases. Without definitions, rows carry only definition_id
-    (the inbox shows titles from catalogue.queries.definition_titles)."""
-    query = filtered(filters, user_id)
+def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) -> Page:
+    """A page of the member's cases, each with its definition (the API, the export)."""
+    # Each row names one of a few definitions: fetch those once, not a copy of the whole
+    # definition (kilobytes of JSON to decode) joined onto every row.
+    query = filtered(filters, user_id).options(orm.selectinload(Case.definition))
+    return _page(session.scalars, query, filters)
+
+
+# What the inbox shows of a case: no answers, no definition beyond its id (the titles come
+# from catalogue.queries.definition_titles), the assignee's name joined in.
+_LISTED = (Case.id, Case.reference, Case.definition_id, Case.status, Case.submitted_at)
+
+
+def inbox_listing(session: orm.Session, filters: dict, user_id: int | None = None) -> Page:
+    """A page of the inbox: rows of the columns it shows (id, reference, definition_id,
+    status, submitted_at, assignee: the assigned case worker's name or None). Building
+    ORM objects, and loading each assignee, was most of the page's reading."""
+    query = (
+        filtered(filters, user_id)
+        .with_only_columns(*_LISTED, User.name.label("assignee"), maintain_column_froms=True)
+        .outerjoin(User, User.id == Case.assigned_to_id)
+    )
+    return _page(session.execute, query, filters)
+
+
+def _page(run, query: sa.Select, filters: dict) -> Page:
     if filters.get("cursor"):
         at, case_id = filters["cursor"]
         query = query.where(sa.tuple_(Case.submitted_at, Case.id) < sa.tuple_(at, case_id))
     limit = filters.get("limit") or PAGE_SIZE
-    # Each row names one of a few definitions: fetch those once, not a copy of the whole
-    # definition (kilobytes of JSON to decode) joined onto every row.
-    if with_definitions:
-        query = query.options(orm.selectinload(Case.definition))
-    else:  # the list shows neither the answers nor more of the definition than its title
-        query = query.options(orm.lazyload(Case.definition), orm.defer(Case.answers))
-    rows = session.scalars(query.limit(limit + 1)).all()
+    rows = run(query.limit(limit + 1)).all()
     more = len(rows) > limit
     cases = list(rows[:limit])
     return Page(cases, encode_cursor(cases[-1]) if more else None, filters)
@@ -185,10 +200,28 @@ def find_by_reference(
 
 def service_choices(session: orm.Session) -> list[tuple[str, str]]:
     """(slug, title) of every e-service the member has had, switched on or not: cases of a
-    service switched off are still in the inbox."""
-    services = session.execute(
-        sa.select(TenantService.service_slug, TenantService.definition_id)
-    ).all()
-    titles = definition_titles(session, [definition_id for _, definition_id in services])
-    choices = [(slug, localized(titles[definition_id], "sv")) for slug, definition_id in services]
-    return sorted(choices, key=lambda choice: choice[1])
+    service switched off are still in the inbox. The worker keeps them for a while (a
+    change to a member's e-services forgets them, memo.py): every inbox page shows them."""
+    member_id = (
+        bound_member_id(session)
+        if isinstance(session, orm.scoped_session)
+        else bound_tenant_id(session)
+    )
+    choices = _service_choices.get(member_id) if member_id is not None else None
+    if choices is None:
+        services = session.execute(
+            sa.select(TenantService.service_slug, TenantService.definition_id)
+        ).all()
+        titles = definition_titles(session, [definition_id for _, definition_id in services])
+        choices = tuple(
+            sorted(
+                (
+                    (slug, localized(titles[definition_id], "sv"))
+                    for slug, definition_id in services
+                ),
+                key=lambda choice: choice[1],
+            )
+        )
+        if member_id is not None:
+            _service_choices.put(member_id, choices)
+    return list(choices)

@@ -65,11 +65,7 @@ def _chosen_filters() -> dict[str, str]:
 @staff()
 def inbox():
     filters, errors = _filters_or_errors()
-    page = (
-        queries.inbox_page(db.session, filters, current_user.id, with_definitions=False)
-        if not errors
-        else None
-    )
+    page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
     chosen = _chosen_filters()
     return render_template(
         "casework/inbox.html",
