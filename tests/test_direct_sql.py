@@ -149,3 +149,58 @@ def test_a_lost_connection_throws_away_the_ones_the_pool_held_before_it(app):
                 direct_sql.begin_with_setting(failing, "app.tenant_id", 1)
         with engine.connect() as after:
             assert after.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() not in (kept, lost)
+
+
+def _prepared_names(driver) -> set[str]:
+    """The statements prepared on this backend, asked outside psycopg (whose rollback of
+    the question would deallocate them), with no transaction open."""
+    assert driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    result = driver.pgconn.exec_(b"SELECT name FROM pg_prepared_statements")
+    return {result.get_value(row, 0).decode() for row in range(result.ntuples)}
+
+
+def test_a_rollback_that_keeps_the_drivers_prepared_statements(app):
+    """psycopg's own rollback deallocates every prepared statement; the one a request ends
+    with keeps them, and psycopg goes on using them."""
+    with app.app_context(), db.engine.connect() as connection:
+        driver = connection.connection.driver_connection
+        driver.execute("SELECT 1 AS kept", prepare=True)
+        direct_sql.rollback_keeping_prepared(connection)
+        prepared = _prepared_names(driver)
+        assert prepared  # the statement above, by psycopg's name for it
+        driver.execute("SELECT 1 AS kept", prepare=True)  # a transaction, open
+        direct_sql.rollback_keeping_prepared(connection)
+        assert driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        assert _prepared_names(driver) == prepared
+        assert driver.execute("SELECT 1 AS kept", prepare=True).fetchone() == (1,)
+        # Nothing open: nothing sent (a failing command would raise).
+        direct_sql.rollback_keeping_prepared(connection)
+        # For contrast, the driver's own rollback of a transaction.
+        driver.execute("SELECT 1 AS kept", prepare=True)
+        driver.rollback()
+        assert _prepared_names(driver) == set()
+
+
+def test_a_rollback_on_a_lost_connection_is_sqlalchemys_error_and_throws_it_away(app):
+    with app.app_context(), db.engine.connect() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with maintenance_session() as owner:
+            owner.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        with pytest.raises(sa.exc.OperationalError) as raised:
+            direct_sql.rollback_keeping_prepared(connection)
+        assert raised.value.connection_invalidated and connection.invalidated
+
+
+def test_a_request_that_only_reads_leaves_the_statements_prepared(app):
+    """A request that only read ends its transaction keeping what the driver prepared
+    (errors.py ends every request's session so), so a worker's busiest statements are
+    planned once, not on every page."""
+    with app.test_request_context("/arvika/"):
+        bind_tenant(db.session, member_id("arvika"))
+        for _ in range(6):  # psycopg prepares a statement on its fifth use
+            db.session.execute(sa.text("SELECT count(*) FROM tenant_services")).scalar_one()
+        driver = db.session.connection().connection.driver_connection
+        assert driver.pgconn.transaction_status == pq.TransactionStatus.INTRANS
+    # The request's teardown has run: the transaction ended, the statement still prepared.
+    assert driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+    assert _prepared_names(driver)

@@ -76,16 +76,40 @@ def begin_with_setting(connection: sa.Connection, name: str, value: int) -> bool
     if driver.pgconn.transaction_status != pq.TransactionStatus.IDLE:
         return False
     command = f"BEGIN; SELECT set_config('{name}', '{int(value)}', true)"
+    _exec_on_libpq(connection, command, pq.ExecStatus.TUPLES_OK)
+    return True
+
+
+def rollback_keeping_prepared(connection: sa.Connection) -> None:
+    """End the connection's transaction with a ROLLBACK sent on the libpq connection, so
+    psycopg keeps the statements it has prepared; SQLAlchemy's own rollback afterwards
+    finds no transaction and sends nothing. psycopg's rollback deallocates every prepared
+    statement (DEALLOCATE ALL, a round trip of its own) and restarts its counts, in case
+    the transaction dropped or altered what they name; a request's transaction never does
+    (no DDL runs in a request), and every request that only reads ends with a rollback,
+    so a worker's statements were parsed and planned afresh on nearly every request.
+    Nothing is sent when no transaction is open."""
+    driver = connection.connection.driver_connection
+    if driver.pgconn.transaction_status in (
+        pq.TransactionStatus.INTRANS,
+        pq.TransactionStatus.INERROR,
+    ):
+        _exec_on_libpq(connection, "ROLLBACK", pq.ExecStatus.COMMAND_OK)
+
+
+def _exec_on_libpq(connection: sa.Connection, command: str, expected) -> None:
+    """`command` (nothing from outside in it) on the libpq connection; a failure raised
+    as psycopg's own error would be, then handled as SQLAlchemy handles it."""
+    driver = connection.connection.driver_connection
     try:
         result = driver.pgconn.exec_(command.encode())
-        if result.status != pq.ExecStatus.TUPLES_OK:
+        if result.status != expected:
             if driver.pgconn.status == pq.ConnStatus.BAD:  # lost: as psycopg's own say it
                 message = result.error_message.decode(driver.info.encoding, "replace")
                 raise errors.OperationalError(message.strip() or "the connection is lost")
             raise errors.error_from_result(result, encoding=driver.info.encoding)
     except connection.dialect.loaded_dbapi.Error as error:
         _raise_as_sqlalchemy(connection, error, command, {}, None)
-    return True
 
 
 def _raise_as_sqlalchemy(connection, error, sql: str, params: dict, cursor) -> NoReturn:

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 
 from samverkan.extensions import db
 from samverkan.i18n import DEFAULT_LANGUAGE, chosen_language
+from samverkan.tenancy.request_session import end_keeping_prepared_statements
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def _end_database_session(exc: BaseException | None) -> None:
     the rollback then fails, and would otherwise escape as a bare 500 from gunicorn after
     the answer was made. The dead connection is thrown away, not pooled."""
     try:
+        end_keeping_prepared_statements(db.session)
         db.session.remove()
     except sa.exc.DBAPIError as error:
         logger.warning("database connection lost at the end of a request: %s", error.orig)

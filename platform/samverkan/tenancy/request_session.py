@@ -13,6 +13,7 @@ from flask import g, has_app_context
 from flask_sqlalchemy.session import Session
 from sqlalchemy import orm
 
+from samverkan import direct_sql
 from samverkan.tenancy.scoping import (
     bind_tenant,
     bound_tenant_id,
@@ -62,3 +63,18 @@ def own_transaction(
     if scoped.registry.has() and transaction_with_connection(scoped()) is not None:
         return contextlib.nullcontext()
     return member_transaction(engine, tenant_id)
+
+
+def end_keeping_prepared_statements(scoped: orm.scoped_session) -> None:
+    """At the end of a request on PostgreSQL: roll back the session's open transaction so
+    that the driver keeps its prepared statements (direct_sql.rollback_keeping_prepared);
+    the session is then closed as usual. Not with a savepoint open, which SQLAlchemy
+    would then roll back on a connection with no transaction."""
+    if not scoped.registry.has():
+        return
+    session = scoped()
+    if transaction_with_connection(session) is None or session.get_nested_transaction():
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        direct_sql.rollback_keeping_prepared(connection)

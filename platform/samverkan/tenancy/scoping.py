@@ -98,6 +98,8 @@ def member_transaction(engine: sa.Engine, tenant_id: int) -> Iterator[sa.Connect
         connection.begin()
         _tell_database(connection, tenant_id)
         yield connection
+        # Left without a commit (nothing to submit): ended as a request's session is.
+        direct_sql.rollback_keeping_prepared(connection)
 
 
 def transaction_with_connection(session: orm.Session):
