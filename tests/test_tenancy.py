@@ -199,3 +199,22 @@ def test_a_connection_given_for_no_member_is_refused_as_an_unbound_session_is(ap
                 member_transaction(db.engine, member),
             ):
                 pass
+
+
+def test_a_statement_made_once_is_scoped_to_whichever_member_is_bound_each_time(app):
+    """A module's constant statement comes back on every request, and the criteria kept
+    with it (scoping.py) are kept per member: each run sees only the bound member's rows,
+    and with no member bound it is refused as any query is."""
+    services = sa.select(TenantService.service_slug).order_by(TenantService.service_slug)
+    seen = {}
+    with app.app_context():
+        for member in ("arvika", "eda", "arvika", "eda"):
+            bind_tenant(db.session, tenant_id(member))
+            seen.setdefault(member, []).append(db.session.scalars(services).all())
+            db.session.rollback()
+        db.session.remove()
+        with pytest.raises(TenantNotBound):
+            db.session.scalars(services).all()
+        db.session.rollback()
+    assert seen["arvika"][0] == seen["arvika"][1] and "registerutdrag" in seen["arvika"][0]
+    assert seen["eda"][0] == seen["eda"][1] and "registerutdrag" not in seen["eda"][0]

@@ -1,5 +1,7 @@
 """Who is signed in: Flask-Login's loader, and the signed-in user's role at this member."""
 
+import functools
+
 import sqlalchemy as sa
 from flask import Flask, g
 from flask_login import current_user
@@ -39,13 +41,25 @@ def load_user(user_key: str) -> User | None:
 
 def _user_with_membership(user_id: int, tenant_id: int) -> tuple[User | None, Membership | None]:
     row = db.session.execute(
-        sa.select(User, Membership)
-        .outerjoin(
-            Membership, sa.and_(Membership.user_id == User.id, Membership.tenant_id == tenant_id)
-        )
-        .where(User.id == user_id)
+        _user_with_membership_statement(), {"user_id": user_id, "tenant_id": tenant_id}
     ).one_or_none()
     return (row[0], row[1]) if row is not None else (None, None)
+
+
+@functools.cache
+def _user_with_membership_statement() -> sa.Select:
+    """Made once: every staff page runs it (its criteria kept with it, scoping.py)."""
+    return (
+        sa.select(User, Membership)
+        .outerjoin(
+            Membership,
+            sa.and_(
+                Membership.user_id == User.id,
+                Membership.tenant_id == sa.bindparam("tenant_id", type_=sa.Integer),
+            ),
+        )
+        .where(User.id == sa.bindparam("user_id", type_=sa.Integer))
+    )
 
 
 def current_membership() -> Membership | None:

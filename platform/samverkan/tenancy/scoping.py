@@ -193,7 +193,11 @@ def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
         return
     if state.is_column_load:
         return
-    touched, covered = _tenant_tables(state)
+    statement = state.statement
+    walked = _walked.get(statement)
+    if walked is None:
+        walked = _remember(_walked, statement, tuple(map(frozenset, _tenant_tables(state))))
+    touched, covered = walked
     if not touched:
         return
     tenant_id = bound_tenant_id(state.session)
@@ -207,13 +211,33 @@ def _add_tenant_criteria(state: orm.ORMExecuteState) -> None:
         # A tenant table named as a bare Table: the criteria cannot reach it, so refuse.
         names = ", ".join(sorted(t.name for t in touched - covered))
         raise TenantNotBound(f"query {names} through the ORM entity so the member is applied")
-    state.statement = state.statement.options(
-        orm.with_loader_criteria(
-            TenantScoped,
-            lambda cls: cls.tenant_id == tenant_id,
-            include_aliases=True,
+    scoped = _scoped.get((statement, tenant_id))
+    if scoped is None:
+        scoped = statement.options(
+            orm.with_loader_criteria(
+                TenantScoped,
+                lambda cls: cls.tenant_id == tenant_id,
+                include_aliases=True,
+            )
         )
-    )
+        _remember(_scoped, (statement, tenant_id), scoped)
+    state.statement = scoped
+
+
+# A statement made once (a module's constant) comes back on every request: the tables it
+# touches, and the statement with a member's criteria (whose cache key SQLAlchemy then
+# computes once), are kept for it, keyed by the statement object itself. A statement made
+# anew for each request only passes through; the memory is emptied when full.
+_MEMORY = 512
+_walked: dict = {}
+_scoped: dict = {}
+
+
+def _remember(memory: dict, key, value):
+    if len(memory) >= _MEMORY:
+        memory.clear()
+    memory[key] = value
+    return value
 
 
 def _limit_to_person(state: orm.ORMExecuteState, touched: set, covered: set, person_key) -> None:
