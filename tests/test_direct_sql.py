@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from psycopg import pq
 
 from samverkan import direct_sql
+from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
@@ -204,3 +205,21 @@ def test_a_request_that_only_reads_leaves_the_statements_prepared(app):
     # The request's teardown has run: the transaction ended, the statement still prepared.
     assert driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
     assert _prepared_names(driver)
+
+
+def test_a_request_whose_flush_failed_still_ends_cleanly(app):
+    """A failed flush leaves the session's transaction to be rolled back by the session's
+    own close (asking it for its connection would raise PendingRollbackError): the
+    request's end neither raises nor leaves the connection in a transaction."""
+    with app.test_request_context("/arvika/"):
+        bind_tenant(db.session, member_id("arvika"))
+        driver = db.session.connection().connection.driver_connection
+        offered = sa.select(TenantService.definition_id).filter_by(service_slug="synpunkter")
+        definition_id = db.session.scalar(offered)
+        # The member offers it already: the second row breaks the primary key.
+        db.session.add(
+            TenantService(service_slug="synpunkter", definition_id=definition_id, enabled=True)
+        )
+        with pytest.raises(sa.exc.IntegrityError):
+            db.session.flush()
+    assert driver.pgconn.transaction_status == pq.TransactionStatus.IDLE

@@ -73,8 +73,9 @@ def end_keeping_prepared_statements(scoped: orm.scoped_session) -> None:
     if not scoped.registry.has():
         return
     session = scoped()
-    if transaction_with_connection(session) is None or session.get_nested_transaction():
-        return
+    root = transaction_with_connection(session)
+    if root is None or not root.is_active or session.get_nested_transaction():
+        return  # a failed statement's transaction: the session's own close ends it
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and not connection.invalidated:
         direct_sql.rollback_keeping_prepared(connection)
