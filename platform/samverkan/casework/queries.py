@@ -250,7 +250,11 @@ def find_by_reference(
     the whole database for a writing request)."""
     if not reference or len(reference) > 20:
         return None
-    query = sa.select(Case).where(Case.reference == reference)
+    # Not its definition's content (kilobytes of JSON to decode): the case page takes it
+    # from the worker's memory (catalogue.queries.definition_content); others load it.
+    query = (
+        sa.select(Case).where(Case.reference == reference).options(orm.lazyload(Case.definition))
+    )
     if for_update:
         query = query.with_for_update(of=Case)
     return session.scalar(query)

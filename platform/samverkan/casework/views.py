@@ -29,7 +29,7 @@ from samverkan.casework.export import csv_rows
 from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema, errors_of
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
-from samverkan.catalogue.queries import definition_titles
+from samverkan.catalogue.queries import definition_content, definition_titles
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
@@ -120,16 +120,21 @@ def _case_or_404(reference: str, *, for_update: bool = False) -> Case:
 @staff()
 def case(reference: str):
     found = _case_or_404(reference)
+    # Made before the commit, which would expire the case and have the page load it and
+    # its relations all over again; the page goes out only once the view is logged.
+    page = _render_case(found, {}, {})
     record(db.session, "case.viewed", "case", found.reference)
     db.session.commit()
-    return _render_case(found, {}, {})
+    return page
 
 
 def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
-    form = ServiceForm(found.definition.content, {})
+    definition = definition_content(db.session, found.definition_id)
+    form = ServiceForm(definition, {})
     return render_template(
         "casework/case.html",
         case=found,
+        definition=definition,
         summary=form.summary(form.from_json(found.answers)),
         attachments={a.field_name: a for a in found.attachments},
         colleagues=operations.colleagues(db.session),

@@ -74,6 +74,23 @@ def definition_titles(session, definition_ids) -> dict[int, dict]:
     return {i: _titles[i] for i in wanted if i in _titles}
 
 
+_contents: dict[int, dict] = {}
+
+
+def definition_content(session, definition_id: int) -> dict:
+    """A definition's content (its title, steps and fields), kept by the worker like its
+    title: a published definition never changes. Read-only: it is shared."""
+    content = _contents.get(definition_id)
+    if content is None:
+        content = session.scalar(
+            sa.select(ServiceDefinition.content).where(ServiceDefinition.id == definition_id)
+        )
+        if content is None:
+            raise LookupError(f"no definition {definition_id}")
+        _contents[definition_id] = content
+    return content
+
+
 _forms = Memo("KEYED_CACHE_SECONDS")
 
 
