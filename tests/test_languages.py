@@ -291,6 +291,9 @@ def test_staff_who_chose_english_sign_in_and_work_in_english(app, client, read_c
     inbox = client.get("/arvika/staff/")
     assert html_lang(inbox) == "en"
     assert "<h1>Inbox</h1>" in inbox.text and "Sign out" in inbox.text
+    # The filters' choices too: statuses and e-services by their English names.
+    assert ">In progress</option>" in inbox.text and ">Under handläggning<" not in inbox.text
+    assert ">Comments and complaints</option>" in inbox.text
     signed_out = client.post("/arvika/staff/logga-ut", data={"csrf_token": read_csrf(inbox.text)})
     assert html_lang(client.get(signed_out.headers["Location"])) == "en"  # still chosen
 

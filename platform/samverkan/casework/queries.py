@@ -260,8 +260,8 @@ def find_by_reference(
     return session.scalar(query)
 
 
-def service_choices(session: orm.Session) -> list[tuple[str, str]]:
-    """(slug, title) of every e-service the member has had, switched on or not: cases of a
+def service_choices(session: orm.Session, lang: str = "sv") -> list[tuple[str, str]]:
+    """(slug, title in `lang`) of every e-service the member has had, switched on or not: cases of a
     service switched off are still in the inbox. The worker keeps them for a while (a
     change to a member's e-services forgets them, memo.py): every inbox page shows them."""
     member_id = (
@@ -269,7 +269,8 @@ def service_choices(session: orm.Session) -> list[tuple[str, str]]:
         if isinstance(session, orm.scoped_session)
         else bound_tenant_id(session)
     )
-    choices = _service_choices.get(member_id) if member_id is not None else None
+    key = (member_id, lang)
+    choices = _service_choices.get(key) if member_id is not None else None
     if choices is None:
         services = session.execute(
             sa.select(TenantService.service_slug, TenantService.definition_id)
@@ -278,12 +279,12 @@ def service_choices(session: orm.Session) -> list[tuple[str, str]]:
         choices = tuple(
             sorted(
                 (
-                    (slug, localized(titles[definition_id], "sv"))
+                    (slug, localized(titles[definition_id], lang))
                     for slug, definition_id in services
                 ),
                 key=lambda choice: choice[1],
             )
         )
         if member_id is not None:
-            _service_choices.put(member_id, choices)
+            _service_choices.put(key, choices)
     return list(choices)

@@ -33,6 +33,7 @@ from samverkan.catalogue.queries import definition_content, definition_titles
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
+from samverkan.i18n import current_language
 from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
@@ -67,14 +68,15 @@ def inbox():
     filters, errors = _filters_or_errors()
     page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
     chosen = _chosen_filters()
+    lang = current_language()  # the filters' choices in the page's language
     return render_template(
         "casework/inbox.html",
         page=page,
         titles=definition_titles(db.session, {c.definition_id for c in page.cases} if page else ()),
         errors=errors,
         chosen=chosen,
-        statuses=[(s, status.label(s)) for s in status.ALL],
-        services=queries.service_choices(db.session),
+        statuses=[(s, status.label(s, lang)) for s in status.ALL],
+        services=queries.service_choices(db.session, lang),
     ), (422 if errors else 200)
 
 
@@ -138,7 +140,9 @@ def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
         summary=form.summary(form.from_json(found.answers)),
         attachments={a.field_name: a for a in found.attachments},
         colleagues=operations.colleagues(db.session),
-        next_statuses=[(s, status.label(s)) for s in status.allowed_next(found.status)],
+        next_statuses=[
+            (s, status.label(s, current_language())) for s in status.allowed_next(found.status)
+        ],
         citizen_email=operations.mails.citizen_address(found),
         errors=errors,
         entered=entered,
