@@ -261,9 +261,10 @@ def find_by_reference(
 
 
 def service_choices(session: orm.Session, lang: str = "sv") -> list[tuple[str, str]]:
-    """(slug, title in `lang`) of every e-service the member has had, switched on or not: cases of a
-    service switched off are still in the inbox. The worker keeps them for a while (a
-    change to a member's e-services forgets them, memo.py): every inbox page shows them."""
+    """(slug, title in `lang`) of every e-service the member has had, switched on or not:
+    cases of a service switched off are still in the inbox. The worker keeps them for a
+    while (a change to a member's e-services forgets them, memo.py): every inbox page
+    shows them."""
     member_id = (
         bound_member_id(session)
         if isinstance(session, orm.scoped_session)
