@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from api_support import FELANMALAN, WITH_REPLY, as_upload, tiny_png
 from conftest import count_all
 from test_accounts import create, sign_in
+from test_public_cache import statements
 
 from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
-from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
 
 ANONYMOUS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
@@ -424,18 +424,8 @@ def test_the_inbox_names_each_cases_case_worker(app, client, worker, read_csrf):
 
 
 def test_the_inbox_reads_who_is_signed_in_and_their_role_in_one_statement(app, worker):
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with statements(app) as seen:
         assert worker.get("/arvika/staff/").status_code == 200
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     about_the_user = [s for s in seen if "FROM users" in s or "memberships" in s]
     assert len(about_the_user) == 1 and "memberships" in about_the_user[0]
 

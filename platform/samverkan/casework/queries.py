@@ -134,28 +134,31 @@ def _matching(filters: dict, user_id: int | None) -> tuple[tuple[str, ...], dict
     return tuple(shape), values
 
 
+_CASES = Case.__table__
+# Each condition a filter (or the cursor) makes, with bind parameters named as _matching's.
+_CONDITIONS = {
+    "status": lambda: _CASES.c.status == sa.bindparam("status"),
+    "service": lambda: _CASES.c.service_slug == sa.bindparam("service"),
+    "submitted_from": lambda: _CASES.c.submitted_at >= sa.bindparam("submitted_from"),
+    "submitted_to": lambda: _CASES.c.submitted_at < sa.bindparam("submitted_before"),
+    "mine": lambda: _CASES.c.assigned_to_id == sa.bindparam("assignee"),
+    "unassigned": lambda: _CASES.c.assigned_to_id.is_(None),
+    # The keyset: strictly older than the last case of the page before.
+    "cursor": lambda: (
+        sa.tuple_(_CASES.c.submitted_at, _CASES.c.id)
+        < sa.tuple_(
+            sa.bindparam("cursor_at", type_=_CASES.c.submitted_at.type),
+            sa.bindparam("cursor_id", type_=sa.Integer),
+        )
+    ),
+}
+
+
 def _conditions(shape: tuple[str, ...]) -> list:
-    cases = Case.__table__
-    made = {
-        "status": lambda: cases.c.status == sa.bindparam("status"),
-        "service": lambda: cases.c.service_slug == sa.bindparam("service"),
-        "submitted_from": lambda: cases.c.submitted_at >= sa.bindparam("submitted_from"),
-        "submitted_to": lambda: cases.c.submitted_at < sa.bindparam("submitted_before"),
-        "mine": lambda: cases.c.assigned_to_id == sa.bindparam("assignee"),
-        "unassigned": lambda: cases.c.assigned_to_id.is_(None),
-        # The keyset: strictly older than the last case of the page before.
-        "cursor": lambda: (
-            sa.tuple_(cases.c.submitted_at, cases.c.id)
-            < sa.tuple_(
-                sa.bindparam("cursor_at", type_=cases.c.submitted_at.type),
-                sa.bindparam("cursor_id", type_=sa.Integer),
-            )
-        ),
-    }
-    return [made[name]() for name in shape]
+    return [_CONDITIONS[name]() for name in shape]
 
 
-_NEWEST_FIRST = (Case.__table__.c.submitted_at.desc(), Case.__table__.c.id.desc())
+_NEWEST_FIRST = (_CASES.c.submitted_at.desc(), _CASES.c.id.desc())
 
 
 def filtered(filters: dict, user_id: int | None = None) -> sa.Select:
@@ -201,7 +204,7 @@ def inbox_listing(session: orm.Session, filters: dict, user_id: int | None = Non
 
 @functools.cache
 def _listing(shape: tuple[str, ...]) -> sa.Select:
-    cases, users = Case.__table__, User.__table__
+    cases, users = _CASES, User.__table__
     return (
         sa.select(
             cases.c.id,
