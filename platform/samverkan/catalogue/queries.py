@@ -54,41 +54,37 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
     return service
 
 
-# Published definitions never change (a change is a new version), so their titles can be
-# kept for the life of the worker instead of decoding a definition's JSON per page.
-_titles: dict[int, dict] = {}
+# Published definitions never change (a change is a new version), so their content can be
+# kept for the life of the worker instead of decoding a definition's JSON per page. Shared
+# between requests: read-only.
+_contents: dict[int, dict] = {}
 
 
-def definition_titles(session, definition_ids) -> dict[int, dict]:
-    """{definition id: its title in every language} for the given ids."""
+def _definition_contents(session, definition_ids) -> dict[int, dict]:
+    """{definition id: its content} for those of the given ids that exist."""
     wanted = set(definition_ids)
-    missing = wanted - _titles.keys()
+    missing = wanted - _contents.keys()
     if missing:
         rows = session.execute(
             sa.select(ServiceDefinition.id, ServiceDefinition.content).where(
                 ServiceDefinition.id.in_(missing)
             )
         )
-        for definition_id, content in rows:
-            _titles[definition_id] = content["title"]
-    return {i: _titles[i] for i in wanted if i in _titles}
+        _contents.update((definition_id, content) for definition_id, content in rows)
+    return {i: _contents[i] for i in wanted if i in _contents}
 
 
-_contents: dict[int, dict] = {}
+def definition_titles(session, definition_ids) -> dict[int, dict]:
+    """{definition id: its title in every language} for the given ids."""
+    return {i: c["title"] for i, c in _definition_contents(session, definition_ids).items()}
 
 
 def definition_content(session, definition_id: int) -> dict:
-    """A definition's content (its title, steps and fields), kept by the worker like its
-    title: a published definition never changes. Read-only: it is shared."""
-    content = _contents.get(definition_id)
-    if content is None:
-        content = session.scalar(
-            sa.select(ServiceDefinition.content).where(ServiceDefinition.id == definition_id)
-        )
-        if content is None:
-            raise LookupError(f"no definition {definition_id}")
-        _contents[definition_id] = content
-    return content
+    """A definition's content (its title, steps and fields)."""
+    found = _definition_contents(session, (definition_id,))
+    if definition_id not in found:
+        raise LookupError(f"no definition {definition_id}")
+    return found[definition_id]
 
 
 _forms = Memo("KEYED_CACHE_SECONDS")
