@@ -6,7 +6,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from samverkan import database_roles, memo, observability, routing, signing
+from samverkan import database_roles, memo, observability, routing, signing, urls
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -30,6 +30,39 @@ def content_security_policy(e_id_issuer: str) -> str:
 
 class SamverkanFlask(Flask):
     json_provider_class = SafeJSONProvider
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.link_memory = urls.LinkMemory(self)
+
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values,
+    ) -> str:
+        """Flask's, with a request's relative links remembered (urls.py)."""
+        if _anchor is None and _method is None and _scheme is None and not _external:
+            memory = self.link_memory
+            key = memory.key(endpoint, values)
+            if key is not None:
+                try:
+                    return memory.links[key]
+                except KeyError:
+                    return memory.remember(key, super().url_for(endpoint, **values))
+        return super().url_for(
+            endpoint,
+            _anchor=_anchor,
+            _method=_method,
+            _scheme=_scheme,
+            _external=_external,
+            **values,
+        )
 
     def ensure_sync(self, func):
         """Flask asks inspect whether each hook and view is a coroutine, about twenty times a

@@ -1,0 +1,64 @@
+"""Building a page's links, remembered per worker.
+
+A staff page makes a dozen links and a list one per row: each url_for injects the
+member's slug and has werkzeug build the path again, 15–20 µs on a slow core. The path
+depends only on what the key holds: the endpoint, its values (with their types: 1 and
+True hash alike but are written differently), the member whose slug is filled in, and
+the request's script root and host. Only relative links inside a request are kept; an
+external one, or a look-up whose values cannot be a key, is built as usual.
+"""
+
+from flask import Flask
+from flask.globals import _cv_app, _cv_request
+
+MEMORY_SIZE = 4096  # links; a case page's link per case, so bounded and simply cleared
+
+
+class LinkMemory:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.links: dict = {}
+        self._safe: bool | None = None
+
+    def safe(self) -> bool:
+        """True while the only URL default is the member's slug (resolve.py): a link then
+        depends on nothing outside the key. Another default added later turns this off
+        instead of serving stale links."""
+        if self._safe is None:
+            from samverkan.tenancy.resolve import _add_tenant_slug
+
+            functions = self.app.url_default_functions
+            self._safe = list(functions) == [None] and functions[None] == [_add_tenant_slug]
+        return self._safe
+
+    def key(self, endpoint: str, values: dict):
+        """The key of a relative link in this request, or None when it cannot be kept."""
+        request_context = _cv_request.get(None)
+        if request_context is None or not self.safe():
+            return None
+        adapter = request_context.url_adapter
+        if adapter is None:
+            return None
+        if endpoint[:1] == ".":  # relative to the blueprint: the request's says which
+            endpoint = (request_context.request.blueprint, endpoint)
+        tenant = _cv_app.get().g.get("tenant")  # not through the proxy: once per link
+        try:
+            parts = tuple((name, type(value), value) for name, value in values.items())
+            key = (
+                endpoint,
+                parts,
+                tenant.slug if tenant is not None else None,
+                adapter.script_name,
+                adapter.server_name,
+                adapter.subdomain,
+            )
+            hash(key)
+        except TypeError:  # a list of values, say
+            return None
+        return key
+
+    def remember(self, key, link: str) -> str:
+        if len(self.links) >= MEMORY_SIZE:
+            self.links.clear()
+        self.links[key] = link
+        return link

@@ -1,0 +1,99 @@
+"""Links remembered per worker (urls.py) are the links Flask builds, in every request."""
+
+import pytest
+from flask import Flask, url_for
+
+LINKS = [
+    ("casework.inbox", {}),
+    ("casework.inbox", {"status": "received", "assigned": "me"}),
+    ("casework.inbox", {"assigned": "me", "status": "received"}),  # another order
+    ("casework.case", {"reference": "KIL-2026-000001"}),
+    ("casework.case", {"reference": ""}),
+    ("citizen.home", {}),
+    ("citizen.index", {}),
+    ("static", {"filename": "samverkan.css"}),
+    ("citizen.accessibility_statement", {"tenant": "eda"}),  # another member, named
+    ("casework.inbox", {"page": 1}),
+    ("casework.inbox", {"page": True}),  # equal to 1 as a key, written otherwise
+]
+
+
+def _flask_link(app, endpoint, **values):
+    """Flask's own url_for, without the memory."""
+    return Flask.url_for(app, endpoint, **values)
+
+
+@pytest.mark.parametrize("member", ["kil", "eda"])
+def test_remembered_links_are_the_links_flask_builds(app, member):
+    app.link_memory.links.clear()
+    with app.test_request_context(f"/{member}/staff/"):
+        app.preprocess_request()
+        for endpoint, values in LINKS:
+            expected = _flask_link(app, endpoint, **values)
+            assert url_for(endpoint, **values) == expected  # built
+            assert url_for(endpoint, **values) == expected  # remembered
+    assert app.link_memory.links  # the memory was used, not only passed through
+
+
+def test_a_link_remembered_for_one_member_is_not_another_members(app):
+    app.link_memory.links.clear()
+    with app.test_request_context("/kil/staff/"):
+        app.preprocess_request()
+        assert url_for("casework.inbox") == "/kil/staff/"
+    with app.test_request_context("/eda/staff/"):
+        app.preprocess_request()
+        assert url_for("casework.inbox") == "/eda/staff/"
+    with app.test_request_context("/"):
+        app.preprocess_request()
+        assert url_for("citizen.index") == "/"
+
+
+def test_the_script_root_is_part_of_the_key(app):
+    app.link_memory.links.clear()
+    with app.test_request_context("/kil/staff/"):
+        app.preprocess_request()
+        assert url_for("casework.inbox") == "/kil/staff/"
+    with app.test_request_context("/kil/staff/", base_url="http://localhost/e-tjanster/"):
+        app.preprocess_request()
+        assert url_for("casework.inbox") == "/e-tjanster/kil/staff/"
+
+
+def test_blueprint_relative_links_follow_the_request(app):
+    app.link_memory.links.clear()
+    with app.test_request_context("/kil/staff/"):
+        app.preprocess_request()
+        assert url_for(".inbox") == "/kil/staff/"
+    with app.test_request_context("/kil/"):
+        app.preprocess_request()
+        assert url_for(".home") == "/kil/"
+
+
+def test_external_anchored_and_unhashable_links_are_built_as_flask_builds_them(app):
+    app.link_memory.links.clear()
+    with app.test_request_context("/kil/staff/"):
+        app.preprocess_request()
+        assert url_for("casework.inbox", _external=True) == "http://localhost/kil/staff/"
+        assert url_for("casework.inbox", _anchor="arenden") == "/kil/staff/#arenden"
+        assert url_for("casework.inbox", status=["received", "closed"]) == (
+            "/kil/staff/?status=received&status=closed"
+        )
+    assert app.link_memory.links == {}
+
+
+def test_links_are_not_remembered_once_another_url_default_is_added(app):
+    def add_theme(endpoint, values):
+        if endpoint == "citizen.home":
+            values.setdefault("tema", "mork")
+
+    memory = app.link_memory
+    memory.links.clear()
+    app.url_default_functions[None].append(add_theme)
+    memory._safe = None
+    try:
+        with app.test_request_context("/kil/"):
+            app.preprocess_request()
+            assert url_for("citizen.home") == "/kil/?tema=mork"
+        assert memory.links == {}
+    finally:
+        app.url_default_functions[None].remove(add_theme)
+        memory._safe = None
