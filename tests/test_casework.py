@@ -435,6 +435,40 @@ def service_options(html: str) -> set[str]:
     return set(re.findall(r'<option value="([a-z]+)"', select))
 
 
+def selected_options(html: str) -> dict[str, list[str]]:
+    """Each filter's chosen value(s), by the select's name."""
+    return {
+        name: re.findall(r'<option value="([^"]*)" selected>', body)
+        for name, body in re.findall(r'<select[^>]*name="([a-z]+)"[^>]*>(.*?)</select>', html, re.S)
+    }
+
+
+def test_the_inbox_filters_show_what_was_chosen_and_only_that(worker):
+    assert selected_options(worker.get("/arvika/staff/").text) == {
+        "status": [],
+        "service": [],
+        "assigned": [],
+    }
+    chosen = worker.get("/arvika/staff/?status=waiting_for_citizen&service=felanmalan").text
+    assert selected_options(chosen) == {
+        "status": ["waiting_for_citizen"],
+        "service": ["felanmalan"],
+        "assigned": [],
+    }
+    # Back to none chosen: the worker's memory of the choices holds no selection.
+    assert selected_options(worker.get("/arvika/staff/").text)["status"] == []
+
+
+def test_select_options_escape_values_and_texts():
+    from samverkan.templating import select_options
+
+    made = select_options((('a"b', "<i>x</i>"), ("c", "Ärende & co")), "c")
+    assert str(made) == (
+        '<option value="a&#34;b">&lt;i&gt;x&lt;/i&gt;</option>'
+        '<option value="c" selected>Ärende &amp; co</option>'
+    )
+
+
 def test_the_inbox_offers_the_members_own_e_services_and_sees_a_new_one_at_once(
     app, client, worker, read_csrf
 ):

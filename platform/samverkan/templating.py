@@ -6,6 +6,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from babel.dates import format_datetime
 from flask import Flask, current_app, g
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from samverkan import memo
@@ -48,6 +49,21 @@ def _formatted(value: datetime, lang: str) -> str:
     return format_datetime(value, pattern, tzinfo=SWEDEN, locale=lang)
 
 
+def select_options(choices, selected: str | None = None) -> Markup:
+    """A select's options, (value, text) each as plain text, the one equal to `selected`
+    marked: a list page's filters show the same few dozen on every visit."""
+    return _options(tuple(choices), selected or "")
+
+
+@functools.lru_cache(maxsize=256)
+def _options(choices: tuple[tuple[str, str], ...], selected: str) -> Markup:
+    option = Markup('<option value="{}"{}>{}</option>')
+    marked = Markup(" selected")
+    return Markup("").join(
+        option.format(value, marked if value == selected else "", text) for value, text in choices
+    )
+
+
 _hub = memo.Memo("TENANT_CACHE_SECONDS")
 
 
@@ -86,6 +102,7 @@ def init_app(app: Flask) -> None:
     # The same on every page (public pages are cached and shared): a link, not who is in.
     app.jinja_env.globals["citizen_sign_in"] = bool(app.config["CITIZEN_OIDC_ISSUER"])
     app.jinja_env.globals["file_accept"] = accept_attribute
+    app.jinja_env.globals["select_options"] = select_options
 
     @app.context_processor
     def _globals():

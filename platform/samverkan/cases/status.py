@@ -1,5 +1,7 @@
 """The workflow a case moves through, with the words a citizen reads."""
 
+import functools
+
 RECEIVED = "received"
 IN_PROGRESS = "in_progress"
 WAITING = "waiting_for_citizen"
@@ -17,6 +19,12 @@ LABELS = {
 
 def label(status: str, lang: str = "sv") -> str:
     return LABELS.get(status, {}).get(lang, status)
+
+
+@functools.cache
+def choices(lang: str = "sv") -> tuple[tuple[str, str], ...]:
+    """(status, label in `lang`) of every status, in their order: a filter's choices."""
+    return tuple((status, label(status, lang)) for status in ALL)
 
 
 # Where a case may go from each status. Closed is final: retention counts from closing.

@@ -263,7 +263,7 @@ def find_by_reference(
     return session.scalar(query)
 
 
-def service_choices(session: orm.Session, lang: str = "sv") -> list[tuple[str, str]]:
+def service_choices(session: orm.Session, lang: str = "sv") -> tuple[tuple[str, str], ...]:
     """(slug, title in `lang`) of every e-service the member has had, switched on or not:
     cases of a service switched off are still in the inbox. The worker keeps them for a
     while (a change to a member's e-services forgets them, memo.py): every inbox page
@@ -291,4 +291,4 @@ def service_choices(session: orm.Session, lang: str = "sv") -> list[tuple[str, s
         )
         if member_id is not None:
             _service_choices.put(key, choices)
-    return list(choices)
+    return choices

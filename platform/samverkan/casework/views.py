@@ -29,11 +29,13 @@ from samverkan.casework.export import csv_rows
 from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema, errors_of
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.fields import localized
 from samverkan.catalogue.queries import definition_content, definition_titles
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.templating import local_datetime
 from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
@@ -67,17 +69,33 @@ def _chosen_filters() -> dict[str, str]:
 def inbox():
     filters, errors = _filters_or_errors()
     page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
-    chosen = _chosen_filters()
-    lang = current_language()  # the filters' choices in the page's language
+    lang = current_language()  # the filters' choices and the rows in the page's language
     return render_template(
         "casework/inbox.html",
         page=page,
-        titles=definition_titles(db.session, {c.definition_id for c in page.cases} if page else ()),
+        rows=_inbox_rows(page.cases, lang) if page else (),
         errors=errors,
-        chosen=chosen,
-        statuses=[(s, status.label(s, lang)) for s in status.ALL],
+        chosen=_chosen_filters(),
+        statuses=status.choices(lang),
         services=queries.service_choices(db.session, lang),
     ), (422 if errors else 200)
+
+
+def _inbox_rows(cases: list, lang: str) -> list[tuple[str, str, str, str, str]]:
+    """What each row of the inbox shows, as text in `lang`: reference, e-service, status,
+    case worker, when it came in. Made here in one pass rather than by a filter and a
+    function call per cell: a row cost the template about 19 µs, and a page has 25."""
+    titles = definition_titles(db.session, {case.definition_id for case in cases})
+    return [
+        (
+            case.reference,
+            localized(titles[case.definition_id], lang),
+            status.label(case.status, lang),
+            case.assignee or "–",
+            local_datetime(case.submitted_at, lang),
+        )
+        for case in cases
+    ]
 
 
 @bp.get("/<slug:tenant>/staff/export.csv")
