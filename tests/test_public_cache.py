@@ -13,7 +13,7 @@ from test_accounts import create, sign_in
 from test_admin import ADMIN, post_form, profile_form
 from test_citizen_flow import fill_synpunkter
 
-from samverkan import memo
+from samverkan import direct_sql, memo
 from samverkan.cases.models import Case
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
@@ -24,18 +24,26 @@ from samverkan.tenancy.request_session import RequestSession
 
 @contextmanager
 def statements(app):
-    """The SQL the app sends while the block runs."""
+    """The SQL the app sends while the block runs: through SQLAlchemy, and on PostgreSQL's
+    driver cursor too (direct_sql.py), which SQLAlchemy's events do not see."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
         seen.append(statement)
 
+    def direct(connection, statement, params):
+        seen.append(direct_sql._sql(statement, connection.dialect)[0])
+        return run_directly(connection, statement, params)
+
     with app.app_context():
         engine = db.engine
+    run_directly = direct_sql.execute
     sa.event.listen(engine, "before_cursor_execute", record)
+    direct_sql.execute = direct
     try:
         yield seen
     finally:
+        direct_sql.execute = run_directly
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
