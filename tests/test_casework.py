@@ -9,11 +9,15 @@ import pytest
 import sqlalchemy as sa
 from api_support import FELANMALAN, WITH_REPLY, as_upload, tiny_png
 from conftest import count_all
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
 from test_accounts import create, sign_in
 from test_public_cache import statements
 
 from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
+from samverkan.templating import html_text
 from samverkan.tenancy.models import Tenant
 
 ANONYMOUS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
@@ -423,11 +427,52 @@ def test_the_inbox_names_each_cases_case_worker(app, client, worker, read_csrf):
     assert rows[nobodys] == "–"
 
 
+def test_the_inbox_rows_escape_what_people_and_members_typed(app, client, worker, read_csrf):
+    """The rows are escaped in the view, not by the template's autoescape."""
+    reference = submit(client)["reference"]
+    page = worker.get(case_url(reference))
+    worker.post(
+        case_url(reference) + "/tilldela",
+        data={"csrf_token": read_csrf(page.text), "assignee": "me"},
+    )
+    hostile = "<script>alert('x')</script> & \"Bo\""
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text("UPDATE users SET name = :name WHERE email = 'anna@arvika.example'"),
+            {"name": hostile},
+        )
+        session.commit()
+    inbox = worker.get("/arvika/staff/").text
+    assert "<script>alert" not in inbox
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &#34;Bo&#34;" in inbox
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_html_text_writes_what_autoescape_writes(text):
+    assert html_text(text) == str(escape(text))
+
+
 def test_the_inbox_reads_who_is_signed_in_and_their_role_in_one_statement(app, worker):
     with statements(app) as seen:
         assert worker.get("/arvika/staff/").status_code == 200
     about_the_user = [s for s in seen if "FROM users" in s or "memberships" in s]
     assert len(about_the_user) == 1 and "memberships" in about_the_user[0]
+
+
+def current_in_staff_menu(html: str) -> list[str]:
+    nav = re.search(r'<nav class="staff-nav".*?</nav>', html, re.S).group(0)
+    return re.findall(r'aria-current="page">([^<]+)<', nav)
+
+
+def test_the_staff_menu_marks_the_section_of_the_page(client, worker):
+    reference = submit(client)["reference"]
+    assert current_in_staff_menu(worker.get("/arvika/staff/").text) == ["Inkorg"]
+    assert current_in_staff_menu(worker.get(case_url(reference)).text) == ["Inkorg"]
+    keys = worker.get("/arvika/staff/api-nycklar").text
+    assert current_in_staff_menu(keys) == ["API-nycklar"]
+    two_factor = worker.get("/arvika/staff/tvastegsverifiering").text
+    assert current_in_staff_menu(two_factor) == ["Tvåstegsverifiering"]
 
 
 def service_options(html: str) -> set[str]:

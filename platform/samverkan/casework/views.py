@@ -35,7 +35,7 @@ from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
-from samverkan.templating import local_datetime
+from samverkan.templating import html_text, local_datetime
 from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
@@ -74,6 +74,7 @@ def inbox():
         "casework/inbox.html",
         page=page,
         rows=_inbox_rows(page.cases, lang) if page else (),
+        case_link=html_text(url_for(".case", reference="")),  # a row's link: this + reference
         errors=errors,
         chosen=_chosen_filters(),
         statuses=status.choices(lang),
@@ -82,17 +83,18 @@ def inbox():
 
 
 def _inbox_rows(cases: list, lang: str) -> list[tuple[str, str, str, str, str]]:
-    """What each row of the inbox shows, as text in `lang`: reference, e-service, status,
-    case worker, when it came in. Made here in one pass rather than by a filter and a
-    function call per cell: a row cost the template about 19 µs, and a page has 25."""
+    """What each row of the inbox shows, as text in `lang`, escaped for HTML here (the
+    template writes the rows as they are): reference, e-service, status, case worker, when
+    it came in. One pass here instead of a filter, a function call and an autoescaped
+    value per cell: a row cost the template about 19 µs, and a page has 25."""
     titles = definition_titles(db.session, {case.definition_id for case in cases})
     return [
         (
-            case.reference,
-            localized(titles[case.definition_id], lang),
-            status.label(case.status, lang),
-            case.assignee or "–",
-            local_datetime(case.submitted_at, lang),
+            html_text(case.reference),
+            html_text(localized(titles[case.definition_id], lang)),
+            html_text(status.label(case.status, lang)),
+            html_text(case.assignee or "–"),
+            html_text(local_datetime(case.submitted_at, lang)),
         )
         for case in cases
     ]
