@@ -101,7 +101,14 @@ _FILTERS = InboxFilterSchema()  # made once: a schema's making costs more than i
 def load_filters(args) -> dict:
     """The filters from a query string, empty fields dropped; raises ValidationError."""
     present = {name: value for name, value in args.items() if value not in ("", None)}
+    if not present:  # the inbox as it opens: the schema's defaults, loaded once
+        return dict(_no_filters())
     return _FILTERS.load(present, unknown="exclude")
+
+
+@functools.cache
+def _no_filters() -> dict:
+    return _FILTERS.load({})
 
 
 def _start_of(day: date) -> datetime:
