@@ -214,3 +214,36 @@ def test_turning_it_on_ends_the_other_sessions_signed_in_with_the_password_alone
     turn_on_second_factor(client, read_csrf)
     assert client.get("/arvika/staff/").status_code == 200  # the one that turned it on
     assert other.get("/arvika/staff/").status_code == 302
+
+
+def test_who_is_signed_in_is_read_once_and_cannot_be_changed_through(app, client, read_csrf, anna):
+    """A staff page's current_user is a plain value (accounts/session.py): changing the
+    account goes through the account itself, so a change through it fails loudly instead
+    of being lost."""
+    import dataclasses
+
+    from flask import request_finished
+    from flask_login import current_user
+
+    from samverkan.accounts.session import SignedInUser, account_of
+
+    assert sign_in(client, read_csrf, anna).status_code == 303
+    seen = {}
+
+    def keep(sender, response, **extra):
+        seen["user"] = current_user._get_current_object()
+        seen["account"] = account_of(current_user)
+
+    with request_finished.connected_to(keep, app):
+        assert client.get("/arvika/staff/").status_code == 200
+    user, account = seen["user"], seen["account"]
+    assert isinstance(user, SignedInUser) and isinstance(account, User)
+    assert (user.id, user.email, user.name, user.get_id()) == (
+        account.id,
+        account.email,
+        account.name,
+        account.get_id(),
+    )
+    assert user == account  # Flask-Login's equality: the same id and session version
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        user.session_version += 1

@@ -78,10 +78,10 @@ def _pending_user():
     pending = session.get(PENDING)
     if not pending or time.time() - pending.get("at", 0) > PENDING_SECONDS:
         return None, None
-    user = account_session.load_user(pending["user"])
+    user = account_session.load_user(pending["user"])  # still active, same session version
     if user is None or not user.totp_secret:
         return None, None
-    return user, pending
+    return account_session.account_of(user), pending  # its last code step is written
 
 
 def _pending_key() -> str:
@@ -115,16 +115,17 @@ def two_factor_settings():
     errors = {}
     if request.method == "POST":
         action = request.form.get("action")
+        account = account_session.account_of(current_user)
         try:
-            if action == "enable" and not current_user.totp_secret:
+            if action == "enable" and not account.totp_secret:
                 totp.enable(
                     db.session,
-                    current_user,
+                    account,
                     session.get("totp_setup", ""),
                     request.form.get("code", ""),
                 )
-            elif action == "disable" and current_user.totp_secret:
-                totp.disable(db.session, current_user, request.form.get("code", ""))
+            elif action == "disable" and account.totp_secret:
+                totp.disable(db.session, account, request.form.get("code", ""))
             else:
                 return redirect(url_for(".two_factor_settings"), 303)
         except totp.CodeError as exc:
@@ -132,9 +133,9 @@ def two_factor_settings():
             errors = {"code": [str(exc)]}
         else:
             # Sessions signed in with the password alone end; this one carries on.
-            operations.end_all_sessions(current_user)
+            operations.end_all_sessions(account)
             db.session.commit()
-            login_user(current_user)
+            login_user(account)
             session.pop("totp_setup", None)
             return redirect(url_for(".two_factor_settings", klart=action), 303)
     setup = None
@@ -161,7 +162,7 @@ def _safe_next(target: str | None, role: str | None = None) -> str:
 @bp.post("/<slug:tenant>/staff/logga-ut")
 @staff()
 def logout():
-    operations.end_all_sessions(current_user)
+    operations.end_all_sessions(account_session.account_of(current_user))
     db.session.commit()
     logout_user()
     session.clear()
