@@ -165,18 +165,26 @@ def init_app(app: Flask) -> None:
 _TRANSLATIONS = "_samverkan_translations"
 
 
+def active_locale():
+    """The locale texts are in now (Flask-Babel's get_locale, force_locale honoured), read
+    where Flask-Babel keeps it for the app context (g._flask_babel) instead of through
+    get_locale, which goes through the `g` proxy three times: about 5 µs a call on a slow
+    core, and templates ask for every text. The first call of a request has Flask-Babel
+    choose it."""
+    app_context = _cv_app.get(None)
+    if app_context is None:
+        return get_locale()
+    return getattr(app_context.g.get("_flask_babel"), "babel_locale", None) or get_locale()
+
+
 def _translations():
     """The catalogue of the language texts are in now: Flask-Babel's, looked up again only
-    when the locale is another (force_locale gives a new one for its block).
-
-    The locale is read where Flask-Babel keeps it for the app context (g._flask_babel),
-    not through its get_locale: that goes through the `g` proxy three times, about 5 µs a
-    text on a slow core. The first text of a request has Flask-Babel choose it."""
+    when the locale is another (force_locale gives a new one for its block)."""
     app_context = _cv_app.get(None)
     if app_context is None:
         return get_translations()
     state = app_context.g
-    locale = getattr(state.get("_flask_babel"), "babel_locale", None) or get_locale()
+    locale = active_locale()
     cached = state.get(_TRANSLATIONS)
     if cached is None or cached[0] is not locale:
         cached = (locale, get_translations())

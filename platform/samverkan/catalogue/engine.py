@@ -9,12 +9,12 @@ dropped, so a citizen who changes their mind never leaves stale answers behind.
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 
 from samverkan.catalogue import scanning
 from samverkan.catalogue.fields import FIELD_TYPES, TRUTHY, localized
+from samverkan.i18n import active_locale
 
 UNKNOWN_FIELD = "Okänt fält: det finns inte i den här e-tjänsten."
 
@@ -151,7 +151,7 @@ class ServiceForm:
         once per set of fields: a form is shared by a worker's requests (form_for), and a
         schema keeps no state between loads. Its messages are in the language of the
         request that built it, so that language is part of the key."""
-        key = (tuple(spec["name"] for spec in specs), unknown, str(get_locale()))
+        key = (tuple(spec["name"] for spec in specs), unknown, active_locale())
         schema = self._schemas.get(key)
         if schema is None:
             declared = {
