@@ -97,3 +97,30 @@ def test_links_are_not_remembered_once_another_url_default_is_added(app):
     finally:
         app.url_default_functions[None].remove(add_theme)
         memory._safe = None
+
+
+def test_links_with_a_private_token_are_not_kept(app):
+    app.link_memory.links.clear()
+    with app.test_request_context("/kil/"):
+        app.preprocess_request()
+        token = "A" * 43
+        assert url_for("citizen.receipt", token=token) == f"/kil/arende/{token}/kvitto"
+        back = f"/kil/arende/{token}"
+        assert url_for("i18n.switch", lang="en", next=back).endswith(f"?next={back}")
+    assert app.link_memory.links == {}
+
+
+def test_the_least_recently_used_link_is_forgotten_first(app, monkeypatch):
+    from samverkan import urls
+
+    monkeypatch.setattr(urls, "MEMORY_SIZE", 3)
+    memory = app.link_memory
+    memory.links.clear()
+    with app.test_request_context("/kil/staff/"):
+        app.preprocess_request()
+        for reference in ("KIL-2026-000001", "KIL-2026-000002", "KIL-2026-000003"):
+            url_for("casework.case", reference=reference)
+        url_for("casework.case", reference="KIL-2026-000001")  # used again: kept
+        url_for("casework.case", reference="KIL-2026-000004")  # the oldest unused goes
+    kept = {dict((name, value) for name, _, value in key[1])["reference"] for key in memory.links}
+    assert kept == {"KIL-2026-000001", "KIL-2026-000003", "KIL-2026-000004"}

@@ -51,10 +51,10 @@ class SamverkanFlask(Flask):
             memory = self.link_memory
             key = memory.key(endpoint, values)
             if key is not None:
-                try:
-                    return memory.links[key]
-                except KeyError:
-                    return memory.remember(key, super().url_for(endpoint, **values))
+                link = memory.get(key)
+                if link is None:
+                    link = memory.remember(key, super().url_for(endpoint, **values))
+                return link
         return super().url_for(
             endpoint,
             _anchor=_anchor,

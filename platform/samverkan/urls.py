@@ -5,19 +5,24 @@ member's slug and has werkzeug build the path again, 15–20 µs on a slow core.
 depends only on what the key holds: the endpoint, its values (with their types: 1 and
 True hash alike but are written differently), the member whose slug is filled in, and
 the request's script root and host. Only relative links inside a request are kept; an
-external one, or a look-up whose values cannot be a key, is built as usual.
+external one, a look-up whose values cannot be a key, and a link that may carry a private
+token (a receipt's or status page's own, or one back to such a page: `next`) are built as
+usual: such links are one of a kind, and private tokens are not to be kept.
 """
+
+from collections import OrderedDict
 
 from flask import Flask
 from flask.globals import _cv_app, _cv_request
 
-MEMORY_SIZE = 4096  # links; a case page's link per case, so bounded and simply cleared
+MEMORY_SIZE = 4096  # links, the least recently used forgotten first
+_PRIVATE = frozenset({"token", "next"})  # values that are, or may hold, a private token
 
 
 class LinkMemory:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.links: dict = {}
+        self.links: OrderedDict = OrderedDict()
         self._safe: bool | None = None
 
     def safe(self) -> bool:
@@ -34,7 +39,7 @@ class LinkMemory:
     def key(self, endpoint: str, values: dict):
         """The key of a relative link in this request, or None when it cannot be kept."""
         request_context = _cv_request.get(None)
-        if request_context is None or not self.safe():
+        if request_context is None or not self.safe() or not _PRIVATE.isdisjoint(values):
             return None
         adapter = request_context.url_adapter
         if adapter is None:
@@ -57,8 +62,14 @@ class LinkMemory:
             return None
         return key
 
+    def get(self, key) -> str | None:
+        link = self.links.get(key)
+        if link is not None:
+            self.links.move_to_end(key)
+        return link
+
     def remember(self, key, link: str) -> str:
-        if len(self.links) >= MEMORY_SIZE:
-            self.links.clear()
         self.links[key] = link
+        if len(self.links) > MEMORY_SIZE:
+            self.links.popitem(last=False)
         return link
