@@ -1,5 +1,7 @@
 """Links remembered per worker (urls.py) are the links Flask builds, in every request."""
 
+from contextlib import contextmanager
+
 import pytest
 from flask import Flask, url_for
 
@@ -23,11 +25,22 @@ def _flask_link(app, endpoint, **values):
     return Flask.url_for(app, endpoint, **values)
 
 
+@pytest.fixture(autouse=True)
+def _empty_memory(app):
+    app.link_memory.links.clear()
+
+
+@contextmanager
+def request_to(app, path, **options):
+    """A request to `path`, its member resolved and its language chosen."""
+    with app.test_request_context(path, **options):
+        app.preprocess_request()
+        yield
+
+
 @pytest.mark.parametrize("member", ["kil", "eda"])
 def test_remembered_links_are_the_links_flask_builds(app, member):
-    app.link_memory.links.clear()
-    with app.test_request_context(f"/{member}/staff/"):
-        app.preprocess_request()
+    with request_to(app, f"/{member}/staff/"):
         for endpoint, values in LINKS:
             expected = _flask_link(app, endpoint, **values)
             assert url_for(endpoint, **values) == expected  # built
@@ -36,42 +49,30 @@ def test_remembered_links_are_the_links_flask_builds(app, member):
 
 
 def test_a_link_remembered_for_one_member_is_not_another_members(app):
-    app.link_memory.links.clear()
-    with app.test_request_context("/kil/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/"):
         assert url_for("casework.inbox") == "/kil/staff/"
-    with app.test_request_context("/eda/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/eda/staff/"):
         assert url_for("casework.inbox") == "/eda/staff/"
-    with app.test_request_context("/"):
-        app.preprocess_request()
+    with request_to(app, "/"):
         assert url_for("citizen.index") == "/"
 
 
 def test_the_script_root_is_part_of_the_key(app):
-    app.link_memory.links.clear()
-    with app.test_request_context("/kil/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/"):
         assert url_for("casework.inbox") == "/kil/staff/"
-    with app.test_request_context("/kil/staff/", base_url="http://localhost/e-tjanster/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/", base_url="http://localhost/e-tjanster/"):
         assert url_for("casework.inbox") == "/e-tjanster/kil/staff/"
 
 
 def test_blueprint_relative_links_follow_the_request(app):
-    app.link_memory.links.clear()
-    with app.test_request_context("/kil/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/"):
         assert url_for(".inbox") == "/kil/staff/"
-    with app.test_request_context("/kil/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/"):
         assert url_for(".home") == "/kil/"
 
 
 def test_external_anchored_and_unhashable_links_are_built_as_flask_builds_them(app):
-    app.link_memory.links.clear()
-    with app.test_request_context("/kil/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/"):
         assert url_for("casework.inbox", _external=True) == "http://localhost/kil/staff/"
         assert url_for("casework.inbox", _anchor="arenden") == "/kil/staff/#arenden"
         assert url_for("casework.inbox", status=["received", "closed"]) == (
@@ -86,12 +87,10 @@ def test_links_are_not_remembered_once_another_url_default_is_added(app):
             values.setdefault("tema", "mork")
 
     memory = app.link_memory
-    memory.links.clear()
     app.url_default_functions[None].append(add_theme)
     memory._safe = None
     try:
-        with app.test_request_context("/kil/"):
-            app.preprocess_request()
+        with request_to(app, "/kil/"):
             assert url_for("citizen.home") == "/kil/?tema=mork"
         assert memory.links == {}
     finally:
@@ -100,9 +99,7 @@ def test_links_are_not_remembered_once_another_url_default_is_added(app):
 
 
 def test_links_with_a_private_token_are_not_kept(app):
-    app.link_memory.links.clear()
-    with app.test_request_context("/kil/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/"):
         token = "A" * 43
         assert url_for("citizen.receipt", token=token) == f"/kil/arende/{token}/kvitto"
         back = f"/kil/arende/{token}"
@@ -115,9 +112,7 @@ def test_the_least_recently_used_link_is_forgotten_first(app, monkeypatch):
 
     monkeypatch.setattr(urls, "MEMORY_SIZE", 3)
     memory = app.link_memory
-    memory.links.clear()
-    with app.test_request_context("/kil/staff/"):
-        app.preprocess_request()
+    with request_to(app, "/kil/staff/"):
         for reference in ("KIL-2026-000001", "KIL-2026-000002", "KIL-2026-000003"):
             url_for("casework.case", reference=reference)
         url_for("casework.case", reference="KIL-2026-000001")  # used again: kept
