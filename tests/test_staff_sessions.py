@@ -247,3 +247,71 @@ def test_who_is_signed_in_is_read_once_and_cannot_be_changed_through(app, client
     assert user == account  # Flask-Login's equality: the same id and session version
     with pytest.raises(dataclasses.FrozenInstanceError):
         user.session_version += 1
+
+
+def test_a_second_staff_page_reads_neither_the_user_nor_the_role_again(
+    app, client, read_csrf, anna
+):
+    """Who is signed in and their role are remembered by the worker (accounts/session.py)."""
+    from test_public_cache import statements
+
+    sign_in(client, read_csrf, anna)
+    assert client.get("/arvika/staff/").status_code == 200
+    with statements(app) as seen:
+        assert client.get("/arvika/staff/").status_code == 200
+    assert not [s for s in seen if "FROM users" in s or "memberships" in s]
+
+
+@pytest.fixture
+def short_signed_in_memory(app):
+    saved = app.config["SIGNED_IN_CACHE_SECONDS"]
+    app.config["SIGNED_IN_CACHE_SECONDS"] = 0.3
+    yield 0.3
+    app.config["SIGNED_IN_CACHE_SECONDS"] = saved
+
+
+def set_role(app, email: str, role: str, *, plain_sql: bool = False) -> None:
+    from samverkan.accounts.models import Membership
+
+    with app.app_context(), maintenance_session() as session:
+        user_id = session.scalar(sa.select(User.id).filter_by(email=email))
+        if plain_sql:  # around the app: no commit hook sees it
+            session.execute(
+                sa.text("UPDATE memberships SET role = :role WHERE user_id = :id"),
+                {"role": role, "id": user_id},
+            )
+        else:
+            session.scalar(sa.select(Membership).filter_by(user_id=user_id)).role = role
+        session.commit()
+
+
+def test_a_role_changed_through_the_app_applies_to_the_next_request(app, client, read_csrf):
+    assert create(app, "chef@arvika.example", role="tenant_admin").exit_code == 0
+    sign_in(client, read_csrf, "chef@arvika.example")
+    assert client.get("/arvika/admin/").status_code == 200
+    set_role(app, "chef@arvika.example", "case_worker")
+    assert client.get("/arvika/admin/").status_code == 404  # not for this role
+    assert client.get("/arvika/staff/").status_code == 200
+
+
+def test_a_role_changed_around_the_app_applies_within_the_time_to_live(
+    app, client, read_csrf, short_signed_in_memory
+):
+    assert create(app, "chef@arvika.example", role="tenant_admin").exit_code == 0
+    sign_in(client, read_csrf, "chef@arvika.example")
+    assert client.get("/arvika/admin/").status_code == 200
+    set_role(app, "chef@arvika.example", "case_worker", plain_sql=True)
+    time.sleep(short_signed_in_memory + 0.1)
+    assert client.get("/arvika/admin/").status_code == 404  # not for this role
+
+
+def test_with_no_time_to_live_the_role_is_read_on_every_request(app, client, read_csrf):
+    app.config["SIGNED_IN_CACHE_SECONDS"] = 0
+    try:
+        assert create(app, "chef@arvika.example", role="tenant_admin").exit_code == 0
+        sign_in(client, read_csrf, "chef@arvika.example")
+        assert client.get("/arvika/admin/").status_code == 200
+        set_role(app, "chef@arvika.example", "case_worker", plain_sql=True)
+        assert client.get("/arvika/admin/").status_code == 404  # not for this role
+    finally:
+        app.config["SIGNED_IN_CACHE_SECONDS"] = 30.0

@@ -1,13 +1,13 @@
-"""Short-lived, per-worker memories of what public pages read on every request: the member,
-its e-services, and the rendered pages built from them.
+"""Short-lived, per-worker memories of what pages read on every request: the member, its
+e-services, the rendered public pages built from them, and who is signed in at a member.
 
 Each memory keeps an entry for a time to live (seconds from the app's config; 0 turns it
-off). Any commit that changes a member, an e-service's settings, a definition or a
-category forgets every memory at once in its own process, and tells the others by
-replacing a small file in the instance folder (`changes.signal`): every worker and the
-CLI share that folder, and each request looks at the file (one stat) before it uses a
-memory. The time to live then bounds only changes made around the app (SQL by hand).
-Tests forget everything between tests.
+off). Any commit that changes a member, an e-service's settings, a definition, a
+category, a user or a membership forgets every memory at once in its own process, and
+tells the others by replacing a small file in the instance folder (`changes.signal`):
+every worker and the CLI share that folder, and each request looks at the file (one
+stat) before it uses a memory. The time to live then bounds only changes made around
+the app (SQL by hand). Tests forget everything between tests.
 """
 
 import logging
@@ -109,22 +109,25 @@ def _tell_other_processes() -> None:
         draft.unlink(missing_ok=True)
 
 
-def _changes_public_pages(obj) -> bool:
+def _changes_what_is_remembered(obj) -> bool:
+    from samverkan.accounts.models import Membership, User
     from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
     from samverkan.tenancy.models import Tenant
 
-    return isinstance(obj, Tenant | TenantService | ServiceDefinition | Category)
+    return isinstance(
+        obj, Tenant | TenantService | ServiceDefinition | Category | User | Membership
+    )
 
 
 @event.listens_for(orm.Session, "before_flush")
 def _note_changes(session, flush_context, instances) -> None:
-    if any(map(_changes_public_pages, (*session.new, *session.dirty, *session.deleted))):
-        session.info["public_pages_changed"] = True
+    if any(map(_changes_what_is_remembered, (*session.new, *session.dirty, *session.deleted))):
+        session.info["remembered_changed"] = True
 
 
 @event.listens_for(orm.Session, "after_commit")
 def _forget_on_commit(session) -> None:
-    if session.info.pop("public_pages_changed", False):
+    if session.info.pop("remembered_changed", False):
         forget_all()
         _tell_other_processes()
 
@@ -132,4 +135,4 @@ def _forget_on_commit(session) -> None:
 @event.listens_for(orm.Session, "after_soft_rollback")
 def _nothing_changed(session, previous_transaction) -> None:
     if not session.in_transaction():
-        session.info.pop("public_pages_changed", None)
+        session.info.pop("remembered_changed", None)

@@ -174,6 +174,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "60")),
         # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
         "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "60")),
+        # How long a worker may reuse who is signed in at a member and their role
+        # (accounts/session.py): changes through the app are seen at once, as above.
+        "SIGNED_IN_CACHE_SECONDS": float(os.environ.get("SIGNED_IN_CACHE_SECONDS", "30")),
         # How long a worker keeps what its key fully names (a form built from a definition
         # and settings, a first step's page): any change makes a new key, so this bounds
         # memory, not how long a change takes to show; 0 keeps nothing.
