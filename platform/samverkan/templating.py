@@ -116,6 +116,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["citizen_sign_in"] = bool(app.config["CITIZEN_OIDC_ISSUER"])
     app.jinja_env.globals["file_accept"] = accept_attribute
     app.jinja_env.globals["select_options"] = select_options
+    # What a staff page extends: the whole frame, unless staff_frame.py has it write only
+    # the page's own part.
+    app.jinja_env.globals["staff_layout"] = "staff_layout.html"
 
     @app.context_processor
     def _globals():

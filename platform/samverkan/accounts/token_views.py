@@ -1,7 +1,7 @@
 """A staff member's own API tokens at this member: list, make (shown once), revoke.
 An administrator also sees, and can revoke, every colleague's working token."""
 
-from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -11,6 +11,7 @@ from samverkan.accounts.models import TENANT_ADMIN
 from samverkan.accounts.session import current_membership
 from samverkan.errors import error_response
 from samverkan.extensions import db
+from samverkan.staff_frame import render_staff_page
 
 bp = Blueprint("api_tokens", __name__, template_folder="templates")
 
@@ -26,7 +27,7 @@ def _is_admin() -> bool:
 
 
 def _page(errors=None, label="", secret=None, code=200):
-    return render_template(
+    return render_staff_page(
         "accounts/tokens.html",
         tokens=tokens.for_user(db.session, current_user.id),
         colleagues=tokens.colleagues_active(db.session, current_user.id) if _is_admin() else [],

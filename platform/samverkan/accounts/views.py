@@ -12,6 +12,7 @@ from samverkan.accounts import session as account_session
 from samverkan.accounts.models import HUB_ROLES, Membership
 from samverkan.accounts.schemas import SignInSchema
 from samverkan.extensions import db, limiter
+from samverkan.staff_frame import render_staff_page
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -145,7 +146,7 @@ def two_factor_settings():
             session["totp_setup"] = totp.new_secret()
         uri = totp.provisioning_uri(session["totp_setup"], current_user.email)
         setup = {"secret": session["totp_setup"], "qr": totp.qr_svg(uri)}
-    return render_template(
+    return render_staff_page(
         "accounts/two_factor.html", errors=errors, setup=setup, done=request.args.get("klart")
     ), (422 if errors else 200)
 

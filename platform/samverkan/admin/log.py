@@ -6,7 +6,7 @@ import json
 from datetime import UTC
 
 import sqlalchemy as sa
-from flask import render_template, request
+from flask import request
 
 from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
@@ -15,6 +15,7 @@ from samverkan.audit.models import AuditEntry
 from samverkan.audit.operations import ACTIONS
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
+from samverkan.staff_frame import render_staff_page
 
 PAGE_SIZE = 50
 # Profile fields as the profile page names them.
@@ -73,7 +74,7 @@ def audit_log():
     try:
         entries, next_cursor = log_page(request.args.get("cursor"))
     except ValueError:
-        return render_template(
+        return render_staff_page(
             "admin/log.html",
             entries=[],
             next_cursor=None,
@@ -81,7 +82,7 @@ def audit_log():
             describe=describe,
             bad_cursor=True,
         ), 422
-    return render_template(
+    return render_staff_page(
         "admin/log.html",
         entries=entries,
         next_cursor=next_cursor,

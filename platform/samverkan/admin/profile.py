@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import current_app, flash, g, redirect, render_template, request, url_for
+from flask import current_app, flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 
 from samverkan.access import staff
@@ -11,6 +11,7 @@ from samverkan.admin import operations
 from samverkan.admin.blueprint import bp
 from samverkan.admin.schemas import PROFILE_FIELDS, ProfileSchema
 from samverkan.extensions import db
+from samverkan.staff_frame import render_staff_page
 
 # Fields a form without them leaves as they are (the profile form has always sent the rest).
 KEPT_WHEN_NOT_SENT = ("draft_days",)
@@ -21,7 +22,9 @@ def _upload_root() -> Path:
 
 
 def _render(errors: dict, values: dict, code: int = 200):
-    return render_template("admin/profile.html", errors=errors, values=values, logo_max_mb=1), code
+    return render_staff_page(
+        "admin/profile.html", errors=errors, values=values, logo_max_mb=1
+    ), code
 
 
 def _current() -> dict:

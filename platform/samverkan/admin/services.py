@@ -1,7 +1,7 @@
 """The member's e-services: switched on or off, and each one's settings."""
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from marshmallow import ValidationError
 
 from samverkan.access import staff
@@ -12,6 +12,7 @@ from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
 from samverkan.retention.periods import load_months, months_text, period_for
+from samverkan.staff_frame import render_staff_page
 
 
 def _all_services() -> list[TenantService]:
@@ -25,7 +26,7 @@ def _service_or_404(slug: str) -> TenantService:
 
 
 def _render_list(errors: dict, code: int = 200):
-    return render_template("admin/services.html", services=_all_services(), errors=errors), code
+    return render_staff_page("admin/services.html", services=_all_services(), errors=errors), code
 
 
 @bp.get("/<slug:tenant>/admin/e-tjanster")
@@ -63,7 +64,7 @@ def _render_settings(
 ):
     own = (g.tenant.retention_by_service or {}).get(found.service_slug)
     suggested = found.definition.content.get("retention_years")
-    return render_template(
+    return render_staff_page(
         "admin/service_settings.html",
         service=found,
         specs=service_settings.declared(found.definition.content),

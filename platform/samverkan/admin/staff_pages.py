@@ -1,6 +1,6 @@
 """The member's staff: who works here and as what, invitations, role changes, removal."""
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -12,10 +12,11 @@ from samverkan.admin.operations import AdminError
 from samverkan.admin.schemas import InvitationSchema, RoleSchema
 from samverkan.extensions import db
 from samverkan.links import external_url
+from samverkan.staff_frame import render_staff_page
 
 
 def _render(errors: dict | None = None, entered: dict | None = None, code: int = 200):
-    return render_template(
+    return render_staff_page(
         "admin/staff.html",
         people=staff_operations.staff_list(db.session),
         pending=staff_operations.pending_invitations(db.session),
@@ -82,7 +83,7 @@ def change_role(user_id: int):
 @staff(TENANT_ADMIN)
 def confirm_removal(user_id: int):
     user, membership = _membership_or_404(user_id)
-    return render_template(
+    return render_staff_page(
         "admin/remove_staff.html", person=user, membership=membership, roles=ROLES, errors={}
     )
 
@@ -97,7 +98,7 @@ def remove(user_id: int):
     except AdminError as exc:
         db.session.rollback()
         user, membership = _membership_or_404(user_id)
-        return render_template(
+        return render_staff_page(
             "admin/remove_staff.html",
             person=user,
             membership=membership,

@@ -2,7 +2,6 @@
 their own modules (imported below so their routes join the blueprint)."""
 
 import sqlalchemy as sa
-from flask import render_template
 
 from samverkan.access import staff
 from samverkan.accounts.models import TENANT_ADMIN, Membership
@@ -10,6 +9,7 @@ from samverkan.admin import invitations, log, profile, services, staff_pages  # 
 from samverkan.admin.blueprint import bp
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
+from samverkan.staff_frame import render_staff_page
 
 __all__ = ["bp"]
 
@@ -20,7 +20,7 @@ def overview():
     # Counting a column of the entity (not count(*) FROM it) lets the tenant criteria see
     # which table is read: they add the bound member only to entities they can find.
     service_count = sa.select(sa.func.count(TenantService.service_slug))
-    return render_template(
+    return render_staff_page(
         "admin/overview.html",
         staff_count=db.session.scalar(sa.select(sa.func.count(Membership.user_id))),
         services_on=db.session.scalar(service_count.where(TenantService.enabled.is_(True))),

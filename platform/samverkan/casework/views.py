@@ -11,7 +11,6 @@ from flask import (
     current_app,
     g,
     redirect,
-    render_template,
     request,
     send_file,
     stream_with_context,
@@ -35,6 +34,7 @@ from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.staff_frame import render_staff_page
 from samverkan.templating import html_text, local_datetime
 from samverkan.tenancy.scoping import bind_tenant
 
@@ -70,7 +70,7 @@ def inbox():
     filters, errors = _filters_or_errors()
     page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
     lang = current_language()  # the filters' choices and the rows in the page's language
-    return render_template(
+    return render_staff_page(
         "casework/inbox.html",
         page=page,
         rows=_inbox_rows(page.cases, lang) if page else (),
@@ -153,7 +153,7 @@ def case(reference: str):
 def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
     definition = definition_content(db.session, found.definition_id)
     form = ServiceForm(definition, {})
-    return render_template(
+    return render_staff_page(
         "casework/case.html",
         case=found,
         definition=definition,
