@@ -12,7 +12,10 @@ import sqlalchemy as sa
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from flask import g
+from flask import request as flask_request
 from flask_babel import force_locale
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_accounts import create, sign_in
 from test_admin import ADMIN, post_form, profile_form
 from test_citizen_flow import post_step
@@ -373,3 +376,21 @@ def test_a_templates_texts_follow_the_language_of_the_moment_and_escape_their_va
         with force_locale("sv"):
             assert page.render(who="Eda").startswith("Inkorg|Ärenden hos Eda, nyast först|Inkorg")
         assert page.render(who="Eda").startswith("Inbox|Cases at Eda")
+
+
+@settings(max_examples=200, deadline=None)
+@given(path=st.text(min_size=0, max_size=40), changing=st.booleans())
+def test_the_switch_link_is_the_one_url_for_writes(app, path, changing):
+    """i18n.switch_url writes its query itself (the link without it is kept per worker):
+    the same link Flask's url_for writes, for any path."""
+    from urllib.parse import quote
+
+    from flask import Flask
+
+    from samverkan.i18n import switch_url
+
+    query = {"andra": "1"} if changing else {}
+    with app.test_request_context("/" + quote(path), query_string=query):
+        here = flask_request.path + ("?andra=1" if changing else "")
+        for lang in ("sv", "en"):
+            assert switch_url(lang) == Flask.url_for(app, "i18n.switch", lang=lang, next=here)

@@ -30,6 +30,10 @@ def content_security_policy(e_id_issuer: str) -> str:
 
 class SamverkanFlask(Flask):
     json_provider_class = SafeJSONProvider
+    # Every template is a file of ours, so all are kept (a dict): Jinja's default keeps the
+    # latest 400 in an LRU whose every look-up searches a queue of them (a staff page looks
+    # up three), ~3 % of the inbox's CPU.
+    jinja_options = {"cache_size": -1}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -16,7 +16,7 @@ The API always answers in Swedish, its documented language.
 
 import re
 from contextlib import AbstractContextManager, nullcontext
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -105,10 +105,17 @@ def switch_url(lang: str) -> str:
     """The switch link for this page: back to the same path (and the one query parameter
     a citizen page needs, ?andra=1), never to whatever else the query string says, since
     public pages are cached and shared (page_cache.py)."""
-    here = request.path
-    if request.args.get("andra") == "1":
+    current = request._get_current_object()
+    here = current.path
+    if current.args.get("andra") == "1":
         here += "?andra=1"
-    return url_for("i18n.switch", lang=lang, next=here)
+    # As url_for("i18n.switch", lang=lang, next=here) writes it (werkzeug's query encoding;
+    # tests/test_languages.py compares them): the link without `next` is kept per worker
+    # (urls.py), a link with one is not, and building it whole was ~3 % of a staff page.
+    return f"{url_for('i18n.switch', lang=lang)}?{urlencode({'next': here}, safe=_QUERY_SAFE)}"
+
+
+_QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's: what a query may carry as it is
 
 
 @bp.get("/sprak/<lang>")
