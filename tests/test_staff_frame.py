@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from test_accounts import create, sign_in
 from test_casework import case_url, submit
 
+from samverkan import memo
 from samverkan.accounts.models import User
 from samverkan.database_roles import maintenance_session
 
@@ -23,6 +24,7 @@ def whole_and_framed(app, client, path: str) -> tuple[str, str]:
     own); the framed pages must be the same."""
     saved = app.config["KEYED_CACHE_SECONDS"]
     app.config["KEYED_CACHE_SECONDS"] = 0
+    memo.forget_all()  # nor any part kept from an earlier page (the inbox's filters)
     try:
         whole = client.get(path)
     finally:
@@ -137,3 +139,13 @@ def test_a_flashed_message_is_shown_once(app, signed_in, read_csrf, resync):
     notices = re.findall(r'<p class="notice" role="status">([^<]+)</p>', done.text)
     assert len(notices) == 1 and "avslagen" in notices[0]
     assert 'class="notice"' not in chef.get("/arvika/admin/e-tjanster").text
+
+
+def test_a_refused_filter_is_shown_with_its_messages_and_never_kept(signed_in):
+    anna = signed_in("anna@arvika.example")
+    for _ in range(2):
+        refused = anna.get("/arvika/staff/?status=nej&submitted_from=igår")
+        assert refused.status_code == 422
+        assert refused.text.count('aria-invalid="true"') == 2
+    for path in ("/arvika/staff/", "/arvika/staff/?status=received"):
+        assert "aria-invalid" not in anna.get(path).text

@@ -11,12 +11,14 @@ from flask import (
     current_app,
     g,
     redirect,
+    render_template,
     request,
     send_file,
     stream_with_context,
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from marshmallow import ValidationError
 
 from samverkan.access import staff
@@ -34,6 +36,7 @@ from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.memo import Memo
 from samverkan.staff_frame import render_staff_page
 from samverkan.templating import html_text, local_datetime
 from samverkan.tenancy.scoping import bind_tenant
@@ -70,16 +73,42 @@ def inbox():
     filters, errors = _filters_or_errors()
     page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
     lang = current_language()  # the filters' choices and the rows in the page's language
+    chosen = _chosen_filters()
     return render_staff_page(
         "casework/inbox.html",
         page=page,
         rows=_inbox_rows(page.cases, lang) if page else (),
         case_link=html_text(url_for(".case", reference="")),  # a row's link: this + reference
         errors=errors,
-        chosen=_chosen_filters(),
-        statuses=status.choices(lang),
-        services=queries.service_choices(db.session, lang),
+        chosen=chosen,
+        filter_form=_filter_form(lang, chosen, errors),
     ), (422 if errors else 200)
+
+
+_filter_forms = Memo("KEYED_CACHE_SECONDS")
+
+
+def _filter_form(lang: str, chosen: dict[str, str], errors: dict) -> Markup:
+    """The filters' form, as chosen: kept by the worker per member, language, e-services
+    and choice (its key names all it shows), unless a filter was refused. Its texts and
+    options were a third of making the inbox, the same on most visits."""
+    services = queries.service_choices(db.session, lang)
+    key = (g.tenant.id, g.tenant.slug, request.script_root, lang, services, *chosen.items())
+    form = None if errors else _filter_forms.get(key)
+    if form is None:
+        # A rendered template: HTML that autoescape has written, to be put in as it is.
+        form = Markup(  # noqa: S704
+            render_template(
+                "casework/inbox_filters.html",
+                errors=errors,
+                chosen=chosen,
+                statuses=status.choices(lang),
+                services=services,
+            )
+        )
+        if not errors:
+            _filter_forms.put(key, form)
+    return form
 
 
 def _inbox_rows(cases: list, lang: str) -> list[tuple[str, str, str, str, str]]:
