@@ -4,6 +4,11 @@ from contextlib import contextmanager
 
 import pytest
 from flask import Flask, url_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.routing import BuildError
+
+from samverkan import urls
 
 LINKS = [
     ("casework.inbox", {}),
@@ -98,13 +103,38 @@ def test_links_are_not_remembered_once_another_url_default_is_added(app):
         memory._safe = None
 
 
-def test_links_with_a_private_token_are_not_kept(app):
+def test_links_with_a_private_token_never_keep_the_token(app):
+    """A receipt's link is kept with a stand-in for its token; a link back to a page
+    (`next`) is not kept at all."""
     with request_to(app, "/kil/"):
         token = "A" * 43
         assert url_for("citizen.receipt", token=token) == f"/kil/arende/{token}/kvitto"
         back = f"/kil/arende/{token}"
         assert url_for("i18n.switch", lang="en", next=back).endswith(f"?next={back}")
-    assert app.link_memory.links == {}
+    kept = list(app.link_memory.links.values())
+    assert kept == [f"/kil/arende/{urls.TOKEN_STAND_IN}/kvitto"]
+
+
+ENDPOINTS = ("citizen.receipt", "citizen.status", "citizen.extract")
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(min_size=0, max_size=70))
+def test_a_link_with_a_token_is_the_link_flask_builds(app, token):
+    """Any token, plain (the link from the memory, the token put in) or not (built as
+    usual), in every route that takes one."""
+    with request_to(app, "/kil/"):
+        for endpoint in ENDPOINTS:
+            try:
+                expected = _flask_link(app, endpoint, token=token)
+            except BuildError:  # not a token the route takes: neither may make a link
+                with pytest.raises(BuildError):
+                    url_for(endpoint, token=token)
+                continue
+            assert url_for(endpoint, token=token) == expected
+            assert url_for(endpoint, token=token) == expected
+        stand_ins = {_flask_link(app, e, token=urls.TOKEN_STAND_IN) for e in ENDPOINTS}
+    assert set(app.link_memory.links.values()) <= stand_ins  # never the token itself
 
 
 def test_the_least_recently_used_link_is_forgotten_first(app, monkeypatch):

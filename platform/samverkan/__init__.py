@@ -53,6 +53,10 @@ class SamverkanFlask(Flask):
         """Flask's, with a request's relative links remembered (urls.py)."""
         if _anchor is None and _method is None and _scheme is None and not _external:
             memory = self.link_memory
+            if "token" in values:
+                link = memory.link_with_token(endpoint, values, super().url_for)
+                if link is not None:
+                    return link
             key = memory.key(endpoint, values)
             if key is not None:
                 link = memory.get(key)
