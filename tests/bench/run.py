@@ -368,6 +368,30 @@ def cases_count(bench_url: str, where: str = "true") -> int:
         return conn.execute(f"SELECT count(*) FROM cases WHERE {where}").fetchone()[0]
 
 
+# What the bench itself writes: drafts prepared for the submissions, and what the
+# submissions, the case page (its audit rows) and the insert floors write.
+WRITTEN_TABLES = (
+    "drafts",
+    "cases",
+    "case_events",
+    "reference_counters",
+    "outbox_messages",
+    "audit_log",
+    "bench_floor_writes",
+)
+
+
+def settle(bench_url: str) -> float:
+    """VACUUM (ANALYZE) what the bench wrote, before each page is measured (as pgbench
+    vacuums before its runs): otherwise autovacuum cleans up after the drafts and the
+    submissions while a later page and its floor are measured, on the same two cores.
+    Returns the seconds it took."""
+    started = time.perf_counter()
+    with psycopg.connect(bench_url, autocommit=True) as conn:
+        conn.execute(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}")
+    return time.perf_counter() - started
+
+
 def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag) -> dict:
     """Our pages and the floor, both served (the idle one waits in accept), each page
     measured in turns with the floor endpoints it is compared to (measure_turns)."""
@@ -417,6 +441,8 @@ def bench_server(args, wrk, env, bench_url, settings, pages, password, work, tag
             floor_name = TARGETS[name][0]
             compared = [floor_name, *ALSO_COMPARED.get(name, ())]
             before = cases_count(bench_url, "number < 90000000") if name == "submission" else None
+            vacuumed = settle(bench_url)
+            log(f"{settings.label} {name}: vacuumed what the bench wrote ({vacuumed:.1f} s)")
             results[name], paired = measure_turns(
                 wrk, target, {f: floors[f] for f in compared}, args
             )
