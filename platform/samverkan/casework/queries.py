@@ -191,9 +191,12 @@ def inbox_page(session: orm.Session, filters: dict, user_id: int | None = None) 
     return _page(session.scalars(query.limit(limit + 1)).all(), limit, filters)
 
 
-def inbox_listing(session: orm.Session, filters: dict, user_id: int | None = None) -> Page:
+def inbox_listing(
+    session: orm.Session | sa.Connection, filters: dict, user_id: int | None = None
+) -> Page:
     """A page of the inbox: rows of the columns it shows (id, reference, definition_id,
-    status, submitted_at, assignee: the assigned case worker's name or None). One Core
+    status, submitted_at, assignee: the assigned case worker's name or None), read on the
+    session's connection or on a member's own (scoping.member_transaction). One Core
     statement per combination of filters, made once, naming the bound member itself
     (tenant_connection refuses when none is bound; on PostgreSQL row-level security holds
     too): building Case objects through the ORM, and loading each assignee, was most of

@@ -39,6 +39,7 @@ from samverkan.i18n import current_language
 from samverkan.memo import Memo
 from samverkan.staff_frame import render_staff_page
 from samverkan.templating import html_text, local_datetime
+from samverkan.tenancy.request_session import own_transaction
 from samverkan.tenancy.scoping import bind_tenant
 
 bp = Blueprint("casework", __name__, template_folder="templates")
@@ -71,7 +72,12 @@ def _chosen_filters() -> dict[str, str]:
 @staff()
 def inbox():
     filters, errors = _filters_or_errors()
-    page = queries.inbox_listing(db.session, filters, current_user.id) if not errors else None
+    page = None
+    if not errors:
+        # Core statements only: on PostgreSQL in the member's own transaction unless the
+        # session has begun one (request_session.py), as a web submission.
+        with own_transaction(db.session, db.engine, g.tenant.id) as connection:
+            page = queries.inbox_listing(connection or db.session, filters, current_user.id)
     lang = current_language()  # the filters' choices and the rows in the page's language
     chosen = _chosen_filters()
     return render_staff_page(
