@@ -30,7 +30,6 @@ from samverkan.memo import Memo
 from samverkan.signing import csrf_token
 from samverkan.templating import html_text
 
-FULL_LAYOUT = "staff_layout.html"
 HOLES_LAYOUT = "staff_holes.html"
 # Cannot occur in rendered HTML: Jinja escapes nothing into it, and no text has NUL.
 _HOLE = Markup("\x00hole:{}\x00")
