@@ -19,10 +19,12 @@ from collections.abc import Callable
 from flask import Flask
 from flask.globals import _cv_app, _cv_request
 
+from samverkan.routing import TokenConverter
+
 MEMORY_SIZE = 4096  # links, the least recently used forgotten first
 _PRIVATE = frozenset({"token", "next"})  # values that are, or may hold, a private token
-# A token as the routes take it (routing.TokenConverter): werkzeug writes it as it is.
-PLAIN_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# A token as the routes take it: werkzeug writes its characters as they are.
+PLAIN_TOKEN = re.compile(TokenConverter.regex)
 # Kept in a token's place: capitals, so never in a slug or a route's own words.
 TOKEN_STAND_IN = "ZSTANDINZ0STANDINZ0Z"  # noqa: S105 - a stand-in, no secret
 
