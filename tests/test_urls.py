@@ -149,3 +149,25 @@ def test_the_least_recently_used_link_is_forgotten_first(app, monkeypatch):
         url_for("casework.case", reference="KIL-2026-000004")  # the oldest unused goes
     kept = {dict((name, value) for name, _, value in key[1])["reference"] for key in memory.links}
     assert kept == {"KIL-2026-000001", "KIL-2026-000003", "KIL-2026-000004"}
+
+
+def test_a_link_never_reads_the_members_row(app):
+    """After a failed statement the request's member row is expired and its session must
+    be rolled back first: the 503 page's links must not load it (make faults found a bare
+    500 from a cut connection)."""
+    from flask import g
+
+    class ExpiredMember:
+        id = 1
+
+        @property
+        def slug(self):
+            raise AssertionError("a link loaded the member's row")
+
+    with request_to(app, "/kil/"):
+        expected = {e: _flask_link(app, e) for e in ("citizen.index",)}
+        g.tenant = ExpiredMember()
+        for endpoint, link in expected.items():
+            assert url_for(endpoint) == link  # built
+            assert url_for(endpoint) == link  # remembered
+        assert url_for("i18n.switch", lang="en").startswith("/sprak/en")

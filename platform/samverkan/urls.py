@@ -56,13 +56,16 @@ class LinkMemory:
             return None
         if endpoint[:1] == ".":  # relative to the blueprint: the request's says which
             endpoint = (request_context.request.blueprint, endpoint)
-        tenant = _cv_app.get().g.get("tenant")  # not through the proxy: once per link
+        # The member's slug as resolve.py read it from the path, not its row: after a
+        # failed statement the row is expired, and reading it would ask the database
+        # again while the 503 page is made (its links come through here too).
+        member_slug = _cv_app.get().g.get("member_slug")  # not through the proxy
         try:
             parts = tuple((name, type(value), value) for name, value in values.items())
             key = (
                 endpoint,
                 parts,
-                tenant.slug if tenant is not None else None,
+                member_slug,
                 adapter.script_name,
                 adapter.server_name,
                 adapter.subdomain,
