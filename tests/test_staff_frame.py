@@ -149,3 +149,57 @@ def test_a_refused_filter_is_shown_with_its_messages_and_never_kept(signed_in):
         assert refused.text.count('aria-invalid="true"') == 2
     for path in ("/arvika/staff/", "/arvika/staff/?status=received"):
         assert "aria-invalid" not in anna.get(path).text
+
+
+def made_whole(app, browser, path: str) -> str:
+    saved = app.config["KEYED_CACHE_SECONDS"]
+    app.config["KEYED_CACHE_SECONDS"] = 0
+    try:
+        return browser.get(path).text
+    finally:
+        app.config["KEYED_CACHE_SECONDS"] = saved
+
+
+def older_link(page: str) -> str:
+    found = re.search(r'href="([^"]*cursor=[^"]*)"[^>]*>(Äldre ärenden|Older cases)', page)
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_the_inbox_kept_with_its_holes_is_the_page_jinja_makes_whole(
+    app, client, signed_in, read_csrf
+):
+    """The inbox keeps its own part too, per choice of filters, with this request's rows
+    and links written in: a first page with older cases after it, an older page, a filter
+    that matches nothing, a case assigned to someone."""
+    references = [submit(client)["reference"] for _ in range(12)]
+    anna = signed_in("anna@arvika.example")
+    page = anna.get(case_url(references[-1]))
+    assert (
+        anna.post(
+            case_url(references[-1]) + "/tilldela",
+            data={"csrf_token": read_csrf(page.text), "assignee": "me"},
+        ).status_code
+        == 303
+    )
+    first = "/arvika/staff/?limit=5"
+    second = older_link(anna.get(first).text)
+    third = older_link(anna.get(second).text)
+    paths = (
+        first,
+        second,
+        third,
+        "/arvika/staff/?status=closed",
+        "/arvika/staff/",
+        "/arvika/staff/?service=synpunkter",  # as the one before it but its choice (export)
+    )
+    for lang in ("sv", "en"):
+        anna.get(f"/sprak/{lang}?next=/")
+        for path in paths:
+            whole, framed = whole_and_framed(app, anna, path)
+            assert framed == whole, (lang, path)
+        # Each made from what the pages before it left kept: its own rows and links.
+        wholes = [made_whole(app, anna, path) for path in paths]
+        for path, whole in zip(paths, wholes, strict=True):
+            assert CSRF.sub("", anna.get(path).text) == CSRF.sub("", whole), (lang, path)
+    assert references[0] in wholes[2] and references[0] not in wholes[1]  # 12 cases, 5 a page
+    assert "Anna Handläggare" in anna.get("/arvika/staff/").text
