@@ -1,6 +1,8 @@
 """Session cookies and CSRF tokens signed with kept serializers (signing.py) are the ones
 Flask and Flask-WTF make and check, under each app's own keys."""
 
+import time
+
 import pytest
 from flask import Flask, session
 from flask.sessions import SecureCookieSessionInterface
@@ -183,3 +185,59 @@ def test_the_session_is_written_byte_for_byte_as_flask_writes_it():
     for value in values:
         assert ours.dumps(value) == flasks.dumps(value)
         assert ours.loads(ours.dumps(value)) == flasks.loads(flasks.dumps(value))
+
+
+def opened(app: Flask, cookie: str | None, interface=None):
+    """The session `interface` (the app's own by default) opens from `cookie`."""
+    interface = interface or app.session_interface
+    headers = {"Cookie": f"session={cookie}"} if cookie else {}
+    with app.test_request_context(headers=headers) as context:
+        return interface.open_session(app, context.request)
+
+
+def test_a_session_opened_again_from_memory_is_what_flask_opens(monkeypatch):
+    """A cookie opened before is opened from the worker's memory: the same session as
+    Flask's own interface opens, each time a copy of its own, and refused alike once
+    the session's lifetime is over, or when not signed with this app's keys."""
+    app = small_app("memory-secret")
+    flasks = SecureCookieSessionInterface()
+    data = {"drafts": {"1:synpunkter": 42}, "receipts": ["t1"], "csrf_token": "c" * 40}
+    cookie = cookie_of(app, data)
+    first = opened(app, cookie)
+    assert first == data == opened(app, cookie, flasks)
+    first["receipts"].append("t2")  # a view changing what it was given, in place
+    first["drafts"]["2:felanmalan"] = 7
+    assert opened(app, cookie) == data  # the next request's is as the cookie says
+    assert opened(app, cookie[:-1] + ("A" if cookie[-1] != "A" else "B")) == {}
+    assert opened(small_app("another-secret"), cookie) == {}
+    assert opened(app, None) == {}
+    lifetime = int(app.permanent_session_lifetime.total_seconds())
+    serializer = app.session_interface.get_signing_serializer(app)
+    signed = serializer.loads(cookie, return_timestamp=True)[1].timestamp()
+    for later, open_still in ((lifetime, True), (lifetime + 1, False), (-1, False)):
+        monkeypatch.setattr(time, "time", lambda later=later: signed + later + 0.5)
+        assert bool(opened(app, cookie)) is open_still, later
+        assert bool(opened(app, cookie, flasks)) is open_still, later
+
+
+def test_a_sessions_token_is_signed_once_while_young_and_each_session_has_its_own(monkeypatch):
+    app = small_app("token-memory-secret")
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # ours: a token lives as long as its session
+
+    def page_token(raw: str) -> str:
+        with app.test_request_context():
+            session["csrf_token"] = raw
+            token = signing.csrf_token()
+            validate_csrf(token)  # Flask-WTF takes it
+            return token
+
+    first = page_token("a" * 40)
+    assert page_token("a" * 40) == first
+    assert page_token("b" * 40) != first
+    app.config["WTF_CSRF_TIME_LIMIT"] = 60
+    young = page_token("c" * 40)
+    signed_at = time.time()
+    monkeypatch.setattr(time, "time", lambda: signed_at + 5)  # within a tenth of the limit
+    assert page_token("c" * 40) == young
+    monkeypatch.setattr(time, "time", lambda: signed_at + 7)
+    assert page_token("c" * 40) != young
