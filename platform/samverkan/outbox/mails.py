@@ -11,7 +11,6 @@ import secrets
 from datetime import datetime
 
 from flask import has_request_context
-from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
@@ -19,6 +18,7 @@ from samverkan.cases.models import Case, CaseEvent
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
 from samverkan.i18n import DEFAULT_LANGUAGE, current_language, in_language
+from samverkan.i18n import gettext as _
 from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
 from samverkan.tenancy.models import Tenant
