@@ -141,6 +141,9 @@ def test_with_only_our_handler_the_line_goes_straight_to_it(only_our_handler, ca
     status_route = {**REQUEST_LINE, "route": "/<slug:tenant>/arende/<token:token>"}
     observability.write_request_line(status_route, "x" * 16, "arvika")
     assert len(general) == 2
+    # A route found clean before still takes it when the request id looks like one.
+    observability.write_request_line(REQUEST_LINE, "19811228-9874", "arvika")
+    assert len(general) == 3
     assert capsys.readouterr().err == ""
 
 

@@ -133,12 +133,15 @@ def write_request_line(fields: dict, request_id: str | None, tenant: str | None)
     generic record handling) took about 50 µs of a 0.45 ms form page in a worker, cold in
     the caches after the page; this one takes a few (tests/bench/RESULTS.md). Otherwise
     (a status link's rule names its token, a test's capture handler): logging as usual."""
-    request_log = logging.getLogger(REQUEST_LOGGER)
+    request_log = _REQUEST_LOG
     if not request_log.isEnabledFor(logging.INFO):
         return
     handler = _sole_json_handler(request_log)
-    texts = "\n".join(str(fields[name]) for name in ("method", "route", "endpoint"))
-    if handler is None or may_hold_secret(f"{texts}\n{request_id}\n{tenant}"):
+    if (
+        handler is None
+        or _route_may_hold_secret(fields)
+        or may_hold_secret(f"{request_id}\n{tenant}")
+    ):
         request_log.info("request", extra=fields)
         return
     line = request_line(fields, request_id, tenant, time.time())
@@ -148,6 +151,24 @@ def write_request_line(fields: dict, request_id: str | None, tenant: str | None)
             handler.stream.flush()
         except Exception:  # as Handler.emit: a broken stream must not fail the request
             handler.handleError(logging.makeLogRecord({"msg": line}))
+
+
+# The same logger object every time (logging keeps one per name).
+_REQUEST_LOG = logging.getLogger(REQUEST_LOGGER)
+# Whether a route's texts (method, rule, endpoint) may hold a secret: a few dozen routes.
+_routes_checked: dict[tuple, bool] = {}
+
+
+def _route_may_hold_secret(fields: dict) -> bool:
+    """may_hold_secret of the three texts joined by newlines, as they were checked with
+    the request id and member: none of its patterns matches across a newline."""
+    key = (fields["method"], fields["route"], fields["endpoint"])
+    found = _routes_checked.get(key)
+    if found is None:
+        found = may_hold_secret("\n".join(map(str, key)))
+        if len(_routes_checked) < 1024:
+            _routes_checked[key] = found
+    return found
 
 
 def _sole_json_handler(logger: logging.Logger) -> "StderrHandler | None":

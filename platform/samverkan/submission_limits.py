@@ -34,9 +34,10 @@ logger = logging.getLogger(__name__)
 
 
 def _member_key() -> str:
-    # The member in the URL (url_value_preprocessor has read it; the limit is checked
-    # before the member is looked up).
-    return "member:" + str(g.get("tenant_slug") or g.get("tenant", ""))
+    # The member in the URL: read by url_value_preprocessor, and kept by resolve.py once
+    # the member is looked up (a limit checked before then finds tenant_slug).
+    state = g._get_current_object()  # once: each use of the proxy finds it again
+    return "member:" + str(state.get("member_slug") or state.get("tenant_slug") or "")
 
 
 # (setting, scope, key): the address first, so a client that hammers is refused before
