@@ -145,6 +145,16 @@ def test_with_only_our_handler_the_line_goes_straight_to_it(only_our_handler, ca
     observability.write_request_line(REQUEST_LINE, "19811228-9874", "arvika")
     assert len(general) == 3
     assert capsys.readouterr().err == ""
+    # An id as the app makes them never does, even when it starts with six digits.
+    observability.write_request_line(REQUEST_LINE, "198112" + "a" * 26, "arvika")
+    assert len(general) == 3
+    assert log_lines(capsys.readouterr().err)[0]["request_id"] == "198112" + "a" * 26
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789abcdef", min_size=32, max_size=32))
+def test_no_masking_pattern_matches_a_request_id_the_app_makes(request_id):
+    assert observability.redact(request_id) == request_id
 
 
 def test_any_other_handler_or_filter_takes_the_general_path(only_our_handler):
