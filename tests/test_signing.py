@@ -241,3 +241,50 @@ def test_a_sessions_token_is_signed_once_while_young_and_each_session_has_its_ow
     assert page_token("c" * 40) == young
     monkeypatch.setattr(time, "time", lambda: signed_at + 7)
     assert page_token("c" * 40) != young
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["read", "write", "clear", "untouched", "permanent", "empty-read"],
+)
+@pytest.mark.parametrize("vary", [None, "Accept", "accept, COOKIE", '"Cookie"'])
+def test_the_session_is_saved_with_the_headers_flask_saves_it_with(monkeypatch, change, vary):
+    """Set-Cookie and Vary as Flask's own save_session writes them, for each way a
+    request may have used its session and any Vary a view set already."""
+    from flask.sessions import SecureCookieSession
+
+    app = small_app("saving-secret")
+    monkeypatch.setattr(time, "time", lambda: 1_780_000_000.5)  # one timestamp for both
+    flasks = SecureCookieSessionInterface()
+    flasks.serializer = signing.KeptSessionInterface.serializer  # the same bytes (tested above)
+
+    def saved(interface) -> list:
+        session = SecureCookieSession({} if change == "empty-read" else {"csrf_token": "a" * 40})
+        if change == "read":
+            session.get("csrf_token")
+        elif change == "write":
+            session["drafts"] = {"1:synpunkter": "d"}
+        elif change == "clear":
+            session.clear()
+        elif change == "permanent":
+            session.permanent = True
+        elif change == "empty-read":
+            session.get("x")
+        response = app.response_class("page")
+        if vary:
+            response.headers["Vary"] = vary
+        with app.test_request_context():
+            interface.save_session(app, session, response)
+        return sorted(response.headers.items())
+
+    assert saved(app.session_interface) == saved(flasks)
+
+
+def test_the_session_serializer_is_built_once_per_set_of_keys():
+    app = small_app("kept-once-secret")
+    interface = app.session_interface
+    assert interface.get_signing_serializer(app) is interface.get_signing_serializer(app)
+    assert (
+        type(interface).get_signing_serializer
+        is not SecureCookieSessionInterface.get_signing_serializer
+    )
