@@ -110,9 +110,10 @@ class _PlainFirstSerializer(TaggedJSONSerializer):
         return super().tag(value)
 
 
-# Cookies opened lately, by serializer and cookie: when it was signed and what it holds.
+# Cookies opened lately, by serializer and cookie: when it was signed and what it holds
+# (this and the signed tokens below keep at most _KEPT_MAX each).
 _opened: dict[tuple, tuple[int, dict]] = {}
-_OPENED_MAX = 1024
+_KEPT_MAX = 1024
 
 
 def _copied(value):
@@ -156,7 +157,7 @@ class KeptSessionInterface(SecureCookieSessionInterface):
             except BadSignature:
                 return self.session_class()
             kept = (int(signed.timestamp()), data)
-            if len(_opened) >= _OPENED_MAX:
+            if len(_opened) >= _KEPT_MAX:
                 _opened.clear()
             _opened[key] = kept
         else:
@@ -171,42 +172,26 @@ class KeptSessionInterface(SecureCookieSessionInterface):
         a form page in a worker): a response that has no Vary header gets it, one that
         names Cookie already is left, any other goes Flask's way."""
         name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        secure = self.get_cookie_secure(app)
-        partitioned = self.get_cookie_partitioned(app)
-        samesite = self.get_cookie_samesite(app)
-        httponly = self.get_cookie_httponly(app)
+        cookie = {
+            "domain": self.get_cookie_domain(app),
+            "path": self.get_cookie_path(app),
+            "secure": self.get_cookie_secure(app),
+            "partitioned": self.get_cookie_partitioned(app),
+            "samesite": self.get_cookie_samesite(app),
+            "httponly": self.get_cookie_httponly(app),
+        }
         if session.accessed:
             _vary_on_cookie(response)
         if not session:
             if session.modified:
-                response.delete_cookie(
-                    name,
-                    domain=domain,
-                    path=path,
-                    secure=secure,
-                    partitioned=partitioned,
-                    samesite=samesite,
-                    httponly=httponly,
-                )
+                response.delete_cookie(name, **cookie)
                 _vary_on_cookie(response)
             return
         if not self.should_set_cookie(app, session):
             return
         expires = self.get_expiration_time(app, session)
         value = self.get_signing_serializer(app).dumps(dict(session))
-        response.set_cookie(
-            name,
-            value,
-            expires=expires,
-            httponly=httponly,
-            domain=domain,
-            path=path,
-            secure=secure,
-            partitioned=partitioned,
-            samesite=samesite,
-        )
+        response.set_cookie(name, value, expires=expires, **cookie)
         _vary_on_cookie(response)
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
@@ -266,7 +251,7 @@ def _signed_token(serializer, raw: str, time_limit: float | None) -> str:
     if kept is not None and (time_limit is None or 0 <= now - kept[0] <= time_limit / 10):
         return kept[1]
     token = serializer.dumps(raw)
-    if len(_signed_tokens) >= _OPENED_MAX:
+    if len(_signed_tokens) >= _KEPT_MAX:
         _signed_tokens.clear()
     _signed_tokens[(serializer, raw)] = (now, token)
     return token
