@@ -284,9 +284,39 @@ def test_the_session_is_saved_with_the_headers_flask_saves_it_with(monkeypatch, 
             response.headers["Vary"] = vary
         with app.test_request_context():
             interface.save_session(app, session, response)
-        return sorted(response.headers.items())
+        return sorted(map(opened_cookie, response.headers.items()))
+
+    def opened_cookie(header: tuple[str, str]) -> tuple:
+        """A Set-Cookie header with its value as Flask reads it: a small session's
+        cookie is ours uncompressed (see the test below), the same data."""
+        name, value = header
+        if name != "Set-Cookie":
+            return header
+        cookie, _, attributes = value.partition(";")
+        cookie_name, _, signed = cookie.partition("=")
+        serializer = flasks.get_signing_serializer(app)
+        return name, cookie_name, signed and serializer.loads(signed), attributes
 
     assert saved(app.session_interface) == saved(flasks)
+
+
+def test_a_small_session_is_not_compressed_and_a_large_one_as_itsdangerous_does_it(monkeypatch):
+    """Setting up zlib for a small cookie cost more than it saved (signing.py): under a
+    kilobyte of JSON the cookie is written as it is, and Flask's own serializer reads it;
+    a larger one is compressed as itsdangerous compresses it, byte for byte."""
+    app = small_app("compress-secret")
+    monkeypatch.setattr(time, "time", lambda: 1_780_000_000.5)  # one timestamp for both
+    flasks = SecureCookieSessionInterface().get_signing_serializer(app)
+    small = {"drafts": {"1:synpunkter": "d" * 32}, "csrf_token": "a" * 40}
+    large = {"drafts": {f"{n}:synpunkter": "d" * 32 for n in range(40)}, "csrf_token": "a" * 40}
+    assert flasks.dumps(small).startswith(".")  # itsdangerous compresses even this one
+    assert not cookie_of(app, small).startswith(".")
+    assert flasks.loads(cookie_of(app, small)) == small
+    assert cookie_of(app, large).startswith(".")
+    assert cookie_of(app, large) == flasks.dumps(large)
+    assert flasks.loads(cookie_of(app, large)) == large
+    barely = {"x": "y" * (signing._WORTH_COMPRESSING - len('{"x":""}'))}  # exactly the size
+    assert cookie_of(app, barely) == flasks.dumps(barely)
 
 
 def test_the_session_serializer_is_built_once_per_set_of_keys():
