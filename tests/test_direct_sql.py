@@ -34,7 +34,7 @@ def test_literals_are_filled_in_and_rows_have_names(app):
     with app.app_context():
         bind_tenant(db.session, member_id("arvika"))
         connection, _ = tenant_connection(db.session)
-        row = direct_sql.execute(connection, statement, {"given": 7}).fetchone()
+        row = direct_sql.fetch_one(connection, statement, {"given": 7})
         assert (row.fixed, row.given) == ("konstant", 7)
         db.session.rollback()
 
@@ -62,9 +62,9 @@ def test_a_failing_statement_raises_sqlalchemys_error_of_its_kind(app):
         arvika = member_id("arvika")
         bind_tenant(db.session, arvika)
         connection, _ = tenant_connection(db.session)
-        direct_sql.execute(connection, duplicate, {"t": arvika})
+        direct_sql.run(connection, duplicate, {"t": arvika})
         with pytest.raises(sa.exc.IntegrityError) as raised:
-            direct_sql.execute(connection, duplicate, {"t": arvika})
+            direct_sql.run(connection, duplicate, {"t": arvika})
         assert "reference_counters" in str(raised.value)
         assert "parameters hidden" in str(raised.value)  # as the engine's hide_parameters
         db.session.rollback()
@@ -86,7 +86,7 @@ def test_a_lost_connection_is_thrown_away_and_the_next_one_works(app):
         with maintenance_session() as owner:
             owner.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         with pytest.raises(sa.exc.OperationalError) as raised:
-            direct_sql.execute(connection, sa.select(sa.literal(1)), {})
+            direct_sql.fetch_one(connection, sa.select(sa.literal(1)), {})
         assert raised.value.connection_invalidated
         assert connection.invalidated
         assert "parameters hidden" in str(raised.value) or "[SQL:" in str(raised.value)
@@ -94,6 +94,29 @@ def test_a_lost_connection_is_thrown_away_and_the_next_one_works(app):
         bind_tenant(db.session, arvika)
         again, _ = tenant_connection(db.session)
         assert again.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() != backend
+        assert direct_sql.fetch_one(again, sa.select(sa.literal(1).label("one")), {}).one == 1
+        db.session.rollback()
+
+
+def test_a_pooled_connection_keeps_one_cursor_and_rows_are_read_at_once(app):
+    """fetch_one, fetch_all and run share the connection's kept cursor, each statement's
+    rows read before the next one runs; a closed cursor is replaced."""
+    numbers = sa.union_all(sa.select(sa.literal(1).label("n")), sa.select(sa.literal(2)))
+    with app.app_context():
+        bind_tenant(db.session, member_id("arvika"))
+        connection, _ = tenant_connection(db.session)
+        both = direct_sql.fetch_all(connection, numbers, {})
+        kept = connection.connection.info[direct_sql._CURSOR]
+        three = direct_sql.fetch_one(connection, sa.select(sa.literal(3).label("n")), {})
+        assert [row.n for row in both] == [1, 2] and three.n == 3
+        assert (
+            direct_sql.fetch_one(connection, sa.select(sa.literal(1)).where(sa.false()), {}) is None
+        )
+        direct_sql.run(connection, sa.select(sa.literal(4)), {})
+        assert connection.connection.info[direct_sql._CURSOR] is kept
+        kept.close()
+        assert direct_sql.fetch_one(connection, sa.select(sa.literal(5).label("n")), {}).n == 5
+        assert connection.connection.info[direct_sql._CURSOR] is not kept
         db.session.rollback()
 
 

@@ -32,18 +32,18 @@ def statements(app):
         seen.append(statement)
 
     def direct(connection, statement, params):
-        seen.append(direct_sql._sql(statement, connection.dialect)[0])
+        seen.append(direct_sql._sql(statement, connection.dialect)[0].decode())
         return run_directly(connection, statement, params)
 
     with app.app_context():
         engine = db.engine
-    run_directly = direct_sql.execute
+    run_directly = direct_sql._execute  # under fetch_one, fetch_all and run
     sa.event.listen(engine, "before_cursor_execute", record)
-    direct_sql.execute = direct
+    direct_sql._execute = direct
     try:
         yield seen
     finally:
-        direct_sql.execute = run_directly
+        direct_sql._execute = run_directly
         sa.event.remove(engine, "before_cursor_execute", record)
 
 

@@ -119,7 +119,7 @@ def _user_with_membership(
     params = {"user_id": user_id, "tenant_id": tenant_id}
     statement = _user_with_membership_statement()
     if connection.dialect.name == "postgresql":
-        row = direct_sql.execute(connection, statement, params).fetchone()
+        row = direct_sql.fetch_one(connection, statement, params)
     else:
         row = connection.execute(statement, params).one_or_none()
     if row is None:

@@ -255,7 +255,7 @@ def _register(
             reference=mails.REFERENCE_MARK,
         )
         to, subject, body = receipt or (None, None, None)
-        row = direct_sql.execute(
+        row = direct_sql.fetch_one(
             connection,
             statements.register_case_postgresql(),
             {
@@ -269,7 +269,7 @@ def _register(
                 "receipt_body": body,
                 "reference_mark": mails.REFERENCE_MARK,
             },
-        ).fetchone()
+        )
         if row is None:
             raise ServiceClosed(service.service_slug)
         case_id, values["number"], values["reference"] = row
@@ -463,7 +463,7 @@ def claim_draft(
     connection, tenant_id = tenant_connection(session)
     params = {"tenant_id": tenant_id, "draft_id": draft_id, "service_slug": service.service_slug}
     if connection.dialect.name == "postgresql":  # the busiest write: on the driver's cursor
-        claimed = direct_sql.execute(connection, statements.claim_draft(), params).fetchone()
+        claimed = direct_sql.fetch_one(connection, statements.claim_draft(), params)
     else:
         claimed = connection.execute(statements.claim_draft(), params).one_or_none()
     if claimed is None or claimed.definition_id != service.definition_id:

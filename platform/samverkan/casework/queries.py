@@ -206,7 +206,7 @@ def inbox_listing(
     limit = filters.get("limit") or PAGE_SIZE
     params = {**values, "tenant_id": tenant_id, "limit": limit + 1}
     if connection.dialect.name == "postgresql":  # the busiest staff page: the driver's cursor
-        rows = direct_sql.execute(connection, _listing(shape), params).fetchall()
+        rows = direct_sql.fetch_all(connection, _listing(shape), params)
     else:
         rows = connection.execute(_listing(shape), params).all()
     return _page(rows, limit, filters)

@@ -118,7 +118,7 @@ def _tell_database(connection, tenant_id: int) -> None:
     if connection.dialect.name != "postgresql":
         return
     if not direct_sql.begin_with_setting(connection, "app.tenant_id", tenant_id):
-        direct_sql.execute(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
+        direct_sql.run(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
 
 
 def _tell_database_person(connection, person_key: str) -> None:
