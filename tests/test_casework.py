@@ -128,6 +128,26 @@ def test_bad_filters_are_explained_per_field(worker):
     )
 
 
+def test_bad_filters_are_explained_in_the_pages_language(worker):
+    """The messages are the API's Swedish words (queries.py); an English inbox shows them
+    in English."""
+    worker.get("/sprak/en?next=/arvika/staff/")
+    page = worker.get("/arvika/staff/?status=borta&submitted_from=igår&cursor=xyz")
+    assert page.status_code == 422 and "Inbox" in page.text
+    for english in (
+        "Unknown status: choose one from the list.",
+        "Write the date as YYYY-MM-DD.",
+        "Invalid page marker: start again from the first page.",
+    ):
+        assert english in page.text
+    assert "Okänd status" not in page.text and "ÅÅÅÅ-MM-DD" not in page.text
+    backwards = worker.get("/arvika/staff/?submitted_from=2026-05-02&submitted_to=2026-05-01")
+    assert "The end date is before the start date." in backwards.text
+    others = worker.get("/arvika/staff/?service=Fel!&assigned=alla")
+    assert "Unknown e-service." in others.text
+    assert "Choose my cases or not assigned." in others.text
+
+
 # -- the case page and its workflow -----------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import definition_titles
 from samverkan.clock import SWEDEN
+from samverkan.i18n import N_
 from samverkan.memo import Memo
 from samverkan.tenancy.request_session import bound_member_id
 from samverkan.tenancy.scoping import bound_tenant_id, tenant_connection
@@ -58,7 +59,7 @@ class Cursor(fields.String):
         try:
             return decode_cursor(text)
         except ValueError as exc:
-            raise ValidationError("Ogiltig sidmarkör: börja om från första sidan.") from exc
+            raise ValidationError(N_("Ogiltig sidmarkör: börja om från första sidan.")) from exc
 
 
 class InboxFilterSchema(Schema):
@@ -66,33 +67,33 @@ class InboxFilterSchema(Schema):
 
     status = fields.String(
         load_default=None,
-        validate=validate.OneOf(status.ALL, error="Okänd status: välj en i listan."),
+        validate=validate.OneOf(status.ALL, error=N_("Okänd status: välj en i listan.")),
     )
     service = fields.String(
         load_default=None,
-        validate=validate.Regexp(r"^[a-z0-9-]{1,60}$", error="Okänd e-tjänst."),
+        validate=validate.Regexp(r"^[a-z0-9-]{1,60}$", error=N_("Okänd e-tjänst.")),
     )
     submitted_from = fields.Date(
-        load_default=None, error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}
+        load_default=None, error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")}
     )
     submitted_to = fields.Date(
-        load_default=None, error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}
+        load_default=None, error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")}
     )
     assigned = fields.String(
         load_default=None,
-        validate=validate.OneOf(("me", "nobody"), error="Välj mina eller ej tilldelade."),
+        validate=validate.OneOf(("me", "nobody"), error=N_("Välj mina eller ej tilldelade.")),
     )
     cursor = Cursor(load_default=None)
     limit = fields.Integer(
         load_default=PAGE_SIZE,
-        validate=validate.Range(1, MAX_PAGE_SIZE, error="Välj mellan 1 och 100 per sida."),
+        validate=validate.Range(1, MAX_PAGE_SIZE, error=N_("Välj mellan 1 och 100 per sida.")),
     )
 
     @validates_schema
     def _dates_in_order(self, data, **kwargs):
         start, end = data.get("submitted_from"), data.get("submitted_to")
         if start and end and start > end:
-            raise ValidationError("Slutdatumet ligger före startdatumet.", "submitted_to")
+            raise ValidationError(N_("Slutdatumet ligger före startdatumet."), "submitted_to")
 
 
 _FILTERS = InboxFilterSchema()  # made once: a schema's making costs more than its loading

@@ -35,7 +35,7 @@ from samverkan.catalogue.queries import definition_content, definition_titles
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
-from samverkan.i18n import current_language
+from samverkan.i18n import current_language, gettext
 from samverkan.memo import Memo
 from samverkan.staff_frame import pattern, render_staff_page
 from samverkan.templating import html_text, local_datetime
@@ -52,10 +52,12 @@ def _staff_pages_are_not_cached(response):
 
 
 def _filters_or_errors() -> tuple[dict, dict]:
+    """The filters, or what is wrong with them in the page's language (the API's words
+    are Swedish: queries.py marks them for the catalogue)."""
     try:
         return queries.load_filters(request.args), {}
     except ValidationError as exc:
-        return {}, {name: list(messages) for name, messages in exc.messages.items()}
+        return {}, {name: list(map(gettext, found)) for name, found in exc.messages.items()}
 
 
 def _chosen_filters() -> dict[str, str]:
