@@ -30,9 +30,10 @@ _compiling = threading.Lock()
 
 
 def _sql(statement: sa.Executable, dialect) -> tuple[bytes, dict]:
-    """The statement's SQL for this dialect, encoded as the driver would encode it (UTF-8,
-    the only client encoding the app's connections use), and the values of its literals
-    (the bind parameters Core made for constants); the caller gives every other one."""
+    """The statement's SQL for this dialect, as the bytes the driver sends, and the values
+    of its literals (the bind parameters Core made for constants); the caller gives every
+    other one. Every value is a parameter, so the SQL is ASCII: the same bytes in any
+    client encoding (and a statement that is not fails on its first use, in the tests)."""
     key = (statement, dialect.name)
     found = _compiled.get(key)
     if found is None:
@@ -43,7 +44,7 @@ def _sql(statement: sa.Executable, dialect) -> tuple[bytes, dict]:
                 for name, bind in compiled.binds.items()
                 if not bind.required
             }
-            found = _compiled[key] = (compiled.string.encode(), literals)
+            found = _compiled[key] = (compiled.string.encode("ascii"), literals)
     return found
 
 
