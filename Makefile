@@ -24,7 +24,7 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 TRANSLATIONS := platform/samverkan/translations
 CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
-BABEL_EXTRACT = $(BIN)/pybabel -q extract -F babel.cfg -k _l -k N_ --add-location=file --sort-output \
+BABEL_EXTRACT = $(BIN)/pybabel -q extract -F babel.cfg -k _l --add-location=file --sort-output \
 	--project=Samverkan --copyright-holder=Samverkan
 
 %.mo: %.po $(VENV)/.installed

@@ -571,3 +571,41 @@ def test_the_inbox_offers_the_members_own_e_services_and_sees_a_new_one_at_once(
                 )
             )
             session.commit()
+
+
+def test_a_refused_change_is_explained_in_the_pages_language(app, client, worker, read_csrf):
+    """The workflow's and the forms' words are the API's Swedish ones, marked for the
+    catalogue; an English case page shows them in English."""
+    reference = submit(client)["reference"]
+    worker.get(f"/sprak/en?next={case_url(reference)}")
+    token = read_csrf(worker.get(case_url(reference)).text)
+
+    def refused(path: str, **data) -> str:
+        answer = worker.post(case_url(reference) + path, data={"csrf_token": token, **data})
+        assert answer.status_code == 422
+        return answer.text
+
+    assert "Choose a case worker from the list." in refused("/tilldela", assignee="anna")
+    assert "Choose a case worker who works here." in refused("/tilldela", assignee="999999")
+    assert "Choose a new status." in refused("/status")
+    assert "Write what the applicant needs to add" in refused(
+        "/status", status="waiting_for_citizen"
+    )
+    assert "The case cannot have that status now" in refused("/status", status="x")
+    long_message = refused("/status", status="in_progress", message="x" * 5001)
+    assert "The message may be at most 5000 characters." in long_message
+    assert "Write the note." in refused("/anteckning", note=" ")
+    assert "The note may be at most 5000 characters." in refused("/anteckning", note="x" * 5001)
+    assert "Meddelandet får vara högst" not in long_message
+    worker.post(case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"})
+    assert "The case is closed and cannot have a new status." in refused(
+        "/status", status="in_progress"
+    )
+    assert count_all(app, "case_events") == 2  # submitted, closed
+
+
+def test_the_length_limits_words_name_the_limit():
+    from samverkan.casework import operations
+
+    for text in (operations.MESSAGE_TOO_LONG, operations.NOTE_TOO_LONG):
+        assert f"högst {operations.MESSAGE_MAX} tecken" in text

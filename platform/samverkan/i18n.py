@@ -53,9 +53,9 @@ bp = Blueprint("i18n", __name__)
 
 
 def N_(text: str) -> str:
-    """gettext's customary no-op marker: a Swedish text for the catalogues (`make
-    translations` extracts N_ too) that stays Swedish where it is made, since the API
-    answers in Swedish; a page that shows it translates it then (gettext)."""
+    """gettext's customary no-op marker: a Swedish text for the catalogues (pybabel
+    extracts N_ as it does _) that stays Swedish where it is made, since the API answers
+    in Swedish; a page that shows it translates it then (gettext)."""
     return text
 
 

@@ -4,7 +4,7 @@ components (see openapi.py)."""
 from marshmallow import RAISE, Schema, fields, validate
 
 from samverkan.cases import status
-from samverkan.casework.operations import MESSAGE_MAX
+from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG
 
 UNKNOWN_FIELD = "Okänt fält: skicka bara status och message."
 # For the document: the statuses a client can expect.
@@ -156,9 +156,7 @@ class TransitionIn(Schema):
     message = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Length(
-            max=MESSAGE_MAX, error=f"Meddelandet får vara högst {MESSAGE_MAX} tecken."
-        ),
+        validate=validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG),
         error_messages={"invalid": "Meddelandet ska vara text."},
         metadata={
             "description": "Shown on the citizen's status page (and e-mailed, if they "

@@ -11,19 +11,27 @@ from samverkan.accounts.models import Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case, CaseEvent
+from samverkan.i18n import N_
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
 
 MESSAGE_MAX = 5000
+# The limit in words, for the catalogue: a literal (tests/test_casework.py checks that it
+# names MESSAGE_MAX).
+MESSAGE_TOO_LONG = N_("Meddelandet får vara högst 5000 tecken.")
+NOTE_TOO_LONG = N_("Anteckningen får vara högst 5000 tecken.")
 
 
 class CaseworkError(ValueError):
-    """A change the workflow does not allow; `field` names what to correct."""
+    """A change the workflow does not allow; `field` names what to correct. `message` is
+    Swedish, as the API answers; `shown` is what a page translates and shows (marked for
+    the catalogue), when the message holds words the catalogue cannot (the statuses)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, shown: str | None = None):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.shown = shown or message
 
 
 def colleagues(session: orm.Session) -> list[tuple[int, str]]:
@@ -55,7 +63,7 @@ def _event(session, case: Case, kind: str, *, by: User, message=None, visible=Tr
 def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> None:
     """Give the case to a colleague at the same member (or to nobody)."""
     if assignee_id is not None and session.get(Membership, (case.tenant_id, assignee_id)) is None:
-        raise CaseworkError("assignee", "Välj en handläggare som arbetar här.")
+        raise CaseworkError("assignee", N_("Välj en handläggare som arbetar här."))
     if case.assigned_to_id == assignee_id:
         return
     case.assigned_to_id = assignee_id
@@ -89,13 +97,16 @@ def transition(
             "status",
             f"Ett ärende som är {status.label(case.status).lower()} kan inte få den statusen"
             + (f"; välj {allowed}." if allowed else "; det är avslutat."),
+            N_("Ärendet kan inte få den statusen nu: välj en av dem i listan.")
+            if allowed
+            else N_("Ärendet är avslutat och kan inte få en ny status."),
         )
     message = (message or "").strip() or None
     if message and len(message) > MESSAGE_MAX:
-        raise CaseworkError("message", f"Meddelandet får vara högst {MESSAGE_MAX} tecken.")
+        raise CaseworkError("message", MESSAGE_TOO_LONG)
     if new_status == status.WAITING and not message:
         raise CaseworkError(
-            "message", "Skriv vad den sökande behöver komplettera med: det visas för hen."
+            "message", N_("Skriv vad den sökande behöver komplettera med: det visas för hen.")
         )
     previous = case.status
     case.status = new_status
@@ -117,9 +128,9 @@ def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEv
     """An internal note: in the history for staff, never on the citizen's pages."""
     text = (text or "").strip()
     if not text:
-        raise CaseworkError("note", "Skriv anteckningen.")
+        raise CaseworkError("note", N_("Skriv anteckningen."))
     if len(text) > MESSAGE_MAX:
-        raise CaseworkError("note", f"Anteckningen får vara högst {MESSAGE_MAX} tecken.")
+        raise CaseworkError("note", NOTE_TOO_LONG)
     event = _event(session, case, "note", by=by, message=text, visible=False)
     record(session, "case.noted", "case", case.reference)
     return event

@@ -3,7 +3,8 @@ may follow which, when a message is needed) are checked in operations.py."""
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from samverkan.casework.operations import MESSAGE_MAX
+from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG, NOTE_TOO_LONG
+from samverkan.i18n import N_
 
 MAX_ID = 2**31 - 1
 
@@ -27,7 +28,7 @@ class AssignSchema(_Form):
         elif value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID:
             data["assignee"] = int(value)
         else:
-            raise ValidationError("Välj en handläggare i listan.", "assignee")
+            raise ValidationError(N_("Välj en handläggare i listan."), "assignee")
         return data
 
 
@@ -35,23 +36,19 @@ class TransitionSchema(_Form):
     status = fields.String(
         required=True,
         validate=validate.Length(max=30),
-        error_messages={"required": "Välj en ny status."},
+        error_messages={"required": N_("Välj en ny status.")},
     )
     message = fields.String(
         load_default=None,
-        validate=validate.Length(
-            max=MESSAGE_MAX, error=f"Meddelandet får vara högst {MESSAGE_MAX} tecken."
-        ),
+        validate=validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG),
     )
 
 
 class NoteSchema(_Form):
     note = fields.String(
         required=True,
-        validate=validate.Length(
-            max=MESSAGE_MAX, error=f"Anteckningen får vara högst {MESSAGE_MAX} tecken."
-        ),
-        error_messages={"required": "Skriv anteckningen."},
+        validate=validate.Length(max=MESSAGE_MAX, error=NOTE_TOO_LONG),
+        error_messages={"required": N_("Skriv anteckningen.")},
     )
 
 

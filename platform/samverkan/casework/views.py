@@ -51,13 +51,17 @@ def _staff_pages_are_not_cached(response):
     return response
 
 
+def _shown(errors: dict) -> dict[str, list[str]]:
+    """What was refused, in the page's language: the messages are the API's Swedish words,
+    marked for the catalogue where they are made (N_)."""
+    return {name: list(map(gettext, found)) for name, found in errors.items()}
+
+
 def _filters_or_errors() -> tuple[dict, dict]:
-    """The filters, or what is wrong with them in the page's language (the API's words
-    are Swedish: queries.py marks them for the catalogue)."""
     try:
         return queries.load_filters(request.args), {}
     except ValidationError as exc:
-        return {}, {name: list(map(gettext, found)) for name, found in exc.messages.items()}
+        return {}, _shown(exc.messages)
 
 
 def _chosen_filters() -> dict[str, str]:
@@ -311,13 +315,15 @@ def _change(reference: str, schema, apply, anchor: str | None = "historik"):
     committed, then back to the case; a refusal re-shows the page with what was typed."""
     found = _case_or_404(reference, for_update=True)
     if found.thinned_at is not None:  # its personal data is gone: none may come back
-        return _refused(reference, {"thinned": ["Ärendet är gallrat och kan inte ändras."]})
+        return _refused(
+            reference, {"thinned": [gettext("Ärendet är gallrat och kan inte ändras.")]}
+        )
     try:
         apply(found, schema.load(request.form))
     except ValidationError as exc:
-        return _refused(reference, errors_of(exc))
+        return _refused(reference, _shown(errors_of(exc)))
     except operations.CaseworkError as exc:
-        return _refused(reference, {exc.field: [exc.message]})
+        return _refused(reference, _shown({exc.field: [exc.shown]}))
     db.session.commit()
     return redirect(url_for(".case", reference=reference, _anchor=anchor), 303)
 
