@@ -182,6 +182,13 @@ def test_a_transition_with_a_message_reaches_the_citizen_by_page_and_e_mail(
     status_page = client.get(created["status_url"])
     assert "Skicka gärna en bild på platsen." in status_page.text
     assert "Väntar på komplettering från dig" in status_page.text
+    # The case worker reads the status in words of their own: "from you" is the citizen's.
+    for staff_page in (worker.get(case_url(reference)), worker.get("/arvika/staff/")):
+        assert "Väntar på komplettering" in staff_page.text
+        assert "från dig" not in staff_page.text
+    worker.get("/sprak/en?next=/arvika/staff/")
+    assert "Waiting for the applicant" in worker.get("/arvika/staff/").text
+    assert "Waiting for the applicant" in worker.get(case_url(reference)).text
     with app.app_context(), maintenance_session() as session:
         mail = session.execute(
             sa.text(

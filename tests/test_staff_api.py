@@ -428,8 +428,10 @@ def test_a_transition_with_a_message_reaches_the_citizens_status_page_and_inbox(
     assert case["history"][-1]["message"] == "Skicka en bild på platsen."
     assert case["history"][-1]["visible_to_citizen"] is True
     assert [s["status"] for s in case["allowed_next"]] == ["in_progress", "decided", "closed"]
+    assert case["status_label"] == "Väntar på komplettering"  # the case worker's words
     status_page = client.get(f"/arvika/arende/{status_token}")
     assert "Skicka en bild på platsen." in status_page.text
+    assert "Väntar på komplettering från dig" in status_page.text  # the citizen's
     assert count_all(app, "outbox_messages") == mails + 1  # WITH_REPLY left an address
     [(actor, detail)] = execute(
         app, "SELECT actor, detail FROM audit_log WHERE action = 'case.transitioned'"

@@ -106,8 +106,8 @@ def init_app(app: Flask) -> None:
     # instead of finding the request's language again for each).
     app.jinja_env.filters["t"] = lambda text, lang=None: localized(text, lang or current_language())
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
-    app.jinja_env.globals["status_label"] = lambda status, lang=None: status_label(
-        status, lang or current_language()
+    app.jinja_env.globals["status_label"] = lambda status, lang=None, staff=False: status_label(
+        status, lang or current_language(), staff=staff
     )
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_switch_url"] = switch_url

@@ -101,7 +101,7 @@ def _case_body(found: Case) -> dict:
             "service_version": found.definition.version,
             "channel": found.channel,
             "status": found.status,
-            "status_label": status.label(found.status),
+            "status_label": status.label(found.status, staff=True),
             "submitted_at": found.submitted_at,
             "updated_at": found.updated_at,
             "closed_at": found.closed_at,
@@ -112,7 +112,8 @@ def _case_body(found: Case) -> dict:
             "attachments": found.attachments,
             "history": found.events,
             "allowed_next": [
-                {"status": s, "label": status.label(s)} for s in status.allowed_next(found.status)
+                {"status": s, "label": status.label(s, staff=True)}
+                for s in status.allowed_next(found.status)
             ],
         }
     )

@@ -37,7 +37,9 @@ class CaseSummaryOut(Schema):
     service = fields.String(required=True, attribute="service_slug")
     status = fields.String(required=True, metadata=STATUS)
     status_label = fields.Function(
-        lambda case: status.label(case.status), required=True, metadata={"type": "string"}
+        lambda case: status.label(case.status, staff=True),
+        required=True,
+        metadata={"type": "string"},
     )
     submitted_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)

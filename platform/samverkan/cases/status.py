@@ -1,4 +1,5 @@
-"""The workflow a case moves through, with the words a citizen reads."""
+"""The workflow a case moves through, with the words a citizen reads and, where those would
+read wrong to them, the words a case worker reads."""
 
 import functools
 
@@ -15,16 +16,22 @@ LABELS = {
     DECIDED: {"sv": "Beslut fattat", "en": "Decided"},
     CLOSED: {"sv": "Avslutat", "en": "Closed"},
 }
+# Staff pages and the staff API: "waiting for you" is the citizen's to read.
+STAFF_LABELS = {
+    **LABELS,
+    WAITING: {"sv": "Väntar på komplettering", "en": "Waiting for the applicant"},
+}
 
 
-def label(status: str, lang: str = "sv") -> str:
-    return LABELS.get(status, {}).get(lang, status)
+def label(status: str, lang: str = "sv", *, staff: bool = False) -> str:
+    return (STAFF_LABELS if staff else LABELS).get(status, {}).get(lang, status)
 
 
 @functools.cache
 def choices(lang: str = "sv") -> tuple[tuple[str, str], ...]:
-    """(status, label in `lang`) of every status, in their order: a filter's choices."""
-    return tuple((status, label(status, lang)) for status in ALL)
+    """(status, a case worker's label in `lang`) of every status, in their order: the
+    inbox filter's choices."""
+    return tuple((status, label(status, lang, staff=True)) for status in ALL)
 
 
 # Where a case may go from each status. Closed is final: retention counts from closing.

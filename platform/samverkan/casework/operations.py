@@ -92,11 +92,13 @@ def transition(
     """Move the case on in the workflow, with an optional message to the citizen: it shows
     on their status page and, if they left an address, goes out by e-mail."""
     if new_status not in status.allowed_next(case.status):
-        allowed = ", ".join(status.label(s).lower() for s in status.allowed_next(case.status))
+        allowed = ", ".join(
+            status.label(s, staff=True).lower() for s in status.allowed_next(case.status)
+        )
         raise CaseworkError(
             "status",
-            f"Ett ärende som är {status.label(case.status).lower()} kan inte få den statusen"
-            + (f"; välj {allowed}." if allowed else "; det är avslutat."),
+            f"Ett ärende som är {status.label(case.status, staff=True).lower()} kan inte få"
+            " den statusen" + (f"; välj {allowed}." if allowed else "; det är avslutat."),
             N_("Ärendet kan inte få den statusen nu: välj en av dem i listan.")
             if allowed
             else N_("Ärendet är avslutat och kan inte få en ny status."),

@@ -148,7 +148,7 @@ def _inbox_rows(cases: list, lang: str) -> str:
             case_link=case_link,
             reference=html_text(case.reference),
             title=html_text(localized(titles[case.definition_id], lang)),
-            state=html_text(status.label(case.status, lang)),
+            state=html_text(status.label(case.status, lang, staff=True)),
             assignee=html_text(case.assignee or "–"),
             submitted=html_text(local_datetime(case.submitted_at, lang)),
         )
@@ -217,7 +217,8 @@ def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
         attachments={a.field_name: a for a in found.attachments},
         colleagues=operations.colleagues(db.session),
         next_statuses=[
-            (s, status.label(s, current_language())) for s in status.allowed_next(found.status)
+            (s, status.label(s, current_language(), staff=True))
+            for s in status.allowed_next(found.status)
         ],
         citizen_email=operations.mails.citizen_address(found),
         errors=errors,
