@@ -585,7 +585,10 @@ def test_a_refused_change_is_explained_in_the_pages_language(app, client, worker
     catalogue; an English case page shows them in English."""
     reference = submit(client)["reference"]
     worker.get(f"/sprak/en?next={case_url(reference)}")
-    token = read_csrf(worker.get(case_url(reference)).text)
+    page = worker.get(case_url(reference))
+    token = read_csrf(page.text)
+    # When it came in is not a status: "Submitted", not the status "Received" again.
+    assert "<dt>Submitted</dt>" in page.text and "<dd>Received</dd>" in page.text
 
     def refused(path: str, **data) -> str:
         answer = worker.post(case_url(reference) + path, data={"csrf_token": token, **data})
