@@ -50,7 +50,3 @@ class NoteSchema(_Form):
         validate=validate.Length(max=MESSAGE_MAX, error=NOTE_TOO_LONG),
         error_messages={"required": N_("Skriv anteckningen.")},
     )
-
-
-def errors_of(exc: ValidationError) -> dict[str, list[str]]:
-    return {name: list(messages) for name, messages in exc.messages.items()}

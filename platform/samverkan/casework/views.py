@@ -27,7 +27,7 @@ from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.casework import operations, queries
 from samverkan.casework.export import csv_rows
-from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema, errors_of
+from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema
 from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
@@ -322,7 +322,7 @@ def _change(reference: str, schema, apply, anchor: str | None = "historik"):
     try:
         apply(found, schema.load(request.form))
     except ValidationError as exc:
-        return _refused(reference, _shown(errors_of(exc)))
+        return _refused(reference, _shown(exc.messages))
     except operations.CaseworkError as exc:
         return _refused(reference, _shown({exc.field: [exc.shown]}))
     db.session.commit()
