@@ -66,6 +66,26 @@ def test_turning_the_second_factor_on_needs_a_right_code(app, client, read_csrf,
     assert count_all(app, "audit_log") == 1
 
 
+def test_the_second_factor_settings_and_their_refusals_are_in_the_pages_language(
+    app, client, read_csrf, anna
+):
+    sign_in(client, read_csrf, anna)
+    client.get("/sprak/en?next=/arvika/staff/tvastegsverifiering")
+    page = client.get("/arvika/staff/tvastegsverifiering")
+    assert "<h1>Two-step verification</h1>" in page.text and "Turn on" in page.text
+    assert "Tvåstegsverifiering" not in page.text and "Slå på" not in page.text
+    wrong = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={"csrf_token": read_csrf(page.text), "action": "enable", "code": "000000"},
+    )
+    assert wrong.status_code == 422
+    assert "The code is not right. Check that the app has the right key" in wrong.text
+    turn_on_second_factor(client, read_csrf)
+    done = client.get("/arvika/staff/tvastegsverifiering?klart=enable")
+    assert "Two-step verification is on. Next time you sign in" in done.text
+    assert "Turn off" in done.text
+
+
 def test_with_a_second_factor_the_password_alone_does_not_sign_in(app, client, read_csrf, anna):
     sign_in(client, read_csrf, anna)
     secret = turn_on_second_factor(client, read_csrf)

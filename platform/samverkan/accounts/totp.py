@@ -11,13 +11,13 @@ from sqlalchemy import orm
 
 from samverkan.accounts.models import User
 from samverkan.audit.operations import record
+from samverkan.i18n import gettext as _
 
 ISSUER = "Samverkan"
-CODE_HINT = "Skriv de sex siffrorna från din app för tvåstegsverifiering."
 
 
 class CodeError(ValueError):
-    pass
+    """A code refused; its message in the page's language (only pages show it)."""
 
 
 def new_secret() -> str:
@@ -55,9 +55,11 @@ def check_code(user: User, code: str, now: float | None = None) -> None:
     """Accept the code once, or raise CodeError."""
     step = _matching_step(user.totp_secret or "", code or "", now or time.time())
     if step is None:
-        raise CodeError("Koden stämmer inte. " + CODE_HINT)
+        raise CodeError(
+            _("Koden stämmer inte. Skriv de sex siffrorna från din app för tvåstegsverifiering.")
+        )
     if user.totp_last_step is not None and step <= user.totp_last_step:
-        raise CodeError("Koden har redan använts. Vänta på nästa kod i appen.")
+        raise CodeError(_("Koden har redan använts. Vänta på nästa kod i appen."))
     user.totp_last_step = step
 
 
@@ -65,7 +67,7 @@ def enable(session: orm.Session, user: User, secret: str, code: str) -> None:
     """Turn the second factor on, once the user shows their app makes the right codes."""
     if _matching_step(secret, code or "", time.time()) is None:
         raise CodeError(
-            "Koden stämmer inte. Kontrollera att appen har rätt nyckel och försök igen."
+            _("Koden stämmer inte. Kontrollera att appen har rätt nyckel och försök igen.")
         )
     user.totp_secret = secret
     user.totp_last_step = None
