@@ -2,6 +2,7 @@
 
 import functools
 import os
+import time
 
 from flask import current_app, g, request
 from flask_babel import Babel
@@ -68,6 +69,10 @@ login_manager = LoginManager()
 LIMITER_CONTEXT = "_limiter_request_context"
 
 
+# How often a worker counting in its memory asks the shared storage whether it is back.
+STORAGE_RETRY_SECONDS = 5.0
+
+
 class _Limiter(Limiter):
     """Flask-Limiter, without its passes around a request where they have nothing to do.
 
@@ -90,11 +95,50 @@ class _Limiter(Limiter):
             (manager, "_blueprint_limits"),
             (self, "_meta_limits"),
             (self, "_in_memory_fallback"),
+            (self, "_storage_dead"),
+            (self, "_fallback_limiter"),
+            (self, "_in_memory_fallback_enabled"),
         ):
             if not hasattr(owner, name):
                 raise RuntimeError(f"Flask-Limiter has no {name}: check extensions._Limiter")
+        self._storage_dead = False  # a storage just made is trusted until it fails
+        self._storage_retry_at = 0.0
+        # As this app says: Flask-Limiter keeps a fallback an earlier app switched on.
+        self._in_memory_fallback_enabled = bool(
+            app.config.get("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED") or self._in_memory_fallback
+        )
+        self._fallback_limiter = (
+            # Without a timer thread per count either (rate_storage.py).
+            type(self._limiter)(rate_storage.WorkerMemoryStorage())
+            if self._in_memory_fallback_enabled
+            else None
+        )
         if self.enabled:  # switched off (RATELIMIT_ENABLED), it registers no hooks at all
             self._after_limits_only(app)
+
+    def fall_back(self, error: Exception) -> bool:
+        """The shared storage failed (`error`): count in this worker's memory until it
+        answers again, as Flask-Limiter does for its own limits, if the in-memory fallback
+        is on (settings.py). False when it is not: the caller raises."""
+        if self._fallback_limiter is None:
+            return False
+        if not self._storage_dead:
+            self.logger.warning(
+                "rate limit storage unreachable (%s): counting in the worker's memory", error
+            )
+            self._storage_dead = True
+            self._storage_retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
+        return True
+
+    def retry_storage(self) -> None:
+        """While counting in memory, ask the shared storage whether it answers again, at
+        most every STORAGE_RETRY_SECONDS (Flask-Limiter asks only on its own limits)."""
+        if not self._storage_dead or time.monotonic() < self._storage_retry_at:
+            return
+        self._storage_retry_at = time.monotonic() + STORAGE_RETRY_SECONDS
+        if self.storage.check():
+            self.logger.info("rate limit storage answers again: counting there")
+            self._storage_dead = False
 
     def _after_limits_only(self, app) -> None:
         """Run Flask-Limiter's after-request and teardown hooks only for a request that

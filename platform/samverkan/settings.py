@@ -121,6 +121,22 @@ def rate_limits(name: str, text: str) -> tuple[limits.RateLimitItem, ...]:
         ) from None
 
 
+# A Redis that answers on its network answers within milliseconds; one that does not must
+# not hold a request for long (redis-py waits forever by default).
+RATE_LIMIT_STORAGE_TIMEOUT = 0.5
+
+
+def _rate_storage_options(uri: str) -> dict:
+    """A failing storage's errors as limits' StorageError (the fallback catches those)."""
+    options: dict = {"wrap_exceptions": True}
+    if uri.startswith("redis"):  # redis://, rediss://, redis+sentinel://, redis+cluster://
+        options.update(
+            socket_timeout=RATE_LIMIT_STORAGE_TIMEOUT,
+            socket_connect_timeout=RATE_LIMIT_STORAGE_TIMEOUT,
+        )
+    return options
+
+
 def _check_rate_limits(settings: dict) -> None:
     """Flask-Limiter skips a limit it cannot read, with a line in the log: a typo in one
     of these would let that flood through unnoticed."""
@@ -156,8 +172,13 @@ def load_settings(overrides: dict | None = None) -> dict:
         "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
         "PLATFORM_NAME": file_settings["platform"]["name"],
         "REGION_NAME": file_settings["platform"]["region"],
-        # Each worker's own memory (rate_storage.py) unless e.g. redis://127.0.0.1:6379.
+        # Each worker's own memory (rate_storage.py) unless e.g. redis://127.0.0.1:6379,
+        # which every worker and host shares. A shared storage that fails or hangs (given up
+        # on after RATE_LIMIT_STORAGE_TIMEOUT seconds) is counted around in each worker's
+        # memory until it answers again: limits stay, submissions go on (extensions.py).
+        # (RATELIMIT_STORAGE_OPTIONS follow from the address, below.)
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "worker-memory://"),
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         # Submissions: per client address, and per member for everyone together.
         "SUBMISSIONS_PER_ADDRESS": os.environ.get("SUBMISSIONS_PER_ADDRESS", "120 per minute"),
@@ -209,6 +230,9 @@ def load_settings(overrides: dict | None = None) -> dict:
     # X-Forwarded-* headers, for the audit log and the per-address limits.
     settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
     settings.update(overrides)
+    settings.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", _rate_storage_options(settings["RATELIMIT_STORAGE_URI"])
+    )
     scanner_from(settings)  # a malformed CLAMD_SOCKET stops the start, not an upload
     _check_rate_limits(settings)  # and so does a limit that is no limit
     settings.setdefault("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))

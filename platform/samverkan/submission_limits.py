@@ -11,9 +11,10 @@ RATELIMIT_STRATEGY, RATELIMIT_ENABLED, RATELIMIT_KEY_PREFIX, RATELIMIT_HEADERS_E
 limiter.reset() hold for them as for every other limit. Not through Flask-Limiter's generic
 pass for a decorated view (resolving, filtering and evaluating the view's limits, its
 request context and after-request hook): that pass was about 9 % of a web submission's
-instructions (tests/bench/RESULTS.md). Flask-Limiter's settings for that pass (custom
-header names, RATELIMIT_SWALLOW_ERRORS, the in-memory fallback, callbacks on a breach)
-do not apply here: a storage that fails is a 500, as with Flask-Limiter's defaults. The
+instructions (tests/bench/RESULTS.md). Flask-Limiter's in-memory fallback holds here too
+(a shared storage that fails is counted around in the worker's memory, extensions.py);
+its other settings for that pass (custom header names, RATELIMIT_SWALLOW_ERRORS,
+callbacks on a breach) do not apply. The
 answer carries Flask-Limiter's X-RateLimit-* headers; only a refused one (429, errors.py's
 page or JSON) carries Retry-After.
 """
@@ -25,6 +26,7 @@ import time
 
 from flask import after_this_request, current_app, g, request
 from flask_limiter.util import get_remote_address
+from limits.errors import StorageError
 from werkzeug.exceptions import TooManyRequests
 
 from samverkan.extensions import limiter
@@ -68,9 +70,18 @@ def limited(view):
 def count_submission() -> None:
     """Count this submission against every limit of both settings, the address's first;
     429 when one is used up, which stops the count there (Flask-Limiter stops at the first
-    too)."""
-    config = current_app.config
-    strategy = limiter.limiter
+    too). A shared storage that fails mid-count is counted around in the worker's memory
+    from then on (the fallback counts the whole submission again)."""
+    limiter.retry_storage()
+    try:
+        _count(current_app.config, limiter.limiter)
+    except StorageError as error:
+        if not limiter.fall_back(error):
+            raise
+        _count(current_app.config, limiter.limiter)
+
+
+def _count(config, strategy) -> None:
     prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
     shown = None  # the limit the headers describe: the one used up, else the address's first
     for setting, scope, key_of in SUBMISSION_LIMITS:
