@@ -69,3 +69,18 @@ def post_worker_init(worker):
     in the master instead, so that the workers keep sharing its memory."""
     gc.collect()
     gc.freeze()
+
+
+def when_ready(server):
+    """Rate limits counted in each worker's memory (the default) let an address through as
+    many times more as there are workers: production is told to share them."""
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "worker-memory://")
+    production = os.environ.get("SAMVERKAN_ENV") == "production"
+    if production and server.cfg.workers > 1 and storage.startswith("worker-memory"):
+        server.log.warning(
+            "rate limits are counted in each of the %d workers' memory, so an address gets "
+            "up to %d times its limits: set RATELIMIT_STORAGE_URI (e.g. redis://host:6379) "
+            "to share the counts",
+            server.cfg.workers,
+            server.cfg.workers,
+        )

@@ -185,3 +185,38 @@ def test_a_worker_freezes_what_loading_the_app_made():
     finally:
         if not frozen:
             gc.unfreeze()
+
+
+@pytest.mark.parametrize(
+    ("environment", "warned"),
+    [
+        ({"SAMVERKAN_ENV": "production"}, True),
+        ({"SAMVERKAN_ENV": "production", "RATELIMIT_STORAGE_URI": "redis://cache:6379"}, False),
+        ({}, False),  # make run: one machine, one person
+    ],
+)
+def test_production_is_told_when_each_worker_counts_its_own_limits(
+    monkeypatch, environment, warned
+):
+    import runpy
+    from types import SimpleNamespace
+
+    for name in ("SAMVERKAN_ENV", "RATELIMIT_STORAGE_URI", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))
+    lines = []
+    server = SimpleNamespace(
+        cfg=SimpleNamespace(workers=settings["workers"]),
+        log=SimpleNamespace(warning=lambda text, *args: lines.append(text % args)),
+    )
+    settings["when_ready"](server)
+    if warned:
+        assert lines == [
+            "rate limits are counted in each of the 4 workers' memory, so an address gets up "
+            "to 4 times its limits: set RATELIMIT_STORAGE_URI (e.g. redis://host:6379) to "
+            "share the counts"
+        ]
+    else:
+        assert lines == []
