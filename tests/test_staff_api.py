@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from api_support import FELANMALAN, WITH_REPLY, as_upload, tenant_id, tiny_png
 from conftest import count_all
+from marshmallow import ValidationError
 from test_accounts import create, sign_in
 
 from samverkan.accounts import tokens
@@ -270,6 +271,37 @@ def test_nobody_revokes_someone_elses_token(app, client, read_csrf, staff):
     )
     assert missing.status_code == 404
     assert client.get(cases_url(), headers=bearer(bo)).status_code == 200
+
+
+def test_the_token_page_in_english_for_staff_who_chose_english(app, client, read_csrf, staff):
+    bo = token_of(app, BO)
+    [(bos_token,)] = execute(app, "SELECT id FROM api_tokens")
+    client.get("/sprak/en?next=/arvika/staff/logga-in")
+    assert sign_in(client, read_csrf, ANNA).status_code == 303
+    page = client.get("/arvika/staff/api-nycklar")
+    assert "<h1>API keys</h1>" in page.text and "You have no API keys here." in page.text
+    assert "Send it in the header <code>Authorization: Bearer &lt;key&gt;</code> to <code>" in (
+        page.text
+    )
+    empty = client.post(
+        "/arvika/staff/api-nycklar", data={"csrf_token": read_csrf(page.text), "label": ""}
+    )
+    assert empty.status_code == 422
+    assert "Write a name, for example" in empty.text and "Benämning" not in empty.text
+    made = client.post(
+        "/arvika/staff/api-nycklar",
+        data={"csrf_token": read_csrf(page.text), "label": "Registry"},
+    )
+    assert "Your new API key" in made.text and "Never" in made.text
+    refused = client.post(
+        f"/arvika/staff/api-nycklar/{bos_token}/aterkalla",
+        data={"csrf_token": read_csrf(page.text)},
+    )
+    assert refused.status_code == 403 and "You can only revoke your own API keys." in refused.text
+    assert client.get(cases_url(), headers=bearer(bo)).status_code == 200
+    # The CLI keeps the Swedish words, from the same schema.
+    with pytest.raises(ValidationError, match="Skriv en benämning, till exempel"):
+        tokens.NewTokenSchema().load({"label": ""})
 
 
 # -- the inbox -----------------------------------------------------------------------------

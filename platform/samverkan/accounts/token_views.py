@@ -2,6 +2,7 @@
 An administrator also sees, and can revoke, every colleague's working token."""
 
 from flask import Blueprint, abort, g, redirect, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -52,10 +53,12 @@ def create():
         data = tokens.NewTokenSchema().load({"label": label})
         _, secret = tokens.create(db.session, g.tenant.id, current_user, data["label"])
     except ValidationError as exc:
-        return _page({k: list(v) for k, v in exc.messages.items()}, label, code=422)
+        # In the page's language: the messages are marked where they are made (tokens.py).
+        shown = {name: list(map(gettext, found)) for name, found in exc.messages.items()}
+        return _page(shown, label, code=422)
     except tokens.TokenError as exc:
         db.session.rollback()
-        return _page({exc.field: [exc.message]}, label, code=422)
+        return _page({exc.field: [gettext(exc.message)]}, label, code=422)
     db.session.commit()
     # The one answer to a POST that is not a redirect: the secret must not be kept
     # anywhere (not even in the session cookie) to survive one, so it is shown right here.
@@ -69,7 +72,7 @@ def revoke(token_id: int):
         revoked = tokens.revoke(db.session, token_id, current_user, anyones=_is_admin())
     except tokens.TokenError as exc:
         # A colleague's at the same member: nothing another member could learn from this.
-        return error_response(403, exc.message)
+        return error_response(403, gettext(exc.message))
     if revoked is None:
         abort(404)
     db.session.commit()

@@ -17,6 +17,7 @@ from sqlalchemy import orm
 
 from samverkan.accounts.models import ApiToken, Membership, User
 from samverkan.audit.operations import record
+from samverkan.i18n import N_
 
 # A recognisable prefix lets secret scanners (and people) tell what a leaked string is.
 PREFIX = "sv_"
@@ -35,15 +36,22 @@ class TokenError(ValueError):
         self.message = message
 
 
+# Swedish where made (the CLI and the API answer in Swedish); the token page translates them.
+LABEL_MISSING = N_("Skriv en benämning, till exempel 'Diariet'.")
+LABEL_TOO_LONG = N_("Skriv en benämning på högst 80 tecken, till exempel 'Diariet'.")
+ONLY_YOUR_OWN = N_("Du kan bara återkalla dina egna API-nycklar.")
+
+
 class NewTokenSchema(Schema):
     """What making a token takes (the token page and the CLI)."""
 
     label = fields.String(
         required=True,
-        validate=validate.Length(
-            min=1, max=80, error="Skriv en benämning på högst 80 tecken, till exempel 'Diariet'."
-        ),
-        error_messages={"required": "Skriv en benämning, till exempel 'Diariet'."},
+        validate=[
+            validate.Length(min=1, error=LABEL_MISSING),
+            validate.Length(max=80, error=LABEL_TOO_LONG),
+        ],
+        error_messages={"required": LABEL_MISSING},
     )
 
 
@@ -64,7 +72,7 @@ def create(
         raise TokenError("user", f"{user.email} arbetar inte hos den här organisationen.")
     label = label.strip()
     if not label:
-        raise TokenError("label", "Skriv en benämning, till exempel 'Diariet'.")
+        raise TokenError("label", LABEL_MISSING)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(tenant_id=tenant_id, user_id=user.id, label=label, token_hash=digest(secret))
     session.add(token)
@@ -128,7 +136,7 @@ def revoke(
     if token is None:
         return None
     if token.user_id != user.id and not anyones:
-        raise TokenError("token", "Du kan bara återkalla dina egna API-nycklar.")
+        raise TokenError("token", ONLY_YOUR_OWN)
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         record(
