@@ -220,3 +220,22 @@ def test_production_is_told_when_each_worker_counts_its_own_limits(
         ]
     else:
         assert lines == []
+
+
+@pytest.mark.parametrize("first", ["wsgi", "samverkan.i18n", "samverkan.accounts.tokens"])
+def test_the_app_imports_whichever_module_comes_first(first, tmp_path):
+    """gunicorn imports wsgi first, the tests samverkan: an import cycle that only one order
+    survives (samverkan.i18n ↔ the access checks, once) must fail here, not in production."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {first}; import wsgi"],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT / "platform"),
+            "SAMVERKAN_INSTANCE": str(tmp_path),  # wsgi makes the app, with its dev key
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

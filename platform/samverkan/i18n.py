@@ -52,13 +52,6 @@ _UNSAFE = re.compile(r"[\\\x00-\x1f\x7f]")
 bp = Blueprint("i18n", __name__)
 
 
-def N_(text: str) -> str:
-    """gettext's customary no-op marker: a Swedish text for the catalogues (pybabel
-    extracts N_ as it does _) that stays Swedish where it is made, since the API answers
-    in Swedish; a page that shows it translates it then (gettext)."""
-    return text
-
-
 def chosen_language(current: Request | None = None) -> str | None:
     """The language the visitor picked with the switch, if any (`current`: the request,
     when the caller has it at hand)."""

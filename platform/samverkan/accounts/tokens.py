@@ -17,7 +17,7 @@ from sqlalchemy import orm
 
 from samverkan.accounts.models import ApiToken, Membership, User
 from samverkan.audit.operations import record
-from samverkan.i18n import N_
+from samverkan.translatable import N_
 
 # A recognisable prefix lets secret scanners (and people) tell what a leaked string is.
 PREFIX = "sv_"

@@ -11,9 +11,9 @@ from samverkan.accounts.models import Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case, CaseEvent
-from samverkan.i18n import N_
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
+from samverkan.translatable import N_
 
 MESSAGE_MAX = 5000
 # The limit in words, for the catalogue: a literal (tests/test_casework.py checks that it

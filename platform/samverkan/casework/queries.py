@@ -24,10 +24,10 @@ from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import definition_titles
 from samverkan.clock import SWEDEN
-from samverkan.i18n import N_
 from samverkan.memo import Memo
 from samverkan.tenancy.request_session import bound_member_id
 from samverkan.tenancy.scoping import bound_tenant_id, tenant_connection
+from samverkan.translatable import N_
 
 _service_choices = Memo("PUBLIC_PAGE_CACHE_SECONDS")
 PAGE_SIZE = 25

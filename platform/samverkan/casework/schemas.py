@@ -4,7 +4,7 @@ may follow which, when a message is needed) are checked in operations.py."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG, NOTE_TOO_LONG
-from samverkan.i18n import N_
+from samverkan.translatable import N_
 
 MAX_ID = 2**31 - 1
 
