@@ -17,7 +17,7 @@ from flask_babel import force_locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_accounts import create, sign_in
-from test_admin import ADMIN, post_form, profile_form
+from test_admin import ADMIN, ADMIN_PAGES, post_form, profile_form
 from test_citizen_flow import post_step
 from test_register_extract import submitted_on_the_web
 
@@ -299,6 +299,79 @@ def test_staff_who_chose_english_sign_in_and_work_in_english(app, client, read_c
     assert ">Comments and complaints</option>" in inbox.text
     signed_out = client.post("/arvika/staff/logga-ut", data={"csrf_token": read_csrf(inbox.text)})
     assert html_lang(client.get(signed_out.headers["Location"])) == "en"  # still chosen
+
+
+# Words of Swedish running text: none is English, and the pages' own texts use them all.
+SWEDISH_WORDS = re.compile(
+    r"\b(och|är|för|inte|till|eller|som|av|med|gallring\w*|spara\w*)\b", re.I
+)
+
+
+def _interface_text(page) -> str:
+    """The page's words less what the member wrote (form values: their privacy notice,
+    their address) and what the catalogue names in Swedish only."""
+    text = re.sub(r"<textarea[^>]*>.*?</textarea>", " ", page.text, flags=re.S)
+    text = re.sub(r'value="[^"]*"', " ", text)
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", text, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def test_an_administrator_who_chose_english_administers_in_english(app, client, read_csrf):
+    assert create(app, ADMIN, role="tenant_admin").exit_code == 0
+    client.get("/sprak/en?next=/arvika/staff/logga-in")
+    assert sign_in(client, read_csrf, ADMIN).status_code == 303
+    for url in ADMIN_PAGES:
+        page = client.get(url)
+        assert page.status_code == 200 and html_lang(page) == "en", url
+        left = SWEDISH_WORDS.findall(_interface_text(page))
+        assert not left, f"{url} still says {left}"
+    overview = client.get("/arvika/admin/").text
+    assert "<h1>Administration</h1>" in overview and "1 person works here." in overview
+    assert "(Administrator)" in overview  # the staff menu's role
+
+    refused = post_form(
+        client,
+        read_csrf,
+        "/arvika/admin/profil",
+        profile_form(app, name="", primary_colour="#ffff00", draft_days="2 weeks"),
+    )
+    assert refused.status_code == 422
+    assert "Fill in the name." in refused.text
+    assert "The contrast against white text is 1,0:1; it must be at least 4,5:1." in refused.text
+    assert "Write a whole number of days, for example 30." in refused.text
+    saved = post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app))
+    assert "Nothing in the profile changed." in client.get(saved.headers["Location"]).text
+
+    retention = post_form(
+        client,
+        read_csrf,
+        "/arvika/admin/e-tjanster/forskoleplats/installningar",
+        {"retention_months": "2 år"},
+        action="/arvika/admin/e-tjanster/forskoleplats/gallring",
+    )
+    assert "Write the retention period as a whole number of months" in retention.text
+    invite = post_form(
+        client,
+        read_csrf,
+        "/arvika/admin/personal",
+        {"name": "B", "email": "x", "role": "boss"},
+        action="/arvika/admin/personal/inbjudan",
+    )
+    assert invite.status_code == 422
+    assert "The name must be 2–120 characters." in invite.text
+    assert "Write the e-mail address as name@municipality.se." in invite.text
+    assert "Choose administrator or case worker." in invite.text
+    log = client.get("/arvika/admin/logg").text
+    assert "Changed the profile" not in log  # nothing changed, so nothing logged
+    assert "Viewed" not in log and ">Log<" in log
+
+
+def test_the_administration_stays_swedish_for_a_swedish_administrator(app, client, read_csrf):
+    assert create(app, ADMIN, role="tenant_admin").exit_code == 0
+    assert sign_in(client, read_csrf, ADMIN).status_code == 303
+    refused = post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app, name=""))
+    assert "Fyll i namnet." in refused.text and "(Administratör)" in refused.text
+    assert "Spara profilen" in refused.text
 
 
 def test_dates_are_written_as_each_language_writes_them():

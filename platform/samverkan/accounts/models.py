@@ -1,6 +1,7 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import orm
 
@@ -8,17 +9,18 @@ from samverkan.db import Base, TenantScoped, Timestamp, utcnow
 
 TENANT_ADMIN = "tenant_admin"
 CASE_WORKER = "case_worker"
+# Each role's name, worded where it is shown (the staff menu, the admin pages).
 ROLES = {
-    TENANT_ADMIN: "Administratör",
-    CASE_WORKER: "Handläggare",
+    TENANT_ADMIN: _l("Administratör"),
+    CASE_WORKER: _l("Handläggare"),
 }
 # Roles at the hub member only: the hub's administrators, and the citizen contact centre
 # that serves every member.
 HUB_ADMIN = "hub_admin"
 CONTACT_CENTRE = "contact_centre"
 HUB_ROLES = {
-    HUB_ADMIN: "Navets administratör",
-    CONTACT_CENTRE: "Kontaktcenter",
+    HUB_ADMIN: _l("Navets administratör"),
+    CONTACT_CENTRE: _l("Kontaktcenter"),
 }
 
 

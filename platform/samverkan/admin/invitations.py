@@ -2,6 +2,8 @@
 in the link is the only key, and it opens this member's invitation only."""
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 
 from samverkan.access import public
@@ -14,7 +16,7 @@ from samverkan.admin.schemas import ExistingAccountSchema, NewAccountSchema
 from samverkan.errors import error_response
 from samverkan.extensions import db, limiter
 
-GONE = (
+GONE = _l(
     "Inbjudan gäller inte. Länken kan redan ha använts, ha gått ut (den gäller i sju dagar) "
     "eller vara felkopierad. Be en administratör om en ny inbjudan."
 )
@@ -30,7 +32,7 @@ def _failed(response) -> bool:
 def accept_invitation(token: str):
     invitation = staff_operations.find_invitation(db.session, token)
     if invitation is None:
-        return error_response(404, GONE)
+        return error_response(404, str(GONE))
     existing = accounts.find_user(db.session, invitation.email)
     errors, entered = {}, {"name": invitation.name}
     if request.method == "POST":
@@ -53,7 +55,13 @@ def accept_invitation(token: str):
         else:
             role = invitation.role
             db.session.commit()
-            flash(f"Klart! Du arbetar nu hos {g.tenant.name} som {ROLES[role].lower()}. Logga in.")
+            flash(
+                _(
+                    "Klart! Du arbetar nu hos %(name)s som %(role)s. Logga in.",
+                    name=g.tenant.name,
+                    role=ROLES[role].lower(),
+                )
+            )
             return redirect(url_for("accounts.login"), 303)
     return render_template(
         "admin/accept_invitation.html",

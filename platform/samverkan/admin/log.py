@@ -7,6 +7,8 @@ from datetime import UTC
 
 import sqlalchemy as sa
 from flask import request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
@@ -20,34 +22,35 @@ from samverkan.staff_frame import render_staff_page
 PAGE_SIZE = 50
 # Profile fields as the profile page names them.
 FIELD_LABELS = {
-    "name": "namn",
-    "short_name": "kortnamn",
-    "website": "webbplats",
-    "email": "e-post",
-    "phone": "telefon",
-    "visiting_address": "besöksadress",
-    "primary_colour": "huvudfärg",
-    "accent_colour": "accentfärg",
-    "privacy_notice": "integritetsmeddelande",
-    "accessibility_statement": "tillgänglighetsredogörelse",
+    "name": _l("namn"),
+    "short_name": _l("kortnamn"),
+    "website": _l("webbplats"),
+    "email": _l("e-post"),
+    "phone": _l("telefon"),
+    "visiting_address": _l("besöksadress"),
+    "primary_colour": _l("huvudfärg"),
+    "accent_colour": _l("accentfärg"),
+    "privacy_notice": _l("integritetsmeddelande"),
+    "accessibility_statement": _l("tillgänglighetsredogörelse"),
 }
 
 
 def describe(entry: AuditEntry) -> str:
-    """What the entry's detail says, in a few Swedish words (empty when nothing to add)."""
+    """What the entry's detail says, in a few words of the page's language (empty when
+    nothing to add)."""
     detail = entry.detail or {}
     if "fields" in detail:
-        return ", ".join(FIELD_LABELS.get(name, name) for name in detail["fields"])
+        return ", ".join(str(FIELD_LABELS.get(name, name)) for name in detail["fields"])
     if "logo" in detail:
-        return "ny logotyp" if detail["logo"] == "uploaded" else "logotypen borttagen"
+        return _("ny logotyp") if detail["logo"] == "uploaded" else _("logotypen borttagen")
     if "enabled" in detail:
-        return "påslagen" if detail["enabled"] else "avslagen"
+        return _("påslagen") if detail["enabled"] else _("avslagen")
     if "settings" in detail:
-        return "inställningar: " + ", ".join(detail["settings"])
+        return _("inställningar: %(names)s", names=", ".join(detail["settings"]))
     if "to" in detail:
         return f"{ROLES.get(detail.get('from'), '?')} → {ROLES.get(detail['to'], '?')}"
     if "role" in detail:
-        return ROLES.get(detail["role"], "")
+        return str(ROLES.get(detail["role"], ""))
     return ""
 
 

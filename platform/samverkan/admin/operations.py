@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import filetype
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from samverkan.admin import service_settings
@@ -47,13 +48,13 @@ def read_logo(upload) -> tuple[bytes, str]:
     """The bytes and content type of an uploaded logo, checked by what the content is
     (never by its name or the type the browser claims)."""
     if upload is None or not upload.filename:
-        raise AdminError("logo", "Välj en bildfil med logotypen.")
+        raise AdminError("logo", _("Välj en bildfil med logotypen."))
     data = upload.stream.read(LOGO_MAX_BYTES + 1)
     if len(data) > LOGO_MAX_BYTES:
-        raise AdminError("logo", "Logotypen är för stor: den får vara högst 1 MB.")
+        raise AdminError("logo", _("Logotypen är för stor: den får vara högst 1 MB."))
     guess = filetype.guess(data[:8192]) if data else None
     if guess is None or guess.mime not in LOGO_TYPES:
-        raise AdminError("logo", "Logotypen ska vara en PNG-, JPEG- eller WebP-bild.")
+        raise AdminError("logo", _("Logotypen ska vara en PNG-, JPEG- eller WebP-bild."))
     scanner = scanning.current_scanner()  # the same scan as a citizen's files, when on
     refusal = scanning.check(scanner, data) if scanner is not None else None
     if refusal is not None:
@@ -106,8 +107,10 @@ def switch_service(session: orm.Session, service: TenantService, enabled: bool) 
         if missing:
             raise AdminError(
                 "enabled",
-                f"Fyll i inställningarna först ({', '.join(missing).lower()}), "
-                "sedan kan e-tjänsten slås på.",
+                _(
+                    "Fyll i inställningarna först (%(missing)s), sedan kan e-tjänsten slås på.",
+                    missing=", ".join(missing).lower(),
+                ),
             )
     if service.enabled == enabled:
         return

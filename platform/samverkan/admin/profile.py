@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from flask import current_app, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from samverkan.access import staff
@@ -51,7 +52,7 @@ def save_profile():
         return _render(exc.messages, entered, 422)
     changed = operations.update_profile(db.session, g.tenant, data)
     db.session.commit()
-    flash("Profilen är sparad." if changed else "Inget ändrades i profilen.")
+    flash(_("Profilen är sparad.") if changed else _("Inget ändrades i profilen."))
     return redirect(url_for(".profile"), 303)
 
 
@@ -71,7 +72,7 @@ def upload_logo():
         raise
     if old is not None:
         old.unlink(missing_ok=True)  # only once nothing points at it any more
-    flash("Logotypen är sparad.")
+    flash(_("Logotypen är sparad."))
     return redirect(url_for(".profile"), 303)
 
 
@@ -82,5 +83,5 @@ def remove_logo():
     db.session.commit()
     if old is not None:
         old.unlink(missing_ok=True)
-        flash("Logotypen är borttagen.")
+        flash(_("Logotypen är borttagen."))
     return redirect(url_for(".profile"), 303)

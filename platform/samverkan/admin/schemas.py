@@ -1,7 +1,11 @@
-"""What a member's administrators may enter, checked with Swedish messages per field."""
+"""What a member's administrators may enter, checked with a message per field: made once
+(_l) and worded when shown, in the page's language (these schemas serve pages only)."""
 
 import math
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from marshmallow import (
     EXCLUDE,
     Schema,
@@ -28,17 +32,17 @@ def ratio_text(ratio: float) -> str:
     return f"{math.floor(ratio * 10) / 10:.1f}".replace(".", ",") + ":1"
 
 
-def _length(low: int, high: int, what: str):
-    return validate.Length(min=low, max=high, error=f"{what} ska vara {low}–{high} tecken.")
+def _length(low: int, high: int, what):
+    """`what`: the message's subject, from _l ('Namnet')."""
+    error = _l("%(what)s ska vara %(low)d–%(high)d tecken.", what=what, low=low, high=high)
+    return validate.Length(min=low, max=high, error=error)
 
 
-def _colour(what: str):
+def _colour(required, badly_written):
     return fields.String(
         required=True,
-        validate=validate.Regexp(
-            HEX_COLOUR.pattern, error=f"Skriv {what} som #rrggbb, till exempel #1d4f91."
-        ),
-        error_messages={"required": f"Fyll i {what}."},
+        validate=validate.Regexp(HEX_COLOUR.pattern, error=badly_written),
+        error_messages={"required": required},
     )
 
 
@@ -56,6 +60,16 @@ class _Form(Schema):
 
     as_typed: tuple[str, ...] = ()  # passwords keep their spaces
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # marshmallow words a field's own messages only when they are str, and keeps any
+        # other (a _l one) as it is, outside a list: made per request, this words them now.
+        for field in self.fields.values():
+            field.error_messages = {
+                key: str(message) if isinstance(message, LazyString) else message
+                for key, message in field.error_messages.items()
+            }
+
     @pre_load
     def _blank_is_none(self, data, **kwargs):
         cleaned = {}
@@ -66,7 +80,7 @@ class _Form(Schema):
         return cleaned
 
 
-DAYS_MESSAGE = "Skriv ett helt antal dagar, till exempel 30."
+DAYS_MESSAGE = _l("Skriv ett helt antal dagar, till exempel 30.")
 
 
 class Days(fields.Integer):
@@ -77,11 +91,11 @@ class Days(fields.Integer):
         super().__init__(
             strict=False,
             validate=validate.Range(
-                min=1, max=365, error="Sparade svar kan finnas kvar i 1–365 dagar."
+                min=1, max=365, error=_l("Sparade svar kan finnas kvar i 1–365 dagar.")
             ),
             error_messages={
-                "required": "Fyll i hur många dagar sparade svar finns kvar.",
-                "null": "Fyll i hur många dagar sparade svar finns kvar.",
+                "required": _l("Fyll i hur många dagar sparade svar finns kvar."),
+                "null": _l("Fyll i hur många dagar sparade svar finns kvar."),
                 "invalid": DAYS_MESSAGE,
             },
             **kwargs,
@@ -89,64 +103,76 @@ class Days(fields.Integer):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str) and not (value.isascii() and value.isdigit()):
-            raise ValidationError(DAYS_MESSAGE)
+            raise ValidationError(str(DAYS_MESSAGE))
         return super()._deserialize(value, attr, data, **kwargs)
 
 
 class ProfileSchema(_Form):
     name = fields.String(
         required=True,
-        validate=_length(2, 120, "Namnet"),
-        error_messages={"required": "Fyll i namnet.", "null": "Fyll i namnet."},
+        validate=_length(2, 120, _l("Namnet")),
+        error_messages={"required": _l("Fyll i namnet."), "null": _l("Fyll i namnet.")},
     )
     short_name = fields.String(
         required=True,
-        validate=_length(2, 80, "Kortnamnet"),
-        error_messages={"required": "Fyll i kortnamnet.", "null": "Fyll i kortnamnet."},
+        validate=_length(2, 80, _l("Kortnamnet")),
+        error_messages={"required": _l("Fyll i kortnamnet."), "null": _l("Fyll i kortnamnet.")},
     )
+    # Strings with the URL and e-mail checks, not fields.URL and fields.Email: those refuse
+    # a message worded when shown (_l) as their "invalid" one.
     website = _optional(
-        fields.URL(
-            schemes={"https"},
-            validate=validate.Length(max=200, error="Webbadressen får vara högst 200 tecken."),
-            error_messages={
-                "invalid": "Skriv webbadressen med https://, till exempel https://www.arvika.se."
-            },
+        fields.String(
+            validate=[
+                validate.URL(
+                    schemes={"https"},
+                    error=_l(
+                        "Skriv webbadressen med https://, till exempel https://www.arvika.se."
+                    ),
+                ),
+                validate.Length(max=200, error=_l("Webbadressen får vara högst 200 tecken.")),
+            ]
         )
     )
     email = _optional(
-        fields.Email(
-            validate=validate.Length(max=200, error="E-postadressen får vara högst 200 tecken."),
-            error_messages={"invalid": "Skriv e-postadressen som namn@kommun.se."},
+        fields.String(
+            validate=[
+                validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
+                validate.Length(max=200, error=_l("E-postadressen får vara högst 200 tecken.")),
+            ]
         )
     )
     phone = _optional(
         fields.String(
             validate=[
-                _length(5, 40, "Telefonnumret"),
+                _length(5, 40, _l("Telefonnumret")),
                 validate.Regexp(
                     r"^\+?[0-9 ()-]+$",
-                    error="Skriv telefonnumret med siffror, till exempel 0570-810 00.",
+                    error=_l("Skriv telefonnumret med siffror, till exempel 0570-810 00."),
                 ),
             ]
         )
     )
-    visiting_address = _optional(fields.String(validate=_length(1, 200, "Besöksadressen")))
-    primary_colour = _colour("huvudfärgen")
-    accent_colour = _colour("accentfärgen")
+    visiting_address = _optional(fields.String(validate=_length(1, 200, _l("Besöksadressen"))))
+    primary_colour = _colour(
+        _l("Fyll i huvudfärgen."), _l("Skriv huvudfärgen som #rrggbb, till exempel #1d4f91.")
+    )
+    accent_colour = _colour(
+        _l("Fyll i accentfärgen."), _l("Skriv accentfärgen som #rrggbb, till exempel #1d4f91.")
+    )
     privacy_notice = _optional(
-        fields.String(validate=_length(1, TEXT_MAX, "Integritetsmeddelandet"))
+        fields.String(validate=_length(1, TEXT_MAX, _l("Integritetsmeddelandet")))
     )
     accessibility_statement = _optional(
-        fields.String(validate=_length(1, TEXT_MAX, "Tillgänglighetsredogörelsen"))
+        fields.String(validate=_length(1, TEXT_MAX, _l("Tillgänglighetsredogörelsen")))
     )
     # What a visitor who has not chosen a language gets (i18n.py). A form without it
     # (the hub's onboarding form) leaves it as it is.
     default_language = fields.String(
         allow_none=True,
-        validate=validate.OneOf(tuple(LANGUAGES), error="Välj svenska eller engelska."),
+        validate=validate.OneOf(tuple(LANGUAGES), error=_l("Välj svenska eller engelska.")),
     )
     # Empty: no period decided, so retention thins nothing (never a made-up default).
-    retention_months = Months("gallringsfristen")
+    retention_months = Months()
     # How long a citizen's saved draft is kept. Left empty: an error; a form without it
     # (the hub's onboarding form, older clients) leaves it as it is (admin/profile.py).
     draft_days = Days()
@@ -164,24 +190,36 @@ class ProfileSchema(_Form):
         the same, tenancy/loader.py)."""
         if not HEX_COLOUR.match(value):
             return  # the format message says what to do
-        for background, where in (
-            ("#ffffff", "Kontrasten mot vit text"),
-            (PANEL, f"Kontrasten mot den ljusgrå bakgrunden ({PANEL})"),
-        ):
-            ratio = contrast_ratio(value, background)
-            if ratio < AA_NORMAL_TEXT:
-                raise ValidationError(
-                    f"{where} är {ratio_text(ratio)}; den ska vara minst "
-                    f"{ratio_text(AA_NORMAL_TEXT)}. Välj en mörkare huvudfärg."
+        least = ratio_text(AA_NORMAL_TEXT)
+        ratio = contrast_ratio(value, "#ffffff")
+        if ratio < AA_NORMAL_TEXT:  # validated in the request: worded in its language
+            raise ValidationError(
+                gettext(
+                    "Kontrasten mot vit text är %(ratio)s; den ska vara minst %(least)s. "
+                    "Välj en mörkare huvudfärg.",
+                    ratio=ratio_text(ratio),
+                    least=least,
                 )
+            )
+        ratio = contrast_ratio(value, PANEL)
+        if ratio < AA_NORMAL_TEXT:
+            raise ValidationError(
+                gettext(
+                    "Kontrasten mot den ljusgrå bakgrunden (%(panel)s) är %(ratio)s; den ska "
+                    "vara minst %(least)s. Välj en mörkare huvudfärg.",
+                    panel=PANEL,
+                    ratio=ratio_text(ratio),
+                    least=least,
+                )
+            )
 
 
 PROFILE_FIELDS = tuple(ProfileSchema().fields)
 
 ROLE = fields.String(
     required=True,
-    validate=validate.OneOf(tuple(ROLES), error="Välj administratör eller handläggare."),
-    error_messages={"required": "Välj en roll.", "null": "Välj en roll."},
+    validate=validate.OneOf(tuple(ROLES), error=_l("Välj administratör eller handläggare.")),
+    error_messages={"required": _l("Välj en roll."), "null": _l("Välj en roll.")},
 )
 
 
@@ -192,22 +230,25 @@ class RoleSchema(_Form):
 class InvitationSchema(_Form):
     name = fields.String(
         required=True,
-        validate=_length(2, 120, "Namnet"),
-        error_messages={"required": "Fyll i namnet.", "null": "Fyll i namnet."},
+        validate=_length(2, 120, _l("Namnet")),
+        error_messages={"required": _l("Fyll i namnet."), "null": _l("Fyll i namnet.")},
     )
-    email = fields.Email(
+    email = fields.String(
         required=True,
-        validate=validate.Length(max=254, error="E-postadressen får vara högst 254 tecken."),
+        # fields.Email would refuse a message worded when shown (_l) as its "invalid" one.
+        validate=[
+            validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
+            validate.Length(max=254, error=_l("E-postadressen får vara högst 254 tecken.")),
+        ],
         error_messages={
-            "required": "Fyll i e-postadressen.",
-            "null": "Fyll i e-postadressen.",
-            "invalid": "Skriv e-postadressen som namn@kommun.se.",
+            "required": _l("Fyll i e-postadressen."),
+            "null": _l("Fyll i e-postadressen."),
         },
     )
     role = ROLE
 
 
-_PASSWORD_MESSAGES = {"required": "Fyll i lösenordet.", "null": "Fyll i lösenordet."}
+_PASSWORD_MESSAGES = {"required": _l("Fyll i lösenordet."), "null": _l("Fyll i lösenordet.")}
 
 
 class NewAccountSchema(_Form):
@@ -215,21 +256,24 @@ class NewAccountSchema(_Form):
 
     name = fields.String(
         required=True,
-        validate=_length(2, 120, "Namnet"),
-        error_messages={"required": "Fyll i ditt namn.", "null": "Fyll i ditt namn."},
+        validate=_length(2, 120, _l("Namnet")),
+        error_messages={"required": _l("Fyll i ditt namn."), "null": _l("Fyll i ditt namn.")},
     )
     password = fields.String(
         required=True,
         validate=validate.Length(
             min=MIN_PASSWORD_LENGTH,
             max=200,
-            error=f"Lösenordet ska vara {MIN_PASSWORD_LENGTH}–200 tecken.",
+            error=_l("Lösenordet ska vara %(least)d–200 tecken.", least=MIN_PASSWORD_LENGTH),
         ),
         error_messages=_PASSWORD_MESSAGES,
     )
     password_again = fields.String(
         required=True,
-        error_messages={"required": "Skriv lösenordet igen.", "null": "Skriv lösenordet igen."},
+        error_messages={
+            "required": _l("Skriv lösenordet igen."),
+            "null": _l("Skriv lösenordet igen."),
+        },
     )
 
     as_typed = ("password", "password_again")
@@ -237,7 +281,7 @@ class NewAccountSchema(_Form):
     @validates_schema
     def _same_twice(self, data, **kwargs):
         if "password" in data and data.get("password_again") != data["password"]:
-            raise ValidationError("Lösenorden är inte lika.", "password_again")
+            raise ValidationError(gettext("Lösenorden är inte lika."), "password_again")
 
 
 class ExistingAccountSchema(_Form):
@@ -247,9 +291,9 @@ class ExistingAccountSchema(_Form):
 
     password = fields.String(
         required=True,
-        validate=validate.Length(max=200, error="Fel lösenord."),
+        validate=validate.Length(max=200, error=_l("Fel lösenord.")),
         error_messages={
-            "required": "Fyll i lösenordet till ditt konto.",
-            "null": "Fyll i lösenordet till ditt konto.",
+            "required": _l("Fyll i lösenordet till ditt konto."),
+            "null": _l("Fyll i lösenordet till ditt konto."),
         },
     )

@@ -6,8 +6,12 @@ module turns form text into typed values and the schema's findings into Swedish.
 import re
 from dataclasses import dataclass
 
+from flask import has_request_context
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
+from samverkan.catalogue.fields import localized
+from samverkan.i18n import current_language
 from samverkan.tenancy.loader import settings_schema
 
 MONEY = re.compile(r"^(\d{1,9})(?:[.,](\d{1,2}))?$")
@@ -48,7 +52,8 @@ def form_values(definition: dict, settings: dict) -> dict[str, str]:
 
 
 def _label(spec: dict) -> str:
-    return spec["label"]["sv"]
+    """The setting's name in the page's language (Swedish outside a request: the CLI)."""
+    return localized(spec["label"], current_language() if has_request_context() else "sv")
 
 
 def _parse(spec: dict, text: str):
@@ -63,26 +68,33 @@ def _parse(spec: dict, text: str):
         match = MONEY.match(re.sub(r"[\s\u00a0]", "", text).removesuffix("kr"))
         if match is None:
             raise ValueError(
-                f"Skriv {_label(spec).lower()} i kronor med siffror, till exempel 250 eller 250,50."
+                _(
+                    "Skriv %(label)s i kronor med siffror, till exempel 250 eller 250,50.",
+                    label=_label(spec).lower(),
+                )
             )
         kronor, ore = match.group(1), (match.group(2) or "0").ljust(2, "0")
         return int(kronor) * 100 + int(ore)
     return text
 
 
-def _swedish(spec: dict, value) -> str:
-    """Why the schema refused a value, in Swedish (the schema's own words are English)."""
+def _refusal(spec: dict, value) -> str:
+    """Why the schema refused a value, in the page's words (the schema's own are English)."""
     label = _label(spec)
     if value is None:
-        return f"Fyll i {label.lower()}."
+        return _("Fyll i %(label)s.", label=label.lower())
     kind = spec["type"]
     if kind == "email":
-        return f"Skriv {label.lower()} som namn@kommun.se."
+        return _("Skriv %(label)s som namn@kommun.se.", label=label.lower())
     if kind == "list":
-        return f"Varje rad i {label.lower()} får vara högst {MAX_LENGTH['list']} tecken."
+        return _(
+            "Varje rad i %(label)s får vara högst %(most)d tecken.",
+            label=label.lower(),
+            most=MAX_LENGTH["list"],
+        )
     if kind == "money":
-        return f"{label} kan inte vara negativ."
-    return f"{label} får vara högst {MAX_LENGTH[kind]} tecken."
+        return _("%(label)s kan inte vara negativ.", label=label)
+    return _("%(label)s får vara högst %(most)d tecken.", label=label, most=MAX_LENGTH[kind])
 
 
 def load(definition: dict, form) -> tuple[SettingsResult, dict[str, str]]:
@@ -103,7 +115,7 @@ def load(definition: dict, form) -> tuple[SettingsResult, dict[str, str]]:
     except ValidationError as exc:
         settings = {}
         for name in exc.messages:
-            errors.setdefault(name, [_swedish(specs[name], data.get(name))])
+            errors.setdefault(name, [_refusal(specs[name], data.get(name))])
     if errors:
         return SettingsResult({}, errors), entered
     return SettingsResult(settings, {}), entered

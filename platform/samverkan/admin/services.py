@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from samverkan.access import staff
@@ -11,6 +12,7 @@ from samverkan.admin.blueprint import bp
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
+from samverkan.i18n import current_language
 from samverkan.retention.periods import load_months, months_text, period_for
 from samverkan.staff_frame import render_staff_page
 
@@ -48,8 +50,11 @@ def switch_service(service: str):
         db.session.rollback()
         return _render_list({service: [exc.message]}, 422)
     db.session.commit()
-    title = localized(found.definition.content["title"], "sv")
-    flash(f"{title} är {'påslagen' if found.enabled else 'avslagen'}.")
+    title = localized(found.definition.content["title"], current_language())
+    if found.enabled:
+        flash(_("%(title)s är påslagen.", title=title))
+    else:
+        flash(_("%(title)s är avslagen.", title=title))
     return redirect(url_for(".services", _anchor=f"service-{service}"), 303)
 
 
@@ -96,7 +101,7 @@ def save_service_settings(service: str):
         return _render_settings(found, entered, result.errors, 422)
     operations.save_service_settings(db.session, found, result.settings)
     db.session.commit()
-    flash("Inställningarna är sparade.")
+    flash(_("Inställningarna är sparade."))
     return redirect(url_for(".service_settings_page", service=service), 303)
 
 
@@ -115,9 +120,9 @@ def save_service_retention(service: str):
     changed = operations.set_service_retention(db.session, g.tenant, service, months)
     db.session.commit()
     if not changed:
-        flash("Gallringsfristen ändrades inte.")
+        flash(_("Gallringsfristen ändrades inte."))
     elif months is None:
-        flash("E-tjänsten följer nu kommunens gallringsfrist.")
+        flash(_("E-tjänsten följer nu kommunens gallringsfrist."))
     else:
-        flash(f"Gallringsfristen för e-tjänsten är {months_text(months)}.")
+        flash(_("Gallringsfristen för e-tjänsten är %(months)s.", months=months_text(months)))
     return redirect(url_for(".service_settings_page", service=service, _anchor="gallring"), 303)

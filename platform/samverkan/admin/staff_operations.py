@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from samverkan.accounts import operations as accounts
@@ -106,7 +107,7 @@ def accept_as_existing(session: orm.Session, invitation: Invitation, password: s
     never changes that password."""
     user = accounts.authenticate(session, invitation.email, password)
     if user is None:
-        raise AdminError("password", "Fel lösenord. Skriv lösenordet du loggar in med i dag.")
+        raise AdminError("password", _("Fel lösenord. Skriv lösenordet du loggar in med i dag."))
     return _join(session, invitation, user)
 
 
@@ -140,13 +141,13 @@ def _keep_an_admin(session: orm.Session, membership: Membership, field: str) -> 
     if membership.role == TENANT_ADMIN and _admins(session) <= 1:
         raise AdminError(
             field,
-            "Det måste finnas minst en administratör. Bjud in eller utse en till först.",
+            _("Det måste finnas minst en administratör. Bjud in eller utse en till först."),
         )
 
 
 def change_role(session: orm.Session, membership: Membership, role: str) -> None:
     if role not in ROLES:
-        raise AdminError("role", "Välj administratör eller handläggare.")
+        raise AdminError("role", _("Välj administratör eller handläggare."))
     if role == membership.role:
         return
     if role != TENANT_ADMIN:

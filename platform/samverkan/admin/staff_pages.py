@@ -1,6 +1,7 @@
 """The member's staff: who works here and as what, invitations, role changes, removal."""
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -56,7 +57,7 @@ def invite():
     )
     db.session.commit()
     # The same words whether or not the address has an account anywhere.
-    flash(f"Inbjudan skickad till {invitation.email}.")
+    flash(_("Inbjudan skickad till %(email)s.", email=invitation.email))
     return redirect(url_for(".staff_list"), 303)
 
 
@@ -73,7 +74,7 @@ def change_role(user_id: int):
         db.session.rollback()
         return _render({f"role-{user_id}": [exc.message]}, code=422)
     db.session.commit()
-    flash(f"{user.name} är nu {ROLES[role].lower()}.")
+    flash(_("%(name)s är nu %(role)s.", name=user.name, role=ROLES[role].lower()))
     if user.id == current_user.id and role != TENANT_ADMIN:
         return redirect(url_for("casework.inbox"), 303)  # these pages are no longer theirs
     return redirect(url_for(".staff_list"), 303)
@@ -84,7 +85,11 @@ def change_role(user_id: int):
 def confirm_removal(user_id: int):
     user, membership = _membership_or_404(user_id)
     return render_staff_page(
-        "admin/remove_staff.html", person=user, membership=membership, roles=ROLES, errors={}
+        "admin/remove_staff.html",
+        person=user,
+        membership=membership,
+        roles=ROLES,
+        errors={},
     )
 
 
@@ -108,5 +113,10 @@ def remove(user_id: int):
     db.session.commit()
     if myself:  # their own session has just ended too
         return redirect(url_for("accounts.login"), 303)
-    flash(f"{user.name} arbetar inte längre här. Hens ärenden är inte tilldelade någon nu.")
+    flash(
+        _(
+            "%(name)s arbetar inte längre här. Hens ärenden är inte tilldelade någon nu.",
+            name=user.name,
+        )
+    )
     return redirect(url_for(".staff_list"), 303)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
+from flask_babel import force_locale
 from sqlalchemy import orm
 
 from samverkan.accounts.models import HUB_ROLES, ROLES, Membership, User
@@ -369,7 +370,8 @@ def _write_staff(session, archive, member) -> None:
         .where(Membership.tenant_id == member.id)
         .order_by(User.name, User.id)
     ).all()
-    roles = {**ROLES, **HUB_ROLES}
+    with force_locale("sv"):  # the archive is Swedish, whatever the hub's page was in
+        roles = {role: str(name) for role, name in {**ROLES, **HUB_ROLES}.items()}
     with _text_entry(archive, "staff.csv") as handle:
         writer = _csv_writer(handle)
         writer.writerow(["Namn", "E-post", "Roll", "Konto aktivt", "Arbetar här sedan"])

@@ -10,7 +10,8 @@ import calendar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask_babel import ngettext
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from samverkan.clock import SWEDEN
@@ -35,11 +36,12 @@ class Period:
         return self.months is not None
 
     def describe(self) -> str:
-        """Swedish, for pages: '24 månader (e-tjänstens frist)'."""
+        """For pages, in their language: '24 månader (e-tjänstens frist)'."""
         if self.months is None:
-            return "Ingen gallringsfrist är beslutad"
-        where = "e-tjänstens frist" if self.source == SERVICE else "kommunens frist"
-        return f"{months_text(self.months)} ({where})"
+            return gettext("Ingen gallringsfrist är beslutad")
+        if self.source == SERVICE:
+            return gettext("%(months)s (e-tjänstens frist)", months=months_text(self.months))
+        return gettext("%(months)s (kommunens frist)", months=months_text(self.months))
 
 
 def months_text(months: int) -> str:
@@ -82,13 +84,15 @@ def has_passed(closed_at: datetime | None, months: int, now: datetime) -> bool:
 
 # -- what people type ---------------------------------------------------------------------
 
+WHOLE_MONTHS = _l("Skriv gallringsfristen som ett helt antal månader, till exempel 24.")
+
 
 class Months(fields.Integer):
-    """A period in whole months, 1–1200. From a form it must be digits only, so '2 år' or
-    '24,5' is refused with a message instead of being read as something else."""
+    """A retention period in whole months, 1–1200. From a form it must be digits only, so
+    '2 år' or '24,5' is refused with a message instead of being read as something else.
+    Its messages are worded when shown, in the page's language (_l)."""
 
-    def __init__(self, what: str = "gallringsfristen", **kwargs):
-        self.what = what
+    def __init__(self, **kwargs):
         super().__init__(
             strict=False,
             allow_none=True,
@@ -96,7 +100,7 @@ class Months(fields.Integer):
             validate=validate.Range(
                 min=1,
                 max=MAX_MONTHS,
-                error=f"{what[0].upper() + what[1:]} ska vara 1–{MAX_MONTHS} månader.",
+                error=_l("Gallringsfristen ska vara 1–%(most)d månader.", most=MAX_MONTHS),
             ),
             **kwargs,
         )
@@ -105,11 +109,9 @@ class Months(fields.Integer):
         if isinstance(value, str):
             value = value.strip()
             if not (value.isascii() and value.isdigit()):
-                raise ValidationError(
-                    f"Skriv {self.what} som ett helt antal månader, till exempel 24."
-                )
+                raise ValidationError(str(WHOLE_MONTHS))
         elif isinstance(value, bool) or not isinstance(value, int):
-            raise ValidationError(f"Skriv {self.what} som ett helt antal månader, till exempel 24.")
+            raise ValidationError(str(WHOLE_MONTHS))
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -127,5 +129,5 @@ class MonthsSchema(Schema):
 
 
 def load_months(text: str | None) -> int | None:
-    """A period typed in a form; raises ValidationError with a Swedish message."""
+    """A period typed in a form; raises ValidationError with a message for the page."""
     return MonthsSchema().load({"retention_months": text})["retention_months"]
