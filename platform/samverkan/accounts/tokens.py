@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from sqlalchemy import orm
 
-from samverkan.accounts.models import ApiToken, Membership, User
+from samverkan.accounts.models import ROLES, ApiToken, Membership, User
 from samverkan.audit.operations import record
 from samverkan.translatable import N_
 
@@ -116,11 +116,24 @@ def for_user(session: orm.Session, user_id: int) -> list[ApiToken]:
 
 
 def colleagues_active(session: orm.Session, user_id: int) -> list[ApiToken]:
-    """Everyone else's tokens at the bound member that still work, for its administrators."""
+    """Everyone else's tokens at the bound member that still work, for its administrators:
+    the member's own staff's, not the hub's (whose tokens, made at the hub member for the
+    hub's API, are the hub's to manage)."""
     return list(
         session.scalars(
             sa.select(ApiToken)
-            .where(ApiToken.user_id != user_id, ApiToken.revoked_at.is_(None))
+            .join(
+                Membership,
+                sa.and_(
+                    Membership.tenant_id == ApiToken.tenant_id,
+                    Membership.user_id == ApiToken.user_id,
+                ),
+            )
+            .where(
+                ApiToken.user_id != user_id,
+                ApiToken.revoked_at.is_(None),
+                Membership.role.in_(ROLES),
+            )
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
@@ -135,8 +148,12 @@ def revoke(
     token = session.scalar(sa.select(ApiToken).where(ApiToken.id == token_id))
     if token is None:
         return None
-    if token.user_id != user.id and not anyones:
-        raise TokenError("token", ONLY_YOUR_OWN)
+    if token.user_id != user.id:
+        owner = session.get(Membership, (token.tenant_id, token.user_id))
+        if owner is None or owner.role not in ROLES:
+            return None  # the hub's, at the hub member: not the member's to see or stop
+        if not anyones:
+            raise TokenError("token", ONLY_YOUR_OWN)
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         record(

@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from samverkan.access import public, staff
 from samverkan.accounts import operations, session_clock, totp
 from samverkan.accounts import session as account_session
-from samverkan.accounts.models import HUB_ROLES, Membership
+from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
 from samverkan.accounts.schemas import SignInSchema
 from samverkan.extensions import db, limiter
 from samverkan.staff_frame import render_staff_page
@@ -112,7 +112,16 @@ def second_factor():
 @bp.route("/<slug:tenant>/staff/tvastegsverifiering", methods=["GET", "POST"])
 @staff()
 def two_factor_settings():
-    """Turn the second factor on (scan, then prove with a code) or off (with a code)."""
+    return two_factor_page(
+        ".two_factor_settings",
+        lambda **page: render_staff_page("accounts/two_factor.html", **page),
+    )
+
+
+def two_factor_page(endpoint: str, render) -> tuple:
+    """Turn the second factor on (scan, then prove with a code) or off (with a code): the
+    member's staff here, the hub's staff on the hub's pages (hub/views.py). `endpoint` is
+    the page's own, `render(errors=, setup=, done=)` makes it in its frame."""
     errors = {}
     if request.method == "POST":
         action = request.form.get("action")
@@ -128,7 +137,7 @@ def two_factor_settings():
             elif action == "disable" and account.totp_secret:
                 totp.disable(db.session, account, request.form.get("code", ""))
             else:
-                return redirect(url_for(".two_factor_settings"), 303)
+                return redirect(url_for(endpoint), 303)
         except totp.CodeError as exc:
             db.session.rollback()
             errors = {"code": [str(exc)]}
@@ -138,7 +147,7 @@ def two_factor_settings():
             db.session.commit()
             login_user(account)
             session.pop("totp_setup", None)
-            return redirect(url_for(".two_factor_settings", klart=action), 303)
+            return redirect(url_for(endpoint, klart=action), 303)
     setup = None
     if not current_user.totp_secret:
         # A new secret for this setup only; it is saved on the account once a code matches.
@@ -146,9 +155,8 @@ def two_factor_settings():
             session["totp_setup"] = totp.new_secret()
         uri = totp.provisioning_uri(session["totp_setup"], current_user.email)
         setup = {"secret": session["totp_setup"], "qr": totp.qr_svg(uri)}
-    return render_staff_page(
-        "accounts/two_factor.html", errors=errors, setup=setup, done=request.args.get("klart")
-    ), (422 if errors else 200)
+    page = render(errors=errors, setup=setup, done=request.args.get("klart"))
+    return page, (422 if errors else 200)
 
 
 def _safe_next(target: str | None, role: str | None = None) -> str:
@@ -161,7 +169,7 @@ def _safe_next(target: str | None, role: str | None = None) -> str:
 
 
 @bp.post("/<slug:tenant>/staff/logga-ut")
-@staff()
+@staff(*ROLES, *HUB_ROLES)  # the hub's staff sign in and out at the hub member too
 def logout():
     operations.end_all_sessions(account_session.account_of(current_user))
     db.session.commit()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from samverkan.accounts.models import Membership, User
+from samverkan.accounts.models import ROLES, Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case, CaseEvent
@@ -35,11 +35,12 @@ class CaseworkError(ValueError):
 
 
 def colleagues(session: orm.Session) -> list[tuple[int, str]]:
-    """(user id, name) of everyone who works at the bound member, by name."""
+    """(user id, name) of everyone who works with the bound member's cases, by name: its
+    administrators and case workers (the hub's staff at the hub member open none)."""
     rows = session.execute(
         sa.select(User.id, User.name)
         .join(Membership, Membership.user_id == User.id)
-        .where(User.active.is_(True))
+        .where(User.active.is_(True), Membership.role.in_(ROLES))
         .order_by(User.name, User.id)
     ).all()
     return [(row.id, row.name) for row in rows]
@@ -62,7 +63,8 @@ def _event(session, case: Case, kind: str, *, by: User, message=None, visible=Tr
 
 def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> None:
     """Give the case to a colleague at the same member (or to nobody)."""
-    if assignee_id is not None and session.get(Membership, (case.tenant_id, assignee_id)) is None:
+    assignee = session.get(Membership, (case.tenant_id, assignee_id)) if assignee_id else None
+    if assignee_id is not None and (assignee is None or assignee.role not in ROLES):
         raise CaseworkError("assignee", N_("Välj en handläggare som arbetar här."))
     if case.assigned_to_id == assignee_id:
         return

@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 
 from samverkan.access import hub
 from samverkan.accounts.models import CONTACT_CENTRE, HUB_ADMIN
+from samverkan.accounts.views import two_factor_page
 from samverkan.clock import swedish_today
 from samverkan.db import utcnow
 from samverkan.extensions import db
@@ -231,6 +232,15 @@ def move_versions(service: str):
     else:
         flash(f"Alla valda medlemmar använde redan version {data['version']} av {title}.")
     return redirect(url_for(".versions", _anchor=f"tjanst-{service}"), 303)
+
+
+@bp.route("/tvastegsverifiering", methods=["GET", "POST"])
+@hub(HUB_ADMIN, CONTACT_CENTRE)
+def two_factor():
+    """The hub's staff hold the widest rights: their second factor, in the hub's frame."""
+    return two_factor_page(
+        "hub.two_factor", lambda **page: render_template("hub/two_factor.html", **page)
+    )
 
 
 from samverkan.hub import contact, costs_views  # noqa: E402,F401
