@@ -15,6 +15,7 @@ from test_accounts import PASSWORD, create, sign_in
 from test_staff_api import bearer, token_of
 
 from samverkan import observability
+from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.observability import (
     REDACTED,
@@ -253,6 +254,22 @@ def test_database_errors_do_not_quote_their_parameters(app):
             sa.text("SELECT * FROM no_such_table WHERE x = :pnr"), {"pnr": "19811228-9874"}
         )
     assert "19811228-9874" not in str(raised.value)
+    assert "hide_parameters" in str(raised.value)
+
+
+def test_the_owners_database_errors_do_not_quote_their_parameters_either(app):
+    """The owner's engine (maintenance_session: the CLI, the hub, the contact centre
+    registering a caller's answers) is a second engine on PostgreSQL."""
+    with (
+        app.app_context(),
+        maintenance_session() as session,
+        pytest.raises(sa.exc.DBAPIError) as raised,
+    ):
+        session.execute(
+            sa.text("SELECT * FROM no_such_table WHERE x = :address"),
+            {"address": "Anna Andersson, Storgatan 1"},
+        )
+    assert "Storgatan" not in str(raised.value)
     assert "hide_parameters" in str(raised.value)
 
 
