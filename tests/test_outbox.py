@@ -30,8 +30,8 @@ from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.outbox import delivery, mails
 from samverkan.outbox.models import FAILED, PENDING, SENT, OutboxMessage
-from samverkan.outbox.transports import FileTransport, SMTPTransport
-from samverkan.settings import PROJECT_ROOT
+from samverkan.outbox.transports import FileTransport, SMTPTransport, transport_from_config
+from samverkan.settings import PROJECT_ROOT, load_settings
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import bind_tenant
 
@@ -424,6 +424,34 @@ def test_a_mail_setting_that_cannot_work_stops_the_worker_with_its_name(
     result = app.test_cli_runner().invoke(args=["outbox", "run", "--once"])
     assert result.exit_code == 1
     assert f"Error: {error}" in result.output
+
+
+@pytest.mark.parametrize(("security", "port"), [("starttls", 587), ("ssl", 465), ("none", 25)])
+def test_the_port_follows_the_security_unless_it_is_given(security, port):
+    config = {"SMTP_HOST": "smtp.exempel.se", "SMTP_SECURITY": security, "SMTP_PORT": None}
+    assert transport_from_config(config).port == port
+    assert transport_from_config({**config, "SMTP_PORT": "2525"}).port == 2525
+
+
+def test_an_empty_smtp_host_in_the_environment_keeps_the_files_mail_server(tmp_path, monkeypatch):
+    """SMTP_HOST="" (a deployment template's blank) must not switch mail to files."""
+    config = tmp_path / "samverkan.toml"
+    shipped = (PROJECT_ROOT / "config" / "samverkan.toml").read_text()
+    config.write_text(shipped.replace('smtp_host = ""', 'smtp_host = "smtp.kommun.se"'))
+    monkeypatch.setenv("SAMVERKAN_CONFIG", str(config))
+    monkeypatch.setenv("SMTP_HOST", "")
+    monkeypatch.delenv("SMTP_PORT", raising=False)
+    settings = load_settings({"SECRET_KEY": "x" * 40, "INSTANCE_PATH": str(tmp_path)})
+    assert settings["SMTP_HOST"] == "smtp.kommun.se"
+    assert transport_from_config(settings).port == 587
+
+
+def test_production_does_not_deliver_mail_to_files(app, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_HOST", "")
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    result = app.test_cli_runner().invoke(args=["outbox", "run", "--once"])
+    assert result.exit_code == 1
+    assert "Error: SAMVERKAN_ENV=production needs SMTP_HOST" in result.output
 
 
 # -- the long-running worker ---------------------------------------------------------------

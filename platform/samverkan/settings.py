@@ -38,8 +38,10 @@ def _mail_settings(mail: dict, instance: Path) -> dict:
     env = os.environ.get
     return {
         "MAIL_FROM": env("MAIL_FROM") or mail.get("from", "no-reply@samverkan.invalid"),
-        "SMTP_HOST": env("SMTP_HOST", mail.get("smtp_host", "")),
-        "SMTP_PORT": env("SMTP_PORT") or mail.get("smtp_port", 587),
+        # An empty variable is an unset one, as for the others: never a switch to files.
+        "SMTP_HOST": env("SMTP_HOST") or mail.get("smtp_host", ""),
+        # Unset: the port of SMTP_SECURITY (outbox/transports.py DEFAULT_PORTS).
+        "SMTP_PORT": env("SMTP_PORT") or mail.get("smtp_port"),
         "SMTP_SECURITY": env("SMTP_SECURITY") or mail.get("smtp_security", "starttls"),
         "SMTP_USER": env("SMTP_USER", ""),
         "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),

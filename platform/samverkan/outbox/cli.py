@@ -17,7 +17,7 @@ from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.outbox.delivery import FIRST_RETRY, deliver_due, sender_address
 from samverkan.outbox.models import FAILED, PENDING, SENT, OutboxMessage
-from samverkan.outbox.transports import MailConfigError, transport_from_config
+from samverkan.outbox.transports import FileTransport, MailConfigError, transport_from_config
 from samverkan.tenancy.models import Tenant
 
 outbox_cli = AppGroup("outbox", help="E-mail waiting to go out.")
@@ -67,6 +67,12 @@ def run(once: bool, interval: float | None, retry_base: float) -> None:
         sender_address(sender)
     except (MailConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if isinstance(transport, FileTransport) and config["ENV_NAME"] == "production":
+        # Files would count citizens' receipts as sent while none reaches anyone.
+        raise click.ClickException(
+            "SAMVERKAN_ENV=production needs SMTP_HOST: without it mail is only written to "
+            f"files in {config['MAIL_DIR']}"
+        )
     interval = interval or float(config["OUTBOX_POLL_SECONDS"])
     stop = threading.Event()
     deliver = functools.partial(

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Protocol
 
 SECURITY_MODES = ("starttls", "ssl", "none")
+# The port each mode is served on when SMTP_PORT is not set.
+DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 SMTP_TIMEOUT = 20  # seconds per network step; on SQLite the worker holds the write lock
 
 
@@ -105,7 +107,7 @@ def transport_from_config(config) -> Transport:
             f"SMTP_SECURITY is '{security}'; use one of {', '.join(SECURITY_MODES)}"
         )
     try:
-        port = int(config.get("SMTP_PORT") or 0)
+        port = int(config.get("SMTP_PORT") or DEFAULT_PORTS[security])
     except ValueError:
         port = 0
     if not 0 < port < 65536:
