@@ -43,6 +43,16 @@ def test_healthz_and_readyz_answer(client):
     assert client.get("/readyz").get_json() == {"status": "ok", "database": "ok"}
 
 
+@pytest.mark.parametrize("probe", ["/healthz", "/readyz"])
+def test_a_load_balancer_probes_by_the_backends_address(app, client, monkeypatch, probe):
+    """The probes answer whatever the Host; every page still refuses a host not trusted."""
+    assert client.get(probe, headers={"Host": "10.0.0.5:8000"}).status_code == 200
+    assert client.get("/arvika/", headers={"Host": "10.0.0.5:8000"}).status_code == 400
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["e-tjanster.example.se"])
+    assert client.get(probe, headers={"Host": "127.0.0.1:8000"}).status_code == 200
+    assert client.get("/arvika/", headers={"Host": "127.0.0.1:8000"}).status_code == 400
+
+
 def test_readyz_is_503_while_the_database_does_not_answer(client, monkeypatch):
     def unreachable(*args, **kwargs):
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))

@@ -6,7 +6,7 @@ from flask import Flask, request
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from samverkan import database_roles, memo, observability, routing, signing, urls
+from samverkan import database_roles, health, memo, observability, routing, signing, urls
 from samverkan import settings as settings_module
 from samverkan.extensions import csrf, db, limiter, migrate
 from samverkan.jsonprovider import SafeJSONProvider
@@ -100,6 +100,7 @@ def create_app(config: dict | None = None) -> Flask:
         )
     )
     app.instance_path = app.config["INSTANCE_PATH"]
+    app.wsgi_app = health.from_any_host(app.wsgi_app, app.config)  # inside ProxyFix's Host
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

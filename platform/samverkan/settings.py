@@ -225,7 +225,8 @@ def load_settings(overrides: dict | None = None) -> dict:
     settings["TRUSTED_HOSTS"] = (
         [host.strip() for host in trusted.split(",") if host.strip()]
         if trusted
-        else ["localhost", "127.0.0.1", "[::1]", *settings["TENANT_HOSTS"]]
+        # Not "[::1]": werkzeug cannot match a bracketed address (it never did here).
+        else ["localhost", "127.0.0.1", *settings["TENANT_HOSTS"]]
         + ([urlsplit(public_url).hostname] if public_url else [])
     )
     # Behind a reverse proxy (PROXY_HOPS=1): the client's address and scheme come from its
