@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from api_support import WITH_REPLY
 
-from samverkan import extensions
+from samverkan import extensions, templating
 from samverkan.database_roles import maintenance_session
 from samverkan.db import utcnow
 from samverkan.extensions import db
@@ -46,6 +46,23 @@ def test_a_citizen_page_is_a_swedish_503_while_the_database_is_away(client, data
     assert '<html lang="sv">' in page and f"<h1>{UNAVAILABLE}</h1>" in page
     assert "skicka det igen" in page  # what to do: sending again is safe
     assert "OperationalError" not in page and "Traceback" not in page
+
+
+def test_the_503_page_asks_the_database_nothing_more(client, monkeypatch):
+    """A worker that has not read the hub's slug yet must not wait out a second connection
+    timeout for the page's footer: the request tried the database once."""
+    tried = []
+
+    def lost_and_counted(*args, **kwargs):
+        tried.append(args)
+        lost()
+
+    for name in ("execute", "scalar", "scalars", "get"):
+        monkeypatch.setattr(db.session, name, lost_and_counted)
+    monkeypatch.setattr(templating._hub, "get", lambda key: None)  # a cold worker
+    response = client.get("/")
+    assert response.status_code == 503
+    assert len(tried) == 1
 
 
 def test_the_api_answers_a_json_503_naming_the_idempotency_key(client, database_away):

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 
 from samverkan.extensions import db
 from samverkan.i18n import DEFAULT_LANGUAGE, chosen_language
+from samverkan.templating import known_hub_slug
 from samverkan.tenancy.request_session import end_keeping_prepared_statements
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,9 @@ def database_unavailable_response(exc: Exception):
         lang=g.lang,
         platform_name=current_app.config["PLATFORM_NAME"],
         region_name=current_app.config["REGION_NAME"],
+        # The footer's links without asking the database again: a worker that has not
+        # read the hub's slug yet would wait out a second connection timeout for it.
+        hub_slug=known_hub_slug,
     )
     return page, 503, headers
 

@@ -80,6 +80,11 @@ def _options(choices: tuple[tuple[str, str], ...], selected: str) -> Markup:
 _hub = memo.Memo("TENANT_CACHE_SECONDS")
 
 
+def known_hub_slug() -> str | None:
+    """The hub's slug if this worker has it already, without asking the database."""
+    return _hub.get("hub")
+
+
 def hub_slug() -> str | None:
     """The hub's slug, for the footer of the platform's own pages (the member list, the hub's
     pages): the hub runs the platform, so its statement and notice are the ones that apply.
