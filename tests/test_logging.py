@@ -348,6 +348,42 @@ def test_the_quick_check_never_lets_through_what_the_patterns_mask(text):
     assert line["message"] == _redact_all(text)
 
 
+@pytest.mark.parametrize(
+    ("setting", "chosen"), [(None, "json"), (" JSON", "json"), ("Text", "text")]
+)
+def test_the_log_format_is_read_in_any_case(setting, chosen):
+    assert observability.log_format(setting) == chosen
+
+
+def test_a_log_format_that_is_neither_stops_the_start_with_its_name(app, monkeypatch):
+    """A typo must not turn the JSON lines, or their masking, off unnoticed."""
+    from samverkan import create_app
+
+    names = ("SECRET_KEY", "INSTANCE_PATH", "UPLOAD_ROOT", "SQLALCHEMY_DATABASE_URI")
+    monkeypatch.setenv("LOG_FORMAT", "jsn")
+    with pytest.raises(RuntimeError, match="LOG_FORMAT is 'json' or 'text', not 'jsn'"):
+        create_app({"TESTING": True, **{name: app.config[name] for name in names}})
+
+
+def test_plain_text_lines_are_masked_and_name_the_request(monkeypatch):
+    """LOG_FORMAT=text: the handler gunicorn and the app use writes plain lines, and masks
+    them as the JSON ones (it used to leave Flask's own, unmasked, and only warnings)."""
+    monkeypatch.setenv("LOG_FORMAT", "text")
+    handler = observability.json_handler()
+    secret = logging.makeLogRecord(
+        {"name": "samverkan.x", "levelname": "INFO", "msg": "pnr 19811228-9874 password=hunter2"}
+    )
+    line = handler.format(secret)
+    assert "19811228-9874" not in line and "hunter2" not in line and REDACTED in line
+    fields = {"method": "GET", "route": "/<slug:tenant>/", "status": 200, "duration_ms": 1.5}
+    request = logging.makeLogRecord(
+        {"name": "samverkan.request", "msg": "request", "tenant": "arvika", "request_id": "a1"}
+        | fields
+    )
+    assert handler.format(request).endswith("request GET /<slug:tenant>/ 200 1.5 ms [arvika a1]")
+    assert not line.startswith("{")
+
+
 @pytest.mark.parametrize("setting", ["info", "INFO", " Warning ", "debug"])
 def test_the_log_level_is_read_in_any_case_as_gunicorn_reads_it(setting):
     assert observability.log_level(setting) == setting.strip().upper()

@@ -115,6 +115,23 @@ class RedactingJsonFormatter(JsonFormatter):
         return {key: _redacted(value) for key, value in log_data.items()}
 
 
+class RedactingTextFormatter(logging.Formatter):
+    """LOG_FORMAT=text, for development: one plain line per record, a request's with its
+    method, route, status and time, masked as the JSON lines are."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if hasattr(record, "route"):
+            line += (
+                f" {record.method} {record.route} {record.status} {record.duration_ms} ms"
+                f" [{record.tenant or '-'} {record.request_id}]"
+            )
+        return redact(line)
+
+
 def request_line(fields: dict, request_id: str | None, tenant: str | None, created: float) -> str:
     """The line a request writes, made directly (write_request_line): the same JSON, byte for
     byte, as the general path makes of a record with these fields (a test compares them)."""
@@ -232,9 +249,24 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def log_format(text: str | None) -> str:
+    """LOG_FORMAT, in any case; a setting that is neither stops the start with its name
+    (a typo must not turn the JSON lines, or their masking, off unnoticed)."""
+    chosen = str(text or "json").strip().lower()
+    if chosen not in LOG_FORMATS:
+        raise RuntimeError(f"LOG_FORMAT is 'json' or 'text', not {text!r}")
+    return chosen
+
+
 def json_handler() -> logging.Handler:
+    """The handler every log line goes through (config/gunicorn.conf.py names it too):
+    JSON lines, or plain ones with LOG_FORMAT=text; masked either way."""
     handler = StderrHandler()
-    handler.setFormatter(RedactingJsonFormatter())
+    text = log_format(os.environ.get("LOG_FORMAT")) == "text"
+    handler.setFormatter(RedactingTextFormatter() if text else RedactingJsonFormatter())
     handler.addFilter(RequestContextFilter())
     handler.set_name("samverkan-json")
     return handler
@@ -269,15 +301,12 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def init_app(app: Flask) -> None:
-    log_format = app.config.get("LOG_FORMAT") or os.environ.get("LOG_FORMAT", "json")
-    if log_format == "json":  # LOG_FORMAT=text keeps Flask's own plain lines
-        configure_logging(
-            log_level(app.config.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL", "INFO"))
-        )
-        # Flask's own handler would print the same record a second time, as text.
-        from flask.logging import default_handler
+    log_format(os.environ.get("LOG_FORMAT"))  # checked before anything is logged
+    configure_logging(log_level(app.config.get("LOG_LEVEL") or os.environ.get("LOG_LEVEL", "INFO")))
+    # Flask's own handler would print the same record a second time.
+    from flask.logging import default_handler
 
-        app.logger.removeHandler(default_handler)
+    app.logger.removeHandler(default_handler)
 
     def log_exception(exc_info) -> None:
         # Flask's own names the path, and paths carry private tokens: name the rule.
