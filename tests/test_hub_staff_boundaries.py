@@ -100,3 +100,42 @@ def test_karlstads_cases_go_to_karlstads_staff_not_the_hubs(app, read_csrf, clie
         url + "/tilldela", data={"csrf_token": read_csrf(page.text), "assignee": me}
     )
     assert taken.status_code == 303
+
+
+def looked_up_by_the_contact_centre(app, read_csrf, references: list[str]) -> None:
+    agent = signed_in(app, read_csrf, "kc2@karlstad.example", "contact_centre")
+    for reference in references:
+        page = agent.get("/hub/kontaktcenter")
+        found = agent.post(
+            "/hub/kontaktcenter", data={"csrf_token": read_csrf(page.text), "referens": reference}
+        )
+        assert found.status_code == 200 and reference in found.text
+
+
+def test_the_hubs_log_is_the_hubs_and_karlstads_log_karlstads(app, read_csrf, client):
+    """The contact centre looks up an Arvika case and a Karlstad one: Arvika's log has its
+    own, Karlstad's administrators see only Karlstad's, the hub's administrators both."""
+    arvika, karlstad = (
+        client.post(
+            f"/api/v1/tenants/{member}/services/synpunkter/submissions", json=WITH_REPLY
+        ).get_json()["reference"]
+        for member in ("arvika", "karlstad")
+    )
+    looked_up_by_the_contact_centre(app, read_csrf, [arvika, karlstad])
+    karlstads_admin = signed_in(app, read_csrf, "admin@karlstad.example", "tenant_admin")
+    karlstads_log = karlstads_admin.get("/karlstad/admin/logg").text
+    assert arvika not in karlstads_log
+    assert karlstad in karlstads_log and "Kontaktcenter: sökte ärende" in karlstads_log
+    arvikas_admin = signed_in(app, read_csrf, "admin@arvika.example", "tenant_admin", "arvika")
+    arvikas_log = arvikas_admin.get("/arvika/admin/logg").text
+    assert arvika in arvikas_log and karlstad not in arvikas_log
+    hub = signed_in(app, read_csrf, HUB_ADMIN, "hub_admin")
+    assert 'href="/hub/logg"' in hub.get("/hub/").text
+    hubs_log = hub.get("/hub/logg")
+    assert hubs_log.status_code == 200
+    assert arvika in hubs_log.text and karlstad in hubs_log.text
+    # The hub's log is the hub administrators': Karlstad's own staff and the agents get 404.
+    assert karlstads_admin.get("/hub/logg").status_code == 404
+    agent = app.test_client()
+    assert sign_in(agent, read_csrf, "kc2@karlstad.example", tenant="karlstad").status_code == 303
+    assert agent.get("/hub/logg").status_code == 404

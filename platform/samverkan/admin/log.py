@@ -14,7 +14,7 @@ from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import ACTIONS
+from samverkan.audit.operations import ACTIONS, HUB_LOG
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
 from samverkan.staff_frame import render_staff_page
@@ -59,10 +59,18 @@ def _cursor(entry: AuditEntry) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def log_page(cursor: str | None, limit: int = PAGE_SIZE) -> tuple[list[AuditEntry], str | None]:
-    """One page of the bound member's entries and the cursor of the next (or None).
-    ValueError for a cursor that is not one of ours."""
-    query = sa.select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+def log_page(
+    cursor: str | None, limit: int = PAGE_SIZE, *, hubs: bool = False
+) -> tuple[list[AuditEntry], str | None]:
+    """One page of the bound member's entries and the cursor of the next (or None): its
+    own, or with `hubs` (the hub member bound) the hub's. ValueError for a cursor that is
+    not one of ours."""
+    hub_log = sa.func.coalesce(AuditEntry.detail[HUB_LOG].as_boolean(), False)
+    query = (
+        sa.select(AuditEntry)
+        .where(hub_log.is_(True) if hubs else hub_log.is_(False))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    )
     if cursor:
         at, entry_id = decode_cursor(cursor)
         query = query.where(sa.tuple_(AuditEntry.at, AuditEntry.id) < sa.tuple_(at, entry_id))

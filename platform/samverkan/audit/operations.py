@@ -10,6 +10,10 @@ from sqlalchemy import event, orm
 from samverkan.audit.models import AuditEntry
 from samverkan.translatable import N_
 
+# In an entry's detail: the entry is the hub's (hub/across.py), in the log kept at the hub
+# member but not the hub member's own (admin/log.py shows it the one, hub/log.py the other).
+HUB_LOG = "hub_log"
+
 # What is logged, in the words the log pages show: Swedish here (the hub's archive), marked
 # for the catalogue so that the member's log page words them in its language.
 ACTIONS = {

@@ -13,7 +13,7 @@ from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import orm
 
-from samverkan.audit.operations import record
+from samverkan.audit.operations import HUB_LOG, record
 from samverkan.database_roles import maintenance_session
 from samverkan.tenancy.models import Tenant
 
@@ -49,16 +49,22 @@ def across_members(
         elif not (has_request_context() and current_user.is_authenticated):
             who = {"actor": "system"}
         hub = hub_tenant(session)
-        for tenant_id in {hub.id, member.id if member else hub.id}:
-            record(
-                session,
-                purpose,
-                "member" if member else "hub",
-                object_ref,
-                detail,
-                tenant_id=tenant_id,
-                **who,
-            )
+        # The hub's log is kept at the hub member, marked as the hub's: the hub member's
+        # own administrators see only their member's entries (admin/log.py), the hub's
+        # administrators the hub's (hub/log.py). A member concerned (the hub member too)
+        # gets its own entry.
+        object_type = "member" if member else "hub"
+        record(
+            session,
+            purpose,
+            object_type,
+            object_ref,
+            {**(detail or {}), HUB_LOG: True},
+            tenant_id=hub.id,
+            **who,
+        )
+        if member is not None:
+            record(session, purpose, object_type, object_ref, detail, tenant_id=member.id, **who)
         if purpose in READS:
             session.commit()  # logged before anything is read; the reads follow unlocked
         yield session

@@ -243,4 +243,4 @@ def two_factor():
     )
 
 
-from samverkan.hub import contact, costs_views  # noqa: E402,F401
+from samverkan.hub import contact, costs_views, log  # noqa: E402,F401

@@ -1,0 +1,31 @@
+"""The hub's audit log: what the hub's staff did across members (hub/across.py). It is
+kept at the hub member, but it is not that member's: Karlstad's own administrators see
+their municipality's entries (admin/log.py), the hub's administrators these."""
+
+from flask import render_template, request
+
+from samverkan.access import hub
+from samverkan.accounts.models import HUB_ADMIN
+from samverkan.admin.log import describe, log_page
+from samverkan.audit.operations import ACTIONS
+from samverkan.hub.views import bp
+
+
+@bp.get("/logg")
+@hub(HUB_ADMIN)
+def audit_log():
+    try:
+        entries, next_cursor = log_page(request.args.get("cursor"), hubs=True)
+    except ValueError:
+        entries, next_cursor, bad_cursor = [], None, True
+    else:
+        bad_cursor = False
+    page = render_template(
+        "hub/log.html",
+        entries=entries,
+        next_cursor=next_cursor,
+        actions=ACTIONS,
+        describe=describe,
+        bad_cursor=bad_cursor,
+    )
+    return page, (422 if bad_cursor else 200)
