@@ -5,7 +5,9 @@ import os
 
 from gunicorn import glogging
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+_host = os.environ.get("HOST", "127.0.0.1").strip("[]")
+# An IPv6 address is written in brackets before its port (HOST=::1 is [::1]:8000).
+bind = f"{f'[{_host}]' if ':' in _host else _host}:{os.environ.get('PORT', '8000')}"
 # Chosen by measurement (README, Speed; tests/bench/RESULTS.md): on the 2-core machine, 4 sync
 # workers (two per core, so one works while another waits on PostgreSQL) gave every page a
 # lower p99 than 2 processes x 4 threads, and as many requests per second or more on every

@@ -239,3 +239,15 @@ def test_the_app_imports_whichever_module_comes_first(first, tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("host", "bind"),
+    [("127.0.0.1", "127.0.0.1:8123"), ("::1", "[::1]:8123"), ("[::]", "[::]:8123")],
+)
+def test_gunicorn_binds_an_ipv6_host_in_brackets(monkeypatch, host, bind):
+    import runpy
+
+    monkeypatch.setenv("HOST", host)
+    monkeypatch.setenv("PORT", "8123")
+    assert runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))["bind"] == bind
