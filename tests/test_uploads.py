@@ -360,6 +360,27 @@ def test_a_step_whose_photo_cannot_be_scanned_is_refused_503_and_keeps_nothing(
     assert files_on_disk(upload_root) == before
 
 
+def test_a_photo_replaced_in_a_step_leaves_no_file_behind(app, client, read_csrf, upload_root):
+    """The first photo is deleted with the change that replaces it: no document stays on
+    disk that no draft or case names (expiry and retention find files only by name)."""
+    earlier = set(files_on_disk(upload_root))  # other tests' (the folder is the session's)
+
+    def ours() -> list[Path]:
+        return sorted(set(files_on_disk(upload_root)) - earlier)
+
+    assert post_photo(client, read_csrf, tiny_png(), "forsta.png").status_code == 303
+    [first] = ours()
+    refused = post_photo(client, read_csrf, b"%PDF-1.4 not a photo", "fel.pdf")
+    assert refused.status_code == 422
+    assert ours() == [first]  # a refused replacement keeps the first
+    second_photo = tiny_png() + b"\x00"  # another file, still a PNG
+    assert post_photo(client, read_csrf, second_photo, "andra.png").status_code == 303
+    [second] = ours()
+    assert second != first and second.read_bytes() == second_photo
+    [answers] = [a for a in draft_answers(app) if "photo" in a]
+    assert answers["photo"]["file"]["storage_name"] == second.name
+
+
 def test_a_clean_photo_in_a_step_is_kept_and_not_scanned_again_on_submit(
     app, client, read_csrf, scanned
 ):

@@ -6,7 +6,6 @@ citizen uploaded into a draft are deleted from disk after the drafts' deletion c
 (a file a case's attachment names is never deleted). Running it again finds nothing more.
 """
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +13,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from samverkan.cases.models import Attachment, Draft
+from samverkan.catalogue.uploads import storage_names
 from samverkan.tenancy.each_member import each_member
 
 # A stored file's name as catalogue/uploads.py makes it: anything else is never unlinked.
-STORAGE_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
 
 
 @dataclass
@@ -27,16 +26,6 @@ class DraftsOutcome:
     files: int = 0
     error: str | None = None
     file_errors: list[str] = field(default_factory=list)
-
-
-def _stored_files(answers: dict) -> set[str]:
-    names = set()
-    for value in (answers or {}).values():
-        if isinstance(value, dict) and isinstance(value.get("file"), dict):
-            name = value["file"].get("storage_name")
-            if isinstance(name, str) and STORAGE_NAME.match(name):
-                names.add(name)
-    return names
 
 
 def expire_drafts(
@@ -60,7 +49,7 @@ def expire_drafts(
 
 def _unattached(session, drafts) -> set:
     """The stored files of these drafts that no case's attachment uses."""
-    files = set().union(*(_stored_files(row.answers) for row in drafts)) if drafts else set()
+    files = set().union(*(storage_names(row.answers) for row in drafts)) if drafts else set()
     if files:  # a file that became a case's attachment stays with the case
         files -= set(
             session.scalars(

@@ -365,16 +365,32 @@ def store_files(session: orm.Session, answers: dict, upload_root: Path, tenant_i
     }
 
 
-def keep_files(draft: Draft, form: ServiceForm, answers: dict) -> None:
+def _drop_unnamed_files(draft: Draft, before: dict, upload_root: Path) -> None:
+    """A file the draft named before this change and no longer does (replaced by another,
+    or its field hidden by a condition) is deleted once the change commits: no personal
+    document stays on disk that nothing points at (expiry and retention find files only
+    through what names them)."""
+    session = orm.object_session(draft)
+    for name in uploads.storage_names(before) - uploads.storage_names(draft.answers):
+        uploads.remove_after_commit(session, upload_root, draft.tenant_id, name)
+
+
+def keep_files(draft: Draft, form: ServiceForm, answers: dict, upload_root: Path) -> None:
     """On a page with errors, keep the files that passed, so they need not be chosen again."""
     kept = {name: value for name, value in answers.items() if isinstance(value, StoredFile)}
     if kept:
+        before = draft.answers
         draft.answers = {**draft.answers, **form.to_json(kept)}
+        _drop_unnamed_files(draft, before, upload_root)
 
 
-def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> None:
+def save_step(
+    draft: Draft, form: ServiceForm, step_id: str, answers: dict, upload_root: Path
+) -> None:
     """Keep one step's answers. Answers of fields now hidden by a condition are dropped,
-    and a later step that now asks for something unanswered is no longer complete."""
+    and a later step that now asks for something unanswered is no longer complete. Files
+    no longer named are deleted with the commit."""
+    before = draft.answers
     step = form.step(step_id)
     merged = form.from_json(draft.answers)
     for spec in step["fields"]:
@@ -383,6 +399,7 @@ def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> N
     shown = {spec["name"] for spec in form.visible(form.all_fields(), merged)}
     merged = {name: value for name, value in merged.items() if name in shown}
     draft.answers = form.to_json(merged)
+    _drop_unnamed_files(draft, before, upload_root)
     completed = {s for s in draft.completed_steps if s != step_id} | {step_id}
     for later in form.steps[form.step_index(step_id) + 1 :]:
         if later["id"] in completed and not form.validate(later["fields"], merged, merged).ok:
@@ -391,12 +408,14 @@ def save_step(draft: Draft, form: ServiceForm, step_id: str, answers: dict) -> N
 
 
 def save_for_later(
-    draft: Draft, form: ServiceForm, step_id: str, answers: dict, errors: dict
+    draft: Draft, form: ServiceForm, step_id: str, answers: dict, errors: dict, upload_root: Path
 ) -> None:
     """Keep what was valid on a page the citizen left with "save and continue later",
     without requiring the page to be complete: a field in error keeps its earlier answer
     (if any), every other field on the page takes what was sent (left empty: no answer).
-    The step counts as complete only if what it now holds passes its checks."""
+    The step counts as complete only if what it now holds passes its checks. Files no
+    longer named are deleted with the commit."""
+    before = draft.answers
     step = form.step(step_id)
     merged = form.from_json(draft.answers)
     for spec in step["fields"]:
@@ -406,6 +425,7 @@ def save_for_later(
     shown = {spec["name"] for spec in form.visible(form.all_fields(), merged)}
     merged = {name: value for name, value in merged.items() if name in shown}
     draft.answers = form.to_json(merged)
+    _drop_unnamed_files(draft, before, upload_root)
     complete = form.validate(step["fields"], merged, merged).ok
     steps = set(draft.completed_steps)
     if complete:

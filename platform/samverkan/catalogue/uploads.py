@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -110,10 +111,38 @@ def store_for(
     return stored
 
 
+# What store() names files: nothing else in answers is taken for a file on disk.
+STORAGE_NAME = re.compile(r"^[0-9a-f]{32}\.[a-z0-9]{1,8}$")
+
+# Files a change leaves unnamed (a draft's file replaced, or its field now hidden), for
+# the session's transaction: removed once it commits, kept if it does not.
+_DROPPED = "samverkan.files_dropped"
+
+
+def remove_after_commit(session: orm.Session, upload_root: Path, tenant_id: int, name: str):
+    """Delete a stored file (by its storage name) once the session's transaction commits."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    session.info.setdefault(_DROPPED, []).append(upload_root / str(tenant_id) / name)
+
+
+def storage_names(answers: dict | None) -> set[str]:
+    """The storage names of the files answers (as stored, JSON) hold."""
+    names = set()
+    for value in (answers or {}).values():
+        if isinstance(value, dict) and isinstance(value.get("file"), dict):
+            name = value["file"].get("storage_name")
+            if isinstance(name, str) and STORAGE_NAME.match(name):
+                names.add(name)
+    return names
+
+
 @event.listens_for(orm.Session, "after_commit")
 def _keep_written(session: orm.Session) -> None:
     if not session.in_nested_transaction():  # a savepoint released is not yet kept
         session.info.pop(_WRITTEN, None)
+        for path in session.info.pop(_DROPPED, ()):
+            path.unlink(missing_ok=True)
 
 
 @event.listens_for(orm.Session, "after_transaction_end")
@@ -121,6 +150,7 @@ def _remove_uncommitted(session: orm.Session, transaction) -> None:
     if transaction.parent is None:  # the outermost: a savepoint's end decides nothing
         for path in session.info.pop(_WRITTEN, ()):
             path.unlink(missing_ok=True)
+        session.info.pop(_DROPPED, None)  # not committed: still named, so kept
 
 
 def remove(upload_root: Path, tenant_id: int, stored: StoredFile) -> None:

@@ -262,18 +262,18 @@ def step(service: str, step_id: str):
     draft = drafts.draft_for_writing(tenant_service)
     answers = operations.store_files(db.session, result.answers, _upload_root(), g.tenant.id)
     if saving:  # what is valid is kept, complete or not; the link is on the next page
-        operations.save_for_later(draft, form, step_id, answers, result.errors)
+        operations.save_for_later(draft, form, step_id, answers, result.errors, _upload_root())
         drafts.resume_token_for(service, draft)
         db.session.commit()
         return redirect(url_for(".saved", service=service), 303)
     if not result.ok:
-        operations.keep_files(draft, form, answers)
+        operations.keep_files(draft, form, answers, _upload_root())
         db.session.commit()
         values = {**context, **raw, **answers}
         code = 503 if result.scanner_unavailable else 422  # 503: the scanner, not the citizen
         page = _render_step(tenant_service, form, spec, values, result.errors, changing, prefill)
         return page, code
-    operations.save_step(draft, form, step_id, answers)
+    operations.save_step(draft, form, step_id, answers, _upload_root())
     db.session.commit()
     return redirect(
         _next_url(service, form, form.from_json(draft.answers), draft.completed_steps, step_id),
