@@ -1177,3 +1177,19 @@ def test_any_text_answer_gives_a_value_or_swedish_errors_and_never_raises(type_,
 )
 def test_any_file_payload_gives_a_file_or_swedish_errors_and_never_raises(value):
     assert_value_or_swedish_errors(FORMS["file"].validate_all({"svar": value}))
+
+
+def test_a_line_break_counts_as_one_character_as_the_browser_counts_it():
+    """Browsers post a textarea's line breaks as CRLF but count each as one towards its
+    maxlength: 48 letters and two line breaks fill a field of 50, and are stored with LF."""
+    text = "x" * 16 + "\r\n" + "y" * 16 + "\r\n" + "z" * 16
+    result = answer("textarea", text)
+    assert result.ok, result.errors
+    assert result.answers["svar"] == text.replace("\r\n", "\n")
+    assert_refused(answer("textarea", text + "!"), "Texten får vara högst 50 tecken.")
+
+
+def test_a_numbers_unit_is_shown_in_the_language_asked_for():
+    form = one_field_form("number", unit={"sv": "timmar", "en": "hours"})
+    assert form.summary({"svar": 25}, "en")[0]["rows"][0]["value"] == "25 hours"
+    assert form.summary({"svar": 25})[0]["rows"][0]["value"] == "25 timmar"

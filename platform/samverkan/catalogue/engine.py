@@ -225,7 +225,7 @@ class ServiceForm:
                         "label": localized(spec["label"], lang),
                         "value": ""
                         if value is None
-                        else kind.display(spec, value, self.options(spec, lang)),
+                        else kind.display(spec, value, self.options(spec, lang), lang),
                     }
                 )
             out.append({"id": step["id"], "title": localized(step["title"], lang), "rows": rows})

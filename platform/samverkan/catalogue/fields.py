@@ -39,7 +39,11 @@ class CleanString(fields.String):
     """A string with surrounding space removed, no control characters and no HTML markup."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        # A browser sends a line break as CRLF but counts it as one character towards the
+        # field's maxlength: one here too, so the length check never refuses what the
+        # field let through.
         text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
         if not text:
             raise ValidationError(self.error_messages.get("required", str(REQUIRED)))
         if CONTROL.search(text):
@@ -151,7 +155,10 @@ class FieldType:
     def from_json(self, value: Any) -> Any:
         return value
 
-    def display(self, spec: dict, value: Any, options: list[tuple[str, str]]) -> str:
+    def display(
+        self, spec: dict, value: Any, options: list[tuple[str, str]], lang: str = "sv"
+    ) -> str:
+        """The answer as a person reads it, in `lang` (options come in it already)."""
         return "" if value is None else str(value)
 
     def json_schema(self, spec: dict, options: list[tuple[str, str]]) -> dict:
@@ -320,8 +327,8 @@ class NumberType(FieldType):
         value = form.get(spec["name"])
         return value.replace(" ", "").replace("\u00a0", "") if value else value
 
-    def display(self, spec, value, options):
-        unit = localized(spec.get("unit"))
+    def display(self, spec, value, options, lang="sv"):
+        unit = localized(spec.get("unit"), lang)
         return f"{value} {unit}".strip()
 
     def json_schema(self, spec, options):
@@ -346,7 +353,7 @@ class ChoiceType(FieldType):
             ),
         )
 
-    def display(self, spec, value, options):
+    def display(self, spec, value, options, lang="sv"):
         return dict(options).get(value, value or "")
 
     def json_schema(self, spec, options):
@@ -390,7 +397,7 @@ class MultichoiceType(FieldType):
     def from_form(self, spec, form, files):
         return form.getlist(spec["name"]) or None
 
-    def display(self, spec, value, options):
+    def display(self, spec, value, options, lang="sv"):
         labels = dict(options)
         return ", ".join(labels.get(item, item) for item in value or [])
 
@@ -423,7 +430,7 @@ class ConsentType(FieldType):
             validate=ticked,
         )
 
-    def display(self, spec, value, options):
+    def display(self, spec, value, options, lang="sv"):
         return str(_("Ja") if value else _("Nej"))
 
     def json_schema(self, spec, options):
@@ -452,7 +459,7 @@ class FileType(FieldType):
     def from_json(self, value):
         return StoredFile.from_json(value)
 
-    def display(self, spec, value, options):
+    def display(self, spec, value, options, lang="sv"):
         if value is None:
             return ""
         return f"{value.filename} ({max(1, round(value.size / 1024))} kB)"
