@@ -260,9 +260,14 @@ def test_the_person_who_sent_a_case_sees_its_answers_from_any_browser(app, e_id_
     again = app.test_client()  # another browser, signed in as the same person
     sign_in(again, e_id_provider, "tolvan", TOLVAN)
     assert "Ett djupt hål i asfalten." in again.get(receipt).text
+    # From Mina ärenden: the status page, which leads to the answers for the sender only.
+    status = receipt.removesuffix("/kvitto")
+    assert f'href="{status}"' in again.get("/mina-arenden").text
+    assert f'<a href="{receipt}">Se dina svar och kvittot</a>' in again.get(status).text
     stranger = app.test_client()
     sign_in(stranger, e_id_provider, "sam", SAM)
     assert "Ett djupt hål i asfalten." not in stranger.get(receipt).text
+    assert "Se dina svar" not in stranger.get(status).text
 
 
 def test_signing_out_ends_the_session_here_and_at_the_provider(app, client, e_id_provider):

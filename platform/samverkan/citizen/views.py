@@ -542,6 +542,9 @@ def status(token: str):
         definition=case.definition.content,
         events=[e for e in case.events if e.visible_to_citizen],
         extract_url=url_for(".extract", token=token),
+        # Where the answers are, for whom they are shown (the sending browser, the person
+        # signed in with e-ID who sent it: Mina ärenden leads here).
+        answers_url=url_for(".receipt", token=token) if _answers_shown(case, token) else None,
     )
 
 
