@@ -438,3 +438,24 @@ def test_expiry_for_a_member_that_does_not_exist_stops_with_the_option_named(app
     unknown = app.test_cli_runner().invoke(args=["drafts", "expire", "--member", "atlantis"])
     assert unknown.exit_code != 0
     assert "--member: there is no member 'atlantis'" in unknown.output
+
+
+def test_saving_for_later_a_change_that_asks_more_of_a_later_step_reopens_it(tmp_path):
+    """As when continuing (save_step): the citizen changes step 1 so that step 2 asks for
+    something new and saves for later; the link must not lead to check answers with the
+    new question unanswered (and a refusal on sending)."""
+    from test_form_engine import TRANSPORT, field, make_form
+
+    from samverkan.cases.models import Draft
+    from samverkan.cases.operations import save_for_later, save_step
+
+    form = make_form(
+        [field("transport", "choice", options=TRANSPORT)],
+        [field("taxi_reason", "text", show_if={"field": "transport", "equals": "taxi"})],
+    )
+    draft = Draft(answers={}, completed_steps=[], tenant_id=1)
+    save_step(draft, form, "steg-1", {"transport": "buss"}, tmp_path)
+    save_step(draft, form, "steg-2", {}, tmp_path)
+    assert draft.completed_steps == ["steg-1", "steg-2"]
+    save_for_later(draft, form, "steg-1", {"transport": "taxi"}, {}, tmp_path)
+    assert draft.completed_steps == ["steg-1"]

@@ -401,10 +401,16 @@ def save_step(
     draft.answers = form.to_json(merged)
     _drop_unnamed_files(draft, before, upload_root)
     completed = {s for s in draft.completed_steps if s != step_id} | {step_id}
+    draft.completed_steps = _still_complete(form, step_id, merged, completed)
+
+
+def _still_complete(form: ServiceForm, step_id: str, merged: dict, completed: set) -> list:
+    """The completed steps in form order, less a later step that a change to `step_id` now
+    makes ask for something unanswered (a condition met, a choice changed)."""
     for later in form.steps[form.step_index(step_id) + 1 :]:
         if later["id"] in completed and not form.validate(later["fields"], merged, merged).ok:
             completed.discard(later["id"])
-    draft.completed_steps = [s["id"] for s in form.steps if s["id"] in completed]
+    return [s["id"] for s in form.steps if s["id"] in completed]
 
 
 def save_for_later(
@@ -432,7 +438,8 @@ def save_for_later(
         steps.add(step_id)
     else:
         steps.discard(step_id)
-    draft.completed_steps = [s["id"] for s in form.steps if s["id"] in steps]
+    # As when continuing: a later step the change now makes ask more is not complete.
+    draft.completed_steps = _still_complete(form, step_id, merged, steps)
 
 
 def resume_digest(token: str) -> str:
