@@ -83,6 +83,40 @@ def test_unknown_member_and_unknown_service_give_a_404_page(client):
     assert client.get("/arvika/e/felanmalan/steg/finns-inte").status_code == 404
 
 
+def test_an_e_service_switched_off_mid_form_says_so(app, client, read_csrf, resync):
+    """A citizen half-way through when the member switches the e-service off is told it
+    takes no cases just now, not that the address is misspelt."""
+    check = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check).text)
+    with app.app_context():
+        bind_tenant(db.session, db.session.scalar(sa.select(Tenant.id).filter_by(slug="arvika")))
+        db.session.scalar(
+            sa.select(TenantService).filter_by(service_slug="synpunkter")
+        ).enabled = False
+        db.session.commit()
+    refused = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert refused.status_code == 404
+    assert "tar inte emot ärenden hos Arvika kommun just nu" in refused.text
+    assert "felstavad" not in refused.text
+    assert "tar inte emot ärenden" in client.get("/arvika/e/synpunkter").text
+    assert "felstavad" in client.get("/arvika/e/bygglov").text  # never had: as before
+    assert count_all(app, "cases") == 0
+
+
+def test_answers_that_can_no_longer_be_sent_are_not_dropped_without_a_word(app, client, read_csrf):
+    """The draft is gone when the citizen sends it (here: deleted, as by expiry; a new
+    version of the e-service is the same): the start page says why it starts over."""
+    check = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check).text)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.text("DELETE FROM drafts"))
+        session.commit()
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert sent.headers["Location"].endswith("/arvika/e/synpunkter")
+    assert "Dina svar kunde inte skickas in" in client.get(sent.headers["Location"]).text
+    assert count_all(app, "cases") == 0
+
+
 def test_a_citizen_completes_synpunkter_and_follows_the_case(app, client, read_csrf):
     check_url = fill_synpunkter(client, read_csrf)
     check = client.get(check_url)

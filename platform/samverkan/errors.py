@@ -73,9 +73,11 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(code: int, message: str | None = None, description: str | None = None):
-    title, default = MESSAGES.get(code, (_("Fel"), _("Något gick fel.")))
-    title, text = str(title), str(message or default)
+def error_response(
+    code: int, message: str | None = None, description: str | None = None, title: str = ""
+):
+    usual, default = MESSAGES.get(code, (_("Fel"), _("Något gick fel.")))
+    title, text = str(title or usual), str(message or default)
     if wants_json():
         return jsonify({"error": title, "message": text}), code
     return render_template(

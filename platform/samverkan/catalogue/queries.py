@@ -3,7 +3,8 @@
 import json
 
 import sqlalchemy as sa
-from flask import abort
+from flask import abort, g, make_response
+from flask_babel import gettext as _
 
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
@@ -42,7 +43,7 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
         )
     )
     if service is None:
-        abort(404)
+        _not_taking_cases(slug)
     if reading:
         # Never written through, and shared between threads: out of this request's session
         # with what it carries, so no commit or rollback here can expire it for the others.
@@ -52,6 +53,26 @@ def get_enabled_service_or_404(slug: str) -> TenantService:
                 db.session.expunge(obj)
         _services.put(key, service)
     return service
+
+
+def _not_taking_cases(slug: str):
+    """404. For an e-service the member has but has switched off, with words saying so:
+    a citizen in the middle of its form, or following an old link, is not told that the
+    address is misspelt."""
+    from samverkan.errors import error_response  # the errors module reads this one
+
+    switched_off = db.session.scalar(
+        sa.select(TenantService.service_slug).where(TenantService.service_slug == slug).limit(1)
+    )
+    if switched_off:
+        message = _(
+            "Den här e-tjänsten tar inte emot ärenden hos %(member)s just nu. Kontakta "
+            "kommunen om du behöver hjälp.",
+            member=g.tenant.name,
+        )
+        closed = error_response(404, message, title=_("E-tjänsten tar inte emot ärenden"))
+        abort(make_response(*closed))
+    abort(404)
 
 
 # Published definitions never change (a change is a new version), so their content can be

@@ -10,6 +10,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -453,6 +454,15 @@ def submit(service: str):
         drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
     ):
         return redirect(url_for(".receipt", token=earlier.status_token), 303)
+    if draft_id:
+        # Answers this browser had could not be sent (a new version of the e-service, or
+        # gone): the start page says so rather than starting over without a word.
+        flash(
+            _(
+                "Dina svar kunde inte skickas in: e-tjänsten har ändrats, eller svaren har "
+                "skickats in eller tagits bort, sedan du började. Fyll i den här igen."
+            )
+        )
     return redirect(url_for(".start", service=service), 303)
 
 
