@@ -415,8 +415,11 @@ def test_an_ended_sign_in_takes_the_drafts_made_under_it_along(app, client, e_id
     with app.app_context(), maintenance_session() as session:
         session.execute(sa.delete(CitizenSession))
         session.commit()
-    client.get("/kil/e/felanmalan")
+    page = client.get("/kil/e/felanmalan")
     assert "drafts" not in session_payload(client)
+    # Said, not done without a word: the answers went with the sign-in.
+    assert "Din inloggning med e-legitimation har gått ut" in page.text
+    assert "har gått ut" not in client.get("/kil/e/felanmalan").text  # once
 
 
 def test_abandoned_sign_ins_do_not_grow_the_cookie(client):

@@ -85,11 +85,13 @@ def resume_token_for(service_slug: str, draft: Draft) -> str:
     return token
 
 
-def forget_this_browsers() -> None:
+def forget_this_browsers() -> bool:
     """This browser no longer holds any draft, resume link or receipt: someone else signs in
-    here, or the e-ID sign-in they were made under has ended."""
+    here, or the e-ID sign-in they were made under has ended. True if it held a draft."""
+    had_drafts = bool(session.get("drafts"))
     for key in ("drafts", "resume_links", "opened_from_link", "receipts"):
         session.pop(key, None)
+    return had_drafts
 
 
 def _digest(token: str) -> str:

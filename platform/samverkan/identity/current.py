@@ -1,7 +1,8 @@
 """Who is signed in with e-ID in this request. The browser's signed session cookie holds
 only a random token; everything about the person stays in the database."""
 
-from flask import Flask, g, request, session
+from flask import Flask, flash, g, request, session
+from flask_babel import gettext as _
 
 from samverkan.citizen import drafts
 from samverkan.extensions import db
@@ -37,7 +38,15 @@ def signed_in_person() -> CitizenSession | None:
                 # Ended (expired, or signed out elsewhere): what was made under it is
                 # someone's personal data, and the next person here must not find it.
                 session.pop(SESSION_KEY, None)
-                drafts.forget_this_browsers()
+                if drafts.forget_this_browsers():
+                    # Said on the next page: the answers did not vanish without a word.
+                    flash(
+                        _(
+                            "Din inloggning med e-legitimation har gått ut. Svaren du "
+                            "fyllde i under den är borttagna från den här webbläsaren, så "
+                            "att ingen annan här ser dem. Börja om, eller logga in igen."
+                        )
+                    )
         state.citizen_session = person
     return state.citizen_session
 
