@@ -19,6 +19,7 @@ from identity_support import (
     register_person,
     sign_in,
 )
+from test_languages import html_lang
 
 from samverkan import create_app
 from samverkan.audit.models import AuditEntry
@@ -146,10 +147,17 @@ def test_a_code_used_twice_signs_in_once(app, client, e_id_provider):
 def test_cancelling_at_the_provider_says_so(app, client, e_id_provider):
     start = client.get("/logga-in", query_string={"next": "/kil/"})
     back = approve_at_provider(start.headers["Location"], "", deny=True)
-    page = client.get(local(back))
+    answer = client.get(local(back))
+    assert answer.status_code == 303 and answer.headers["Location"] == "/logga-in/avbruten"
+    page = client.get(answer.headers["Location"])
     assert page.status_code == 200
     assert "Inloggningen avbröts" in page.text
     assert sessions(app) == []
+    # Its language switch comes back to it (the provider's redirect answers only once).
+    switched = client.get("/sprak/en", query_string={"next": "/logga-in/avbruten"})
+    english = client.get(switched.headers["Location"])
+    assert english.status_code == 200 and html_lang(english) == "en"
+    assert "/sprak/sv?next=/logga-in/avbruten" in english.text
 
 
 def test_an_invalid_personnummer_from_the_provider_is_refused(app, client, e_id_provider):

@@ -65,13 +65,22 @@ def sign_in():
         return _unavailable()
 
 
+@bp.get("/logga-in/avbruten")
+@public
+def cancelled():
+    """The person stopped at the provider: say so, and offer to try again."""
+    return render_template("identity/cancelled.html", next=session.get(NEXT_KEY))
+
+
 @bp.get("/logga-in/tillbaka")
 @public
 def callback():
     if not provider.enabled():
         return _unavailable()
     if request.args.get("error") == "access_denied":
-        return render_template("identity/cancelled.html", next=session.get(NEXT_KEY)), 200
+        # A page of its own: this address answers only the provider's one redirect, so
+        # the language switch (back to the same path) would find nothing here.
+        return redirect(url_for(".cancelled"), 303)
     try:
         token = provider.client().authorize_access_token()
     except provider.ProviderUnavailable as exc:
