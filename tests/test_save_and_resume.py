@@ -211,7 +211,8 @@ def test_an_expired_link_is_refused_with_410(app, client):
         session.commit()
     response = app.test_client().get(link)
     assert response.status_code == 410
-    assert "Länken har slutat gälla" in response.text
+    assert "<title>Länken har slutat gälla – " in response.text  # the title says it too
+    assert "<h1>Länken har slutat gälla</h1>" in response.text
     assert 'href="/arvika/e/synpunkter"' in response.text
 
 

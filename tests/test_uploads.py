@@ -372,7 +372,9 @@ def test_a_photo_replaced_in_a_step_leaves_no_file_behind(app, client, read_csrf
     [first] = ours()
     refused = post_photo(client, read_csrf, b"%PDF-1.4 not a photo", "fel.pdf")
     assert refused.status_code == 422
-    assert ours() == [first]  # a refused replacement keeps the first
+    assert ours() == [first]  # a refused replacement keeps the first, and says so
+    assert "Uppladdad fil: <strong>forsta.png</strong>" in refused.text
+    assert 'aria-describedby="f-photo-hint f-photo-current f-photo-error"' in refused.text
     second_photo = tiny_png() + b"\x00"  # another file, still a PNG
     assert post_photo(client, read_csrf, second_photo, "andra.png").status_code == 303
     [second] = ours()

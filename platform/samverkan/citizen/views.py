@@ -29,6 +29,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
+from samverkan.catalogue.uploads import StoredFile
 from samverkan.citizen import drafts, page_cache
 from samverkan.db import utcnow
 from samverkan.errors import error_response
@@ -270,7 +271,12 @@ def step(service: str, step_id: str):
     if not result.ok:
         operations.keep_files(draft, form, answers, _upload_root())
         db.session.commit()
-        values = {**context, **raw, **answers}
+        # A file kept from before stays shown when a new one is refused: it is still kept.
+        values = {**context, **raw, **answers} | {
+            name: context[name]
+            for name in result.errors
+            if isinstance(context.get(name), StoredFile) and name not in answers
+        }
         code = 503 if result.scanner_unavailable else 422  # 503: the scanner, not the citizen
         page = _render_step(tenant_service, form, spec, values, result.errors, changing, prefill)
         return page, code
