@@ -123,6 +123,9 @@ def test_failed_sign_ins_on_one_worker_count_on_another(app, workers, read_csrf)
     email = "anna@arvika.example"
     assert create(app, email).exit_code == 0
     first = workers()
+    # Flask-Limiter's own limits are counted under this app's key prefix, not an earlier
+    # app's (the limiter is one object): else this test's counts would outlive it in Redis.
+    assert limiter._key_prefix == first.config["RATELIMIT_KEY_PREFIX"]
     answers = [
         sign_in(first.test_client(), read_csrf, email, password="fel-lösenord-123").status_code
         for _ in range(3)

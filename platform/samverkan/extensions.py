@@ -86,6 +86,10 @@ class _Limiter(Limiter):
     """
 
     def init_app(self, app) -> None:
+        # Flask-Limiter takes these from the app's config only while they are unset, and
+        # this one object serves every app a process makes (the tests make many): each app
+        # has its own, or the first app's key prefix would name every later app's counts.
+        self._key_prefix = self._strategy = self._swallow_errors = None
         super().init_app(app)
         manager = self.limit_manager
         # Read below; a Flask-Limiter without them must fail here, not skip limits.
