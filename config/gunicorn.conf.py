@@ -45,13 +45,13 @@ loglevel = os.environ.get("LOG_LEVEL", "info")
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "root": {"level": loglevel.upper(), "handlers": ["samverkan-json"]},
+    "root": {"level": loglevel.upper(), "handlers": ["samverkan-log"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
         # Switched off here too, should another logger class be configured.
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
-    "handlers": {"samverkan-json": {"()": "samverkan.observability.json_handler"}},
+    "handlers": {"samverkan-log": {"()": "samverkan.observability.log_handler"}},
     "formatters": {},
 }
 

@@ -105,7 +105,7 @@ def only_our_handler():
     does not propagate when the test starts, after the fixtures."""
     request_log = logging.getLogger("samverkan.request")
     saved = request_log.handlers[:]
-    ours = observability.json_handler()
+    ours = observability.log_handler()
 
     def isolate() -> logging.Logger:
         request_log.handlers[:] = [ours]
@@ -369,7 +369,7 @@ def test_plain_text_lines_are_masked_and_name_the_request(monkeypatch):
     """LOG_FORMAT=text: the handler gunicorn and the app use writes plain lines, and masks
     them as the JSON ones (it used to leave Flask's own, unmasked, and only warnings)."""
     monkeypatch.setenv("LOG_FORMAT", "text")
-    handler = observability.json_handler()
+    handler = observability.log_handler()
     secret = logging.makeLogRecord(
         {"name": "samverkan.x", "levelname": "INFO", "msg": "pnr 19811228-9874 password=hunter2"}
     )

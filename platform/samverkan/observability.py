@@ -261,14 +261,14 @@ def log_format(text: str | None) -> str:
     return chosen
 
 
-def json_handler() -> logging.Handler:
+def log_handler() -> logging.Handler:
     """The handler every log line goes through (config/gunicorn.conf.py names it too):
     JSON lines, or plain ones with LOG_FORMAT=text; masked either way."""
     handler = StderrHandler()
     text = log_format(os.environ.get("LOG_FORMAT")) == "text"
     handler.setFormatter(RedactingTextFormatter() if text else RedactingJsonFormatter())
     handler.addFilter(RequestContextFilter())
-    handler.set_name("samverkan-json")
+    handler.set_name("samverkan-log")
     return handler
 
 
@@ -295,8 +295,8 @@ def configure_logging(level: str = "INFO") -> None:
     # through this handler too (config/gunicorn.conf.py), so no format here names them.
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    if not any(h.get_name() == "samverkan-json" for h in root.handlers):
-        root.addHandler(json_handler())
+    if not any(h.get_name() == "samverkan-log" for h in root.handlers):
+        root.addHandler(log_handler())
     root.setLevel(level)
 
 
