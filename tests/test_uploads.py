@@ -538,3 +538,86 @@ def test_a_committed_step_keeps_its_file(app, client, read_csrf, upload_root):
     assert response.status_code == 303, response.text
     new = set(files_on_disk(upload_root)) - before
     assert [path.read_bytes() for path in new] == [tiny_png()]
+
+
+# -- a step's files over the request's limit ---------------------------------------------
+
+
+def test_a_step_over_the_request_limit_is_shown_again_with_the_message_at_its_file(
+    app, client, read_csrf, upload_root, monkeypatch
+):
+    """Over MAX_CONTENT_LENGTH the body is refused before it is read, so no answer of the
+    step can be kept: the step comes back with what was saved and the message at its file
+    field (the field's own limit), not a bare error page that leaves the form behind."""
+    earlier = set(files_on_disk(upload_root))
+    assert post_photo(client, read_csrf, tiny_png(), "forsta.png").status_code == 303
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    page = client.get("/arvika/e/felanmalan/steg/fel?andra=1")
+    too_large = client.post(
+        "/arvika/e/felanmalan/steg/fel?andra=1",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "description": "Lampan lyser inte alls.",
+            "photo": (io.BytesIO(tiny_png() + b"\x00" * 100_000), "stor.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert too_large.status_code == 303
+    assert too_large.headers["Location"] == "/arvika/e/felanmalan/steg/fel?andra=1&fil=for-stor"
+    shown = client.get(too_large.headers["Location"])
+    assert shown.status_code == 200
+    assert "<title>Fel:" in shown.text
+    assert "Filen är för stor. Den får vara högst 10 MB." in shown.text
+    assert 'href="#f-photo"' in shown.text  # the error summary leads to the field
+    assert "Uppladdad fil: <strong>forsta.png</strong>" in shown.text  # what was saved stays
+    assert "Lampan lyser inte." in shown.text
+    [answers] = [a for a in draft_answers(app) if "photo" in a]
+    assert answers["description"] == "Lampan lyser inte."
+    assert len(set(files_on_disk(upload_root)) - earlier) == 1
+
+
+def test_the_message_for_a_step_over_the_limit_is_in_the_pages_language(
+    app, client, read_csrf, monkeypatch
+):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    client.get("/sprak/en?next=/arvika/e/felanmalan/steg/fel")
+    page = client.get("/arvika/e/felanmalan/steg/fel")
+    too_large = client.post(
+        "/arvika/e/felanmalan/steg/fel",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "photo": (io.BytesIO(tiny_png() + b"\x00" * 100_000), "stor.png"),
+        },
+        content_type="multipart/form-data",
+    )
+    shown = client.get(too_large.headers["Location"])
+    assert "The file is too large. It may be at most 10 MB." in shown.text
+
+
+def test_a_body_over_the_limit_elsewhere_gets_the_413_page(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    response = client.post(
+        "/arvika/e/felanmalan",
+        data={"csrf_token": "x", "padding": "x" * 100_000},
+    )
+    assert response.status_code == 413
+    assert "För stor förfrågan" in response.text
+
+
+def test_a_step_with_several_files_over_the_limit_says_so_at_each(app):
+    """Each file may be within its own limit and the step's together over the request's."""
+    from samverkan.citizen.views import _too_large_errors
+
+    fields = [
+        {"name": "plan", "type": "file", "max_size_mb": 10},
+        {"name": "note", "type": "text"},
+        {"name": "photo", "type": "file"},
+    ]
+    with app.test_request_context("/arvika/"):
+        errors = _too_large_errors(fields)
+    assert sorted(errors) == ["photo", "plan"]
+    limit_mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    assert errors["plan"] == [
+        f"Filerna var tillsammans för stora för att tas emot: högst {limit_mb} MB "
+        "sammanlagt. Välj mindre filer."
+    ]

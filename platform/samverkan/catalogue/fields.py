@@ -82,6 +82,18 @@ class WholeNumber(fields.Integer):
         return super()._validated(value)
 
 
+def upload_limit(max_bytes: int) -> int:
+    """How large a file a field takes: its definition's limit, and below what the scanner
+    takes whole, whatever the definition allows."""
+    scanner = scanning.current_scanner()
+    return max_bytes if scanner is None else min(max_bytes, scanner.max_file_bytes)
+
+
+def file_limit_mb(spec: dict) -> int:
+    """A file field's limit in whole MB, as its messages give it."""
+    return upload_limit(spec.get("max_size_mb", 10) * 1024 * 1024) // (1024 * 1024)
+
+
 class UploadField(fields.Field):
     """A file from a form post (FileStorage), from the API (base64), or already stored.
 
@@ -96,9 +108,8 @@ class UploadField(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, StoredFile):
             return value  # stored earlier in the draft, after these same checks
+        limit = upload_limit(self.max_bytes)
         scanner = scanning.current_scanner()
-        # Below what the scanner takes whole, whatever the definition allows.
-        limit = self.max_bytes if scanner is None else min(self.max_bytes, scanner.max_file_bytes)
         if hasattr(value, "stream") and hasattr(value, "filename"):  # werkzeug FileStorage
             filename = value.filename or ""
             content = value.stream.read(limit + 1)

@@ -3,6 +3,7 @@
 import re
 from itertools import groupby
 from pathlib import Path
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import (
@@ -20,13 +21,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from samverkan import memo
 from samverkan.access import public
 from samverkan.cases import operations
 from samverkan.cases.operations import ServiceClosed
 from samverkan.catalogue.engine import ServiceForm
-from samverkan.catalogue.fields import FIELD_TYPES
+from samverkan.catalogue.fields import FIELD_TYPES, file_limit_mb
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.catalogue.uploads import StoredFile
@@ -72,6 +74,36 @@ def _private_pages_are_not_cached(response: Response) -> Response:
     if request.endpoint not in PUBLIC_PAGES:
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# ?fil=for-stor on a step: what was sent from it was over the request's limit.
+TOO_LARGE = "for-stor"
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc):
+    """A step sent with files over the request's limit (MAX_CONTENT_LENGTH) is refused
+    before its body is read, so nothing of it can be kept: the step is shown again, its
+    saved answers and the message at its file fields, rather than a bare error page."""
+    if request.endpoint != "citizen.step" or request.method != "POST":
+        return error_response(413)
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != "fil"]
+    return redirect(f"{request.path}?{urlencode([*query, ('fil', TOO_LARGE)])}", 303)
+
+
+def _too_large_errors(fields: list[dict]) -> dict[str, list[str]]:
+    """The message at each file field of a step whose files were too large to take."""
+    files = [f for f in fields if f["type"] == "file"]
+    if len(files) == 1:
+        limit = file_limit_mb(files[0])
+        return {files[0]["name"]: [_("Filen är för stor. Den får vara högst %(mb)s MB.", mb=limit)]}
+    total = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = _(
+        "Filerna var tillsammans för stora för att tas emot: högst %(total)s MB sammanlagt. "
+        "Välj mindre filer.",
+        total=total,
+    )
+    return {f["name"]: [message] for f in files}
 
 
 @bp.get("/")
@@ -232,8 +264,10 @@ def step(service: str, step_id: str):
     # proxies at each use; `in` first, as werkzeug's get() of an absent key raises inside.
     current, tenant = request._get_current_object(), g.tenant
     changing = "andra" in current.args and current.args["andra"] == "1"
+    too_large = "fil" in current.args and current.args["fil"] == TOO_LARGE
     on_this_step = [f["name"] for f in spec["fields"] if f["name"] in prefill]
-    if current.method == "GET" and draft is None and not changing and not on_this_step:
+    first_visit = draft is None and not (changing or too_large or on_this_step)
+    if current.method == "GET" and first_visit:
         # A first visit: the same page for everyone but the CSRF token (page_cache.py).
         # The key names all the page is built from: the member's and e-service's rows as
         # of their last change, the definition version and the step.
@@ -249,7 +283,8 @@ def step(service: str, step_id: str):
         )
     if current.method == "GET":
         values = {**context, **prefill}
-        return _render_step(tenant_service, form, spec, values, {}, changing, prefill)
+        errors = _too_large_errors(form.fields_on_page(spec, values)) if too_large else {}
+        return _render_step(tenant_service, form, spec, values, errors, changing, prefill)
 
     saving = request.form.get("action") == "spara"  # "Spara och fortsätt senare"
     raw = {
