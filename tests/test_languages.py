@@ -269,6 +269,7 @@ def test_the_429_page_is_in_english_for_an_english_visitor(app, client, read_csr
     refused = client.get(url)
     assert refused.status_code == 429
     assert html_lang(refused) == "en" and "Too many attempts" in refused.text
+    assert "Try again in 1 minute." in refused.text
 
 
 def test_the_503_page_is_in_english_for_an_english_visitor(client, monkeypatch):

@@ -314,4 +314,17 @@ def test_extracts_are_limited_per_address_with_the_clear_429(app, client, read_c
     refused = client.get(url)
     assert refused.status_code == 429
     assert "För många försök" in refused.text
+    assert "Försök igen om 1 minut." in refused.text  # when, as the limit says
+
+
+def test_the_429_page_says_how_long_an_hourly_limit_lasts(app, client, read_csrf, monkeypatch):
+    monkeypatch.setitem(app.config, "EXTRACTS_PER_ADDRESS", "1 per hour")
+    _, token = submitted_on_the_web(client, read_csrf)
+    url = f"/arvika/arende/{token}/registerutdrag"
+    assert client.get(url).status_code == 200
+    refused = client.get(url)
+    assert refused.status_code == 429
+    assert 3500 <= int(refused.headers["Retry-After"]) <= 3600
+    assert "Försök igen om 1 timme." in refused.text
+    assert "några minuter" not in refused.text
     assert client.get(f"/arvika/arende/{token}").status_code == 200  # the status page is not

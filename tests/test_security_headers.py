@@ -104,7 +104,11 @@ def test_submissions_are_limited_per_address_with_a_clear_429(client, low_limits
     refused = submit(client)
     assert refused.status_code == 429
     assert refused.get_json()["error"] == "För många försök"
-    assert "Retry-After" in refused.headers
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # How long, as the limit says (a minute here), not a guess.
+    assert refused.get_json()["message"] == (
+        "Du har försökt för många gånger på kort tid. Försök igen om 1 minut."
+    )
     assert submit(client, address="192.0.2.2").status_code == 201  # another caller goes on
 
 

@@ -1,15 +1,20 @@
 """Error pages for people and error bodies for the API: clear words, never a stack trace."""
 
 import logging
+import math
+import time
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from limits.errors import StorageError
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from samverkan.extensions import db
+from samverkan.extensions import db, limiter
 from samverkan.i18n import DEFAULT_LANGUAGE, chosen_language
 from samverkan.templating import known_hub_slug
 from samverkan.tenancy.request_session import end_keeping_prepared_statements
@@ -85,6 +90,32 @@ def error_response(
     ), code
 
 
+def retry_wait() -> str | None:
+    """How long until a refused request may be tried again, in words of the page's
+    language, rounded up (a minute, 45 minutes, 2 hours); None when not known. The
+    submission limits leave the seconds in g.retry_after; Flask-Limiter's own limits
+    say it through the limit this request used up."""
+    seconds = g.get("retry_after")
+    if seconds is None:
+        try:
+            used_up = limiter.current_limit
+            if used_up is None or not used_up.breached:
+                return None
+            seconds = used_up.reset_at - time.time()
+        except StorageError:  # the storage went away since it refused: the plain words
+            return None
+    # Rounded up; Flask-Limiter's reset time is a second past the window's end, so a
+    # few seconds over a whole minute count as that minute ("1 hour", not "2 hours").
+    minutes = max(1, math.ceil((seconds - 2) / 60))
+    if minutes <= 60:
+        wait = timedelta(minutes=minutes)
+    elif minutes <= 24 * 60:
+        wait = timedelta(hours=math.ceil(minutes / 60))
+    else:
+        wait = timedelta(days=math.ceil(minutes / (24 * 60)))
+    return format_timedelta(wait, threshold=1)
+
+
 def database_unavailable_response(exc: Exception):
     """503 with Retry-After: the page, or a JSON problem for the API. Rendered
     without the request's session or user (each would ask the database again)."""
@@ -158,6 +189,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        body, code = error_response(exc.code or 500)
+        message = None
+        if exc.code == 429 and (wait := retry_wait()):
+            message = _(
+                "Du har försökt för många gånger på kort tid. Försök igen om %(wait)s.",
+                wait=wait,
+            )
+        body, code = error_response(exc.code or 500, message)
         allow = [value for name, value in exc.get_headers() if name == "Allow"]
         return body, code, {"Allow": allow[0]} if allow else {}

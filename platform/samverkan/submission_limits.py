@@ -89,6 +89,9 @@ def _count(config, strategy) -> None:
         for limit in _parsed(setting, config[setting]):
             if not strategy.hit(limit, *identifiers):
                 logger.info("submission limit %s (%s) used up", limit, scope)
+                # For Retry-After, and for the 429 page to say how long (errors.py).
+                window = strategy.get_window_stats(limit, *identifiers)
+                g.retry_after = max(1, math.ceil(window.reset_time - time.time()))
                 _headers(config, strategy, limit, identifiers, refused=True)
                 raise TooManyRequests()
             shown = shown or (limit, identifiers)
@@ -105,7 +108,7 @@ def _headers(config, strategy, limit, identifiers: tuple, refused: bool) -> None
         "X-RateLimit-Reset": str(int(window.reset_time + 1)),  # as Flask-Limiter's
     }
     if refused:
-        headers["Retry-After"] = str(max(1, math.ceil(window.reset_time - time.time())))
+        headers["Retry-After"] = str(g.retry_after)
 
     @after_this_request
     def _tell(response):
