@@ -128,6 +128,17 @@ def test_bad_filters_are_explained_per_field(worker):
     )
 
 
+@pytest.mark.parametrize("query", ["submitted_to=9999-12-31", "submitted_from=0001-01-01"])
+def test_a_day_beyond_any_case_is_explained_not_a_crash(worker, query):
+    """The day after 9999-12-31, or year 1 in Swedish time, is no datetime a database
+    takes: a 500 on the inbox, and an export cut off after its first bytes."""
+    page = worker.get(f"/arvika/staff/?{query}")
+    assert page.status_code == 422
+    assert "Välj ett datum mellan 2000-01-01 och 2100-12-31." in page.text
+    export = worker.get(f"/arvika/staff/export.csv?{query}")  # back to the inbox that says why
+    assert export.status_code == 303 and export.headers["Location"] == f"/arvika/staff/?{query}"
+
+
 def test_bad_filters_are_explained_in_the_pages_language(worker):
     """The messages are the API's Swedish words (queries.py); an English inbox shows them
     in English."""

@@ -391,6 +391,11 @@ def test_bad_filters_are_explained_per_name(client, anna):
     assert backwards.get_json()["errors"] == {
         "submitted_to": ["Slutdatumet ligger före startdatumet."]
     }
+    far = client.get(f"{cases_url()}?submitted_to=9999-12-31", headers=anna)
+    assert far.status_code == 422
+    assert far.get_json()["errors"] == {
+        "submitted_to": ["Välj ett datum mellan 2000-01-01 och 2100-12-31."]
+    }
 
 
 # -- a case ----------------------------------------------------------------------------------

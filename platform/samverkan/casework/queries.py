@@ -62,6 +62,15 @@ class Cursor(fields.String):
             raise ValidationError(N_("Ogiltig sidmarkör: börja om från första sidan.")) from exc
 
 
+# A day's bounds in Swedish time, and the day after the last, must be datetimes a
+# database takes: year 1 or 9999 overflow (a 500, or an export cut off mid-download).
+_SENSIBLE_DAY = validate.Range(
+    min=date(2000, 1, 1),
+    max=date(2100, 12, 31),
+    error=N_("Välj ett datum mellan 2000-01-01 och 2100-12-31."),
+)
+
+
 class InboxFilterSchema(Schema):
     """What the inbox (HTML and API) can be filtered by. Empty values mean no filter."""
 
@@ -74,10 +83,14 @@ class InboxFilterSchema(Schema):
         validate=validate.Regexp(r"^[a-z0-9-]{1,60}$", error=N_("Okänd e-tjänst.")),
     )
     submitted_from = fields.Date(
-        load_default=None, error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")}
+        load_default=None,
+        error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")},
+        validate=_SENSIBLE_DAY,
     )
     submitted_to = fields.Date(
-        load_default=None, error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")}
+        load_default=None,
+        error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")},
+        validate=_SENSIBLE_DAY,
     )
     assigned = fields.String(
         load_default=None,
