@@ -650,6 +650,48 @@ def test_the_last_administrator_cannot_demote_or_remove_themself(app, client, ad
     assert audit_actions(app) == ["staff.role_changed", "staff.role_changed"]
 
 
+def test_a_deactivated_administrator_does_not_count_and_cannot_be_promoted(
+    app, client, admin, read_csrf
+):
+    """Two administrators, one leaves and is deactivated: the other is now the last one
+    who can sign in, and a deactivated account is no way round that rule."""
+    me = user_id(app, ADMIN)
+    assert create(app, "anna@arvika.example", role="tenant_admin").exit_code == 0
+    assert create(app, "bo@arvika.example").exit_code == 0
+    for email in ("anna@arvika.example", "bo@arvika.example"):
+        assert app.test_cli_runner().invoke(args=["users", "deactivate", email]).exit_code == 0
+    demote = post_form(
+        client,
+        read_csrf,
+        "/arvika/admin/personal",
+        {"role": "case_worker"},
+        action=f"/arvika/admin/personal/{me}/roll",
+    )
+    assert demote.status_code == 422 and "minst en administratör" in demote.text
+    bo = user_id(app, "bo@arvika.example")
+    promote = post_form(
+        client,
+        read_csrf,
+        "/arvika/admin/personal",
+        {"role": "tenant_admin"},
+        action=f"/arvika/admin/personal/{bo}/roll",
+    )
+    assert promote.status_code == 422
+    assert "Kontot är avstängt och kan inte få en ny roll." in promote.text
+    assert memberships(app, "arvika") == {
+        ADMIN: "tenant_admin",
+        "anna@arvika.example": "tenant_admin",
+        "bo@arvika.example": "case_worker",
+    }
+    # The deactivated administrator can be taken off: the rule counts only who can sign in.
+    anna = user_id(app, "anna@arvika.example")
+    assert (
+        post_form(client, read_csrf, f"/arvika/admin/personal/{anna}/ta-bort", {}).status_code
+        == 303
+    )
+    assert "anna@arvika.example" not in memberships(app, "arvika")
+
+
 def test_removing_a_membership_ends_their_sessions_and_frees_their_cases(
     app, client, admin, read_csrf
 ):

@@ -283,6 +283,23 @@ def test_assigning_to_self_a_colleague_or_nobody(app, client, worker, read_csrf)
     assert "Ingen tilldelad" in worker.get(case_url(reference)).text
 
 
+def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worker, read_csrf):
+    """They could not open it; and the history would say nobody had it."""
+    assert (
+        app.test_cli_runner().invoke(args=["users", "deactivate", "bo@arvika.example"]).exit_code
+        == 0
+    )
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    bo = user_id(app, "bo@arvika.example")
+    refused = worker.post(
+        case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(bo)}
+    )
+    assert refused.status_code == 422
+    assert "Kontot är avstängt: välj en annan handläggare." in refused.text
+    assert "Ingen tilldelad" in worker.get(case_url(reference)).text
+
+
 def test_a_case_cannot_be_assigned_to_someone_of_another_member(app, client, worker, read_csrf):
     assert create(app, "eva@eda.example", tenant="eda").exit_code == 0
     reference = submit(client)["reference"]

@@ -131,14 +131,18 @@ def _join(session: orm.Session, invitation: Invitation, user: User) -> User:
 
 
 def _admins(session: orm.Session) -> int:
+    """Administrators who can sign in: a deactivated account administers nothing."""
     # count(a column), not count(*) FROM: the tenant criteria must see the entity.
     return session.scalar(
-        sa.select(sa.func.count(Membership.user_id)).where(Membership.role == TENANT_ADMIN)
+        sa.select(sa.func.count(Membership.user_id))
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.role == TENANT_ADMIN, User.active.is_(True))
     )
 
 
 def _keep_an_admin(session: orm.Session, membership: Membership, field: str) -> None:
-    if membership.role == TENANT_ADMIN and _admins(session) <= 1:
+    user = session.get(User, membership.user_id)
+    if membership.role == TENANT_ADMIN and user.active and _admins(session) <= 1:
         raise AdminError(
             field,
             _("Det måste finnas minst en administratör. Bjud in eller utse en till först."),
@@ -150,9 +154,11 @@ def change_role(session: orm.Session, membership: Membership, role: str) -> None
         raise AdminError("role", _("Välj administratör eller handläggare."))
     if role == membership.role:
         return
+    user = session.get(User, membership.user_id)
+    if not user.active:  # it could never use the role; and would count as an administrator
+        raise AdminError("role", _("Kontot är avstängt och kan inte få en ny roll."))
     if role != TENANT_ADMIN:
         _keep_an_admin(session, membership, "role")
-    user = session.get(User, membership.user_id)
     old = membership.role
     membership.role = role
     record(session, "staff.role_changed", "user", user.email, {"from": old, "to": role})

@@ -66,6 +66,8 @@ def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: Use
     assignee = session.get(Membership, (case.tenant_id, assignee_id)) if assignee_id else None
     if assignee_id is not None and (assignee is None or assignee.role not in ROLES):
         raise CaseworkError("assignee", N_("Välj en handläggare som arbetar här."))
+    if assignee is not None and not session.get(User, assignee_id).active:
+        raise CaseworkError("assignee", N_("Kontot är avstängt: välj en annan handläggare."))
     if case.assigned_to_id == assignee_id:
         return
     case.assigned_to_id = assignee_id
