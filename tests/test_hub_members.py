@@ -18,6 +18,7 @@ from conftest import SQLITE_AUDIT_TRIGGERS, count_all
 from test_accounts import create, sign_in
 from test_staff_api import bearer, token_of
 
+from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Case
 from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.clock import swedish_today
@@ -404,6 +405,38 @@ def test_the_export_holds_every_case_file_setting_person_and_log_entry(
     # The export is in the hub's log and in Arvika's own.
     assert "hub.member_exported" in audit_actions(app, "karlstad")
     assert "hub.member_exported" in audit_actions(app, "arvika")
+
+
+def test_the_hub_members_export_holds_its_own_log_and_staff_not_the_hubs(
+    app, client, hub_admin, read_csrf
+):
+    """At Karlstad the hub's entries (its reads of other members' cases, its exports)
+    and its roles are the hub's, as Karlstad's own log page shows them: not in the
+    archive Karlstad takes with it."""
+    assert create(app, "eva@karlstad.example", tenant="karlstad").exit_code == 0
+    arvika_case = submit(client)["reference"]
+    with app.app_context(), maintenance_session() as session:
+        karlstad = session.scalar(sa.select(Tenant.id).where(Tenant.slug == "karlstad"))
+        session.add(
+            AuditEntry(
+                tenant_id=karlstad,
+                actor="eva@karlstad.example",
+                action="case.viewed",
+                object_type="case",
+                object_ref="KAR-2026-000001",
+                detail={},
+            )
+        )
+        session.commit()
+    export(hub_admin, "arvika")  # a hub entry at Karlstad naming another member
+    archive = zipfile.ZipFile(io.BytesIO(export(hub_admin, "karlstad").data))
+    log = archive.read("audit_log.csv").decode("utf-8-sig")
+    assert "KAR-2026-000001" in log  # Karlstad's own
+    assert "member;arvika" not in log and arvika_case not in log
+    assert "member;karlstad" in log  # the hub's export of Karlstad is Karlstad's to know
+    staff = archive.read("staff.csv").decode("utf-8-sig")
+    assert "eva@karlstad.example" in staff
+    assert ADMIN not in staff and "Navets" not in staff
 
 
 def test_attachment_names_in_the_archive_are_safe_and_unique():

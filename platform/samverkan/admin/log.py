@@ -14,7 +14,7 @@ from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import ACTIONS, HUB_LOG
+from samverkan.audit.operations import ACTIONS, in_hub_log
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
 from samverkan.staff_frame import render_staff_page
@@ -65,7 +65,7 @@ def log_page(
     """One page of the bound member's entries and the cursor of the next (or None): its
     own, or with `hubs` (the hub member bound) the hub's. ValueError for a cursor that is
     not one of ours."""
-    hub_log = sa.func.coalesce(AuditEntry.detail[HUB_LOG].as_boolean(), False)
+    hub_log = in_hub_log()
     query = (
         sa.select(AuditEntry)
         .where(hub_log.is_(True) if hubs else hub_log.is_(False))

@@ -3,6 +3,7 @@ an action and its entry are committed (or rolled back) together."""
 
 from typing import Any
 
+import sqlalchemy as sa
 from flask import has_request_context, request
 from flask_login import current_user
 from sqlalchemy import event, orm
@@ -13,6 +14,12 @@ from samverkan.translatable import N_
 # In an entry's detail: the entry is the hub's (hub/across.py), in the log kept at the hub
 # member but not the hub member's own (admin/log.py shows it the one, hub/log.py the other).
 HUB_LOG = "hub_log"
+
+
+def in_hub_log() -> sa.ColumnElement[bool]:
+    """True for an entry that is the hub's, in SQL (entries before the mark: false)."""
+    return sa.func.coalesce(AuditEntry.detail[HUB_LOG].as_boolean(), False)
+
 
 # What is logged, in the words the log pages show: Swedish here (the hub's archive), marked
 # for the catalogue so that the member's log page words them in its language.

@@ -21,9 +21,9 @@ import sqlalchemy as sa
 from flask_babel import force_locale
 from sqlalchemy import orm
 
-from samverkan.accounts.models import HUB_ROLES, ROLES, Membership, User
+from samverkan.accounts.models import ROLES, Membership, User
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import ACTIONS
+from samverkan.audit.operations import ACTIONS, in_hub_log
 from samverkan.cases.models import Attachment, Case, CaseEvent
 from samverkan.cases.status import label as status_label
 from samverkan.casework.export import answers_text, neutralise
@@ -367,11 +367,12 @@ def _write_staff(session, archive, member) -> None:
     rows = session.execute(
         sa.select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
-        .where(Membership.tenant_id == member.id)
+        # The member's own staff: the hub's roles at the hub member are the hub's.
+        .where(Membership.tenant_id == member.id, Membership.role.in_(ROLES))
         .order_by(User.name, User.id)
     ).all()
     with force_locale("sv"):  # the archive is Swedish, whatever the hub's page was in
-        roles = {role: str(name) for role, name in {**ROLES, **HUB_ROLES}.items()}
+        roles = {role: str(name) for role, name in ROLES.items()}
     with _text_entry(archive, "staff.csv") as handle:
         writer = _csv_writer(handle)
         writer.writerow(["Namn", "E-post", "Roll", "Konto aktivt", "Arbetar här sedan"])
@@ -390,7 +391,8 @@ def _write_staff(session, archive, member) -> None:
 def _write_audit_log(session, archive, member) -> None:
     entries = session.scalars(
         sa.select(AuditEntry)
-        .where(AuditEntry.tenant_id == member.id)
+        # The member's own log: at the hub member, the hub's entries are the hub's.
+        .where(AuditEntry.tenant_id == member.id, in_hub_log().is_(False))
         .order_by(AuditEntry.at, AuditEntry.id)
         .execution_options(yield_per=1000)
     )
