@@ -66,6 +66,25 @@ def test_turning_the_second_factor_on_needs_a_right_code(app, client, read_csrf,
     assert count_all(app, "audit_log") == 1
 
 
+def test_guessing_the_code_to_turn_the_second_factor_off_is_limited(app, client, read_csrf, anna):
+    """An open session left unattended is no way to guess the second factor off: as many
+    wrong codes as at sign-in, then 429, and the factor stays on."""
+    sign_in(client, read_csrf, anna)
+    secret = turn_on_second_factor(client, read_csrf)
+    token = read_csrf(client.get("/arvika/staff/tvastegsverifiering").text)
+    old_code = pyotp.TOTP(secret).at(time.time() - 3000)
+
+    def guess(code):
+        return client.post(
+            "/arvika/staff/tvastegsverifiering",
+            data={"csrf_token": token, "action": "disable", "code": code},
+        ).status_code
+
+    assert [guess(old_code) for _ in range(5)] == [422] * 5
+    assert guess(pyotp.TOTP(secret).now()) == 429  # even the right one, for now
+    assert stored_secret(app) == secret
+
+
 def test_the_second_factor_settings_and_their_refusals_are_in_the_pages_language(
     app, client, read_csrf, anna
 ):

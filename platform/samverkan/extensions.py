@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and attached in create_app()."""
 
 import functools
+import hmac
 import os
 import time
 
@@ -193,6 +194,16 @@ def _if_a_limit_was_checked(hook):
 
 # In memory by default; RATELIMIT_STORAGE_URI (e.g. redis://…) shares counts between workers.
 limiter = _Limiter(key_func=get_remote_address)
+
+
+def typed_key(kind: str, typed: str) -> str:
+    """A limit's key for something a person typed (an e-mail address, or a password typed
+    into its box by mistake): its keyed digest, so neither Flask-Limiter's log line when
+    the limit is used up nor a shared storage's keys ever hold what was typed."""
+    secret = current_app.secret_key
+    secret = secret.encode() if isinstance(secret, str) else secret
+    return f"{kind}:{hmac.digest(secret, typed.encode(), 'sha256').hex()[:32]}"
+
 
 # Seconds to wait for PostgreSQL to accept a connection. psycopg waits 130 by default,
 # longer than gunicorn lets a request run: an unreachable server would end in a killed

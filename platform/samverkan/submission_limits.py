@@ -29,7 +29,7 @@ from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
 from werkzeug.exceptions import TooManyRequests
 
-from samverkan.extensions import limiter
+from samverkan.extensions import limiter, typed_key
 from samverkan.settings import rate_limits
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def _draft_mails_per_recipient() -> str:
 
 
 def _recipient_key() -> str:
-    return "draft-mail-to:" + request.form.get("email", "").strip().lower()[:254]
+    return typed_key("draft-mail-to", request.form.get("email", "").strip().lower()[:254])
 
 
 def draft_mails_limited(view):

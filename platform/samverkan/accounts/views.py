@@ -11,7 +11,7 @@ from samverkan.accounts import operations, session_clock, totp
 from samverkan.accounts import session as account_session
 from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
 from samverkan.accounts.schemas import SignInSchema
-from samverkan.extensions import db, limiter
+from samverkan.extensions import db, limiter, typed_key
 from samverkan.staff_frame import render_staff_page
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -27,7 +27,7 @@ WRONG = "Fel e-postadress eller lösenord, eller så har du inget konto här."
 
 
 def _account_key() -> str:
-    return "account:" + operations.normalize_email(request.form.get("email", ""))[:254]
+    return typed_key("account", operations.normalize_email(request.form.get("email", ""))[:254])
 
 
 def _failed(response) -> bool:
@@ -109,8 +109,24 @@ def second_factor():
     return redirect(pending["next"], 303)
 
 
+def _signed_in_key() -> str:
+    return f"user:{current_user.get_id()}"
+
+
+def _code_refused(response) -> bool:
+    return response.status_code == 422
+
+
+# Turning the second factor on or off takes a code: as many guesses as at sign-in, per
+# person, so an unattended open session is no way to guess it off.
+two_factor_guesses = limiter.limit(
+    "5 per 10 minutes", methods=["POST"], key_func=_signed_in_key, deduct_when=_code_refused
+)
+
+
 @bp.route("/<slug:tenant>/staff/tvastegsverifiering", methods=["GET", "POST"])
 @staff()
+@two_factor_guesses
 def two_factor_settings():
     return two_factor_page(
         ".two_factor_settings",

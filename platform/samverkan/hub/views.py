@@ -22,7 +22,7 @@ from marshmallow import ValidationError
 
 from samverkan.access import hub
 from samverkan.accounts.models import CONTACT_CENTRE, HUB_ADMIN
-from samverkan.accounts.views import two_factor_page
+from samverkan.accounts.views import two_factor_guesses, two_factor_page
 from samverkan.clock import swedish_today
 from samverkan.db import utcnow
 from samverkan.extensions import db
@@ -236,6 +236,7 @@ def move_versions(service: str):
 
 @bp.route("/tvastegsverifiering", methods=["GET", "POST"])
 @hub(HUB_ADMIN, CONTACT_CENTRE)
+@two_factor_guesses
 def two_factor():
     """The hub's staff hold the widest rights: their second factor, in the hub's frame."""
     return two_factor_page(
