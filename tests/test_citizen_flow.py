@@ -387,3 +387,22 @@ def test_a_web_submission_after_the_session_began_stays_in_the_sessions_transact
     assert submitted.status_code == 303 and "/arende/" in submitted.headers["Location"]
     assert len(begun) == 1
     assert count_all(app, "cases") == 1 and count_all(app, "drafts") == 0
+
+
+def test_continuing_leads_to_where_the_citizen_stopped(client, read_csrf):
+    """Not back to the first step: to the first step not done, or to the answers to check."""
+    start = "/arvika/e/synpunkter"
+    first = post_step(
+        client,
+        f"{start}/steg/synpunkt",
+        {"kind": "klagomal", "area": "gata_park", "message": "Gatlyktan vid torget är trasig."},
+        read_csrf,
+    )
+    assert first.status_code == 303
+    page = client.get(start).text
+    assert f'<a class="button" href="{start}/steg/svar">Fortsätt där du var</a>' in page
+    fill_synpunkter(client, read_csrf)
+    page = client.get(start).text
+    assert f'<a class="button" href="{start}/kontrollera">Fortsätt där du var</a>' in page
+    fresh = client.application.test_client().get(start).text
+    assert f'<a class="button" href="{start}/steg/synpunkt">Starta e-tjänsten</a>' in fresh

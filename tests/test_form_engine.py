@@ -1193,3 +1193,21 @@ def test_a_numbers_unit_is_shown_in_the_language_asked_for():
     form = one_field_form("number", unit={"sv": "timmar", "en": "hours"})
     assert form.summary({"svar": 25}, "en")[0]["rows"][0]["value"] == "25 hours"
     assert form.summary({"svar": 25})[0]["rows"][0]["value"] == "25 timmar"
+
+
+def test_a_fields_unit_is_heard_with_its_input(app):
+    """The unit shown after the input (meter) is in its description, not only seen."""
+    spec = {
+        "name": "depth",
+        "type": "number",
+        "label": {"sv": "Hur djupt?"},
+        "hint": {"sv": "Ungefär."},
+        "required": True,
+        "unit": {"sv": "meter"},
+    }
+    form = ServiceForm({"steps": [{"id": "s", "title": {"sv": "S"}, "fields": [spec]}]}, {})
+    with app.test_request_context("/arvika/"):
+        macro = app.jinja_env.get_template("catalogue/fields.html").module.field
+        html = str(macro(form.steps[0]["fields"][0], form, {}, {}, ["depth"]))
+    assert 'aria-describedby="f-depth-hint f-depth-unit"' in html
+    assert '<span class="unit" id="f-depth-unit">meter</span>' in html

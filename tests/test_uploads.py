@@ -621,3 +621,70 @@ def test_a_step_with_several_files_over_the_limit_says_so_at_each(app):
         f"Filerna var tillsammans för stora för att tas emot: högst {limit_mb} MB "
         "sammanlagt. Välj mindre filer."
     ]
+
+
+# -- a citizen's own files: removed, or thrown away with the answers -----------------------
+
+
+def test_an_optional_file_can_be_removed_and_is_deleted(app, client, read_csrf, upload_root):
+    earlier = set(files_on_disk(upload_root))
+    assert post_photo(client, read_csrf, tiny_png(), "fel-bild.png").status_code == 303
+    [stored] = sorted(set(files_on_disk(upload_root)) - earlier)
+    page = client.get("/arvika/e/felanmalan/steg/fel?andra=1")
+    assert (
+        'name="ta_bort" value="photo"' in page.text and "Ta bort den uppladdade filen" in page.text
+    )
+    removed = client.post(
+        "/arvika/e/felanmalan/steg/fel?andra=1",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "kind": "belysning",
+            "description": "Lampan lyser inte.",
+            "location": "Storgatan 12",
+            "ta_bort": "photo",
+        },
+        content_type="multipart/form-data",
+    )
+    assert removed.status_code == 303
+    assert not stored.exists()
+    assert all("photo" not in answers for answers in draft_answers(app))
+    assert "fel-bild.png" not in client.get("/arvika/e/felanmalan/steg/fel").text
+
+
+def test_a_removed_file_stays_removed_when_another_answer_on_the_step_is_wrong(
+    app, client, read_csrf, upload_root
+):
+    earlier = set(files_on_disk(upload_root))
+    assert post_photo(client, read_csrf, tiny_png(), "fel-bild.png").status_code == 303
+    [stored] = sorted(set(files_on_disk(upload_root)) - earlier)
+    page = client.get("/arvika/e/felanmalan/steg/fel")
+    refused = client.post(
+        "/arvika/e/felanmalan/steg/fel",
+        data={"csrf_token": read_csrf(page.text), "description": "", "ta_bort": "photo"},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    assert "fel-bild.png" not in refused.text
+    assert not stored.exists()
+    assert all("photo" not in answers for answers in draft_answers(app))
+
+
+def test_starting_over_throws_the_answers_and_files_away(app, client, read_csrf, upload_root):
+    earlier = set(files_on_disk(upload_root))
+    assert post_photo(client, read_csrf, tiny_png(), "fel-bild.png").status_code == 303
+    [stored] = sorted(set(files_on_disk(upload_root)) - earlier)
+    start = client.get("/arvika/e/felanmalan")
+    assert "Fortsätt där du var" in start.text and "Ta bort mina svar och börja om" in start.text
+    before = count_all(app, "drafts")
+    gone = client.post("/arvika/e/felanmalan/borja-om", data={"csrf_token": read_csrf(start.text)})
+    assert gone.status_code == 303 and gone.headers["Location"] == "/arvika/e/felanmalan"
+    assert count_all(app, "drafts") == before - 1
+    assert not stored.exists()
+    again = client.get("/arvika/e/felanmalan")
+    assert "Dina svar och filer är borttagna." in again.text
+    assert "Starta e-tjänsten" in again.text and "Ta bort mina svar" not in again.text
+    assert "fel-bild.png" not in client.get("/arvika/e/felanmalan/steg/fel").text
+    # Without its CSRF token nothing is thrown away.
+    assert post_photo(client, read_csrf, tiny_png()).status_code == 303
+    assert client.post("/arvika/e/felanmalan/borja-om").status_code == 400
+    assert count_all(app, "drafts") == before

@@ -375,13 +375,26 @@ def _drop_unnamed_files(draft: Draft, before: dict, upload_root: Path) -> None:
         uploads.remove_after_commit(session, upload_root, draft.tenant_id, name)
 
 
-def keep_files(draft: Draft, form: ServiceForm, answers: dict, upload_root: Path) -> None:
-    """On a page with errors, keep the files that passed, so they need not be chosen again."""
+def keep_files(
+    draft: Draft, form: ServiceForm, answers: dict, upload_root: Path, removed=frozenset()
+) -> None:
+    """On a page with errors, keep the files that passed, so they need not be chosen again,
+    and let go of those the citizen removed (`removed`: field names)."""
     kept = {name: value for name, value in answers.items() if isinstance(value, StoredFile)}
-    if kept:
+    if kept or removed:
         before = draft.answers
-        draft.answers = {**draft.answers, **form.to_json(kept)}
+        left = {name: value for name, value in draft.answers.items() if name not in removed}
+        draft.answers = {**left, **form.to_json(kept)}
         _drop_unnamed_files(draft, before, upload_root)
+
+
+def discard_draft(session: orm.Session, draft: Draft, upload_root: Path) -> None:
+    """The citizen's answers thrown away, and their files deleted once that commits (a
+    draft's files are its own until a submission makes them a case's)."""
+    for name in uploads.storage_names(draft.answers):
+        uploads.remove_after_commit(session, upload_root, draft.tenant_id, name)
+    session.delete(draft)
+    session.flush()
 
 
 def save_step(

@@ -64,6 +64,17 @@ def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> No
     session["opened_from_link"] = opened
 
 
+def forget(service_slug: str) -> None:
+    """This browser no longer works on a draft of the e-service (it was thrown away)."""
+    key = _key(service_slug)
+    for name in ("drafts", "resume_links"):
+        kept = dict(session.get(name, {}))
+        if kept.pop(key, None) is not None:
+            session[name] = kept
+    if key in session.get("opened_from_link", []):
+        session["opened_from_link"] = [k for k in session["opened_from_link"] if k != key]
+
+
 def opened_from_link(service_slug: str) -> bool:
     """This browser took the draft up from its resume link (so it may not be the one that
     submitted it)."""

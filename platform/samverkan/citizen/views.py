@@ -210,14 +210,33 @@ def start(service: str):
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
     draft = drafts.current_draft(tenant_service)
+    resuming = draft is not None and bool(draft.completed_steps)
+    first_url = url_for(".step", service=service, step_id=form.steps[0]["id"])
     return render_template(
         "citizen/start.html",
         service=tenant_service,
         form=form,
-        first_step=form.steps[0]["id"],
-        resuming=draft is not None and bool(draft.completed_steps),
+        first_url=first_url,
+        # Where they stopped: the first step not done, or their answers to check.
+        start_url=_continue_url(service, form, draft) if resuming else first_url,
+        resuming=resuming,
         sign_in_first=needs_sign_in(form) and signed_in_person() is None,
     )
+
+
+@bp.post("/<slug:tenant>/e/<slug:service>/borja-om")
+@public
+def start_over(service: str):
+    """Throw this browser's answers to the e-service away, files and all (a wrongly chosen
+    document need not wait for the draft to expire), and start again."""
+    tenant_service = get_enabled_service_or_404(service)
+    draft = drafts.current_draft(tenant_service)
+    if draft is not None:
+        operations.discard_draft(db.session, draft, _upload_root())
+        db.session.commit()
+        flash(_("Dina svar och filer är borttagna. Du kan börja om från början."))
+    drafts.forget(service)
+    return redirect(url_for(".start", service=service), 303)
 
 
 def _sign_in_first(form: ServiceForm, service: str):
@@ -291,9 +310,15 @@ def step(service: str, step_id: str):
         field["name"]: FIELD_TYPES[field["type"]].from_form(field, request.form, request.files)
         for field in spec["fields"]
     }
-    for field in spec["fields"]:  # a file chosen earlier stays unless a new one is chosen
+    # A file chosen earlier stays unless a new one is chosen, or (optional) it is removed.
+    removing = request.form.getlist("ta_bort")
+    removed = set()
+    for field in spec["fields"]:
         if field["type"] == "file" and raw[field["name"]] is None:
-            raw[field["name"]] = context.get(field["name"])
+            if field["name"] in removing and not field["required"]:
+                removed.add(field["name"])
+            else:
+                raw[field["name"]] = context.get(field["name"])
     raw.update({name: prefill[name] for name in on_this_step})  # the e-ID's, never the form's
     result = form.validate(spec["fields"], raw, context)
     draft = drafts.draft_for_writing(tenant_service)
@@ -304,7 +329,7 @@ def step(service: str, step_id: str):
         db.session.commit()
         return redirect(url_for(".saved", service=service), 303)
     if not result.ok:
-        operations.keep_files(draft, form, answers, _upload_root())
+        operations.keep_files(draft, form, answers, _upload_root(), removed)
         db.session.commit()
         # A file kept from before stays shown when a new one is refused: it is still kept.
         values = {**context, **raw, **answers} | {
