@@ -469,3 +469,18 @@ def test_the_switch_link_is_the_one_url_for_writes(app, path, changing):
         here = flask_request.path + ("?andra=1" if changing else "")
         for lang in ("sv", "en"):
             assert switch_url(lang) == Flask.url_for(app, "i18n.switch", lang=lang, next=here)
+
+
+def test_the_history_the_platform_writes_is_in_the_readers_language(client, read_csrf):
+    """The first event is stored in Swedish (the record) and read in English on English
+    pages: the status page, the register extract and its JSON."""
+    client.get("/sprak/en?next=/")
+    _, token = submitted_on_the_web(client, read_csrf)
+    english = "The case has been received and registered."
+    for url in (f"/arvika/arende/{token}", f"/arvika/arende/{token}/registerutdrag"):
+        page = client.get(url).text
+        assert english in page and "Ärendet har tagits emot" not in page
+    extract = client.get(f"/arvika/arende/{token}/registerutdrag.json").get_json()
+    assert english in str(extract) and "Ärendet har tagits emot" not in str(extract)
+    client.get("/sprak/sv?next=/")
+    assert "Ärendet har tagits emot och registrerats." in client.get(f"/arvika/arende/{token}").text

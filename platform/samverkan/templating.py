@@ -10,6 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from samverkan import memo
+from samverkan.cases.status import history_text
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.uploads import accept_attribute
@@ -110,6 +111,9 @@ def init_app(app: Flask) -> None:
     # Each takes the page's `lang` where a page has it (a row of a list: once per row
     # instead of finding the request's language again for each).
     app.jinja_env.filters["t"] = lambda text, lang=None: localized(text, lang or current_language())
+    app.jinja_env.filters["history_text"] = lambda message: history_text(
+        message, current_language()
+    )
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
     app.jinja_env.globals["status_label"] = lambda status, lang=None, staff=False: status_label(
         status, lang or current_language(), staff=staff

@@ -238,7 +238,7 @@ def _register(
     }
     first_event = {
         "kind": "submitted",
-        "message": "Ärendet har tagits emot och registrerats.",
+        "message": status.SUBMITTED_TEXT,
         "visible_to_citizen": True,
     }
     connection, bound = tenant_connection(session if own_connection is None else own_connection)

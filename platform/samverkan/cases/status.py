@@ -23,6 +23,16 @@ STAFF_LABELS = {
 }
 
 
+# What the platform itself writes into a case's history: stored in Swedish (the record),
+# read in the reader's language. A case worker's own words are shown as written.
+SUBMITTED_TEXT = "Ärendet har tagits emot och registrerats."
+HISTORY_TEXTS = {SUBMITTED_TEXT: {"en": "The case has been received and registered."}}
+
+
+def history_text(message: str | None, lang: str = "sv") -> str | None:
+    return HISTORY_TEXTS[message].get(lang, message) if message in HISTORY_TEXTS else message
+
+
 def label(status: str, lang: str = "sv", *, staff: bool = False) -> str:
     return (STAFF_LABELS if staff else LABELS).get(status, {}).get(lang, status)
 

@@ -128,7 +128,7 @@ def _history(case: Case, audience: str, lang: str) -> list[dict]:
                 "what": str(EVENT_KINDS.get(event.kind, event.kind)),
                 "status": event.status,
                 "status_label": status.label(event.status, lang),
-                "message": event.message,
+                "message": status.history_text(event.message, lang),
                 "internal": internal,
             }
         )
