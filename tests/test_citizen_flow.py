@@ -406,3 +406,15 @@ def test_continuing_leads_to_where_the_citizen_stopped(client, read_csrf):
     assert f'<a class="button" href="{start}/kontrollera">Fortsätt där du var</a>' in page
     fresh = client.application.test_client().get(start).text
     assert f'<a class="button" href="{start}/steg/synpunkt">Starta e-tjänsten</a>' in fresh
+
+
+def test_the_preschool_receipt_promises_no_mina_arenden_to_a_sender_without_e_id(client, read_csrf):
+    """Only cases sent signed in are under Mina ärenden; this e-service needs no sign-in,
+    so its receipt leads to the status link alone."""
+    from samverkan.catalogue.loader import load_definitions
+    from samverkan.settings import PROJECT_ROOT
+
+    _, definitions, errors = load_definitions(PROJECT_ROOT / "services")
+    assert not errors
+    next_steps = definitions["forskoleplats"].content["next_steps"]
+    assert "Mina ärenden" not in next_steps["sv"] and "My cases" not in next_steps["en"]

@@ -174,6 +174,15 @@ def test_check_answers_and_errors_in_english(client, read_csrf):
     assert "Check your answers before you send" in check.text
     assert "Park or green space" in check.text and "En trasig bänk." in check.text
     assert "Would you like us to contact you about your report?" in check.text
+    # A label is read out as it is written after "Change", not lower-cased.
+    assert '<span class="visually-hidden"> Would you like us to contact you' in check.text
+    # A field answered only on a condition says so with English quotation marks.
+    contact = client.get(done.headers["Location"]).text
+    assert "“Yes”" in contact and "”Yes”" not in contact
+    receipt = client.get(
+        client.post(FELANMALAN, data={"csrf_token": read_csrf(check.text)}).headers["Location"]
+    )
+    assert "We received your case in the e-service <strong>Report a fault" in receipt.text
 
 
 def test_a_form_kept_by_the_worker_still_answers_each_visitor_in_their_language(app, read_csrf):

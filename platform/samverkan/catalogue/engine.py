@@ -112,7 +112,9 @@ class ServiceForm:
             return _("Besvaras bara om du har kryssat i ”%(question)s”.", question=question)
         wanted = condition["any_of"] if "any_of" in condition else [condition["equals"]]
         labels = dict(self.options(target, lang))
-        answers = _(" eller ").join(f"”{labels.get(value, value)}”" for value in wanted)
+        answers = _(" eller ").join(
+            _("”%(answer)s”", answer=labels.get(value, value)) for value in wanted
+        )
         return _(
             "Besvaras bara om du har svarat %(answers)s på frågan ”%(question)s”.",
             answers=answers,

@@ -439,7 +439,7 @@ def saved(service: str):
     token = drafts.resume_token_for(service, draft)
     link = external_url("citizen.resume", service=service, token=token)
     expires_at = draft.expires_at
-    errors, email, sent_to, code = {}, "", None, 200
+    errors, email, code = {}, "", 200
     if request.method == "POST":
         email = request.form.get("email", "").strip()
         error = drafts.address_error(email)
@@ -447,8 +447,11 @@ def saved(service: str):
             errors, code = {"email": [error]}, 422
         else:
             mails.draft_link(db.session, g.tenant, form.definition, email, link, expires_at)
-            sent_to, email = email, ""
-    db.session.commit()  # a new link's digest, or the queued e-mail
+            db.session.commit()
+            # Then the page by GET: reloading it sends no second mail.
+            flash(_("Vi har skickat länken till %(address)s.", address=email))
+            return redirect(url_for(".saved", service=service), 303)
+    db.session.commit()  # a new link's digest
     return render_template(
         "citizen/saved.html",
         service=tenant_service,
@@ -457,7 +460,6 @@ def saved(service: str):
         expires_at=expires_at,
         errors=errors,
         email=email,
-        sent_to=sent_to,
         continue_url=_continue_url(service, form, draft),
     ), code
 

@@ -102,10 +102,10 @@ def case_receipt(
     with in_language(lang):
         subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
-            "Hej!\n\nVi har tagit emot ditt ärende om %(service)s med referensnumret "
-            "%(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
+            "Hej!\n\nVi har tagit emot ditt ärende i e-tjänsten ”%(service)s” med "
+            "referensnumret %(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
             "Spara länken: den är personlig.",
-            service=localized(definition["title"], lang).lower(),
+            service=localized(definition["title"], lang),
             reference=reference,
             link=_status_link(tenant, status_token),
         )
@@ -147,14 +147,14 @@ def draft_link(
     lang = current_language() if has_request_context() else DEFAULT_LANGUAGE
     with in_language(lang):
         service = localized(definition["title"], lang)
-        subject = _("Din länk för att fortsätta med %(service)s", service=service.lower())
+        subject = _("Din länk för att fortsätta i e-tjänsten ”%(service)s”", service=service)
         body = _(
-            "Hej!\n\nDu har sparat dina svar i e-tjänsten %(service)s hos %(name)s. "
+            "Hej!\n\nDu har sparat dina svar i e-tjänsten ”%(service)s” hos %(name)s. "
             "Med länken nedan kan du fortsätta där du slutade, fram till %(date)s. "
             "Efter det raderas svaren.\n\n%(link)s\n\n"
             "Alla som har länken kan se dina svar, så dela den inte med någon. "
             "Inget är inskickat förrän du själv skickar in.",
-            service=service.lower(),
+            service=service,
             name=tenant.name,
             date=local_datetime(expires_at, lang),
             link=link,
