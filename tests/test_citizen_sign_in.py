@@ -452,3 +452,25 @@ def test_a_members_own_host_name_gets_its_own_callback_and_status_links(
     kil, eda = cases(app)
     assert f'href="http://e-tjanster.kil.se/kil/arende/{kil.status_token}"' in page
     assert f'href="/eda/arende/{eda.status_token}"' in page
+
+
+def test_a_signed_in_citizen_sees_who_is_signed_in_and_can_sign_out_on_every_own_page(
+    app, client, e_id_provider, read_csrf
+):
+    """Not only on Mina ärenden: on a shared computer the sign-in would otherwise stay
+    open unseen. Never on a page the same for everyone (a shared cache may keep it)."""
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    for path in ("/arvika/e/synpunkter", "/arvika/e/synpunkter/steg/synpunkt", "/mina-arenden"):
+        page = client.get(path).text
+        header = page.split("</header>")[0]
+        assert "Inloggad som Tolvan Tolvansson" in header, path
+        assert 'action="/logga-ut"' in header, path
+    home = client.get("/arvika/")
+    assert "Tolvan" not in home.text and 'action="/logga-ut"' not in home.text
+    # A stranger at the same first step is given no one's name from a kept page.
+    stranger = app.test_client().get("/arvika/e/synpunkter/steg/synpunkt").text
+    assert "Tolvan" not in stranger and "Inloggad som" not in stranger
+    page = client.get("/arvika/e/synpunkter").text
+    out = client.post("/logga-ut", data={"csrf_token": read_csrf(page)})
+    assert out.status_code in (302, 303)
+    assert "Inloggad som" not in client.get("/arvika/e/synpunkter").text

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from babel.dates import format_datetime
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request, session
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -105,6 +105,26 @@ def hub_slug() -> str | None:
     return slug
 
 
+# The citizen's pages that may say who is signed in with e-ID and offer to sign out: not
+# a page the same for everyone (a shared cache may keep it), nor a staff page (a worker
+# keeps its frame for every colleague: staff_frame.py).
+_OWN_PAGES_OF = frozenset({"citizen", "identity"})
+
+
+def _signed_in_as() -> str | None:
+    """The signed-in citizen's name (or an empty string for an e-ID without one), where
+    the page is their own; None otherwise."""
+    from samverkan.citizen.views import PUBLIC_PAGES
+    from samverkan.identity.current import SESSION_KEY, signed_in_person
+
+    if SESSION_KEY not in session or not has_request_context():
+        return None
+    if request.blueprint not in _OWN_PAGES_OF or request.endpoint in PUBLIC_PAGES:
+        return None
+    person = signed_in_person()
+    return None if person is None else (person.display_name or "")
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["hub_slug"] = hub_slug
     app.jinja_env.filters["local_datetime"] = local_datetime
@@ -141,6 +161,7 @@ def init_app(app: Flask) -> None:
             "staff_role": membership.role if membership else None,
             "staff_role_label": ROLES.get(membership.role) if membership else None,
             "tenant": g.get("tenant"),
+            "signed_in_as": _signed_in_as(),
             "platform_name": current_app.config["PLATFORM_NAME"],
             "region_name": current_app.config["REGION_NAME"],
             "lang": current_language(),

@@ -37,7 +37,9 @@ def serve(
     complete_key: bool = False,
 ) -> str:
     """The page for key, rendered by render() at most once per time to live."""
-    if session.get("_flashes"):  # a message for this visitor only: neither shared nor lost
+    # A message for this visitor only, or a page that names who is signed in with e-ID
+    # (templating._signed_in_as): neither shared nor lost.
+    if session.get("_flashes") or "citizen" in session:
         return render()
     key = (key, current_language())
     pages = _fully_keyed_pages if complete_key else _pages
