@@ -327,7 +327,11 @@ def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
 @pytest.fixture
 def reopen_arvika(app):
     yield
-    owner(app, "UPDATE tenants SET status = 'active', left_on = NULL WHERE slug = 'arvika'")
+    owner(
+        app,
+        "UPDATE tenants SET status = 'active', left_on = NULL, retention_months = NULL"
+        " WHERE slug = 'arvika'",
+    )
 
 
 @pytest.fixture
@@ -482,7 +486,11 @@ def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
     assert (
         unconfirmed.status_code == 422 and "Kryssa i att du har sparat exporten" in unconfirmed.text
     )
+    # Without the member's own retention period its cases would stay here for good.
+    assert "Arvika kommun har ingen gallringsfrist." in unconfirmed.text
     assert status()[0] == "active"
+    owner(app, "UPDATE tenants SET retention_months = 24 WHERE slug = 'arvika'")
+    assert "Arvika kommun har ingen gallringsfrist." not in close(confirm=False).text
     assert "hub.member_offboarded" not in audit_actions(app, "karlstad")
 
     done = close()

@@ -334,6 +334,69 @@ def test_a_case_that_claims_to_be_closed_without_a_closing_time_is_left_alone(ap
     assert case_row(app, odd)["thinned_at"] is None
 
 
+@pytest.fixture
+def arvika_left(app):
+    """Arvika offboarded by the hub on a given day (its cases read-only from then on)."""
+
+    def leave(on):
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.update(Tenant).where(Tenant.slug == "arvika").values(status="closed", left_on=on)
+            )
+            session.commit()
+
+    yield leave
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "arvika").values(status="active", left_on=None)
+        )
+        session.commit()
+
+
+def test_a_case_still_open_when_its_member_left_is_thinned_a_period_after_the_leaving(
+    app, client, periods, arvika_left
+):
+    """It can never be closed (a closed member's cases are read-only): without this its
+    answers, names and addresses would stay for good."""
+    left_open = submit(client)["reference"]
+    closed_before = submit(client)["reference"]
+    close(app, closed_before, NOW - timedelta(days=800))
+    elsewhere = submit(client, member="eda")["reference"]  # Eda has not left
+    periods(arvika=(12, {}), eda=(12, {}))
+    arvika_left((NOW - timedelta(days=400)).date())
+
+    dry = cli(app, "--dry-run", "--member", "arvika")
+    assert dry.exit_code == 0, dry.output
+    assert case_row(app, left_open)["thinned_at"] is None
+    (outcome,) = run(app, member="arvika")
+    assert sorted(outcome.services[0].thinned) == sorted([left_open, closed_before])
+    assert case_row(app, left_open)["thinned_at"] is not None
+    assert case_row(app, left_open)["answers"] in ({}, "{}")
+    assert case_row(app, left_open)["status"] == "received"  # as it was: only emptied
+    [detail] = [
+        as_json(d)
+        for (d,) in rows(
+            app,
+            "SELECT detail FROM audit_log WHERE action = 'case.thinned' AND object_ref = :r",
+            r=left_open,
+        )
+    ]
+    assert detail["open_when_member_left"] is True
+    run(app, member="eda")
+    assert case_row(app, elsewhere)["thinned_at"] is None  # open at an active member: never
+
+
+def test_a_member_that_left_recently_keeps_its_open_cases_until_its_period_has_passed(
+    app, client, periods, arvika_left
+):
+    left_open = submit(client)["reference"]
+    periods(arvika=(12, {}))
+    arvika_left((NOW - timedelta(days=300)).date())
+    (outcome,) = run(app, member="arvika")
+    assert outcome.thinned == 0 and outcome.services[0].kept == 1
+    assert case_row(app, left_open)["thinned_at"] is None
+
+
 def test_without_a_period_nothing_is_thinned_and_the_run_says_so(app, client, periods):
     reference = submit(client, member="eda")["reference"]
     close(app, reference, NOW - timedelta(days=36500))

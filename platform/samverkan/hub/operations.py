@@ -199,6 +199,14 @@ def close_member(session: orm.Session, member: Tenant, confirmed: bool, *, today
                 "Ärendena har ändrats sedan den senaste exporten. Exportera igen, så att "
                 "arkivet har allt."
             ]
+        if member.retention_months is None:
+            # After it leaves its cases can only be thinned by its own period (a case still
+            # open then counts as ended): without one, they would stay here for good.
+            errors["retention"] = [
+                f"{member.name} har ingen gallringsfrist. Medlemmens administratör anger den "
+                "på profilsidan (Gallringsfrist), enligt medlemmens eget beslut, innan "
+                "medlemmen kan avslutas."
+            ]
         if not confirmed:
             errors["confirm"] = ["Kryssa i att du har sparat exporten och vill avsluta."]
     if errors:

@@ -51,14 +51,18 @@ def thin_cases(
     *,
     upload_root: Path,
     now: datetime,
+    left_at: datetime | None = None,
 ) -> list[ThinnedCase]:
     """Remove the cases' personal data from the database and log each as thinned (actor:
     system). Returns, per case, the attachment files for the caller to delete once the
-    transaction is committed."""
+    transaction is committed. At a member that has left (`left_at`), a case still open
+    then counts as ended when the member left (queries.ended_at)."""
     for case in cases:
-        if case.status != status.CLOSED or case.thinned_at is not None:
+        closed = case.status == status.CLOSED and case.closed_at is not None
+        if not (closed or left_at is not None) or case.thinned_at is not None:
             raise NotDue(f"{case.reference} is not a closed case that is still whole")
-        if not period.is_set or not has_passed(case.closed_at, period.months, now):
+        ended = case.closed_at or left_at
+        if not period.is_set or not has_passed(ended, period.months, now):
             raise NotDue(f"{case.reference}: its retention period has not passed")
     if not cases:
         return []
@@ -98,7 +102,8 @@ def thin_cases(
             {
                 "months": period.months,
                 "rule": period.source,
-                "closed_at": case.closed_at.isoformat(),
+                "closed_at": (case.closed_at or left_at).isoformat(),
+                **({} if case.closed_at else {"open_when_member_left": True}),
                 "attachments": thinned.attachments,
                 "mails": thinned.mails,
             },

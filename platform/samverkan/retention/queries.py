@@ -19,11 +19,27 @@ _WHOLE_AND_CLOSED = (
 )
 
 
-def services_with_closed_cases(session: orm.Session) -> dict[str, int]:
-    """{service slug: closed cases not yet thinned} for the bound member."""
+def ended_at(left_at: datetime | None):
+    """When a case's retention period starts: when it was closed; at a member that has
+    left (`left_at`, its leaving), a case still open then counts as ended with it, since
+    it can no longer be closed (the member's cases are read-only)."""
+    if left_at is None:
+        return Case.closed_at
+    return sa.func.coalesce(Case.closed_at, sa.bindparam("left_at", left_at, Case.closed_at.type))
+
+
+def _whole_and_ended(left_at: datetime | None) -> tuple:
+    return _WHOLE_AND_CLOSED if left_at is None else (Case.thinned_at.is_(None),)
+
+
+def services_with_closed_cases(
+    session: orm.Session, left_at: datetime | None = None
+) -> dict[str, int]:
+    """{service slug: closed (or, at a member that has left, ended) cases not yet thinned}
+    for the bound member."""
     rows = session.execute(
         sa.select(Case.service_slug, sa.func.count(Case.id))
-        .where(*_WHOLE_AND_CLOSED)
+        .where(*_whole_and_ended(left_at))
         .group_by(Case.service_slug)
         .order_by(Case.service_slug)
     ).all()
@@ -38,13 +54,16 @@ def due_cases(
     after: tuple[datetime, int] | None = None,
     limit: int = 200,
     lock: bool = False,
+    left_at: datetime | None = None,
 ) -> list[Case]:
-    """The member's closed cases of one e-service closed before `cutoff`, oldest first,
-    from after (closed_at, id). `lock` holds their rows until the transaction ends."""
+    """The member's closed cases of one e-service closed before `cutoff` (ended: see
+    ended_at), oldest first, from after (ended, id). `lock` holds their rows until the
+    transaction ends."""
+    ended = ended_at(left_at)
     query = (
         sa.select(Case)
-        .where(*_WHOLE_AND_CLOSED, Case.service_slug == service_slug, Case.closed_at < cutoff)
-        .order_by(Case.closed_at, Case.id)
+        .where(*_whole_and_ended(left_at), Case.service_slug == service_slug, ended < cutoff)
+        .order_by(ended, Case.id)
         .limit(limit)
         # Thinning needs neither the definition nor the answers it is about to remove.
         .options(
@@ -52,7 +71,7 @@ def due_cases(
         )
     )
     if after is not None:
-        query = query.where(sa.tuple_(Case.closed_at, Case.id) > after)
+        query = query.where(sa.tuple_(ended, Case.id) > after)
     if lock:
         query = query.with_for_update(of=Case)
     return list(session.scalars(query).unique())

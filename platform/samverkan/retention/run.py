@@ -7,12 +7,13 @@ untouched. A dry run reads the same cases and changes nothing.
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from samverkan.clock import SWEDEN
 from samverkan.retention import operations, queries
 from samverkan.retention.periods import Period, months_before, period_for
 from samverkan.tenancy.each_member import each_member
@@ -81,10 +82,19 @@ def _remove_files(files: list[Path], outcome: MemberOutcome) -> None:
             outcome.file_errors.append(f"{path}: {exc.strerror or exc}")
 
 
+def member_left_at(tenant: Tenant) -> datetime | None:
+    """When a member that has left (offboarded by the hub) left: the start of its leaving
+    day in Swedish time; None for a member that has not."""
+    if tenant.status != "closed" or tenant.left_on is None:
+        return None
+    return datetime.combine(tenant.left_on, time.min, tzinfo=SWEDEN)
+
+
 def _run_member(session, tenant_id, outcome, upload_root, now, dry_run, batch) -> None:
     _begin(session, dry_run)
     tenant = session.get(Tenant, tenant_id)
-    counts = queries.services_with_closed_cases(session)
+    left_at = member_left_at(tenant)
+    counts = queries.services_with_closed_cases(session, left_at)
     # Read up front: each batch's commit lets go of every object, the member's row too.
     periods = {service_slug: period_for(tenant, service_slug) for service_slug in counts}
     for service_slug, closed in counts.items():
@@ -97,18 +107,24 @@ def _run_member(session, tenant_id, outcome, upload_root, now, dry_run, batch) -
         after = None
         while True:
             cases = queries.due_cases(
-                session, service_slug, cutoff, after=after, limit=batch, lock=not dry_run
+                session,
+                service_slug,
+                cutoff,
+                after=after,
+                limit=batch,
+                lock=not dry_run,
+                left_at=left_at,
             )
             if not cases:
                 break
-            after = (cases[-1].closed_at, cases[-1].id)
+            after = (cases[-1].closed_at or left_at, cases[-1].id)
             waiting = queries.references_with_mail_waiting(session)
             due = [case for case in cases if case.reference not in waiting]
             result.postponed += [case.reference for case in cases if case.reference in waiting]
             references = [case.reference for case in due]
             if not dry_run and due:
                 done = operations.thin_cases(
-                    session, due, result.period, upload_root=upload_root, now=now
+                    session, due, result.period, upload_root=upload_root, now=now, left_at=left_at
                 )
                 session.commit()
                 session.expunge_all()  # the next batch reads afresh
