@@ -53,6 +53,16 @@ def test_a_load_balancer_probes_by_the_backends_address(app, client, monkeypatch
     assert client.get("/arvika/", headers={"Host": "127.0.0.1:8000"}).status_code == 400
 
 
+def test_a_host_name_is_the_same_in_any_case(app, client, monkeypatch):
+    """RFC 3986: a browser or proxy that sends the host in capitals is the same site."""
+    assert client.get("/arvika/", headers={"Host": "LOCALHOST"}).status_code == 200
+    monkeypatch.setitem(app.config, "TRUSTED_HOSTS", ["localhost", "e-tjanster.arvika.se"])
+    monkeypatch.setitem(app.config, "TENANT_HOSTS", {"e-tjanster.arvika.se": "arvika"})
+    home = client.get("/", headers={"Host": "E-tjanster.Arvika.SE"})
+    assert home.status_code == 302 and home.headers["Location"] == "/arvika/"
+    assert client.get("/arvika/", headers={"Host": "EVIL.example"}).status_code == 400
+
+
 def test_readyz_is_503_while_the_database_does_not_answer(client, monkeypatch):
     def unreachable(*args, **kwargs):
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))

@@ -15,12 +15,20 @@ def from_any_host(wsgi_app, config):
     """A load balancer or an orchestrator probes a backend by its own address, not by the
     site's name, so the probes answer whatever the Host header says: it is replaced by a
     trusted name before Flask refuses it (TRUSTED_HOSTS, 400). They show nothing a host
-    name could be used for; every other path keeps the check."""
+    name could be used for; every other path keeps the check.
+
+    A host name is the same in any case (RFC 3986, 3.2.2), but werkzeug compares it with
+    TRUSTED_HOSTS as written: it is lower-cased first, so `Host: Arvika.Example.se` is
+    served as the member's own host, not refused."""
 
     def probed(environ, start_response):
         trusted = config.get("TRUSTED_HOSTS")
         if trusted and environ.get("PATH_INFO") in PROBES:
             environ = {**environ, "HTTP_HOST": trusted[0].lstrip(".")}
+        else:
+            host = environ.get("HTTP_HOST")
+            if host and host != (lower := host.lower()):
+                environ = {**environ, "HTTP_HOST": lower}
         return wsgi_app(environ, start_response)
 
     return probed
