@@ -474,3 +474,16 @@ def test_a_signed_in_citizen_sees_who_is_signed_in_and_can_sign_out_on_every_own
     out = client.post("/logga-ut", data={"csrf_token": read_csrf(page)})
     assert out.status_code in (302, 303)
     assert "Inloggad som" not in client.get("/arvika/e/synpunkter").text
+
+
+def test_the_check_page_offers_no_change_of_what_the_e_id_filled_in(client, e_id_provider):
+    """The step shows those fields read-only: a 'Change' link to them would lead nowhere."""
+    sign_in(client, e_id_provider, "tolvan", TOLVAN, next_path="/kil/e/registerutdrag/steg/du")
+    base = "/kil/e/registerutdrag"
+    first = post_page(client, f"{base}/steg/du", {})
+    second = post_page(client, first.headers["Location"], {"areas": ["alla"]})
+    third = post_page(client, second.headers["Location"], {"delivery": "post"})
+    check = client.get(third.headers["Location"]).text
+    assert "#f-personnummer" not in check and "#f-name" not in check
+    assert check.count("Från din e-legitimation") == 2
+    assert "#f-areas" in check  # what the citizen answered can be changed

@@ -395,7 +395,8 @@ def check(service: str):
         return gate
     draft = drafts.current_draft(tenant_service)
     answers = form.from_json(draft.answers) if draft else {}
-    answers.update(prefilled_answers(form, signed_in_person()) if draft else {})  # as sent
+    prefill = prefilled_answers(form, signed_in_person()) if draft else {}
+    answers.update(prefill)  # as sent
     unfinished = _first_unfinished(form, answers, draft.completed_steps if draft else [])
     if draft is None or unfinished:
         return redirect(
@@ -406,6 +407,7 @@ def check(service: str):
         service=tenant_service,
         form=form,
         summary=[s for s in form.summary(answers, current_language()) if s["rows"]],
+        prefilled=tuple(prefill),  # the e-ID's answers: not for changing here
     )
 
 
