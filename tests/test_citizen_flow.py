@@ -198,6 +198,23 @@ def test_double_submit_gives_one_case(app, client, read_csrf):
     assert count_all(app, "cases") == 1
 
 
+def test_a_second_click_answered_last_still_leaves_the_receipt_with_the_answers(
+    app, client, read_csrf
+):
+    """Two clicks race: the first registers the case, the second (sent with the cookie
+    as it was before) finds it; whichever answer sets the cookie last, this browser's
+    receipt shows what it sent."""
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    before = client.get_cookie("session").value
+    first = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    client.set_cookie("session", before)  # the second request carried the old cookie
+    second = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert second.headers["Location"] == first.headers["Location"]
+    receipt = client.get(second.headers["Location"]).text
+    assert "Det här skickade du" in receipt and "Gatlyktan vid torget är trasig." in receipt
+
+
 def test_form_posts_without_csrf_token_are_refused(client):
     client.get("/arvika/e/synpunkter/steg/synpunkt")
     response = client.post(

@@ -523,6 +523,9 @@ def submit(service: str):
     if earlier and (
         drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
     ):
+        # This browser made the draft: its receipt shows the answers, even when this
+        # answer (a second click racing the first) is the last to set the cookie.
+        drafts.remember_receipt(earlier.status_token)
         return redirect(url_for(".receipt", token=earlier.status_token), 303)
     if draft_id:
         # Answers this browser had could not be sent (a new version of the e-service, or
