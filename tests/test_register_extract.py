@@ -310,9 +310,14 @@ def test_extracts_are_limited_per_address_with_the_clear_429(app, client, read_c
     monkeypatch.setitem(app.config, "EXTRACTS_PER_ADDRESS", "2 per minute")
     _, token = submitted_on_the_web(client, read_csrf)
     url = f"/arvika/arende/{token}/registerutdrag"
-    assert [client.get(url).status_code, client.get(url + ".json").status_code] == [200, 200]
+    taken = [client.get(url), client.get(url + ".json")]
+    assert [answer.status_code for answer in taken] == [200, 200]
+    # How many are left, but no Retry-After on an answer that was not refused.
+    assert all("X-RateLimit-Remaining" in a.headers for a in taken)
+    assert not any("Retry-After" in a.headers for a in taken)
     refused = client.get(url)
     assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
     assert "För många försök" in refused.text
     assert "Försök igen om 1 minut." in refused.text  # when, as the limit says
 

@@ -156,7 +156,7 @@ class _Limiter(Limiter):
             if len(found) != 1:
                 raise RuntimeError(f"Flask-Limiter's {name} hook not found: check _Limiter")
             if not hasattr(hooks[found[0]], "wraps"):
-                hooks[found[0]] = _if_a_limit_was_checked(hooks[found[0]])
+                hooks[found[0]] = _if_a_limit_was_checked(hooks[found[0]], hooks is after)
 
     def _check_request_limit(self, callable_name=None, in_middleware=True) -> None:
         if in_middleware and callable_name is None and not self._limits_before_views():
@@ -182,11 +182,19 @@ def _is_limiter_hook(hook, limiter: Limiter, name: str) -> bool:
     return getattr(hook, "__self__", None) is limiter and hook.__name__ == name
 
 
-def _if_a_limit_was_checked(hook):
+# Flask-Limiter sets Retry-After on every limited answer; it means something only on a
+# refusal (429) or an outage (503, errors.py), and a client may wait for nothing on others.
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def _if_a_limit_was_checked(hook, after_request: bool = False):
     def hook_when_checked(value):
-        if hasattr(request_context(), LIMITER_CONTEXT):
-            return hook(value)
-        return value  # the response, for an after-request hook
+        if not hasattr(request_context(), LIMITER_CONTEXT):
+            return value  # the response, for an after-request hook
+        value = hook(value)
+        if after_request and value.status_code not in _RETRY_AFTER_STATUSES:
+            value.headers.pop("Retry-After", None)
+        return value
 
     hook_when_checked.wraps = hook
     return hook_when_checked
