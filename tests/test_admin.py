@@ -604,15 +604,20 @@ def test_bad_invitations_are_explained_and_send_nothing(app, client, admin, read
 # -- staff: roles and removal ----------------------------------------------------------------
 
 
-def test_the_last_administrator_cannot_demote_or_remove_themself(app, client, admin, read_csrf):
-    me = user_id(app, ADMIN)
-    demote = post_form(
+def change_role(client, read_csrf, user: int, role: str):
+    """The staff page's role form for one person, sent."""
+    return post_form(
         client,
         read_csrf,
         "/arvika/admin/personal",
-        {"role": "case_worker"},
-        action=f"/arvika/admin/personal/{me}/roll",
+        {"role": role},
+        action=f"/arvika/admin/personal/{user}/roll",
     )
+
+
+def test_the_last_administrator_cannot_demote_or_remove_themself(app, client, admin, read_csrf):
+    me = user_id(app, ADMIN)
+    demote = change_role(client, read_csrf, me, "case_worker")
     assert demote.status_code == 422 and "minst en administratör" in demote.text
     leave = post_form(client, read_csrf, f"/arvika/admin/personal/{me}/ta-bort", {})
     assert leave.status_code == 422 and "minst en administratör" in leave.text
@@ -620,31 +625,13 @@ def test_the_last_administrator_cannot_demote_or_remove_themself(app, client, ad
     # With a second administrator, roles can move.
     assert create(app, "anna@arvika.example").exit_code == 0
     anna = user_id(app, "anna@arvika.example")
-    promoted = post_form(
-        client,
-        read_csrf,
-        "/arvika/admin/personal",
-        {"role": "tenant_admin"},
-        action=f"/arvika/admin/personal/{anna}/roll",
-    )
+    promoted = change_role(client, read_csrf, anna, "tenant_admin")
     assert promoted.status_code == 303
-    bad = post_form(
-        client,
-        read_csrf,
-        "/arvika/admin/personal",
-        {"role": "chef"},
-        action=f"/arvika/admin/personal/{anna}/roll",
-    )
+    bad = change_role(client, read_csrf, anna, "chef")
     assert bad.status_code == 422 and "Välj administratör eller handläggare." in bad.text
     assert memberships(app, "arvika")["anna@arvika.example"] == "tenant_admin"
     # Now there is another administrator, stepping down is allowed, and it takes effect.
-    stepped_down = post_form(
-        client,
-        read_csrf,
-        "/arvika/admin/personal",
-        {"role": "case_worker"},
-        action=f"/arvika/admin/personal/{me}/roll",
-    )
+    stepped_down = change_role(client, read_csrf, me, "case_worker")
     assert stepped_down.status_code == 303 and stepped_down.location == "/arvika/staff/"
     assert client.get("/arvika/admin/personal").status_code == 404
     assert audit_actions(app) == ["staff.role_changed", "staff.role_changed"]
@@ -660,22 +647,10 @@ def test_a_deactivated_administrator_does_not_count_and_cannot_be_promoted(
     assert create(app, "bo@arvika.example").exit_code == 0
     for email in ("anna@arvika.example", "bo@arvika.example"):
         assert app.test_cli_runner().invoke(args=["users", "deactivate", email]).exit_code == 0
-    demote = post_form(
-        client,
-        read_csrf,
-        "/arvika/admin/personal",
-        {"role": "case_worker"},
-        action=f"/arvika/admin/personal/{me}/roll",
-    )
+    demote = change_role(client, read_csrf, me, "case_worker")
     assert demote.status_code == 422 and "minst en administratör" in demote.text
     bo = user_id(app, "bo@arvika.example")
-    promote = post_form(
-        client,
-        read_csrf,
-        "/arvika/admin/personal",
-        {"role": "tenant_admin"},
-        action=f"/arvika/admin/personal/{bo}/roll",
-    )
+    promote = change_role(client, read_csrf, bo, "tenant_admin")
     assert promote.status_code == 422
     assert "Kontot är avstängt och kan inte få en ny roll." in promote.text
     assert memberships(app, "arvika") == {

@@ -283,6 +283,13 @@ def test_assigning_to_self_a_colleague_or_nobody(app, client, worker, read_csrf)
     assert "Ingen tilldelad" in worker.get(case_url(reference)).text
 
 
+def assign(worker, read_csrf, reference: str, assignee: int):
+    token = read_csrf(worker.get(case_url(reference)).text)
+    return worker.post(
+        case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(assignee)}
+    )
+
+
 def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worker, read_csrf):
     """They could not open it; and the history would say nobody had it."""
     assert (
@@ -290,11 +297,7 @@ def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worke
         == 0
     )
     reference = submit(client)["reference"]
-    token = read_csrf(worker.get(case_url(reference)).text)
-    bo = user_id(app, "bo@arvika.example")
-    refused = worker.post(
-        case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(bo)}
-    )
+    refused = assign(worker, read_csrf, reference, user_id(app, "bo@arvika.example"))
     assert refused.status_code == 422
     assert "Kontot är avstängt: välj en annan handläggare." in refused.text
     assert "Ingen tilldelad" in worker.get(case_url(reference)).text
@@ -303,11 +306,7 @@ def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worke
 def test_a_case_cannot_be_assigned_to_someone_of_another_member(app, client, worker, read_csrf):
     assert create(app, "eva@eda.example", tenant="eda").exit_code == 0
     reference = submit(client)["reference"]
-    token = read_csrf(worker.get(case_url(reference)).text)
-    eva = user_id(app, "eva@eda.example")
-    refused = worker.post(
-        case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(eva)}
-    )
+    refused = assign(worker, read_csrf, reference, user_id(app, "eva@eda.example"))
     assert refused.status_code == 422
     assert "Välj en handläggare som arbetar här." in refused.text
     assert "Eva" not in refused.text
