@@ -369,7 +369,7 @@ def test_an_administrator_who_chose_english_administers_in_english(app, client, 
     )
     assert invite.status_code == 422
     assert "The name must be 2–120 characters." in invite.text
-    assert "Write the e-mail address as name@municipality.se." in invite.text
+    assert "Write the email address as name@municipality.se." in invite.text
     assert "Choose administrator or case worker." in invite.text
     log = client.get("/arvika/admin/logg").text
     assert "Changed the profile" not in log  # nothing changed, so nothing logged
