@@ -487,3 +487,10 @@ def test_the_check_page_offers_no_change_of_what_the_e_id_filled_in(client, e_id
     assert "#f-personnummer" not in check and "#f-name" not in check
     assert check.count("Från din e-legitimation") == 2
     assert "#f-areas" in check  # what the citizen answered can be changed
+
+
+def test_the_headers_sign_in_key_is_the_one_the_sign_in_keeps():
+    from samverkan import templating
+    from samverkan.identity import current
+
+    assert templating.CITIZEN_SESSION_KEY == current.SESSION_KEY

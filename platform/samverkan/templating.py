@@ -109,16 +109,17 @@ def hub_slug() -> str | None:
 # a page the same for everyone (a shared cache may keep it), nor a staff page (a worker
 # keeps its frame for every colleague: staff_frame.py).
 _OWN_PAGES_OF = frozenset({"citizen", "identity"})
+CITIZEN_SESSION_KEY = "citizen"  # identity.current.SESSION_KEY (imported late: a cycle)
 
 
 def _signed_in_as() -> str | None:
     """The signed-in citizen's name (or an empty string for an e-ID without one), where
     the page is their own; None otherwise."""
+    if not has_request_context() or CITIZEN_SESSION_KEY not in session:
+        return None  # the many pages of visitors who are not signed in: nothing more asked
     from samverkan.citizen.views import PUBLIC_PAGES
-    from samverkan.identity.current import SESSION_KEY, signed_in_person
+    from samverkan.identity.current import signed_in_person
 
-    if SESSION_KEY not in session or not has_request_context():
-        return None
     if request.blueprint not in _OWN_PAGES_OF or request.endpoint in PUBLIC_PAGES:
         return None
     person = signed_in_person()
