@@ -357,3 +357,14 @@ def test_an_idempotency_key_of_the_documented_maximum_length_works(app, client):
     again = client.post(url, json=ANONYMOUS, headers={"Idempotency-Key": key})
     assert again.get_json()["reference"] == first.get_json()["reference"]
     assert len(stored_cases(app, "arvika")) == 1
+
+
+def test_a_space_in_the_answer_that_opens_a_required_question_does_not_skip_it(client):
+    """Stored as "yes", so the reply address "yes" asks for is required: without it a
+    citizen who asked for a reply could never be given one."""
+    response = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions",
+        json={"kind": "klagomal", "area": "annat", "message": "Svara mig", "want_reply": " yes"},
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"email": ["Du måste fylla i det här fältet."]}

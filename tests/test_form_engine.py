@@ -1211,3 +1211,14 @@ def test_a_fields_unit_is_heard_with_its_input(app):
         html = str(macro(form.steps[0]["fields"][0], form, {}, {}, ["depth"]))
     assert 'aria-describedby="f-depth-hint f-depth-unit"' in html
     assert '<span class="unit" id="f-depth-unit">meter</span>' in html
+
+
+@pytest.mark.parametrize("want_reply", ["yes", " yes", "yes  "])
+def test_a_space_in_an_answer_does_not_skip_the_question_it_opens(app, want_reply):
+    """ " yes" is stored as "yes": the e-mail address that "yes" asks for is required."""
+    _, definitions, _ = load_definitions(PROJECT_ROOT / "services")
+    form = ServiceForm(definitions["synpunkter"].content, {})
+    answers = {"kind": "klagomal", "area": "annat", "message": "Svara mig"}
+    with app.test_request_context("/"):
+        result = form.validate_all({**answers, "want_reply": want_reply})
+    assert not result.ok and list(result.errors) == ["email"]

@@ -167,21 +167,33 @@ class ServiceForm:
     def validate(
         self, specs: list[dict], raw: dict[str, Any], context: dict[str, Any] | None = None
     ) -> ValidationResult:
-        """Validate raw answers for some fields; `context` holds answers from earlier steps."""
-        combined = {**(context or {}), **raw}
-        shown = self.visible(specs, combined)
+        """Validate raw answers for some fields; `context` holds answers from earlier steps.
+
+        Which fields are asked follows the answers as they are stored, not as sent: " yes"
+        is stored as "yes", so the question that "yes" opens must be answered too (else a
+        space in the answer would skip a required one)."""
+        context = context or {}
+        trimmed = {name: _trimmed(value) for name, value in raw.items()}
+        shown = self.visible(specs, {**context, **trimmed})
+        for _pass in range(len(specs) + 1):  # a chain of conditions settles in as many passes
+            answers, errors = self._load(shown, trimmed)
+            settled = self.visible(specs, {**context, **trimmed, **answers})
+            if settled == shown:
+                break
+            shown = settled
+        return ValidationResult(answers=answers, errors=self._ordered(errors))
+
+    def _load(self, shown: list[dict], trimmed: dict[str, Any]) -> tuple[dict, dict]:
         data = {
-            spec["name"]: _trimmed(raw[spec["name"]])
+            spec["name"]: trimmed[spec["name"]]
             for spec in shown
-            if spec["name"] in raw and not is_empty(raw[spec["name"]])
+            if spec["name"] in trimmed and not is_empty(trimmed[spec["name"]])
         }
         try:
-            answers = self.schema(shown, unknown=EXCLUDE).load(data)
-            errors: dict[str, list[str]] = {}
+            return self.schema(shown, unknown=EXCLUDE).load(data), {}
         except ValidationError as exc:
             answers = {k: v for k, v in exc.valid_data.items()} if exc.valid_data else {}
-            errors = {name: _messages(msgs) for name, msgs in exc.messages.items()}
-        return ValidationResult(answers=answers, errors=self._ordered(errors))
+            return answers, {name: _messages(msgs) for name, msgs in exc.messages.items()}
 
     def validate_all(self, raw: dict[str, Any]) -> ValidationResult:
         """Validate a whole submission at once (the API); unknown names are refused."""
