@@ -544,3 +544,40 @@ def test_an_administrator_sees_and_revokes_a_colleagues_token(app, client, read_
         app, "SELECT actor, detail FROM audit_log WHERE action = 'token.revoked'"
     )
     assert actor == "admin@arvika.example" and BO in str(detail)
+
+
+# -- reads that write, at once -------------------------------------------------------------
+
+
+def test_reading_cases_while_others_read_and_submit_never_fails(app, anna):
+    """Each read of a case writes its audit entry: on SQLite such a read takes the write
+    lock up front, or two at once fail with 'database is locked' (a 503)."""
+    import threading
+
+    reference = submit(app.test_client())["reference"]
+    codes: list[int] = []
+
+    def read():
+        client = app.test_client()
+        for _ in range(10):
+            codes.append(client.get(f"{cases_url()}/{reference}", headers=anna).status_code)
+
+    def send():
+        client = app.test_client()
+        for _ in range(5):
+            codes.append(submit(client) and 201)
+
+    threads = [threading.Thread(target=read) for _ in range(3)] + [threading.Thread(target=send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(set(codes)) == [200, 201] and len(codes) == 35
+
+
+def test_every_page_said_to_write_when_read_exists(app):
+    from samverkan.tenancy.resolve import WRITES_WHEN_READ, WRITES_WHEN_READ_BLUEPRINTS
+
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints >= WRITES_WHEN_READ
+    assert set(app.blueprints) >= WRITES_WHEN_READ_BLUEPRINTS

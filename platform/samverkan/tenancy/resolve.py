@@ -48,11 +48,35 @@ def _expects_tenant(url_map, endpoint: str) -> bool:
     return url_map.is_endpoint_expecting(endpoint, "tenant")
 
 
+# Pages that write when read: an audit entry of who read what, an API key's last use.
+# On SQLite they take the write lock up front too: a read that turns into a write fails
+# at once ("database is locked") when another request wrote meanwhile.
+WRITES_WHEN_READ = frozenset(
+    {
+        "casework.case",
+        "casework.attachment",
+        "casework.export",
+        "casework.extract",
+        "casework.extract_json",
+        "citizen.extract",
+        "citizen.extract_json",
+        "identity.my_cases",
+    }
+)
+WRITES_WHEN_READ_BLUEPRINTS = frozenset({"staff_api", "hub_api"})  # keys' last use
+
+
+def _writes(current) -> bool:
+    if current.method not in SAFE_METHODS:
+        return True
+    return current.endpoint in WRITES_WHEN_READ or current.blueprint in WRITES_WHEN_READ_BLUEPRINTS
+
+
 def _begin_transaction() -> None:
     """On SQLite a request that may write takes the write lock up front (BEGIN IMMEDIATE),
     so two submissions never both read a counter and then fail to upgrade their lock."""
     current = request._get_current_object()  # once: each use of the proxy finds it again
-    if current.method in SAFE_METHODS or current.path.startswith("/hub/"):
+    if current.path.startswith("/hub/") or not _writes(current):
         return  # the hub writes only through across_members, which takes the lock itself
     if db.engine.dialect.name == "sqlite":
         # Read the whole body first (it is cached for the view), so a slow client holds
