@@ -581,3 +581,24 @@ def test_every_page_said_to_write_when_read_exists(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     assert endpoints >= WRITES_WHEN_READ
     assert set(app.blueprints) >= WRITES_WHEN_READ_BLUEPRINTS
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        ["0001-01-01T00:00:00+05:00", 1],
+        ["2026-12-05T00:00:00+00:00", 9223372036854775808],
+        ["2026-12-05T00:00:00+00:00", 2147483648],
+        ["2026-12-05T00:00:00+00:00", -1],
+    ],
+)
+def test_a_forged_cursor_is_refused_on_its_field_not_a_500(client, anna, position):
+    import base64
+    import json
+
+    cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+    response = client.get(f"{cases_url()}?cursor={cursor}", headers=anna)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {
+        "cursor": ["Ogiltig sidmarkör: börja om från första sidan."]
+    }

@@ -50,7 +50,16 @@ def decode_cursor(value: str) -> tuple[datetime, int]:
         raise ValueError("not a cursor") from exc
     if at.tzinfo is None or not isinstance(case_id, int) or isinstance(case_id, bool):
         raise ValueError("not a cursor")
+    # Ours name a moment a case was made and a row's id: anything else (year 1, an id
+    # beyond the column's integer) would fail in the database, not here.
+    if not (_EARLIEST <= at <= _LATEST and 0 <= case_id <= _LARGEST_ID):
+        raise ValueError("not a cursor")
     return at, case_id
+
+
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2101, 1, 1, tzinfo=UTC)
+_LARGEST_ID = 2**31 - 1  # INTEGER on PostgreSQL
 
 
 class Cursor(fields.String):
