@@ -269,6 +269,11 @@ def test_internal_notes_are_never_shown_to_the_citizen(client, worker, read_csrf
         data={"csrf_token": read_csrf(page.text), "note": "  "},
     )
     assert empty.status_code == 422 and "Skriv anteckningen." in empty.text
+    escape = worker.post(
+        case_url(created["reference"]) + "/anteckning",
+        data={"csrf_token": read_csrf(page.text), "note": "Ring\x00 först"},
+    )
+    assert escape.status_code == 422 and "Texten innehåller otillåtna tecken." in escape.text
 
 
 def test_assigning_to_self_a_colleague_or_nobody(app, client, worker, read_csrf):

@@ -602,3 +602,17 @@ def test_a_forged_cursor_is_refused_on_its_field_not_a_500(client, anna, positio
     assert response.get_json()["errors"] == {
         "cursor": ["Ogiltig sidmarkör: börja om från första sidan."]
     }
+
+
+@pytest.mark.parametrize("message", ["a\u0000b", "a\u001b[31mb"])
+def test_a_message_with_control_characters_is_refused_on_its_field(client, anna, message):
+    """A NUL is no text to PostgreSQL (it was a 500 there); an escape sequence would go to
+    the citizen's page and e-mail."""
+    reference = submit(client)["reference"]
+    response = client.post(
+        f"{cases_url()}/{reference}/transitions",
+        json={"status": "in_progress", "message": message},
+        headers=anna,
+    )
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"message": ["Texten innehåller otillåtna tecken."]}

@@ -5,6 +5,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from samverkan.cases import status
 from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG
+from samverkan.casework.schemas import printable
 
 UNKNOWN_FIELD = "Okänt fält: skicka bara status och message."
 # For the document: the statuses a client can expect.
@@ -158,7 +159,7 @@ class TransitionIn(Schema):
     message = fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG),
+        validate=[validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG), printable],
         error_messages={"invalid": "Meddelandet ska vara text."},
         metadata={
             "description": "Shown on the citizen's status page (and e-mailed, if they "

@@ -4,9 +4,18 @@ may follow which, when a message is needed) are checked in operations.py."""
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG, NOTE_TOO_LONG
+from samverkan.catalogue.fields import CONTROL
 from samverkan.translatable import N_
 
 MAX_ID = 2**31 - 1
+NOT_TEXT = N_("Texten innehåller otillåtna tecken.")
+
+
+def printable(text: str | None) -> None:
+    """A message or note goes to the citizen's page and e-mail, and to PostgreSQL: no
+    control characters (a NUL is no text there, an escape sequence none anywhere)."""
+    if text and CONTROL.search(text):
+        raise ValidationError(NOT_TEXT)
 
 
 class _Form(Schema):
@@ -40,13 +49,13 @@ class TransitionSchema(_Form):
     )
     message = fields.String(
         load_default=None,
-        validate=validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG),
+        validate=[validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG), printable],
     )
 
 
 class NoteSchema(_Form):
     note = fields.String(
         required=True,
-        validate=validate.Length(max=MESSAGE_MAX, error=NOTE_TOO_LONG),
+        validate=[validate.Length(max=MESSAGE_MAX, error=NOTE_TOO_LONG), printable],
         error_messages={"required": N_("Skriv anteckningen.")},
     )
