@@ -616,3 +616,10 @@ def test_a_message_with_control_characters_is_refused_on_its_field(client, anna,
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"message": ["Texten innehåller otillåtna tecken."]}
+
+
+@pytest.mark.parametrize("limit", ["abc", "1.5"])
+def test_a_page_size_that_is_no_number_is_explained_in_swedish(client, anna, limit):
+    response = client.get(f"{cases_url()}?limit={limit}", headers=anna)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"limit": ["Välj mellan 1 och 100 per sida."]}

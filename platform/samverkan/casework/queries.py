@@ -109,6 +109,7 @@ class InboxFilterSchema(Schema):
     limit = fields.Integer(
         load_default=PAGE_SIZE,
         validate=validate.Range(1, MAX_PAGE_SIZE, error=N_("Välj mellan 1 och 100 per sida.")),
+        error_messages={"invalid": N_("Välj mellan 1 och 100 per sida.")},
     )
 
     @validates_schema
