@@ -1222,3 +1222,15 @@ def test_a_space_in_an_answer_does_not_skip_the_question_it_opens(app, want_repl
     with app.test_request_context("/"):
         result = form.validate_all({**answers, "want_reply": want_reply})
     assert not result.ok and list(result.errors) == ["email"]
+
+
+@pytest.mark.parametrize("written", ["20270501", "2027-W18-1", "2027-5-1", "2027-05-01T00:00"])
+def test_a_date_is_taken_only_as_written_yyyy_mm_dd(app, written):
+    """As the message and the API's document say; fromisoformat alone takes more."""
+    spec = {"name": "day", "type": "date", "label": {"sv": "Dag"}, "required": True}
+    steps = [{"id": "s", "title": {"sv": "S"}, "fields": [spec]}]
+    form = ServiceForm({"slug": "prov", "steps": steps}, {})
+    with app.test_request_context("/"):
+        assert form.validate(form.all_fields(), {"day": "2027-05-01"}).ok
+        refused = form.validate(form.all_fields(), {"day": written})
+    assert refused.errors == {"day": ["Ange ett datum som ÅÅÅÅ-MM-DD, till exempel 2027-01-15."]}

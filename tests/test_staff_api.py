@@ -623,3 +623,9 @@ def test_a_page_size_that_is_no_number_is_explained_in_swedish(client, anna, lim
     response = client.get(f"{cases_url()}?limit={limit}", headers=anna)
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"limit": ["Välj mellan 1 och 100 per sida."]}
+
+
+def test_a_filter_date_is_taken_only_as_written_yyyy_mm_dd(client, anna):
+    response = client.get(f"{cases_url()}?submitted_to=20261205", headers=anna)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"submitted_to": ["Skriv datumet som ÅÅÅÅ-MM-DD."]}

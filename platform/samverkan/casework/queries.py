@@ -20,7 +20,7 @@ from samverkan import direct_sql
 from samverkan.accounts.models import User
 from samverkan.cases import status
 from samverkan.cases.models import Case
-from samverkan.catalogue.fields import localized
+from samverkan.catalogue.fields import WrittenDate, localized
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import definition_titles
 from samverkan.clock import SWEDEN
@@ -91,12 +91,12 @@ class InboxFilterSchema(Schema):
         load_default=None,
         validate=validate.Regexp(r"^[a-z0-9-]{1,60}$", error=N_("Okänd e-tjänst.")),
     )
-    submitted_from = fields.Date(
+    submitted_from = WrittenDate(
         load_default=None,
         error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")},
         validate=_SENSIBLE_DAY,
     )
-    submitted_to = fields.Date(
+    submitted_to = WrittenDate(
         load_default=None,
         error_messages={"invalid": N_("Skriv datumet som ÅÅÅÅ-MM-DD.")},
         validate=_SENSIBLE_DAY,

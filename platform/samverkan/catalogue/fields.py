@@ -55,6 +55,19 @@ class CleanString(fields.String):
         return text
 
 
+class WrittenDate(fields.Date):
+    """A date written YYYY-MM-DD, as the messages and the API's documents say: Python's
+    fromisoformat also takes 20270501 and week dates (2027-W18-1), which nobody means."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not WRITTEN_DATE.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+WRITTEN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 class NormalizedNumber(CleanString):
     """A Swedish identity number or postcode, returned in its standard written form."""
 
@@ -292,7 +305,7 @@ class DateType(FieldType):
             if spec.get("range") == "past" and value > swedish_today():
                 raise ValidationError(_("Datumet får inte vara i framtiden."))
 
-        return fields.Date(
+        return WrittenDate(
             required=spec["required"],
             error_messages={
                 **self.messages(spec),

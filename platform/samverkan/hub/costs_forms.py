@@ -17,6 +17,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from samverkan.catalogue.fields import WrittenDate
 from samverkan.costs import allocation
 from samverkan.costs.models import CATEGORIES, KEYS
 from samverkan.costs.runs import period_bounds
@@ -119,8 +120,8 @@ class ParticipantSchema(Form):
 
     percentage = optional(Percent("procentsatsen"))
     population = optional(WholeNumber("Skriv folkmängden som ett heltal, till exempel 25 682."))
-    joined_on = optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
-    left_on = optional(fields.Date(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+    joined_on = optional(WrittenDate(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
+    left_on = optional(WrittenDate(error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD."}))
 
     def __init__(self, bounds: tuple[date, date] | None, needs_percentage: bool, **kwargs):
         super().__init__(**kwargs)

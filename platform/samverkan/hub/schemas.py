@@ -15,6 +15,7 @@ from marshmallow import (
 )
 
 from samverkan.admin.schemas import ProfileSchema
+from samverkan.catalogue.fields import WrittenDate
 from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
 
 # First parts of the platform's own addresses (/hub/, /api/, /static/): never a member.
@@ -86,8 +87,7 @@ class OnboardingSchema(ProfileSchema):
         validate=validate.Regexp(r"^[A-Z]{3}$", error="Skriv tre bokstäver A–Z, till exempel RVL."),
         error_messages=_required("Fyll i prefixet för ärendenummer."),
     )
-    member_since = fields.Date(
-        format="%Y-%m-%d",
+    member_since = WrittenDate(
         allow_none=True,
         load_default=None,
         error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-01-01."},
