@@ -41,6 +41,7 @@ def test_submitting_synpunkter_registers_a_case_with_the_members_reference(app, 
     assert body["status"] == "received"
     assert body["status_url"].startswith("http://localhost/api/v1/tenants/arvika/status/")
     assert response.headers["Location"] == body["status_url"]
+    assert response.headers["Cache-Control"] == "no-store"  # the link is the case's key
     assert "Idempotent-Replayed" not in response.headers
     [case] = stored_cases(app, "arvika")
     assert case["reference"] == body["reference"]
@@ -368,3 +369,11 @@ def test_a_space_in_the_answer_that_opens_a_required_question_does_not_skip_it(c
     )
     assert response.status_code == 422
     assert response.get_json()["errors"] == {"email": ["Du måste fylla i det här fältet."]}
+
+
+@pytest.mark.parametrize("filename", [None, "", "  ", 42])
+def test_a_file_without_a_name_as_text_is_refused_on_its_field(client, filename):
+    photo = {**as_upload("x.png", tiny_png()), "filename": filename}
+    response = client.post(submissions("arvika", "felanmalan"), json={**FELANMALAN, "photo": photo})
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"photo": ["Skicka filens namn som text."]}

@@ -1234,3 +1234,15 @@ def test_a_date_is_taken_only_as_written_yyyy_mm_dd(app, written):
         assert form.validate(form.all_fields(), {"day": "2027-05-01"}).ok
         refused = form.validate(form.all_fields(), {"day": written})
     assert refused.errors == {"day": ["Ange ett datum som ÅÅÅÅ-MM-DD, till exempel 2027-01-15."]}
+
+
+@pytest.mark.parametrize("sent", [1, 0, 1.0])
+def test_a_number_is_no_answer_to_a_consent_box(app, sent):
+    """1 == True in Python: the JSON number 1 was taken as a ticked box."""
+    spec = {"name": "ok", "type": "consent", "label": {"sv": "Jag intygar"}, "required": True}
+    steps = [{"id": "s", "title": {"sv": "S"}, "fields": [spec]}]
+    form = ServiceForm({"slug": "prov", "steps": steps}, {})
+    with app.test_request_context("/"):
+        assert form.validate(form.all_fields(), {"ok": True}).ok
+        refused = form.validate(form.all_fields(), {"ok": sent})
+    assert refused.errors == {"ok": ["Svara med sant eller falskt."]}

@@ -131,6 +131,7 @@ def submit(service: str):
     )
     response.status_code = 201
     response.headers["Location"] = status_url
+    response.headers["Cache-Control"] = "no-store"  # the status link is the case's key
     if not submission.created:
         response.headers["Idempotent-Replayed"] = "true"
     return response

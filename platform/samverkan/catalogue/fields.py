@@ -127,7 +127,9 @@ class UploadField(fields.Field):
             filename = value.filename or ""
             content = value.stream.read(limit + 1)
         elif isinstance(value, dict) and set(value) == {"filename", "content_base64"}:
-            filename = str(value["filename"])
+            filename = value["filename"]
+            if not isinstance(filename, str) or not filename.strip():
+                raise ValidationError(_("Skicka filens namn som text."))
             try:
                 content = base64.b64decode(str(value["content_base64"]), validate=True)
             except (binascii.Error, ValueError) as exc:
@@ -432,6 +434,16 @@ class MultichoiceType(FieldType):
         return schema
 
 
+class _Ticked(fields.Boolean):
+    """marshmallow's Boolean, but a number is no answer: 1 == True in Python, so the JSON
+    number 1 was taken as a ticked box (and 0 as not) where the schema says boolean."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ConsentType(FieldType):
     name = "consent"
     template = "consent"
@@ -442,7 +454,7 @@ class ConsentType(FieldType):
             if spec["required"] and value is not True:
                 raise ValidationError(str(self.message))
 
-        return fields.Boolean(
+        return _Ticked(
             required=spec["required"],
             truthy=TRUTHY,
             falsy={False, "nej", "false"},
