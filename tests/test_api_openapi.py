@@ -1,7 +1,9 @@
 """API v1: the OpenAPI document tells the truth about every endpoint."""
 
 import re
+from contextlib import contextmanager
 
+import sqlalchemy as sa
 from api_support import (
     ANONYMOUS,
     FELANMALAN,
@@ -16,6 +18,30 @@ from api_support import (
     tiny_png,
 )
 from test_staff_api import ANNA, EVA, bearer, cases_url, staff_accounts, token_of
+
+from samverkan import memo
+from samverkan.database_roles import maintenance_session
+
+
+@contextmanager
+def member_left(app, slug: str):
+    """The member offboarded by the hub for a while (its e-services closed, cases read-only)."""
+
+    def status(value: str) -> None:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.text("UPDATE tenants SET status = :s WHERE slug = :slug"),
+                {"s": value, "slug": slug},
+            )
+            session.commit()
+        memo.forget_all()  # a worker's copy of the member, changed around the app
+
+    status("closed")
+    try:
+        yield
+    finally:
+        status("active")
+
 
 # -- the OpenAPI document ------------------------------------------------------------------
 
@@ -106,6 +132,14 @@ def test_every_get_endpoint_answers_as_documented(app, client, openapi):
         assert_documented(openapi, definition_path, "get", response)
     missing = client.get("/api/v1/tenants/arvika/services/bygglov")
     assert_documented(openapi, definition_path, "get", missing)
+    with member_left(app, "munkfors"):
+        for path, url in (
+            (services_path, "/api/v1/tenants/munkfors/services"),
+            (definition_path, "/api/v1/tenants/munkfors/services/synpunkter"),
+        ):
+            gone = client.get(url)
+            assert gone.status_code == 410
+            assert_documented(openapi, path, "get", gone)
     status_path = "/api/v1/tenants/{tenant}/status/{token}"
     created = client.post(submissions("arvika", "felanmalan"), json=FELANMALAN).get_json()
     assert_documented(openapi, status_path, "get", client.get(created["status_url"]))
@@ -131,12 +165,17 @@ def test_every_submission_outcome_answers_as_documented(
             client.post(url, json=ANONYMOUS, environ_base={"REMOTE_ADDR": "192.0.2.9"})
             return client.post(url, json=ANONYMOUS, environ_base={"REMOTE_ADDR": "192.0.2.9"})
 
+    def at_a_member_that_left():
+        with member_left(app, "arvika"):
+            return client.post(url, json=ANONYMOUS)
+
     outcomes = {
         201: client.post(url, json=ANONYMOUS, headers=key),
         400: client.post(url, json=[ANONYMOUS]),
         403: client.post(submissions("arvika", "registerutdrag"), json={"areas": ["alla"]}),
         404: client.post(submissions("arvika", "bygglov"), json=ANONYMOUS),
         409: client.post(url, json={**ANONYMOUS, "kind": "berom"}, headers=key),
+        410: at_a_member_that_left(),
         413: client.post(
             url, data=b" " * (app.config["MAX_CONTENT_LENGTH"] + 1), content_type="application/json"
         ),
@@ -148,6 +187,10 @@ def test_every_submission_outcome_answers_as_documented(
     for status, response in outcomes.items():
         assert response.status_code == status
         assert_documented(openapi, path, "post", response)
+        documented_headers = openapi["paths"][path]["post"]["responses"][str(status)].get(
+            "headers", {}
+        )
+        assert set(documented_headers) <= set(response.headers.keys()), status
     assert set(openapi["paths"][path]["post"]["responses"]) == {str(s) for s in outcomes}
 
 
@@ -183,6 +226,11 @@ def test_every_staff_api_outcome_answers_as_documented(app, client, openapi):
         "reference"
     ]
     case_url = f"{cases_url()}/{reference}"
+
+    def left_and_moved():
+        with member_left(app, "arvika"):
+            return client.post(case_url + "/transitions", json={"status": "closed"}, headers=anna)
+
     outcomes = {
         ("/api/v1/tenants/{tenant}/cases", "get"): {
             200: client.get(cases_url() + "?limit=1", headers=anna),
@@ -206,6 +254,7 @@ def test_every_staff_api_outcome_answers_as_documented(app, client, openapi):
                 json={"status": "in_progress", "message": "Vi tittar på det."},
                 headers=anna,
             ),
+            409: left_and_moved(),
         },
     }
     for (path, method), responses in outcomes.items():

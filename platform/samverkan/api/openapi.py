@@ -38,6 +38,21 @@ def _error(description: str) -> dict:
 
 
 NOT_FOUND = _error("No such member, or the member has not switched this e-service on")
+# tenancy/resolve.py: a member that has left the collaboration (offboarded by the hub).
+MEMBER_LEFT = _error("The member has left the collaboration: its e-services are closed")
+MEMBER_LEFT_READ_ONLY = _error("The member has left the collaboration: its cases can only be read")
+_SECONDS = {"description": "Seconds", "schema": {"type": "string"}}
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "Submissions the limit allows",
+        "schema": {"type": "string"},
+    },
+    "X-RateLimit-Remaining": {"description": "Left in this window", "schema": {"type": "string"}},
+    "X-RateLimit-Reset": {
+        "description": "When the window ends (Unix time)",
+        "schema": {"type": "string"},
+    },
+}
 REFERENCE = {
     "name": "reference",
     "in": "path",
@@ -149,6 +164,7 @@ def openapi_document() -> dict:
                         },
                     },
                     "404": _error("No such member"),
+                    "410": MEMBER_LEFT,
                 },
             }
         },
@@ -162,6 +178,7 @@ def openapi_document() -> dict:
                 "responses": {
                     "200": _json("Definition", "Steps and fields, with this member's options"),
                     "404": NOT_FOUND,
+                    "410": MEMBER_LEFT,
                 },
             }
         },
@@ -196,9 +213,10 @@ def openapi_document() -> dict:
                     },
                 },
                 "responses": {
-                    "201": _json(
-                        "SubmissionCreated", "Registered (or replayed for a repeated key)"
-                    ),
+                    "201": {
+                        **_json("SubmissionCreated", "Registered (or replayed for a repeated key)"),
+                        "headers": RATE_LIMIT_HEADERS,
+                    },
                     "400": _error("The body is not a JSON object, or a header is malformed"),
                     "403": _error(
                         "The e-service needs the citizen to sign in with e-ID "
@@ -209,10 +227,14 @@ def openapi_document() -> dict:
                         "The idempotency key was used before with other answers, or the"
                         " e-service stopped taking cases while the request was under way"
                     ),
+                    "410": MEMBER_LEFT,
                     "413": _error("The body is too large"),
                     "415": _error("The body is not JSON"),
                     "422": _json("ValidationError", "Answers that need correcting, per field"),
-                    "429": _error("Too many submissions from this address or to this member"),
+                    "429": {
+                        **_error("Too many submissions from this address or to this member"),
+                        "headers": {"Retry-After": _SECONDS, **RATE_LIMIT_HEADERS},
+                    },
                     "503": {
                         **_json(
                             "ValidationError",
@@ -247,7 +269,8 @@ def openapi_document() -> dict:
                     "404": _error("No such case"),
                     "410": _error(
                         "The case was thinned under the member's retention rules: its "
-                        "personal data is gone, and the link no longer opens it"
+                        "personal data is gone, and the link no longer opens it; or the "
+                        "member has left the collaboration"
                     ),
                 },
             }
@@ -323,9 +346,7 @@ def _staff_paths(spec: APISpec) -> None:
         operations={
             "get": {
                 "summary": "A case with every answer, its attachments and full history (staff)",
-                "description": "Recorded in the member's audit log as a view. The path's "
-                "last part is a reference (ARV-2026-000001); a citizen's private status "
-                "token (16 or more characters) reaches the public status instead.",
+                "description": "Recorded in the member's audit log as a view.",
                 "security": STAFF_TOKEN,
                 "responses": {
                     "200": _json("StaffCase", "The case as staff see it"),
@@ -355,6 +376,7 @@ def _staff_paths(spec: APISpec) -> None:
                     "400": _error("The body is not a JSON object"),
                     "401": UNAUTHORIZED,
                     "404": STAFF_NOT_FOUND,
+                    "409": MEMBER_LEFT_READ_ONLY,
                     "415": _error("The body is not JSON"),
                     "422": _json(
                         "ValidationError", "A field to correct, or a move the workflow refuses"
