@@ -251,3 +251,29 @@ def test_gunicorn_binds_an_ipv6_host_in_brackets(monkeypatch, host, bind):
     monkeypatch.setenv("HOST", host)
     monkeypatch.setenv("PORT", "8123")
     assert runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))["bind"] == bind
+
+
+def test_a_body_sent_without_its_length_over_the_limit_is_413_not_cut_short(app, served):
+    """gunicorn ends a chunked body itself, and werkzeug stopped reading at the limit
+    without a word: a submission over it was refused as broken JSON (400), not as too
+    large (413), and one under it must still be read whole."""
+    import httpx
+
+    _, base, _ = served
+    url = f"{base}/api/v1/tenants/arvika/services/synpunkter/submissions"
+
+    def chunked(size: int):
+        body = json.dumps({"message": "x" * size}).encode()
+        return (body[i : i + 65536] for i in range(0, len(body), 65536))
+
+    over = httpx.post(
+        url,
+        content=chunked(26 * 1024 * 1024),
+        timeout=60,
+        headers={"Content-Type": "application/json"},
+    )
+    assert over.status_code == 413
+    under = httpx.post(
+        url, content=chunked(1000), timeout=60, headers={"Content-Type": "application/json"}
+    )
+    assert under.status_code == 422 and "kind" in under.json()["errors"]
