@@ -2,20 +2,34 @@
 
 import gc
 import os
+import sys
 
 from gunicorn import glogging
 
+from samverkan.observability import log_format, log_level
+from samverkan.settings import env_number, environment
+
+try:  # a bad setting stops the start with its name, not deep in gunicorn's logging setup
+    environment()
+    log_format(os.environ.get("LOG_FORMAT"))
+    _level = log_level(os.environ.get("LOG_LEVEL", "info"))
+    _workers = env_number("WEB_CONCURRENCY", 4, kind=int, above=0)
+    _threads = env_number("GUNICORN_THREADS", 1, kind=int, above=0)
+    _port = env_number("PORT", 8000, kind=int, above=0)
+except RuntimeError as problem:
+    sys.exit(f"config/gunicorn.conf.py: {problem}")
+
 _host = os.environ.get("HOST", "127.0.0.1").strip("[]")
 # An IPv6 address is written in brackets before its port (HOST=::1 is [::1]:8000).
-bind = f"{f'[{_host}]' if ':' in _host else _host}:{os.environ.get('PORT', '8000')}"
+bind = f"{f'[{_host}]' if ':' in _host else _host}:{_port}"
 # Chosen by measurement (README, Speed; tests/bench/RESULTS.md): on the 2-core machine, 4 sync
 # workers (two per core, so one works while another waits on PostgreSQL) gave every page a
 # lower p99 than 2 processes x 4 threads, and as many requests per second or more on every
 # page but the inbox.
 # The environment may override them.
-workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+workers = _workers
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = _threads
 timeout = 30
 graceful_timeout = 30  # a stopping worker finishes the requests it has
 # No runtime control socket: nothing here uses it, and every gunicorn on a machine would
@@ -41,13 +55,13 @@ class NoAccessLog(glogging.Logger):
 
 logger_class = NoAccessLog
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info")
+loglevel = _level.lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "root": {"level": loglevel.upper(), "handlers": ["samverkan-log"]},
+    "root": {"level": _level, "handlers": ["samverkan-log"]},
     "loggers": {
-        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        "gunicorn.error": {"level": _level, "handlers": [], "propagate": True},
         # Switched off here too, should another logger class be configured.
         "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
     },
@@ -77,7 +91,7 @@ def when_ready(server):
     """Rate limits counted in each worker's memory (the default) let an address through as
     many times more as there are workers: production is told to share them."""
     storage = os.environ.get("RATELIMIT_STORAGE_URI", "worker-memory://")
-    production = os.environ.get("SAMVERKAN_ENV") == "production"
+    production = environment() == "production"
     if production and server.cfg.workers > 1 and storage.startswith("worker-memory"):
         server.log.warning(
             "rate limits are counted in each of the %d workers' memory, so an address gets "

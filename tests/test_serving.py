@@ -3,6 +3,8 @@ requests in flight, and everything it prints is one JSON object per line."""
 
 import json
 import os
+import re
+import runpy
 import secrets
 import signal
 import socket
@@ -277,3 +279,57 @@ def test_a_body_sent_without_its_length_over_the_limit_is_413_not_cut_short(app,
         url, content=chunked(1000), timeout=60, headers={"Content-Type": "application/json"}
     )
     assert under.status_code == 422 and "kind" in under.json()["errors"]
+
+
+# -- settings that are no settings stop the start with their names --------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SAMVERKAN_ENV", "Production", "SAMVERKAN_ENV is 'development' or 'production'"),
+        ("PUBLIC_URL", "e-tjanster.example.se", "PUBLIC_URL must be a whole address"),
+        ("PROXY_HOPS", "abc", "PROXY_HOPS must be a whole number, not 'abc'"),
+        ("PROXY_HOPS", "-1", "PROXY_HOPS must be 0 or more"),
+        ("TENANT_CACHE_SECONDS", "-5", "TENANT_CACHE_SECONDS must be 0 or more"),
+        ("KEYED_CACHE_SECONDS", "x", "KEYED_CACHE_SECONDS must be a number, not 'x'"),
+        ("CLAMD_TIMEOUT", "0", "CLAMD_TIMEOUT must be more than 0"),
+        ("CLAMD_STREAM_MAX_MB", "abc", "CLAMD_STREAM_MAX_MB must be a whole number"),
+        ("SESSION_COOKIE_SECURE", "maybe", "SESSION_COOKIE_SECURE is 1 or 0"),
+    ],
+)
+def test_a_setting_that_is_no_setting_stops_the_start_with_its_name(
+    monkeypatch, tmp_path, name, value, message
+):
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(RuntimeError, match=re.escape(message)):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize(("value", "secure"), [("true", True), ("yes", True), ("0", False)])
+def test_a_secure_cookie_is_asked_for_in_the_usual_words(monkeypatch, tmp_path, value, secure):
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", value)
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)})["SESSION_COOKIE_SECURE"] is secure
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL is not a log level"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT is 'json' or 'text'"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be more than 0"),
+        ("PORT", "eighty", "PORT must be a whole number"),
+        ("SAMVERKAN_ENV", "prod", "SAMVERKAN_ENV is 'development' or 'production'"),
+    ],
+)
+def test_gunicorn_stops_at_a_setting_that_is_no_setting_naming_it(
+    monkeypatch, name, value, message
+):
+    """Not 'Unable to configure handler' deep in gunicorn, nor a master with no workers."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))

@@ -146,6 +146,62 @@ def _check_rate_limits(settings: dict) -> None:
         rate_limits(name, settings[name])
 
 
+ENVIRONMENTS = ("development", "production")
+
+
+def environment() -> str:
+    """SAMVERKAN_ENV: a typo ("Production", "prod") must not quietly skip every check
+    production makes (a real key, a real e-ID provider, mail over SMTP)."""
+    name = os.environ.get("SAMVERKAN_ENV") or "development"
+    if name not in ENVIRONMENTS:
+        raise RuntimeError(f"SAMVERKAN_ENV is 'development' or 'production', not {name!r}")
+    return name
+
+
+def env_number(name: str, default, *, kind=float, above: float | None = None):
+    """A number from the environment; one that is none, or too small, stops the start
+    with the variable's name (not a bare ValueError in every worker)."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise RuntimeError(f"{name} must be {what}, not {raw!r}") from None
+    if value < 0 or (above is not None and value <= above):
+        least = "more than 0" if above == 0 else "0 or more"
+        raise RuntimeError(f"{name} must be {least}, not {raw!r}")
+    return value
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    raise RuntimeError(f"{name} is 1 or 0 (true or false, yes or no), not {raw!r}")
+
+
+def _public_url(text: str | None) -> str | None:
+    """PUBLIC_URL as a whole address: a bare host name gave no host to trust, and every
+    page then answered 500 while the probes said all was well."""
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuntimeError(
+            f"PUBLIC_URL must be a whole address, e.g. https://e-tjanster.example.se, not {text!r}"
+        )
+    return text
+
+
 def load_settings(overrides: dict | None = None) -> dict:
     overrides = overrides or {}
     instance = Path(overrides.get("INSTANCE_PATH") or _instance_path())
@@ -167,8 +223,8 @@ def load_settings(overrides: dict | None = None) -> dict:
         # Uploads scanned by ClamAV's clamd (catalogue/scanning.py): its socket path or
         # host:port; unset, no scanning. STREAM_MAX_MB is clamd's StreamMaxLength.
         "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET", ""),
-        "CLAMD_TIMEOUT": float(os.environ.get("CLAMD_TIMEOUT", "10")),
-        "CLAMD_STREAM_MAX_MB": int(os.environ.get("CLAMD_STREAM_MAX_MB", "25")),
+        "CLAMD_TIMEOUT": env_number("CLAMD_TIMEOUT", 10.0, above=0),
+        "CLAMD_STREAM_MAX_MB": env_number("CLAMD_STREAM_MAX_MB", 25, kind=int, above=0),
         "TENANT_HOSTS": dict(file_settings.get("hosts", {})),
         "STAFF_IDLE_MINUTES": file_settings["staff"]["idle_minutes"],
         "STAFF_SESSION_HOURS": file_settings["staff"]["session_hours"],
@@ -194,18 +250,18 @@ def load_settings(overrides: dict | None = None) -> dict:
         # (citizen/page_cache.py); 0 renders every time. A change made through the app
         # (or the CLI) is seen at once by every process sharing the instance folder
         # (memo.py); these bound only changes made around it.
-        "PUBLIC_PAGE_CACHE_SECONDS": float(os.environ.get("PUBLIC_PAGE_CACHE_SECONDS", "60")),
+        "PUBLIC_PAGE_CACHE_SECONDS": env_number("PUBLIC_PAGE_CACHE_SECONDS", 60.0),
         # How long a worker may reuse what it read about a member (tenancy/snapshot.py).
-        "TENANT_CACHE_SECONDS": float(os.environ.get("TENANT_CACHE_SECONDS", "60")),
+        "TENANT_CACHE_SECONDS": env_number("TENANT_CACHE_SECONDS", 60.0),
         # How long a worker may reuse who is signed in at a member and their role
         # (accounts/session.py): changes through the app are seen at once, as above.
-        "SIGNED_IN_CACHE_SECONDS": float(os.environ.get("SIGNED_IN_CACHE_SECONDS", "30")),
+        "SIGNED_IN_CACHE_SECONDS": env_number("SIGNED_IN_CACHE_SECONDS", 30.0),
         # How long a worker keeps what its key fully names (a form built from a definition
         # and settings, a first step's page): any change makes a new key, so this bounds
         # memory, not how long a change takes to show; 0 keeps nothing.
-        "KEYED_CACHE_SECONDS": float(os.environ.get("KEYED_CACHE_SECONDS", "600")),
+        "KEYED_CACHE_SECONDS": env_number("KEYED_CACHE_SECONDS", 600.0),
         # Set SESSION_COOKIE_SECURE=1 wherever the site is served over https.
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE") == "1",
+        "SESSION_COOKIE_SECURE": env_flag("SESSION_COOKIE_SECURE"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,  # a long form must not expire while a citizen types
@@ -213,13 +269,12 @@ def load_settings(overrides: dict | None = None) -> dict:
         **_costs_settings(file_settings.get("costs", {})),
         **_citizen_login_settings(
             file_settings.get("citizen_login", {}),
-            development=overrides.get("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
-            != "production",
+            development=overrides.get("ENV_NAME", environment()) != "production",
         ),
     }
     # The public address e-mailed links use (https://e-tjanster.example.se), and the host
     # names requests may carry: a request for any other Host is refused with 400.
-    public_url = os.environ.get("PUBLIC_URL") or None
+    public_url = _public_url(os.environ.get("PUBLIC_URL"))
     settings["PUBLIC_URL"] = public_url
     trusted = os.environ.get("TRUSTED_HOSTS")
     settings["TRUSTED_HOSTS"] = (
@@ -231,14 +286,14 @@ def load_settings(overrides: dict | None = None) -> dict:
     )
     # Behind a reverse proxy (PROXY_HOPS=1): the client's address and scheme come from its
     # X-Forwarded-* headers, for the audit log and the per-address limits.
-    settings["PROXY_HOPS"] = int(os.environ.get("PROXY_HOPS", "0"))
+    settings["PROXY_HOPS"] = env_number("PROXY_HOPS", 0, kind=int)
     settings.update(overrides)
     settings.setdefault(
         "RATELIMIT_STORAGE_OPTIONS", _rate_storage_options(settings["RATELIMIT_STORAGE_URI"])
     )
     scanner_from(settings)  # a malformed CLAMD_SOCKET stops the start, not an upload
     _check_rate_limits(settings)  # and so does a limit that is no limit
-    settings.setdefault("ENV_NAME", os.environ.get("SAMVERKAN_ENV", "development"))
+    settings.setdefault("ENV_NAME", environment())
     if "SECRET_KEY" not in settings:
         if settings["ENV_NAME"] == "production" and not os.environ.get("SECRET_KEY"):
             # A key generated into the instance folder is a development convenience.
