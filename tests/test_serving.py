@@ -333,3 +333,40 @@ def test_gunicorn_stops_at_a_setting_that_is_no_setting_naming_it(
     monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit, match=re.escape(message)):
         runpy.run_path(str(PROJECT_ROOT / "config" / "gunicorn.conf.py"))
+
+
+def test_the_application_role_is_the_user_its_url_connects_as(monkeypatch, tmp_path):
+    """The migrations grant to APP_DATABASE_ROLE: another name than the URL's user left
+    the user the app connects as with no rights, and every page answered 500."""
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv("APP_DATABASE_URL", "postgresql://kommun_app:hemligt@db/samverkan")
+    monkeypatch.delenv("APP_DATABASE_ROLE", raising=False)
+    assert load_settings({"INSTANCE_PATH": str(tmp_path)})["APP_DATABASE_ROLE"] == "kommun_app"
+    monkeypatch.setenv("APP_DATABASE_ROLE", "samverkan_app")
+    with pytest.raises(RuntimeError, match="must be the user APP_DATABASE_URL connects as"):
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_not_ready_while_the_application_connects_as_a_role_that_bypasses_row_security(
+    app, database_url, tmp_path
+):
+    """As the owner (or a superuser) every member's rows reach every query: the probe
+    says so and keeps traffic away, rather than serving with one guard gone."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("roles and row-level security are PostgreSQL's")
+    from samverkan import create_app
+
+    as_owner = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
+            "INSTANCE_PATH": str(tmp_path),
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "APP_DATABASE_URL": database_url,
+        }
+    )
+    answer = as_owner.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert "bypasses row-level security" in answer.get_json()["database"]
+    assert app.test_client().get("/readyz").status_code == 200  # as the application role

@@ -1,5 +1,7 @@
 """For the load balancer and the process manager: is the process alive, can it serve."""
 
+import logging
+
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
@@ -7,6 +9,7 @@ from samverkan.access import public
 from samverkan.extensions import db
 
 bp = Blueprint("health", __name__)
+logger = logging.getLogger(__name__)
 
 PROBES = frozenset({"/healthz", "/readyz"})
 
@@ -50,7 +53,7 @@ def ready():
     asked once more on a new one: the question is whether the database answers now."""
     for _ in range(2):
         try:
-            db.session.execute(sa.text("SELECT 1"))
+            problem = _role_problem()
         except sa.exc.DBAPIError as exc:
             db.session.rollback()
             if not exc.connection_invalidated:
@@ -59,5 +62,39 @@ def ready():
             db.session.rollback()
             break
         else:
+            if problem:
+                logger.error("not ready: %s", problem)
+                return jsonify({"status": "unavailable", "database": problem}), 503
             return jsonify({"status": "ok", "database": "ok"})
     return jsonify({"status": "unavailable", "database": "unreachable"}), 503
+
+
+# On PostgreSQL, as whom the application connects: a role that owns the tables or
+# bypasses row-level security would serve every member's rows to every request's query
+# (the ORM's criteria the only guard left), and one the migrations granted nothing to
+# would answer every page with 500. Either is no state to send traffic to.
+_ROLE = sa.text(
+    "SELECT r.rolsuper OR r.rolbypassrls AS unguarded,"
+    " pg_has_role(current_user, t.tableowner, 'USAGE') AS owner,"
+    " has_table_privilege('tenants', 'SELECT') AS can_read"
+    " FROM pg_roles r, pg_tables t"
+    " WHERE r.rolname = current_user AND t.schemaname = current_schema()"
+    " AND t.tablename = 'tenants'"
+)
+
+
+def _role_problem() -> str | None:
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(sa.text("SELECT 1"))
+        return None
+    row = db.session.execute(_ROLE).one_or_none()
+    if row is None:
+        return "the tables are missing: run flask db upgrade"
+    if row.unguarded or row.owner:
+        return (
+            "the application's database role owns the tables or bypasses row-level "
+            "security: connect it as APP_DATABASE_ROLE (README, PostgreSQL)"
+        )
+    if not row.can_read:
+        return "the application's database role may not read the tables: check APP_DATABASE_ROLE"
+    return None

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import limits
+import sqlalchemy as sa
 
 from samverkan.catalogue.scanning import scanner_from
 
@@ -189,6 +190,21 @@ def env_flag(name: str, default: bool = False) -> bool:
     raise RuntimeError(f"{name} is 1 or 0 (true or false, yes or no), not {raw!r}")
 
 
+def _app_database_role(app_url: str | None) -> str:
+    """The role the application runs as, which the migrations grant to: the user
+    APP_DATABASE_URL connects as, when it is set. Naming another (or leaving the default
+    beside a URL of another user) granted every table to a role nobody connected as, and
+    every page answered 500."""
+    role = os.environ.get("APP_DATABASE_ROLE")
+    user = sa.make_url(app_url).username if app_url else None
+    if user and role and role != user:
+        raise RuntimeError(
+            f"APP_DATABASE_ROLE ({role!r}) must be the user APP_DATABASE_URL connects as "
+            f"({user!r}); leave it unset to take that user"
+        )
+    return user or role or "samverkan_app"
+
+
 def _public_url(text: str | None) -> str | None:
     """PUBLIC_URL as a whole address: a bare host name gave no host to trust, and every
     page then answered 500 while the probes said all was well."""
@@ -215,7 +231,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'samverkan.db'}",
         "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL"),
-        "APP_DATABASE_ROLE": os.environ.get("APP_DATABASE_ROLE", "samverkan_app"),
+        "APP_DATABASE_ROLE": _app_database_role(os.environ.get("APP_DATABASE_URL")),
         "UPLOAD_ROOT": str(instance / "uploads"),
         "TENANTS_DIR": str(PROJECT_ROOT / "tenants"),
         "SERVICES_DIR": str(PROJECT_ROOT / "services"),
