@@ -424,6 +424,20 @@ def test_allocate_as_json_gives_every_pool_and_what_each_member_pays(app, period
     assert sum(m["total_ore"] for m in body["members"]) == 435_000_000
 
 
+def test_allocate_to_a_file_it_cannot_write_stores_no_run(app, period, tmp_path):
+    """A stored run is never taken back, and the API hands the latest to the finance
+    system: a run whose file could not be written would be an orphan there."""
+    imported(app, tmp_path)
+    before = count(app, "allocation_runs")
+    result = costs(
+        app, "allocate", "--period", PERIOD, "--output", str(tmp_path / "finns-inte" / "x.csv")
+    )
+    assert result.exit_code == 2
+    assert "--output" in result.output and "does not exist" in result.output
+    assert "Traceback" not in result.output
+    assert count(app, "allocation_runs") == before
+
+
 def test_allocate_as_csv_is_semicolon_separated_with_a_byte_order_mark(app, period, tmp_path):
     imported(app, tmp_path)
     output = tmp_path / "run.csv"

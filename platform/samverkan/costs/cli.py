@@ -3,6 +3,7 @@ runs and stores the allocation and prints it as a table, CSV, JSON or an SIE 4 f
 Both go through the hub's one audited path across members, as the actor "cli"."""
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -72,6 +73,14 @@ def render_table(run) -> str:
     return "\n".join([title, "", line(head), line(["-" * w for w in widths]), *map(line, body)])
 
 
+def _can_write(output: Path) -> None:
+    folder = output.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder {folder} does not exist", param_hint="--output")
+    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        raise click.BadParameter(f"{output} cannot be written here", param_hint="--output")
+
+
 @costs_cli.command("allocate")
 @click.option("--period", required=True, help='A year ("2026") or a month ("2026-03").')
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="table")
@@ -87,6 +96,8 @@ def costs_allocate(period: str, output_format: str, output: Path | None) -> None
         runs.period_bounds(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--period") from exc
+    if output is not None:
+        _can_write(output)  # before the run is stored: a stored run is never taken back
     with across_members("costs.allocated", f"costs/{period}", actor="cli") as session:
         try:
             run = runs.run(session, period, created_by="cli")
@@ -107,10 +118,16 @@ def costs_allocate(period: str, output_format: str, output: Path | None) -> None
         run_id = run.id
         session.commit()
     if output is not None:
-        if isinstance(body, str):
-            output.write_text(body, encoding="utf-8", newline="")
-        else:
-            output.write_bytes(body)
+        try:
+            if isinstance(body, str):
+                output.write_text(body, encoding="utf-8", newline="")
+            else:
+                output.write_bytes(body)
+        except OSError as exc:
+            raise click.ClickException(
+                f"allocation {run_id} for {period} is stored, but {output} could not be "
+                f"written ({exc.strerror or exc}); the hub's cost pages and API have it"
+            ) from exc
         click.echo(f"allocation {run_id} for {period} stored; written to {output}", err=True)
         return
     click.echo(body, nl=False)  # bytes (SIE, CP437) go to the binary stream as they are
