@@ -191,3 +191,37 @@ def test_a_hub_role_opens_no_cases_of_the_hub_member_itself(app, client, read_cs
     assert client.get("/hub/").status_code == 200
     refused = create(app, "x@arvika.example", tenant="arvika", role="hub_admin")
     assert refused.exit_code != 0 and "is a role at the hub" in refused.output
+
+
+def test_users_create_on_an_existing_account_keeps_its_password_and_says_so(app, anna):
+    """It printed a new password that was never set; and gave a deactivated account a role
+    as if it could use it."""
+    runner = app.test_cli_runner()
+    args = ["users", "create", "--tenant", "eda", "--role", "case_worker"]
+    generated = runner.invoke(args=[*args, "--generate-password", anna])
+    assert generated.exit_code == 1 and "password is not changed here" in generated.output
+    assert "password:" not in generated.output
+    other = runner.invoke(args=[*args, "--password", "Ett-annat-langt-1!", anna])
+    assert other.exit_code == 1 and "password is not changed here" in other.output
+    assert create(app, anna, tenant="eda").exit_code == 0  # its own password: a role at Eda
+    assert runner.invoke(args=["users", "deactivate", anna]).exit_code == 0
+    deactivated = runner.invoke(args=[*args, anna])
+    assert deactivated.exit_code == 1 and "users activate" in deactivated.output
+    assert runner.invoke(args=["users", "activate", anna]).exit_code == 0
+    assert runner.invoke(args=[*args, anna]).exit_code == 0
+
+
+def test_users_create_refuses_an_address_nobody_could_sign_in_with(app):
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "--tenant",
+            "arvika",
+            "--role",
+            "case_worker",
+            "--generate-password",
+            "not-an-email",
+        ]
+    )
+    assert result.exit_code == 1 and "is not an e-mail address" in result.output

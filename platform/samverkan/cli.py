@@ -7,7 +7,8 @@ import click
 import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from marshmallow import ValidationError
+from marshmallow import ValidationError, validate
+from werkzeug.security import check_password_hash
 
 from samverkan.accounts import operations as account_operations
 from samverkan.accounts import tokens
@@ -121,6 +122,10 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         if role in HUB_ROLES and not tenant.is_hub:
             raise click.ClickException(f"--role: {role} is a role at the hub, not at {tenant_slug}")
         user = account_operations.find_user(session, email)
+        if user is not None:
+            _existing_account_may_take_a_role(user, password, generate_password)
+        elif not _is_email(email):
+            raise click.ClickException(f"{email!r} is not an e-mail address: nobody could sign in")
         try:
             if user is None:
                 if password is None:
@@ -133,6 +138,30 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         click.echo(f"{user.email} is {role} at {tenant.name}")
         if generate_password:
             click.echo(f"password: {password}")
+
+
+def _is_email(text: str) -> bool:
+    try:
+        validate.Email()(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def _existing_account_may_take_a_role(user, password: str | None, generate: bool) -> None:
+    """An account that exists keeps its password here (it is its owner's), and a
+    deactivated one is not given a role it could not use: each said, not printed as done."""
+    if not user.active:
+        raise click.ClickException(
+            f"{user.email} is deactivated: `flask --app wsgi users activate {user.email}` first"
+        )
+    if generate or (
+        password is not None and not check_password_hash(user.password_hash or "", password)
+    ):
+        raise click.ClickException(
+            f"{user.email} already has an account, whose password is not changed here: "
+            "leave out --password and --generate-password to give it a role"
+        )
 
 
 @users_cli.command("token")
@@ -175,6 +204,19 @@ def users_deactivate(email) -> None:
         account_operations.end_all_sessions(user)
         session.commit()
     click.echo(f"{email} is deactivated; every session of theirs has ended")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+def users_activate(email) -> None:
+    """Let a deactivated account sign in again, with the roles and password it had."""
+    with maintenance_session() as session:
+        user = account_operations.find_user(session, email)
+        if user is None:
+            raise click.ClickException(f"there is no account for {email}")
+        user.active = True
+        session.commit()
+    click.echo(f"{email} can sign in again")
 
 
 @users_cli.command("demo")
