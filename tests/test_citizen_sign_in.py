@@ -494,3 +494,18 @@ def test_the_headers_sign_in_key_is_the_one_the_sign_in_keeps():
     from samverkan.identity import current
 
     assert templating.CITIZEN_SESSION_KEY == current.SESSION_KEY
+
+
+def test_without_e_id_sign_in_an_e_service_that_needs_it_says_so_and_offers_none(
+    app, client, monkeypatch
+):
+    """Production with no e-ID provider set: the start page offered to sign in, and the
+    link answered 503 'try again in a while', for good."""
+    monkeypatch.setitem(app.config, "CITIZEN_OIDC_ISSUER", "")
+    start = client.get("/kil/e/registerutdrag")
+    assert start.status_code == 200
+    assert "det går inte att logga in med e-legitimation här ännu" in start.text
+    assert "Logga in och starta e-tjänsten" not in start.text
+    assert 'href="/kil/e/registerutdrag/steg/du"' not in start.text
+    step = client.get("/kil/e/registerutdrag/steg/du")
+    assert step.status_code == 303 and step.headers["Location"] == "/kil/e/registerutdrag"

@@ -39,6 +39,7 @@ from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
 from samverkan.i18n import current_language
+from samverkan.identity import provider as identity_provider
 from samverkan.identity.current import signed_in_person
 from samverkan.identity.prefill import (
     lacks_what_the_form_needs,
@@ -221,6 +222,7 @@ def start(service: str):
         start_url=_continue_url(service, form, draft) if resuming else first_url,
         resuming=resuming,
         sign_in_first=needs_sign_in(form) and signed_in_person() is None,
+        no_sign_in_here=needs_sign_in(form) and not identity_provider.enabled(),
     )
 
 
@@ -244,6 +246,8 @@ def _sign_in_first(form: ServiceForm, service: str):
     back where they were going (after a posted form: to the e-service's first page)."""
     if not needs_sign_in(form):
         return None
+    if not identity_provider.enabled():  # nobody can sign in here: the start page says so
+        return redirect(url_for(".start", service=service), 303)
     person = signed_in_person()
     if person is not None:
         if lacks_what_the_form_needs(form, person):
