@@ -370,3 +370,19 @@ def test_not_ready_while_the_application_connects_as_a_role_that_bypasses_row_se
     assert answer.status_code == 503
     assert "bypasses row-level security" in answer.get_json()["database"]
     assert app.test_client().get("/readyz").status_code == 200  # as the application role
+
+
+def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path, monkeypatch):
+    """It holds every answer; made as the umask left it, it was world-readable."""
+    from samverkan import create_app
+    from samverkan.extensions import db
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    existing = tmp_path / "samverkan.db"
+    existing.touch(mode=0o644)
+    existing.chmod(0o644)
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x" * 32})
+    with app.app_context():
+        db.session.execute(sa.text("SELECT 1"))
+        db.engine.dispose()
+    assert existing.stat().st_mode & 0o777 == 0o600

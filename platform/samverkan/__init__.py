@@ -1,5 +1,8 @@
 """Samverkan: one e-service platform shared by the members of a region."""
 
+import logging
+import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, request
@@ -189,9 +192,23 @@ def _with_driver(url: str) -> str:
     return url
 
 
+def _readable_by_us_only(path: Path) -> None:
+    """The SQLite file holds every answer (personnummer among them): made 0600, as the
+    uploads and mails are, not as the umask leaves it (world-readable). SQLite gives its
+    -wal and -shm files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:  # another user's file, a read-only folder: say so, go on
+        logging.getLogger(__name__).warning("could not make %s private: %s", path, exc)
+
+
 def _configure_engine(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
+    if engine.url.database not in (None, "", ":memory:"):
+        _readable_by_us_only(Path(engine.url.database))
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, record):
