@@ -56,13 +56,21 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask sync
 	@if [ "$(DEMO)" = "1" ]; then $(BIN)/flask users demo; fi
-# The outbox worker delivers e-mail beside the web server; both stop when it stops.
+# The outbox worker delivers e-mail beside the web server: when either stops, both do (a
+# server whose receipts pile up unsent is not running). The development e-ID provider only
+# in development, unless CITIZEN_OIDC_ISSUER names a real one.
 	$(BIN)/flask outbox run & worker=$$!; provider=; \
-	if [ -z "$$CITIZEN_OIDC_ISSUER" ]; then \
+	if [ -z "$$CITIZEN_OIDC_ISSUER" ] && [ "$$SAMVERKAN_ENV" != "production" ]; then \
 		$(BIN)/oidc-provider-mock --host 127.0.0.1 --port 9400 --require-nonce $(DEV_PEOPLE) & provider=$$!; \
 	fi; \
-	trap 'kill $$worker $$provider 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app
+	$(BIN)/gunicorn --config config/gunicorn.conf.py wsgi:app & server=$$!; \
+	trap 'kill $$server $$worker $$provider 2>/dev/null' EXIT INT TERM; \
+	while kill -0 $$server 2>/dev/null && kill -0 $$worker 2>/dev/null; do sleep 1; done; \
+	if ! kill -0 $$worker 2>/dev/null; then \
+		echo "make run: the e-mail worker stopped (see above), so the web server stops too" >&2; \
+		kill $$server 2>/dev/null; wait $$server; exit 1; \
+	fi; \
+	wait $$server
 
 test: dev-install
 	$(BIN)/ruff check .
