@@ -197,9 +197,14 @@ def _readable_by_us_only(path: Path) -> None:
     uploads and mails are, not as the umask leaves it (world-readable). SQLite gives its
     -wal and -shm files the database file's permissions."""
     try:
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        if path.stat().st_mode & 0o077:
+        if not path.exists():
+            # Made empty before SQLite opens it. Never opened here once it exists: closing
+            # any descriptor of a SQLite file drops every lock this process holds on it.
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        elif path.stat().st_mode & 0o077:
             path.chmod(0o600)
+    except FileExistsError:  # made meanwhile by another process: SQLite's own
+        pass
     except OSError as exc:  # another user's file, a read-only folder: say so, go on
         logging.getLogger(__name__).warning("could not make %s private: %s", path, exc)
 
