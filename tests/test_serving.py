@@ -391,3 +391,37 @@ def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path, monkeypatch
         db.session.execute(sa.text("SELECT 1"))
         db.engine.dispose()
     assert existing.stat().st_mode & 0o777 == 0o600
+
+
+def test_opening_an_app_keeps_the_locks_this_process_holds_on_the_sqlite_file(
+    tmp_path, monkeypatch
+):
+    """Closing any descriptor of a SQLite file drops every lock the process holds on it:
+    making the file private must never open it once it exists (another app on it in the
+    same process then found 'disk I/O error')."""
+    from samverkan import create_app
+    from samverkan.extensions import db
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    path = tmp_path / "samverkan.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN IMMEDIATE")  # this process's write lock
+    try:
+        app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "x" * 32})
+        with app.app_context():
+            db.engine.dispose()
+        other = subprocess.run(  # noqa: S603 - another process asks for the same lock
+            [
+                sys.executable,
+                "-c",
+                f"import sqlite3; sqlite3.connect({str(path)!r}, timeout=0)"
+                ".execute('BEGIN IMMEDIATE')",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert "database is locked" in other.stderr
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
