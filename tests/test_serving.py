@@ -425,3 +425,15 @@ def test_opening_an_app_keeps_the_locks_this_process_holds_on_the_sqlite_file(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "APP_DATABASE_URL"])
+def test_a_database_the_app_cannot_use_stops_the_start_naming_it_without_its_password(
+    monkeypatch, tmp_path, name
+):
+    from samverkan.settings import load_settings
+
+    monkeypatch.setenv(name, "mysql://root:hemligt@db/samverkan")
+    with pytest.raises(RuntimeError, match=f"{name} must be a PostgreSQL or SQLite") as error:
+        load_settings({"INSTANCE_PATH": str(tmp_path)})
+    assert "hemligt" not in str(error.value)

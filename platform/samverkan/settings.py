@@ -190,6 +190,24 @@ def env_flag(name: str, default: bool = False) -> bool:
     raise RuntimeError(f"{name} is 1 or 0 (true or false, yes or no), not {raw!r}")
 
 
+def _database_url(name: str) -> str | None:
+    """A database address the app can use: PostgreSQL (production) or SQLite (the
+    embedded default). Another (mysql://…) ended in flask's 'No such command'."""
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        backend = sa.make_url(text).get_backend_name()
+    except sa.exc.ArgumentError:
+        backend = None
+    if backend not in ("postgresql", "sqlite"):
+        raise RuntimeError(
+            f"{name} must be a PostgreSQL or SQLite address (postgresql://user@host/db or "
+            f"sqlite:///path), not {sa.make_url(text).render_as_string() if backend else text!r}"
+        )
+    return text
+
+
 def _app_database_role(app_url: str | None) -> str:
     """The role the application runs as, which the migrations grant to: the user
     APP_DATABASE_URL connects as, when it is set. Naming another (or leaving the default
@@ -228,9 +246,9 @@ def load_settings(overrides: dict | None = None) -> dict:
         file_settings = tomllib.load(handle)
     settings = {
         "INSTANCE_PATH": str(instance),
-        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        "SQLALCHEMY_DATABASE_URI": _database_url("DATABASE_URL")
         or f"sqlite:///{instance / 'samverkan.db'}",
-        "APP_DATABASE_URL": os.environ.get("APP_DATABASE_URL"),
+        "APP_DATABASE_URL": _database_url("APP_DATABASE_URL"),
         "APP_DATABASE_ROLE": _app_database_role(os.environ.get("APP_DATABASE_URL")),
         "UPLOAD_ROOT": str(instance / "uploads"),
         "TENANTS_DIR": str(PROJECT_ROOT / "tenants"),
