@@ -295,6 +295,41 @@ def assign(worker, read_csrf, reference: str, assignee: int):
     )
 
 
+def test_taking_the_case_oneself_works_as_the_browser_sends_it(client, worker, read_csrf):
+    """The button goes with the form's list, which still shows 'Ingen': the browser sends
+    both, and the list's empty value used to win, so the button did nothing."""
+    reference = submit(client)["reference"]
+    page = worker.get(case_url(reference)).text
+    assert 'name="ta_sjalv"' in page
+    taken = worker.post(
+        case_url(reference) + "/tilldela",
+        data={"csrf_token": read_csrf(page), "assignee": "", "ta_sjalv": "1"},
+    )
+    assert taken.status_code == 303
+    assert "Anna Handläggare (jag)" in worker.get(case_url(reference)).text
+
+
+def test_each_change_to_a_case_says_it_is_done(client, worker, read_csrf):
+    """A status message a screen reader announces, as the administration pages give."""
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    for path, data, said in (
+        ("/tilldela", {"assignee": "me"}, "Handläggaren är ändrad."),
+        ("/anteckning", {"note": "Ring först."}, "Anteckningen är sparad."),
+        ("/status", {"status": "in_progress"}, "Statusen är sparad."),
+    ):
+        done = worker.post(case_url(reference) + path, data={"csrf_token": token, **data})
+        assert done.status_code == 303, path
+        assert f'<p class="notice" role="status">{said}</p>' in worker.get(done.location).text
+
+
+def test_an_english_case_page_shows_the_questions_in_english(client, worker):
+    reference = submit(client)["reference"]
+    worker.get(f"/sprak/en?next={case_url(reference)}")
+    page = worker.get(case_url(reference)).text
+    assert "What would you like to tell us?" in page and "Vad vill du berätta?" not in page
+
+
 def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worker, read_csrf):
     """They could not open it; and the history would say nobody had it."""
     assert (

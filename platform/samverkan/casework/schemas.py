@@ -31,7 +31,8 @@ class AssignSchema(_Form):
     @pre_load
     def _choice(self, data, **kwargs):
         data = dict(data)
-        value = str(data.get("assignee") or "").strip()
+        # "Ta ärendet själv" is its own button: sent beside the list, whatever it shows.
+        value = "me" if data.pop("ta_sjalv", None) else str(data.get("assignee") or "").strip()
         if value in ("", "me"):
             data["assignee"] = value or None
         elif value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID:

@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -41,6 +42,7 @@ from samverkan.staff_frame import pattern, render_staff_page
 from samverkan.templating import html_text, local_datetime
 from samverkan.tenancy.request_session import own_transaction
 from samverkan.tenancy.scoping import bind_tenant
+from samverkan.translatable import N_
 
 bp = Blueprint("casework", __name__, template_folder="templates")
 
@@ -213,7 +215,7 @@ def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
         "casework/case.html",
         case=found,
         definition=definition,
-        summary=form.summary(form.from_json(found.answers)),
+        summary=form.summary(form.from_json(found.answers), current_language()),
         attachments={a.field_name: a for a in found.attachments},
         colleagues=operations.colleagues(db.session),
         next_statuses=[
@@ -288,7 +290,7 @@ def assign(reference: str):
         assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
         operations.assign(db.session, found, assignee, by=current_user)
 
-    return _change(reference, AssignSchema(), apply, anchor=None)
+    return _change(reference, AssignSchema(), apply, N_("Handläggaren är ändrad."), anchor=None)
 
 
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/status")
@@ -299,7 +301,7 @@ def transition(reference: str):
             db.session, g.tenant, found, data["status"], data["message"], by=current_user
         )
 
-    return _change(reference, TransitionSchema(), apply)
+    return _change(reference, TransitionSchema(), apply, N_("Statusen är sparad."))
 
 
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/anteckning")
@@ -308,12 +310,13 @@ def note(reference: str):
     def apply(found, data):
         operations.add_note(db.session, found, data["note"], by=current_user)
 
-    return _change(reference, NoteSchema(), apply)
+    return _change(reference, NoteSchema(), apply, N_("Anteckningen är sparad."))
 
 
-def _change(reference: str, schema, apply, anchor: str | None = "historik"):
+def _change(reference: str, schema, apply, done: str, anchor: str | None = "historik"):
     """One change to a case: its row locked, the form validated, the change applied and
-    committed, then back to the case; a refusal re-shows the page with what was typed."""
+    committed, then back to the case saying it is `done` (a status message a screen
+    reader announces); a refusal re-shows the page with what was typed."""
     found = _case_or_404(reference, for_update=True)
     if found.thinned_at is not None:  # its personal data is gone: none may come back
         return _refused(
@@ -326,6 +329,7 @@ def _change(reference: str, schema, apply, anchor: str | None = "historik"):
     except operations.CaseworkError as exc:
         return _refused(reference, _shown({exc.field: [exc.shown]}))
     db.session.commit()
+    flash(gettext(done))
     return redirect(url_for(".case", reference=reference, _anchor=anchor), 303)
 
 
