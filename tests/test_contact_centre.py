@@ -254,7 +254,9 @@ def test_a_file_the_answers_make_necessary_is_refused_with_a_reason(app, read_cs
 
 
 def test_unknown_members_and_services_are_refused_by_name(app, read_csrf, agent):
-    assert agent.get(REGISTER).status_code == 200
+    opened = agent.get(REGISTER)  # as it opens: nothing chosen, so nothing is wrong yet
+    assert opened.status_code == 200
+    assert "error-summary" not in opened.text and "aria-invalid" not in opened.text
     unknown = agent.get(f"{REGISTER}?medlem=oslo")
     assert unknown.status_code == 422 and "Välj en av medlemmarna i listan." in unknown.text
     service = agent.get(f"{REGISTER}?medlem=kil&etjanst=hundskatt")

@@ -393,6 +393,14 @@ def test_the_sie_file_is_cp437_and_every_voucher_balances(app, client, a_run, pe
 # -- two keys compared ---------------------------------------------------------------------
 
 
+def test_the_comparison_opened_from_the_costs_page_is_a_form_not_its_errors(client, navet, period):
+    """The costs page links here with its period: that is no comparison asked for."""
+    opened = client.get(f"/hub/kostnader/jamfor?period={period}")
+    assert opened.status_code == 200
+    assert "error-summary" not in opened.text and "<title>Fel:" not in opened.text
+    assert f'value="{period}"' in opened.text
+
+
 def test_the_comparison_draws_both_keys_and_matches_the_allocation(app, client, navet, period):
     response = client.get(
         f"/hub/kostnader/jamfor?period={period}&amount=1000000,00&a=equal&b=population"

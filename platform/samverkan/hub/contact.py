@@ -232,8 +232,9 @@ def contact_register():
     args = request.args.to_dict()
     chosen, errors = _load(_choice_schema(members, None), args)
     if "member" not in chosen:
-        code = 422 if "medlem" in args else 200
-        return render_template("hub/contact_choose.html", members=members, errors=errors), code
+        if "medlem" not in args:  # the page as it opens: nothing chosen, nothing wrong yet
+            return render_template("hub/contact_choose.html", members=members, errors={})
+        return render_template("hub/contact_choose.html", members=members, errors=errors), 422
     member = next(m for m in members if m.slug == chosen["member"])
     offers = member_offers(member)
     if "etjanst" in args:

@@ -395,12 +395,15 @@ def costs_compare():
         "equal_percent": "30",
         "rest": "population",
     }
-    asked = bool(request.args)
+    # Asked when a key is chosen: the costs page links here with its period alone.
+    asked = "a" in request.args or "b" in request.args
     # The hybrid settings keep their defaults unless given; the rest is as asked.
     entered = {
         name: request.args.get(name, "" if asked and name not in HYBRID_DEFAULTS else default)
         for name, default in defaults.items()
     }
+    if not asked and request.args.get("period"):
+        entered["period"] = request.args["period"]
     context = {"entered": entered, "keys": costs_forms.COMPARABLE, "errors": {}, "rows": None}
     if not asked:
         return render_template("hub/costs_compare.html", **context, **_money())
