@@ -323,6 +323,22 @@ def test_each_change_to_a_case_says_it_is_done(client, worker, read_csrf):
         assert f'<p class="notice" role="status">{said}</p>' in worker.get(done.location).text
 
 
+def test_a_refused_status_leads_to_its_first_choice_and_says_error_in_the_title(
+    client, worker, read_csrf
+):
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    refused = worker.post(case_url(reference) + "/status", data={"csrf_token": token})
+    assert refused.status_code == 422
+    assert f"<title>Fel: {reference}" in refused.text
+    assert 'href="#status-in_progress"' in refused.text  # a legend takes no focus
+    assert 'id="status-in_progress" name="status" value="in_progress" aria-invalid="true"' in (
+        refused.text
+    )
+    bad_filter = worker.get("/arvika/staff/?submitted_from=2026-13-45")
+    assert bad_filter.status_code == 422 and "<title>Fel: Inkorg" in bad_filter.text
+
+
 def test_an_english_case_page_shows_the_questions_in_english(client, worker):
     reference = submit(client)["reference"]
     worker.get(f"/sprak/en?next={case_url(reference)}")
