@@ -702,3 +702,9 @@ def test_the_length_limits_words_name_the_limit():
 
     for text in (operations.MESSAGE_TOO_LONG, operations.NOTE_TOO_LONG):
         assert f"högst {operations.MESSAGE_MAX} tecken" in text
+
+
+def test_the_skip_link_of_a_staff_page_goes_past_the_staff_menu(worker):
+    page = worker.get("/arvika/staff/").text
+    assert '<a class="skip-link" href="#innehall">' in page
+    assert page.index('aria-label="Personal"') < page.index('id="innehall"')

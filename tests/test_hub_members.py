@@ -755,3 +755,11 @@ def test_a_look_across_members_keeps_no_one_waiting(app, client):
             json={"kind": "fraga", "area": "annat", "message": "Hej", "want_reply": "no"},
         )
         assert response.status_code == 201
+
+
+def test_the_hubs_swedish_pages_are_marked_swedish_on_an_english_page(client, hub_admin):
+    hub_admin.get("/sprak/en?next=/hub/")
+    page = hub_admin.get("/hub/").text
+    assert '<html lang="en">' in page
+    assert '<div lang="sv">\n<nav class="staff-nav" aria-label="Navet">' in page
+    assert '<a class="skip-link" href="#innehall">' in page
