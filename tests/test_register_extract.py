@@ -192,6 +192,12 @@ def test_staff_make_the_complete_extract_with_the_internal_notes_marked(
     eda = app.test_client()
     assert sign_in(eda, read_csrf, "bo@eda.example", tenant="eda").status_code == 303
     assert eda.get(f"/eda/staff/arenden/{reference}/registerutdrag").status_code == 404
+    # In English the page around the document is English too.
+    worker.get(f"/sprak/en?next=/arvika/staff/arenden/{reference}/registerutdrag")
+    english = worker.get(f"/arvika/staff/arenden/{reference}/registerutdrag").text
+    assert f"<title>Register extract {reference}" in english
+    assert "This is the whole extract" in english and "Det här är hela utdraget" not in english
+    assert f'href="/arvika/staff/arenden/{reference}/registerutdrag.json" download' in english
 
 
 def set_member(app, slug: str, **values) -> None:
