@@ -339,11 +339,17 @@ def test_a_refused_status_leads_to_its_first_choice_and_says_error_in_the_title(
     assert bad_filter.status_code == 422 and "<title>Fel: Inkorg" in bad_filter.text
 
 
-def test_an_english_case_page_shows_the_questions_in_english(client, worker):
+def test_an_english_case_page_shows_the_questions_in_english(client, worker, read_csrf):
     reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    worker.post(case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": "me"})
+    worker.post(case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": ""})
     worker.get(f"/sprak/en?next={case_url(reference)}")
     page = worker.get(case_url(reference)).text
     assert "What would you like to tell us?" in page and "Vad vill du berätta?" not in page
+    # The history the platform writes, in the page's language too.
+    assert "Assigned to Anna Handläggare." in page and "No case worker assigned." in page
+    assert "Tilldelat" not in page
 
 
 def test_a_case_cannot_be_assigned_to_a_deactivated_colleague(app, client, worker, read_csrf):

@@ -26,11 +26,32 @@ STAFF_LABELS = {
 # What the platform itself writes into a case's history: stored in Swedish (the record),
 # read in the reader's language. A case worker's own words are shown as written.
 SUBMITTED_TEXT = "Ärendet har tagits emot och registrerats."
-HISTORY_TEXTS = {SUBMITTED_TEXT: {"en": "The case has been received and registered."}}
+UNASSIGNED_TEXT = "Ingen handläggare tilldelad."
+HISTORY_TEXTS = {
+    SUBMITTED_TEXT: {"en": "The case has been received and registered."},
+    UNASSIGNED_TEXT: {"en": "No case worker assigned."},
+}
+# "Tilldelat Anna Andersson.": a colleague's name after a fixed beginning.
+ASSIGNED_TO = ("Tilldelat ", ".")
+ASSIGNED_TO_WORDS = {"en": ("Assigned to ", ".")}
+
+
+def assigned_text(name: str) -> str:
+    return f"{ASSIGNED_TO[0]}{name}{ASSIGNED_TO[1]}"
 
 
 def history_text(message: str | None, lang: str = "sv") -> str | None:
-    return HISTORY_TEXTS[message].get(lang, message) if message in HISTORY_TEXTS else message
+    if message in HISTORY_TEXTS:
+        return HISTORY_TEXTS[message].get(lang, message)
+    words = ASSIGNED_TO_WORDS.get(lang)
+    if (
+        words
+        and message
+        and message.startswith(ASSIGNED_TO[0])
+        and message.endswith(ASSIGNED_TO[1])
+    ):
+        return words[0] + message[len(ASSIGNED_TO[0]) : -len(ASSIGNED_TO[1])] + words[1]
+    return message
 
 
 def label(status: str, lang: str = "sv", *, staff: bool = False) -> str:

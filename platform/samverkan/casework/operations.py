@@ -77,7 +77,7 @@ def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: Use
         case,
         "assigned",
         by=by,
-        message=f"Tilldelat {name}." if name else "Ingen handläggare tilldelad.",
+        message=status.assigned_text(name) if name else status.UNASSIGNED_TEXT,
         visible=False,
     )
     record(session, "case.assigned", "case", case.reference, {"assignee_id": assignee_id})
