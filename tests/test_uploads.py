@@ -594,6 +594,24 @@ def test_the_message_for_a_step_over_the_limit_is_in_the_pages_language(
     assert "The file is too large. It may be at most 10 MB." in shown.text
 
 
+def test_a_step_with_a_file_tells_the_browser_its_limits_and_messages(app, client):
+    """What samverkan.js checks before sending (tests/browser/test_errors.py drives it):
+    the field's own limit in bytes, the request's, and the messages the server gives."""
+    page = client.get("/arvika/e/felanmalan/steg/fel").text
+    assert f'data-max-bytes="{10 * 1024 * 1024}"' in page
+    assert 'data-too-large="Filen är för stor. Den får vara högst 10 MB."' in page
+    assert 'data-label="Bild"' in page
+    assert f'data-max-request-bytes="{app.config["MAX_CONTENT_LENGTH"]}"' in page
+    assert "data-files-together=" in page
+    assert 'data-summary-titles="[&#34;Det finns 1 fel att rätta&#34;]"' in page
+    client.get("/sprak/en?next=/arvika/e/felanmalan/steg/fel")
+    english = client.get("/arvika/e/felanmalan/steg/fel").text
+    assert 'data-too-large="The file is too large. It may be at most 10 MB."' in english
+    assert 'data-label="Photo"' in english
+    # A step without files carries none of it.
+    assert "data-max-request-bytes" not in client.get("/arvika/e/felanmalan/steg/kontakt").text
+
+
 def test_a_body_over_the_limit_elsewhere_gets_the_413_page(app, client, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
     response = client.post(

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from samverkan import memo
 from samverkan.cases.status import history_text
 from samverkan.cases.status import label as status_label
-from samverkan.catalogue.fields import localized
+from samverkan.catalogue.fields import file_limit_bytes, file_limit_mb, localized
 from samverkan.catalogue.uploads import accept_attribute
 from samverkan.clock import SWEDEN
 from samverkan.i18n import LANGUAGES, current_language, switch_url
@@ -145,6 +145,8 @@ def init_app(app: Flask) -> None:
     # The same on every page (public pages are cached and shared): a link, not who is in.
     app.jinja_env.globals["citizen_sign_in"] = bool(app.config["CITIZEN_OIDC_ISSUER"])
     app.jinja_env.globals["file_accept"] = accept_attribute
+    app.jinja_env.globals["file_limit_bytes"] = file_limit_bytes
+    app.jinja_env.globals["file_limit_mb"] = file_limit_mb
     app.jinja_env.globals["select_options"] = select_options
     # What a staff page extends: the whole frame, unless staff_frame.py has it write only
     # the page's own part.

@@ -6,8 +6,10 @@ with aria-describedby. Every step of every starter e-service."""
 import pytest
 
 from browser.browser_support import (
+    SUBMIT,
     answer_step_with_keyboard,
     assert_filled_from_e_id,
+    axe_violations,
     editable_fields,
     focused,
     login_required,
@@ -109,3 +111,54 @@ def test_every_failed_step_leads_the_keyboard_to_each_error(page, service, tmp_p
         # From that field on, answer the step by keyboard.
         answer_step_with_keyboard(page, tmp_path, from_here=True)
         assert page.locator(".error-summary").count() == 0, page.url
+
+
+def test_a_file_over_its_limit_is_refused_before_it_is_sent_keeping_the_other_answers(page, axe):
+    """The server refuses a request over its limit unread, so it cannot keep the step's
+    other answers: the browser says the file is too large before sending anything, in the
+    same summary and field message the server would give, and the answers stay."""
+    page.goto("/arvika/e/felanmalan/steg/fel")
+    page.check("#f-kind-1")
+    page.fill("#f-description", "Hål i vägen vid busshållplatsen")
+    page.fill("#f-location", "Storgatan 1")
+    over = b"\xff\xd8\xff\xe0" + b"0" * (10 * 1024 * 1024)  # a JPEG's start, over 10 MB
+    page.set_input_files("#f-photo", {"name": "stor.jpg", "mimeType": "image/jpeg", "buffer": over})
+    posts = []
+    page.on("request", lambda request: posts.append(request) if request.method == "POST" else None)
+    before = page.url
+    page.click(SUBMIT)
+    page.wait_for_selector("#error-summary")
+
+    assert page.url == before and posts == []
+    assert focused(page)["id"] == "error-summary"
+    assert page.title().startswith("Fel: ")
+    summary = page.inner_text("#error-summary")
+    assert "Det finns 1 fel att rätta" in summary
+    assert "Bild – Filen är för stor. Den får vara högst 10 MB." in summary
+    photo = page.locator("#f-photo")
+    assert photo.get_attribute("aria-invalid") == "true"
+    assert "f-photo-error" in photo.get_attribute("aria-describedby").split()
+    assert "Filen är för stor" in page.inner_text("#f-photo-error")
+    assert page.input_value("#f-description") == "Hål i vägen vid busshållplatsen"
+    assert page.is_checked("#f-kind-1")
+    assert axe_violations(axe, page) == []
+
+    # Files within their own limits but over the request's together (here: a request
+    # limit made small in the page) are refused too, with the server's other message.
+    page.evaluate("document.querySelector('main form').dataset.maxRequestBytes = 70 * 1024")
+    small = {"name": "liten.jpg", "mimeType": "image/jpeg", "buffer": over[: 10 * 1024]}
+    page.set_input_files("#f-photo", small)
+    page.click(SUBMIT)
+    assert "tillsammans för stora för att skickas" in page.inner_text("#error-summary")
+    assert page.locator(".error-summary").count() == 1 and posts == []
+    page.evaluate("document.querySelector('main form').dataset.maxRequestBytes = 25 * 1024 * 1024")
+
+    # The summary's link leads to the field; a file within the limit is sent as usual.
+    page.click("#error-summary a")
+    assert focused(page)["id"] == "f-photo"
+    page.set_input_files(
+        "#f-photo", {"name": "ok.jpg", "mimeType": "image/jpeg", "buffer": over[:2048]}
+    )
+    page.click(SUBMIT)
+    page.wait_for_load_state()
+    assert posts, "a file within the limit was not sent"

@@ -102,9 +102,14 @@ def upload_limit(max_bytes: int) -> int:
     return max_bytes if scanner is None else min(max_bytes, scanner.max_file_bytes)
 
 
+def file_limit_bytes(spec: dict) -> int:
+    """How large a file a file field takes, in bytes (UploadField checks the same)."""
+    return upload_limit(spec.get("max_size_mb", 10) * 1024 * 1024)
+
+
 def file_limit_mb(spec: dict) -> int:
     """A file field's limit in whole MB, as its messages give it."""
-    return upload_limit(spec.get("max_size_mb", 10) * 1024 * 1024) // (1024 * 1024)
+    return file_limit_bytes(spec) // (1024 * 1024)
 
 
 class UploadField(fields.Field):

@@ -35,9 +35,96 @@
     });
   }
 
+  // A file over its limit, or files over the request's limit together, are refused by the
+  // server before it reads the request, so the step's other answers would be lost with
+  // them: say so here instead, as the server says it, and send nothing.
+  function filesTooLarge(form) {
+    var problems = [];
+    var chosen = [];
+    var total = 0;
+    form.querySelectorAll('input[type="file"][data-max-bytes]').forEach(function (input) {
+      var file = input.files && input.files[0];
+      if (!file) { return; }
+      chosen.push(input);
+      total += file.size;
+      if (file.size > Number(input.getAttribute("data-max-bytes"))) {
+        problems.push([input, input.getAttribute("data-too-large")]);
+      }
+    });
+    // The other answers and the form's framing travel in the same request.
+    var room = Number(form.getAttribute("data-max-request-bytes")) - 64 * 1024;
+    if (!problems.length && total > room) {
+      chosen.forEach(function (input) {
+        problems.push([input, form.getAttribute("data-files-together")]);
+      });
+    }
+    return problems;
+  }
+
+  function element(tag, attributes, text) {
+    var made = document.createElement(tag);
+    Object.keys(attributes).forEach(function (name) { made.setAttribute(name, attributes[name]); });
+    if (text) { made.textContent = text; }
+    return made;
+  }
+
+  // The same markup as a step the server refused (citizen/step.html, catalogue/fields.html).
+  function showFileErrors(form, problems) {
+    var prefix = form.getAttribute("data-error-prefix");
+    problems.forEach(function (problem) {
+      var input = problem[0];
+      var id = input.id + "-error";
+      var message = document.getElementById(id);
+      if (!message) {
+        message = element("p", { "class": "error-message", id: id });
+        input.parentNode.insertBefore(message, input);
+        var described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+        described.push(id);
+        input.setAttribute("aria-describedby", described.join(" "));
+      }
+      message.textContent = "";
+      message.appendChild(element("span", { "class": "visually-hidden" }, prefix));
+      message.appendChild(document.createTextNode(" " + problem[1]));
+      input.setAttribute("aria-invalid", "true");
+      input.closest(".field").classList.add("field--error");
+    });
+    var earlier = document.getElementById("error-summary");
+    if (earlier) { earlier.parentNode.removeChild(earlier); }
+    var titles = JSON.parse(form.getAttribute("data-summary-titles"));
+    var summary = element("div", {
+      "class": "error-summary", id: "error-summary", tabindex: "-1",
+      "aria-labelledby": "error-summary-title"
+    });
+    summary.appendChild(element("h2", { id: "error-summary-title" },
+      titles[Math.min(problems.length, titles.length) - 1]));
+    var list = element("ul", {});
+    problems.forEach(function (problem) {
+      var item = element("li", {});
+      item.appendChild(element("a", { href: "#" + problem[0].id },
+        problem[0].getAttribute("data-label") + " – " + problem[1]));
+      list.appendChild(item);
+    });
+    summary.appendChild(list);
+    var before = document.querySelector("main .caption") || form;
+    before.parentNode.insertBefore(summary, before);
+    if (document.title.indexOf(prefix + " ") !== 0) { document.title = prefix + " " + document.title; }
+    summary.focus();
+  }
+
+  function checkFilesBeforeSending(event) {
+    var form = event.target;
+    if (!form.hasAttribute || !form.hasAttribute("data-max-request-bytes")) { return; }
+    var problems = filesTooLarge(form);
+    if (problems.length) {
+      event.preventDefault();
+      showFileErrors(form, problems);
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary();
     updateConditions();
     document.addEventListener("change", updateConditions);
+    document.addEventListener("submit", checkFilesBeforeSending);
   });
 })();
