@@ -48,6 +48,14 @@ def resume_link(html: str) -> str:
     return link.replace("http://localhost", "")
 
 
+def take_up(client, link: str):
+    """Another browser continues from the link: the page that asks first, then its POST."""
+    asked = client.get(link)
+    assert asked.status_code == 200, asked.status_code
+    assert "<h1>Fortsätt med sparade svar</h1>" in asked.text
+    return client.post(link, data={"csrf_token": csrf(asked.text)})
+
+
 def drafts(app) -> list:
     with app.app_context(), maintenance_session() as session:
         return session.execute(sa.select(Draft.__table__)).all()
@@ -69,7 +77,7 @@ def test_a_saved_draft_continues_in_another_browser_with_its_answers(app, read_c
     link = resume_link(html)
 
     other = app.test_client()  # a fresh browser, without the first one's session
-    opened = other.get(link)
+    opened = take_up(other, link)
     assert opened.status_code == 303
     assert opened.location == STEP  # the step is not complete: it is where to go on
     assert opened.headers["Cache-Control"] == "no-store"
@@ -103,7 +111,7 @@ def test_a_complete_draft_resumes_at_check_answers_and_saving_again_keeps_the_li
     # The same browser saving again gets the same link (an e-mailed one keeps working).
     assert resume_link(first.get("/arvika/e/synpunkter/sparat").text) == link
     other = app.test_client()
-    assert other.get(link).location == "/arvika/e/synpunkter/kontrollera"
+    assert take_up(other, link).location == "/arvika/e/synpunkter/kontrollera"
     check = other.get("/arvika/e/synpunkter/kontrollera")
     assert "Gatlyktan vid torget är trasig." in check.text
 
@@ -398,7 +406,7 @@ def test_the_resume_link_never_reaches_the_log(app, client, capsys, caplog):
     client.post(
         "/arvika/e/synpunkter/sparat", data={"csrf_token": csrf(html), "email": "a@exempel.se"}
     )
-    assert app.test_client().get(link).status_code == 303
+    assert take_up(app.test_client(), link).status_code == 303
     logged = capsys.readouterr().err
     token = link.rsplit("/", 1)[1]
     assert token not in logged
@@ -421,25 +429,87 @@ def test_the_sync_writes_draft_days_from_the_member_file(app, tmp_path, resync):
     assert days == 45
 
 
-def test_a_browser_that_opened_the_link_is_not_given_the_other_browsers_receipt(app):
-    """Both browsers hold the draft; the first submits it. The second's "Skicka" finds the
-    draft gone: it is sent to the e-service's page, not to the case's private receipt."""
+def saved_at_check_answers(app):
+    """A browser that filled in Synpunkter and saved it on check answers: (that browser,
+    its check page's CSRF token, the resume link)."""
     from test_citizen_flow import fill_synpunkter
 
     first = app.test_client()
     fill_synpunkter(first, csrf)
     check = first.get("/arvika/e/synpunkter/kontrollera")
     saved = first.post("/arvika/e/synpunkter/spara", data={"csrf_token": csrf(check.text)})
-    link = resume_link(first.get(saved.location).text)
+    return first, csrf(check.text), resume_link(first.get(saved.location).text)
+
+
+def test_a_browser_that_took_the_draft_up_alone_sends_it_and_gets_its_receipt(app):
+    """The browser it was saved in no longer reaches the draft once another took it up
+    from its link: its "Skicka" is sent to the e-service's page, never to the receipt of
+    the case the other browser sent (whose status link is that case's private key)."""
+    first, first_token, link = saved_at_check_answers(app)
     other = app.test_client()
-    other.get(link)
-    late = csrf(other.get("/arvika/e/synpunkter/kontrollera").text)
-    sent = first.post("/arvika/e/synpunkter", data={"csrf_token": csrf(check.text)})
+    take_up(other, link)
+    late = first.post("/arvika/e/synpunkter", data={"csrf_token": first_token})
+    assert late.status_code == 303 and late.location == "/arvika/e/synpunkter"
+    assert count_all(app, "cases") == 0
+    token = csrf(other.get("/arvika/e/synpunkter/kontrollera").text)
+    sent = other.post("/arvika/e/synpunkter", data={"csrf_token": token})
     assert "/kvitto" in sent.location
-    again = first.post("/arvika/e/synpunkter", data={"csrf_token": csrf(check.text)})
+    again = other.post("/arvika/e/synpunkter", data={"csrf_token": token})
     assert again.location == sent.location  # the sender's second click: the same receipt
-    theirs = other.post("/arvika/e/synpunkter", data={"csrf_token": late})
+    theirs = first.post("/arvika/e/synpunkter", data={"csrf_token": first_token})
     assert theirs.status_code == 303 and theirs.location == "/arvika/e/synpunkter"
+
+
+def test_a_planted_link_gives_whoever_planted_it_nothing_of_what_the_victim_writes(app):
+    """Someone saves a draft and gets another person to continue from its link. From the
+    moment they take it up, the one who planted it neither reads their answers (the link
+    and the planting browser's own draft are gone) nor gets the case's receipt."""
+    planter = app.test_client()
+    link = resume_link(save_on_first_step(planter, {"message": "Hej"}))
+    victim = app.test_client()
+    assert take_up(victim, link).location == STEP
+    step = victim.get(STEP)
+    answered = {"kind": "klagomal", "area": "gata_park", "message": "Jag bor på Hemliga vägen 3."}
+    first = victim.post(STEP, data={"csrf_token": csrf(step.text), **answered})
+    reply = victim.get(first.location)
+    victim.post(first.location, data={"csrf_token": csrf(reply.text), "want_reply": "no"})
+    assert planter.get(link).status_code == 404
+    assert "Hemliga vägen" not in planter.get(STEP).text
+    assert "Fortsätt där du var" not in planter.get("/arvika/e/synpunkter").text
+    check = victim.get("/arvika/e/synpunkter/kontrollera")
+    assert "Hemliga vägen 3" in check.text
+    receipt = victim.post("/arvika/e/synpunkter", data={"csrf_token": csrf(check.text)})
+    assert "/kvitto" in receipt.location
+    grab = planter.post("/arvika/e/synpunkter", data={"csrf_token": csrf(planter.get(STEP).text)})
+    assert grab.location == "/arvika/e/synpunkter"
+    assert "Hemliga vägen" not in planter.get(grab.location).text
+
+
+def test_opening_the_link_takes_nothing_up_until_asked(app):
+    """A mail program's link checker opens every link it is sent: that must not move the
+    answers away from the citizen. The browser that holds the draft goes straight on."""
+    first, _, link = saved_at_check_answers(app)
+    checker = app.test_client()
+    for _ in range(2):
+        assert checker.get(link).status_code == 200
+    own = first.get(link)
+    assert own.status_code == 303 and own.location == "/arvika/e/synpunkter/kontrollera"
+    assert "Gatlyktan vid torget är trasig." in first.get(own.location).text
+    assert take_up(app.test_client(), link).status_code == 303  # the link still works
+
+
+def test_a_used_link_in_the_browser_that_took_the_draft_up_leads_on_there(app):
+    _, _, link = saved_at_check_answers(app)
+    other = app.test_client()
+    take_up(other, link)
+    again = other.get(link)
+    assert again.status_code == 404
+    assert "i en annan webbläsare: svaren finns då där" in again.text
+    assert 'href="/arvika/e/synpunkter/kontrollera">Fortsätt där du var</a>' in again.text
+    # Its saved page gives the new link, which this browser opens straight.
+    new_link = resume_link(other.get("/arvika/e/synpunkter/sparat").text)
+    assert new_link != link
+    assert other.get(new_link).location == "/arvika/e/synpunkter/kontrollera"
 
 
 def test_expiry_for_a_member_that_does_not_exist_stops_with_the_option_named(app):

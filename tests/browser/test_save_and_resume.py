@@ -48,6 +48,12 @@ def test_save_and_resume_with_the_keyboard(browser, live_server, page, axe, scre
     try:
         resumed = other.new_page()
         resumed.goto(link)
+        # It asks first: whoever opens the link takes the answers away from where they
+        # were saved.
+        assert resumed.locator("h1").inner_text() == "Fortsätt med sparade svar"
+        problems += audit(resumed, axe, screenshots, "12-take-up")
+        with resumed.expect_navigation():
+            resumed.click("main form button")
         assert resumed.url.endswith(STEP_ONE)
         assert resumed.input_value("#f-description") == DESCRIPTION
         assert resumed.is_checked("#f-kind-1")

@@ -467,6 +467,16 @@ def new_resume_token(draft: Draft) -> str:
     return token
 
 
+def take_up_draft(draft: Draft) -> str:
+    """Another browser continues the draft from its resume link: from now on it alone
+    holds the draft. A new id (what a browser's session names its draft by), so the
+    browser it was saved in, or whoever planted the link, no longer reaches it, nor the
+    case it becomes; and a new link (the old one stops working). Returns the new link's
+    token; the caller commits."""
+    draft.id = secrets.token_urlsafe(24)
+    return new_resume_token(draft)
+
+
 def find_draft_by_resume_token(session: orm.Session, token: str, service_slug: str) -> Draft | None:
     """The draft a resume link opens, expired or not (the caller tells them apart)."""
     if not token or len(token) > 64:

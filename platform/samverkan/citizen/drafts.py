@@ -56,12 +56,9 @@ def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> No
     session["drafts"] = drafts
     links = dict(session.get("resume_links", {}))
     links.pop(_key(service_slug), None)
-    opened = [k for k in session.get("opened_from_link", []) if k != _key(service_slug)]
     if resume_token:
         links[_key(service_slug)] = resume_token
-        opened.append(_key(service_slug))
     session["resume_links"] = links
-    session["opened_from_link"] = opened
 
 
 def forget(service_slug: str) -> None:
@@ -71,14 +68,6 @@ def forget(service_slug: str) -> None:
         kept = dict(session.get(name, {}))
         if kept.pop(key, None) is not None:
             session[name] = kept
-    if key in session.get("opened_from_link", []):
-        session["opened_from_link"] = [k for k in session["opened_from_link"] if k != key]
-
-
-def opened_from_link(service_slug: str) -> bool:
-    """This browser took the draft up from its resume link (so it may not be the one that
-    submitted it)."""
-    return _key(service_slug) in session.get("opened_from_link", [])
 
 
 def resume_token_for(service_slug: str, draft: Draft) -> str:
@@ -100,7 +89,7 @@ def forget_this_browsers() -> bool:
     """This browser no longer holds any draft, resume link or receipt: someone else signs in
     here, or the e-ID sign-in they were made under has ended. True if it held a draft."""
     had_drafts = bool(session.get("drafts"))
-    for key in ("drafts", "resume_links", "opened_from_link", "receipts"):
+    for key in ("drafts", "resume_links", "receipts"):
         session.pop(key, None)
     return had_drafts
 

@@ -470,12 +470,14 @@ def saved(service: str):
     ), code
 
 
-@bp.get("/<slug:tenant>/e/<slug:service>/fortsatt/<token:token>")
+@bp.route("/<slug:tenant>/e/<slug:service>/fortsatt/<token:token>", methods=["GET", "POST"])
 @public
 def resume(service: str, token: str):
-    """A resume link: this browser takes up the draft where it was left. An unknown link is
-    a 404 and an expired one (or one for an e-service that has since changed) a 410, both
-    with a page that says so and offers to start again."""
+    """A resume link. The browser that holds the draft already goes on where it was left.
+    Another one is asked first (GET: a link checker that opens every link in a mail takes
+    nothing up) and takes the draft up by POST: it alone holds it from then on, under a
+    new link (operations.take_up_draft). An unknown link is a 404 and an expired one (or
+    one for an e-service that has since changed) a 410, both with a page that says so."""
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
     if gate := _sign_in_first(form, service):
@@ -486,10 +488,23 @@ def resume(service: str, token: str):
         or draft.expires_at < utcnow()
         or (draft.definition_id != tenant_service.definition_id)
     ):
+        # A link this browser took the draft up with has stopped working: it goes on here.
+        held = drafts.current_draft(tenant_service) if draft is None else None
         page = render_template(
-            "citizen/draft_gone.html", service=tenant_service, form=form, known=draft is not None
+            "citizen/draft_gone.html",
+            service=tenant_service,
+            form=form,
+            known=draft is not None,
+            continue_url=held and _continue_url(service, form, held),
         )
         return page, 404 if draft is None else 410
+    if drafts.remembered_draft_id(service) != draft.id:
+        if request.method == "GET":
+            return render_template(
+                "citizen/take_up.html", service=tenant_service, form=form, draft=draft
+            )
+        token = operations.take_up_draft(draft)
+        db.session.commit()
     drafts.bind(service, draft, resume_token=token)
     return redirect(_continue_url(service, form, draft), 303)
 
@@ -524,10 +539,9 @@ def submit(service: str):
     # have sent it, and the receipt's link is that case's private key.
     draft_id = drafts.remembered_draft_id(service)
     earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
-    if earlier and (
-        drafts.submitted_here(earlier.status_token) or not drafts.opened_from_link(service)
-    ):
-        # This browser made the draft: its receipt shows the answers, even when this
+    if earlier:
+        # Only the browser that held the draft knows its id (a browser that took it up
+        # from its link gave it a new one): its receipt shows the answers, even when this
         # answer (a second click racing the first) is the last to set the cookie.
         drafts.remember_receipt(earlier.status_token)
         return redirect(url_for(".receipt", token=earlier.status_token), 303)

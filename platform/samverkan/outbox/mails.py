@@ -153,7 +153,8 @@ def draft_link(
             "Med länken nedan kan du fortsätta där du slutade, fram till %(date)s. "
             "Efter det raderas svaren.\n\n%(link)s\n\n"
             "Alla som har länken kan se dina svar, så dela den inte med någon. "
-            "Inget är inskickat förrän du själv skickar in.",
+            "Fortsätter du med den i en annan webbläsare slutar den gälla, och svaren "
+            "finns sedan bara där. Inget är inskickat förrän du själv skickar in.",
             service=service,
             name=tenant.name,
             date=local_datetime(expires_at, lang),
