@@ -714,3 +714,34 @@ def test_the_skip_link_of_a_staff_page_goes_past_the_staff_menu(worker):
     page = worker.get("/arvika/staff/").text
     assert '<a class="skip-link" href="#innehall">' in page
     assert page.index('aria-label="Personal"') < page.index('id="innehall"')
+
+
+def test_a_case_workers_own_words_are_marked_swedish_on_english_pages(
+    app, client, worker, read_csrf
+):
+    """WCAG 3.1.2: a message is read out as the Swedish it was written in, on the case
+    page, the citizen's status page and the register extract; the platform's own history
+    texts are translated instead, and not marked."""
+    created = submit(client)
+    reference = created["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    said = "Vi har tagit emot din synpunkt och återkommer."
+    worker.post(
+        case_url(reference) + "/status",
+        data={"csrf_token": token, "status": "in_progress", "message": said},
+    )
+    worker.get(f"/sprak/en?next={case_url(reference)}")
+    staff_page = worker.get(case_url(reference)).text
+    assert f'<p class="message" lang="sv">{said}</p>' in staff_page
+    assert '<p class="message">The case has been received and registered.</p>' in staff_page
+    citizen = app.test_client()
+    citizen.get("/sprak/en?next=/arvika/")
+    status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[-1]
+    status_page = citizen.get(status_url).text
+    assert f'<p lang="sv">{said}</p>' in status_page
+    assert "<p>The case has been received and registered.</p>" in status_page
+    extract = citizen.get(status_url + "/registerutdrag").text
+    assert f'<p class="message" lang="sv">{said}</p>' in extract
+    # On a Swedish page nothing is marked: it is the page's own language.
+    worker.get(f"/sprak/sv?next={case_url(reference)}")
+    assert f'<p class="message">{said}</p>' in worker.get(case_url(reference)).text

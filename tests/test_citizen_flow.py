@@ -9,7 +9,7 @@ from conftest import count_all
 from sqlalchemy import event, orm
 
 from samverkan.cases.models import Case
-from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
@@ -350,6 +350,16 @@ def test_fields_about_the_person_say_their_purpose_for_autofill(client, read_csr
     assert re.search(r'name="street_address"[^>]*autocomplete="street-address"', page)
     assert re.search(r'name="city"[^>]*autocomplete="address-level2"', page)
     assert re.search(r'name="postal_code"[^>]*autocomplete="postal-code"', page)
+    # The heat pump's owner, when it is the applicant (WCAG 1.3.5): from version 2 on
+    # (members on version 1 move when the hub moves them).
+    with client.application.app_context(), maintenance_session() as session:
+        latest = session.scalars(
+            sa.select(ServiceDefinition.content)
+            .where(ServiceDefinition.slug == "varmepump")
+            .order_by(ServiceDefinition.version.desc())
+        ).first()
+    fields = [f for step in latest["steps"] for f in step["fields"]]
+    assert [f.get("autocomplete") for f in fields if f["name"] == "owner_name"] == ["name"]
 
 
 def sessions_begun_while(action) -> tuple:

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import sqlalchemy as sa
+from api_support import FORSKOLEPLATS
 from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from flask import g
@@ -493,3 +494,18 @@ def test_the_history_the_platform_writes_is_in_the_readers_language(client, read
     assert english in str(extract) and "Ärendet har tagits emot" not in str(extract)
     client.get("/sprak/sv?next=/")
     assert "Ärendet har tagits emot och registrerats." in client.get(f"/arvika/arende/{token}").text
+
+
+def test_choices_a_member_wrote_are_marked_swedish_on_an_english_page(client, read_csrf):
+    """WCAG 3.1.2: a member's preschool areas are Swedish text on an English page."""
+    client.get("/sprak/en?next=/arvika/")
+    answers = {k: v for k, v in FORSKOLEPLATS.items() if not isinstance(v, (list, bool))}
+    step = "/arvika/e/forskoleplats/steg/barn"
+    while not step.endswith("/onskemal"):
+        step = post_step(client, step, answers, read_csrf).location
+    page = client.get(step).text
+    assert re.search(r'<label for="f-preschool_wishes-1" lang="sv">[^<]+</label>', page)
+    assert '<label for="f-preschool_wishes-1">' not in page
+    client.get("/sprak/sv?next=/arvika/")
+    swedish = client.get("/arvika/e/forskoleplats/steg/onskemal").text
+    assert '<label for="f-preschool_wishes-1">' in swedish

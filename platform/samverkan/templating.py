@@ -10,7 +10,7 @@ from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 
 from samverkan import memo
-from samverkan.cases.status import history_text
+from samverkan.cases.status import history_text, written_by_platform
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import file_limit_bytes, file_limit_mb, localized
 from samverkan.catalogue.uploads import accept_attribute
@@ -134,6 +134,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["t"] = lambda text, lang=None: localized(text, lang or current_language())
     app.jinja_env.filters["history_text"] = lambda message: history_text(
         message, current_language()
+    )
+    # A message a case worker wrote is Swedish on a page in another language (WCAG 3.1.2).
+    app.jinja_env.filters["written_lang"] = lambda message: (
+        Markup(' lang="sv"')
+        if current_language() != "sv" and message and not written_by_platform(message)
+        else ""
     )
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
     app.jinja_env.globals["status_label"] = lambda status, lang=None, staff=False: status_label(

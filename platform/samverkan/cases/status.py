@@ -40,6 +40,14 @@ def assigned_text(name: str) -> str:
     return f"{ASSIGNED_TO[0]}{name}{ASSIGNED_TO[1]}"
 
 
+def written_by_platform(message: str) -> bool:
+    """A history text the platform wrote (history_text translates it), not one a person
+    wrote, which stays in the language it was written in (Swedish)."""
+    return message in HISTORY_TEXTS or (
+        message.startswith(ASSIGNED_TO[0]) and message.endswith(ASSIGNED_TO[1])
+    )
+
+
 def history_text(message: str | None, lang: str = "sv") -> str | None:
     if message in HISTORY_TEXTS:
         return HISTORY_TEXTS[message].get(lang, message)

@@ -240,6 +240,8 @@ class ServiceForm:
                         "value": ""
                         if value is None
                         else kind.display(spec, value, self.options(spec, lang), lang),
+                        # Choices the member wrote in its settings are Swedish on any page.
+                        "lang": "sv" if "options_setting" in spec and lang != "sv" else None,
                     }
                 )
             out.append({"id": step["id"], "title": localized(step["title"], lang), "rows": rows})
