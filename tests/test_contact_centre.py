@@ -244,6 +244,28 @@ def test_files_cannot_be_taken_by_phone(app, read_csrf, agent):
     assert "kan inte ta emot filer per telefon" in fault.text
 
 
+def test_an_e_service_that_needs_e_id_cannot_be_registered_by_phone(app, read_csrf, agent):
+    """A register extract in someone's name needs their e-ID: a caller's typed personnummer
+    would stand where the e-ID's vouched-for one should (the API refuses it too)."""
+    choose = agent.get(f"{REGISTER}?medlem=kil")
+    refused_part = choose.text.split("Kan inte registreras per telefon")[1]
+    assert "Begäran om registerutdrag" in refused_part
+    assert "kräver inloggning med e-legitimation" in refused_part
+    refused = agent.get(f"{REGISTER}?medlem=kil&etjanst=registerutdrag")
+    assert refused.status_code == 422 and "kräver inloggning med e-legitimation" in refused.text
+    assert 'name="personnummer"' not in refused.text
+    forced = agent.post(
+        f"{REGISTER}?medlem=kil&etjanst=registerutdrag",
+        data={
+            "csrf_token": read_csrf(choose.text),
+            "personnummer": "19121212-1212",
+            "name": "Tolvan Tolvansson",
+        },
+    )
+    assert forced.status_code == 422
+    assert count_all(app, "cases") == 0
+
+
 def test_a_file_the_answers_make_necessary_is_refused_with_a_reason(app, read_csrf, agent):
     url = f"{REGISTER}?medlem=kil&etjanst=skolskjuts"
     form = register_form(agent, read_csrf, url)

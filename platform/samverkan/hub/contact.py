@@ -31,6 +31,7 @@ from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db, limiter
 from samverkan.hub.across import across_members
 from samverkan.hub.views import bp
+from samverkan.identity.prefill import needs_sign_in
 from samverkan.links import external_url
 from samverkan.outbox.mails import citizen_address
 from samverkan.tenancy.models import Tenant
@@ -166,7 +167,14 @@ def _offer(service: TenantService) -> Offer:
     files = [spec for spec in form.all_fields() if spec["type"] == "file"]
     refusal = None
     required = [spec for spec in files if spec["required"] and not spec.get("show_if")]
-    if required:
+    if needs_sign_in(form):
+        # What the e-ID vouches for (a personnummer, a name) cannot be typed in for a
+        # caller nobody has identified: the API refuses these e-services too.
+        refusal = (
+            "E-tjänsten kräver inloggning med e-legitimation, så den som ringer behöver "
+            "använda den på webben."
+        )
+    elif required:
         names = ", ".join(localized(spec["label"], "sv").lower() for spec in required)
         refusal = f"E-tjänsten kräver en bifogad fil ({names}). {NO_FILES_BY_PHONE}"
     return Offer(
