@@ -373,6 +373,83 @@ participants = "all"
             session.commit()
 
 
+def test_all_means_the_municipalities_and_a_region_shares_only_where_named(app, period, tmp_path):
+    """A region joins for its own e-services and counts the county's population: a pool
+    that names no one is the municipalities'. Torsby stands in for a region here."""
+    text = f"""
+period = "{PERIOD}"
+[[pools]]
+name = "Plattformens drift"
+category = "platform"
+amount = "1 500,00"
+participants = "all"
+
+[[pools]]
+name = "E-hälsa"
+category = "development"
+amount = "100,00"
+participants = ["torsby", "arvika"]
+"""
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(Tenant).where(Tenant.slug == "torsby").values(kind="region"))
+        session.commit()
+    try:
+        result = costs(app, "import", str(write(tmp_path, text)))
+        assert result.exit_code == 0, result.output
+        found = pools(app)
+        assert "torsby" not in found["Plattformens drift"]["participants"]
+        assert len(found["Plattformens drift"]["participants"]) == 15
+        assert set(found["E-hälsa"]["participants"]) == {"torsby", "arvika"}
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.update(Tenant).where(Tenant.slug == "torsby").values(kind="municipality")
+            )
+            session.commit()
+
+
+def test_a_named_participant_that_was_no_member_in_the_period_is_refused(app, period, tmp_path):
+    text = f"""
+period = "{PERIOD}"
+[[pools]]
+name = "Kontaktcenter"
+category = "shared_service"
+amount = "100,00"
+participants = ["kil", "eda", "arvika"]
+"""
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Tenant)
+            .where(Tenant.slug == "kil")
+            .values(left_on=date(2031, 12, 31), status="closed")
+        )
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "eda").values(member_since=date(2033, 1, 1))
+        )
+        session.commit()
+    try:
+        result = costs(app, "import", str(write(tmp_path, text)))
+        assert result.exit_code == 1
+        assert (
+            "participants: 'kil' was not a member during the period 2032-01-01 – 2032-12-31 "
+            "(left on 2031-12-31)" in result.output
+        )
+        assert "'eda' was not a member during the period 2032-01-01 – 2032-12-31 " in (
+            result.output
+        )
+        assert "(member since 2033-01-01)" in result.output
+        assert "arvika" not in result.output
+        assert pools(app) == {}
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.update(Tenant)
+                .where(Tenant.slug.in_(["eda", "kil"]))
+                .values(member_since=date(2013, 1, 1), left_on=None, status="active")
+            )
+            session.commit()
+
+
 # -- Allocate ------------------------------------------------------------------------------
 
 

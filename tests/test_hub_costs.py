@@ -6,6 +6,7 @@ API by token, and nobody but the hub's administrators getting in."""
 import csv
 import io
 import re
+from datetime import date
 from html import unescape
 
 import pytest
@@ -437,6 +438,60 @@ def test_a_comparison_that_cannot_be_made_is_refused_by_its_field(client, navet,
     assert same.status_code == 422 and "Välj två olika nycklar" in unescape(same.text)
     agreed = client.get(f"/hub/kostnader/jamfor?period={period}&amount=100&a=equal&b=percentages")
     assert agreed.status_code == 422 and 'href="#f-b"' in agreed.text
+
+
+def test_an_error_of_the_second_key_is_shown_by_the_second_key(client, navet, period):
+    """With no cases in the period, usage cannot split anything: that is key b's problem."""
+    response = client.get(f"/hub/kostnader/jamfor?period={period}&amount=100&a=equal&b=usage")
+    assert response.status_code == 422
+    assert 'href="#f-b"' in response.text and 'href="#f-a"' not in response.text
+
+
+@pytest.fixture
+def torsby_a_region_and_kil_gone(app):
+    """Torsby stands in for a region; Kil left at the end of 2040 (before every period
+    these tests use)."""
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.update(Tenant).where(Tenant.slug == "torsby").values(kind="region"))
+        session.execute(
+            sa.update(Tenant)
+            .where(Tenant.slug == "kil")
+            .values(left_on=date(2040, 12, 31), status="closed")
+        )
+        session.commit()
+    yield
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "torsby").values(kind="municipality")
+        )
+        session.execute(
+            sa.update(Tenant).where(Tenant.slug == "kil").values(left_on=None, status="active")
+        )
+        session.commit()
+
+
+def test_a_new_pool_is_the_municipalities_of_its_period_and_no_one_outside_it(
+    app, client, navet, period, torsby_a_region_and_kil_gone
+):
+    """Region and leavers are listed (a pool may name them) but not ticked; naming a member
+    for a period it was no member in is refused by the participants' field."""
+    page = client.get(f"/hub/kostnader/ny?period={period}").text
+    ticked = set(re.findall(r'name="participants" value="([a-z]+)" checked', page))
+    assert ticked == set(SLUGS) - {"torsby", "kil"}
+    assert 'value="torsby"' in page and 'value="kil"' in page
+    assert "lämnade 2040-12-31" in page
+    response = client.post("/hub/kostnader/ny", data=pool_form(period, navet))
+    assert response.status_code == 422
+    assert "Bara den som var medlem någon dag under perioden kan dela på den" in response.text
+    assert "Kils kommun (medlem från 2013-01-01, lämnade 2040-12-31)" in response.text
+    assert 'href="#f-participants"' in response.text
+    assert pools(app, period) == []
+    region = [s for s in SLUGS if s != "kil"]
+    saved = client.post("/hub/kostnader/ny", data=pool_form(period, navet, participants=region))
+    assert saved.status_code == 303
+    # The comparison, like "all", is the municipalities'.
+    compared = client.get(f"/hub/kostnader/jamfor?period={period}&amount=100&a=equal&b=population")
+    assert "Torsby" not in compared.text.split("<table")[1]
 
 
 # -- the API -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from sqlalchemy import orm
 
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.costs import allocation
+from samverkan.costs.membership import member_during, shares_by_default
 from samverkan.costs.models import CATEGORIES, KEYS, CostPool, PoolParticipant
 from samverkan.costs.runs import period_bounds
 from samverkan.tenancy.models import Tenant
@@ -317,15 +318,6 @@ class ImportReport:
         return out
 
 
-def _takes_part(tenant: Tenant, start: datetime.date, end: datetime.date) -> bool:
-    """A member for some day of the period (every member since 2013 unless it left)."""
-    if tenant.member_since and tenant.member_since > end:
-        return False
-    if tenant.left_on:
-        return tenant.left_on >= start
-    return tenant.status == "active"
-
-
 def _key_settings(key: dict) -> dict:
     return {name: key[name] for name in ("equal_percent", "rest", "year", "service") if name in key}
 
@@ -335,12 +327,24 @@ def _participant_rows(
 ) -> dict[int, dict]:
     """tenant id → the participant's columns, or errors naming each problem."""
     if plan.participants == "all":
-        slugs = [slug for slug, t in tenants.items() if _takes_part(t, start, end)]
+        slugs = [slug for slug, t in tenants.items() if shares_by_default(t, start, end)]
     else:
         slugs = list(plan.participants)
         for slug in slugs:
             if slug not in tenants:
                 errors.append(f"{where}: participants: there is no member '{slug}'")
+            elif not member_during(tenants[slug], start, end):
+                tenant = tenants[slug]
+                dates = [
+                    f"member since {tenant.member_since}"
+                    if tenant.member_since and tenant.member_since > end
+                    else "",
+                    f"left on {tenant.left_on}" if tenant.left_on else "",
+                ]
+                errors.append(
+                    f"{where}: participants: '{slug}' was not a member during the period "
+                    f"{start} – {end} ({', '.join(filter(None, dates)) or 'closed'})"
+                )
     for slug in plan.each:
         if slug not in slugs:
             errors.append(

@@ -455,12 +455,17 @@ def compare_keys(
         for tid in tenant_ids
     ]
     results = []
-    for key in (key_a, key_b):
-        if key.kind == allocation.PERCENTAGES:
-            raise allocation.AllocationError(
-                "key", "Fasta procentsatser har inga siffror att jämföra med; välj en annan nyckel."
-            )
-        shares = allocation.allocate(amount_ore, participants, key)
+    for which, key in (("a", key_a), ("b", key_b)):
+        try:
+            if key.kind == allocation.PERCENTAGES:
+                raise allocation.AllocationError(
+                    "key",
+                    "Fasta procentsatser har inga siffror att jämföra med; välj en annan nyckel.",
+                )
+            shares = allocation.allocate(amount_ore, participants, key)
+        except allocation.AllocationError as exc:
+            exc.which = which  # the key it is about: the page shows it by that key's field
+            raise
         results.append({share.key: share.amount_ore for share in shares})
     by_code = {tenants[tid].scb_code: tenants[tid] for tid in tenant_ids}
     rows = [

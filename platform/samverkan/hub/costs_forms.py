@@ -19,6 +19,7 @@ from marshmallow import (
 
 from samverkan.catalogue.fields import WrittenDate
 from samverkan.costs import allocation
+from samverkan.costs.membership import member_during, membership_text
 from samverkan.costs.models import CATEGORIES, KEYS
 from samverkan.costs.runs import period_bounds
 from samverkan.costs.statements import amount_text
@@ -196,6 +197,14 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
     bounds = None
     if "period" not in errors and entered["period"].strip():
         bounds = period_bounds(entered["period"].strip())
+    if bounds is not None and "participants" not in errors:
+        by_slug = {m.slug: m for m in members}
+        outside = [by_slug[s] for s in chosen if not member_during(by_slug[s], *bounds)]
+        if outside:
+            named = "; ".join(f"{m.name} ({membership_text(m)})" for m in outside)
+            errors["participants"] = [
+                f"Bara den som var medlem någon dag under perioden kan dela på den: {named}."
+            ]
     participants = {}
     for slug in chosen:
         figures = {

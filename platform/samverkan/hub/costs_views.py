@@ -27,7 +27,9 @@ from samverkan.accounts.models import HUB_ADMIN
 from samverkan.catalogue.models import ServiceDefinition
 from samverkan.clock import swedish_today
 from samverkan.costs import allocation, runs, sie, statements
+from samverkan.costs.membership import membership_text, shares_by_default
 from samverkan.costs.models import CATEGORIES, KEYS, AllocationRun, CostPool
+from samverkan.costs.runs import period_bounds
 from samverkan.extensions import db
 from samverkan.hub import costs_chart, costs_fields, costs_forms, costs_operations
 from samverkan.hub.across import across_members
@@ -158,11 +160,9 @@ def costs_run_allocation():
 
 
 def _members(pool: CostPool | None = None) -> list[Tenant]:
-    """Who may take part: every active member, and anyone already in the pool."""
-    taking_part = [p.tenant_id for p in pool.participants] if pool else []
-    found = db.session.scalars(
-        sa.select(Tenant).where(sa.or_(Tenant.status == "active", Tenant.id.in_(taking_part)))
-    )
+    """Who may be chosen: every member there is or was (a pool of an earlier period may
+    need one that has left); the form refuses one that was no member in the pool's period."""
+    found = db.session.scalars(sa.select(Tenant))
     return sorted(found, key=lambda t: swedish_sort_key(t.name))
 
 
@@ -196,6 +196,8 @@ def _render_form(pool, members, entered, chosen, errors=None, code=200):
             keys=KEYS,
             services=_services(),
             field_name=costs_forms.field_name,
+            membership_text=membership_text,
+            today=swedish_today(),
             **_money(),
         ),
         code,
@@ -216,7 +218,11 @@ def costs_new_pool():
         "category": "platform",
         "key_kind": "equal",
     }
-    return _render_form(None, members, entered, [m.slug for m in members if m.status == "active"])
+    chosen = []
+    if not errors:  # the municipalities that were members in the period; a region when named
+        start, end = period_bounds(period)
+        chosen = [m.slug for m in members if shares_by_default(m, start, end)]
+    return _render_form(None, members, entered, chosen)
 
 
 @bp.get("/kostnader/pool/<int:pool_id>")
@@ -414,7 +420,10 @@ def costs_compare():
         return render_template("hub/costs_compare.html", **context, **_money()), 422
     key_a = costs_forms.CompareSchema.key(data, "a")
     key_b = costs_forms.CompareSchema.key(data, "b")
-    member_ids = list(db.session.scalars(sa.select(Tenant.id).where(Tenant.status == "active")))
+    start, end = period_bounds(data["period"])
+    member_ids = [
+        t.id for t in db.session.scalars(sa.select(Tenant)) if shares_by_default(t, start, end)
+    ]
     detail = {
         "period": data["period"],
         "amount_ore": data["amount"],
@@ -430,7 +439,7 @@ def costs_compare():
             rows = [(c.tenant.name, c.ore_a, c.ore_b, c.difference) for c in compared]
             session.commit()
     except allocation.AllocationError as exc:
-        field = {"key": "b", "participants": "period"}.get(exc.field, "a")
+        field = "period" if exc.field == "participants" else getattr(exc, "which", "a")
         context["errors"] = {field: [exc.message]}
         return render_template("hub/costs_compare.html", **context, **_money()), 422
     label_a = statements.key_label(_key_json(key_a))
