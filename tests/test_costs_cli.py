@@ -258,6 +258,72 @@ def test_a_file_that_is_not_toml_or_not_there_is_a_clear_error(app, tmp_path):
     )
 
 
+def test_a_file_saved_by_notepad_or_excel_is_read_or_gets_a_clear_error(app, period, tmp_path):
+    text = f'period = "{PERIOD}"\n[[pools]]\nname = "Förskola"\ncategory = "platform"\n'
+    text += 'amount = "100,00"\nparticipants = "all"\n'
+    with_bom = tmp_path / "bom.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    result = costs(app, "import", str(with_bom))
+    assert result.exit_code == 0, result.output
+    assert "Förskola" in pools(app)
+    windows = tmp_path / "cp1252.toml"
+    windows.write_bytes(
+        text.replace("Förskola", "Fritids").encode("utf-8") + "# ö".encode("cp1252")
+    )
+    refused = costs(app, "import", str(windows))
+    assert refused.exit_code == 1
+    assert "cp1252.toml: line 7: not UTF-8 text" in refused.output
+    assert "save it as UTF-8" in refused.output and "Traceback" not in refused.output
+
+
+def test_a_name_written_a_little_differently_is_the_same_pool(app, period, tmp_path):
+    """A trailing space, a non-breaking space or another case made a second pool, and
+    the next run charged both."""
+    base = f'period = "{PERIOD}"\n[[pools]]\nname = "{{}}"\ncategory = "platform"\n'
+    base += 'amount = "100,00"\nparticipants = "all"\n'
+    assert costs(app, "import", str(write(tmp_path, base.format("Kontaktcenter")))).exit_code == 0
+    for written, kept, said in (
+        ("Kontaktcenter ", "Kontaktcenter", "unchanged  Kontaktcenter"),
+        ("kontaktcenter", "kontaktcenter", "updated    kontaktcenter"),  # renamed
+        ("Kontaktcenter\u00a0\u00a0", "Kontaktcenter", "updated    Kontaktcenter"),
+    ):
+        result = costs(app, "import", str(write(tmp_path, base.format(written))))
+        assert result.exit_code == 0, result.output
+        assert list(pools(app)) == [kept] and said in result.output, written
+    blank = costs(app, "import", str(write(tmp_path, base.format("   "))))
+    assert blank.exit_code == 1 and "name: write the pool's name" in blank.output
+    twice = base.format("Drift") + base.split("\n", 1)[1].format("drift ")
+    doubled = costs(app, "import", str(write(tmp_path, twice)))
+    assert doubled.exit_code == 1 and "name: pool 1 has the same name" in doubled.output
+
+
+@pytest.mark.parametrize(
+    ("figure", "message"),
+    [
+        ('percentage = "60"', 'percentage: counts only with key.kind = "percentages"'),
+        ("population = 25832", "population: counts only with a population key"),
+    ],
+)
+def test_a_figure_the_key_does_not_read_is_refused_not_ignored(
+    app, period, tmp_path, figure, message
+):
+    text = f"""
+period = "{PERIOD}"
+[[pools]]
+name = "Drift"
+category = "platform"
+amount = "500 000,00"
+participants = ["karlstad", "arvika"]
+
+[pools.participant.karlstad]
+{figure}
+"""
+    result = costs(app, "import", str(write(tmp_path, text)))
+    assert result.exit_code == 1
+    assert f"pool 1 (Drift): participant.karlstad: {message}" in result.output
+    assert pools(app) == {}
+
+
 def test_errors_found_against_the_members_name_their_pool_and_nothing_is_written(
     app, period, tmp_path
 ):

@@ -202,6 +202,22 @@ def test_other_refusals_name_their_field(app, client, navet, period):
     assert len(pools(app, period)) == 1
 
 
+def test_a_name_that_reads_as_another_pools_is_taken(app, client, navet, period):
+    """Two pools that look the same on the page (a non-breaking or doubled space, another
+    case) would both be charged."""
+    assert (
+        client.post("/hub/kostnader/ny", data=pool_form(period, navet, name="Drift")).status_code
+        == 303
+    )
+    for name in ("Drift\u00a0", "drift", " Drift  "):
+        response = client.post("/hub/kostnader/ny", data=pool_form(period, navet, name=name))
+        assert response.status_code == 422, repr(name)
+        assert "Det finns redan en pool som heter" in response.text
+    spaced = pool_form(period, navet, name="Drift\u00a0och  underhåll")
+    assert client.post("/hub/kostnader/ny", data=spaced).status_code == 303
+    assert [p.name for p in pools(app, period)] == ["Drift", "Drift och underhåll"]
+
+
 def test_figures_the_key_does_not_use_are_neither_checked_nor_kept(app, client, navet, period):
     form = pool_form(
         period,

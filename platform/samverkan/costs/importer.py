@@ -45,7 +45,7 @@ from sqlalchemy import orm
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.costs import allocation
 from samverkan.costs.membership import member_during, shares_by_default
-from samverkan.costs.models import CATEGORIES, KEYS, CostPool, PoolParticipant
+from samverkan.costs.models import CATEGORIES, KEYS, CostPool, PoolParticipant, pool_name
 from samverkan.costs.runs import period_bounds
 from samverkan.tenancy.models import Tenant
 
@@ -232,12 +232,21 @@ def read_file(path: Path, label: str | None = None) -> CostsFile:
     """The file read and checked on its own; CostsFileError lists every problem."""
     label = label or path.name
     try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
-        raise CostsFileError([f"{label}: not valid TOML: {exc}"]) from exc
+        content = path.read_bytes()
     except OSError as exc:
         raise CostsFileError([f"{label}: cannot be read: {exc.strerror}"]) from exc
+    try:
+        # Notepad and Excel write UTF-8 with a byte order mark in front.
+        text = content.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content[: exc.start].count(b"\n") + 1
+        raise CostsFileError(
+            [f"{label}: line {line}: not UTF-8 text (saved as Windows-1252?): save it as UTF-8"]
+        ) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CostsFileError([f"{label}: not valid TOML: {exc}"]) from exc
     errors: list[str] = []
     try:
         top = FileSchema().load(raw)
@@ -270,10 +279,16 @@ def read_file(path: Path, label: str | None = None) -> CostsFile:
                 f"{where}: {path}: {message}" for path, message in flatten_errors(exc.messages)
             ]
             continue
-        if loaded["name"] in names:
-            errors.append(f"{where}: name: pool {names[loaded['name']]} has the same name")
+        loaded["name"] = pool_name(loaded["name"])
+        if not loaded["name"]:
+            errors.append(f"{where}: name: write the pool's name")
             continue
-        names[loaded["name"]] = number
+        if loaded["name"].casefold() in names:
+            errors.append(
+                f"{where}: name: pool {names[loaded['name'].casefold()]} has the same name"
+            )
+            continue
+        names[loaded["name"].casefold()] = number
         plans.append(
             PoolPlan(
                 number=number,
@@ -318,6 +333,25 @@ class ImportReport:
         return out
 
 
+def _counts(key: dict, figure: str) -> bool:
+    return key["kind"] == figure or (key["kind"] == allocation.HYBRID and key.get("rest") == figure)
+
+
+# A participant's figure the pool's key would not read: refused rather than ignored, since
+# whoever wrote it meant it to count.
+_FIGURE_RULES = {
+    "percentage": (
+        lambda key: key["kind"] == allocation.PERCENTAGES,
+        'counts only with key.kind = "percentages"',
+    ),
+    "population": (
+        lambda key: _counts(key, allocation.POPULATION),
+        'counts only with a population key (kind = "population", or "hybrid" with '
+        'rest = "population")',
+    ),
+}
+
+
 def _key_settings(key: dict) -> dict:
     return {name: key[name] for name in ("equal_percent", "rest", "year", "service") if name in key}
 
@@ -356,6 +390,9 @@ def _participant_rows(
             continue
         tenant, given = tenants[slug], plan.each.get(slug, {})
         place = f"{where}: participant.{slug}"
+        for figure, rule in _FIGURE_RULES.items():
+            if given.get(figure) is not None and not rule[0](plan.key):
+                errors.append(f"{place}: {figure}: {rule[1]}")
         joined, left = given.get("joined_on"), given.get("left_on")
         if (joined or left) and not plan.pro_rata:
             errors.append(
@@ -438,8 +475,10 @@ def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:
     if errors:
         raise CostsFileError(errors)
 
+    # By name as read (spaces and case aside): a name written a little differently is the
+    # same pool, renamed, not a second one charged beside it.
     existing = {
-        pool.name: pool
+        pool_name(pool.name).casefold(): pool
         for pool in session.scalars(sa.select(CostPool).where(CostPool.period == costs_file.period))
     }
     report = ImportReport(period=costs_file.period)
@@ -452,14 +491,19 @@ def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:
             "key_settings": _key_settings(plan.key),
             "pro_rata": plan.pro_rata,
         }
-        pool = existing.pop(plan.name, None)
+        pool = existing.pop(plan.name.casefold(), None)
+        if pool is not None and pool.name != plan.name:
+            pool.name = plan.name
+            values_changed = True
+        else:
+            values_changed = False
         if pool is None:
             pool = CostPool(period=costs_file.period, name=plan.name, **values)
             pool.participants = [PoolParticipant(tenant_id=tid, **row) for tid, row in rows.items()]
             session.add(pool)
             report.created.append(plan.name)
             continue
-        changed = False
+        changed = values_changed
         for name, value in values.items():
             if getattr(pool, name) != value:
                 setattr(pool, name, value)
@@ -480,6 +524,6 @@ def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:
                     setattr(participant, name, value)
                     changed = True
         (report.updated if changed else report.unchanged).append(plan.name)
-    report.not_in_file = sorted(existing)
+    report.not_in_file = sorted(pool.name for pool in existing.values())
     session.flush()
     return report

@@ -105,3 +105,14 @@ class AllocationShare(Base):
     numerator: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
     denominator: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
     amount_ore: orm.Mapped[int] = orm.mapped_column(sa.BigInteger)
+
+
+def pool_name(text: str) -> str:
+    """A pool's name as kept: spaces around and within made single ordinary ones (a
+    trailing space or a non-breaking one from a spreadsheet must not make a second pool)."""
+    return " ".join(text.split())
+
+
+def same_pool_name(a: str, b: str) -> bool:
+    """Two names that read as one (case aside): a period has one pool by that name."""
+    return pool_name(a).casefold() == pool_name(b).casefold()

@@ -20,7 +20,7 @@ from marshmallow import (
 from samverkan.catalogue.fields import WrittenDate
 from samverkan.costs import allocation
 from samverkan.costs.membership import member_during, membership_text
-from samverkan.costs.models import CATEGORIES, KEYS
+from samverkan.costs.models import CATEGORIES, KEYS, pool_name
 from samverkan.costs.runs import period_bounds
 from samverkan.costs.statements import amount_text
 from samverkan.hub.costs_fields import (
@@ -36,7 +36,8 @@ from samverkan.hub.costs_fields import (
 
 class PoolSchema(Form):
     period = period_field()
-    name = fields.String(
+    name = fields.Function(
+        deserialize=pool_name,  # a non-breaking or doubled space is no new name
         required=True,
         validate=validate.Length(min=2, max=200, error="Namnet ska vara 2–200 tecken."),
         error_messages={"required": "Fyll i poolens namn.", "null": "Fyll i poolens namn."},

@@ -4,7 +4,7 @@ name members); these flush, the view commits."""
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from samverkan.costs.models import CostPool, PoolParticipant
+from samverkan.costs.models import CostPool, PoolParticipant, same_pool_name
 from samverkan.tenancy.models import Tenant
 
 
@@ -18,10 +18,11 @@ class PoolError(ValueError):
 
 
 def name_taken(session: orm.Session, period: str, name: str, pool_id: int | None) -> bool:
-    query = sa.select(CostPool.id).where(CostPool.period == period, CostPool.name == name)
+    """Another pool of the period reads as this name (spaces and case aside)."""
+    query = sa.select(CostPool.name).where(CostPool.period == period)
     if pool_id is not None:
         query = query.where(CostPool.id != pool_id)
-    return session.scalar(query.limit(1)) is not None
+    return any(same_pool_name(other, name) for other in session.scalars(query))
 
 
 def save_pool(session: orm.Session, pool: CostPool | None, data: dict) -> CostPool:
