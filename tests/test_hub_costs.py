@@ -371,6 +371,47 @@ def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
     assert rows[3][-1] == f"342 915,{48 + karlstad_drift:02d}"
 
 
+def test_a_pool_imported_at_the_largest_amount_can_be_edited_in_the_form(
+    app, client, navet, period, tmp_path
+):
+    """The file took amounts the form refused, so such a pool could not be saved again."""
+    text = f'period = "{period}"\n[[pools]]\nname = "Stor"\ncategory = "platform"\n'
+    text += 'amount = "10 000 000 000,00"\nparticipants = "all"\n'
+    (tmp_path / "stor.toml").write_text(text, encoding="utf-8")
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["costs", "import", str(tmp_path / "stor.toml")]).exit_code == 0
+    (pool,) = pools(app, period)
+    page = client.get(f"/hub/kostnader/pool/{pool.id}").text
+    shown = re.search(r'name="amount"[^>]*value="([^"]*)"', page).group(1)
+    assert unescape(shown).replace("\u00a0", " ") == "10 000 000 000,00"
+    saved = client.post(
+        f"/hub/kostnader/pool/{pool.id}",
+        data={**pool_form(period, navet, name="Stor", amount=shown), "description": "Ny text"},
+    )
+    assert saved.status_code == 303, unescape(saved.text)[:2000]
+    over = text.replace("10 000 000 000,00", "10 000 000 000,01")
+    (tmp_path / "over.toml").write_text(over, encoding="utf-8")
+    refused = cli.invoke(args=["costs", "import", str(tmp_path / "over.toml")])
+    assert refused.exit_code == 1 and "the amount is too large" in refused.output
+
+
+def test_an_old_statement_names_the_hub_that_invoiced_then(app, client, a_run):
+    """As its SIE file does: the hub renamed since does not change what was invoiced."""
+    with app.app_context(), maintenance_session() as session:
+        hub = session.scalar(sa.select(Tenant).where(Tenant.slug == "karlstad"))
+        before = hub.name
+        hub.name = "Karlstads stad"
+        session.commit()
+    try:
+        words = text_of(client.get(f"/hub/kostnader/korning/{a_run}/arvika").text)
+        assert f"Från {before}, navet i samverkan" in words
+        assert "Karlstads stad" not in words.split("Från", 1)[1].split("Period", 1)[0]
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(sa.update(Tenant).where(Tenant.slug == "karlstad").values(name=before))
+            session.commit()
+
+
 def test_a_pool_name_that_starts_like_a_formula_is_text_in_both_csvs(app, client, navet, period):
     """Statements go to the members' finance offices, who open them in Excel."""
     name = '=HYPERLINK("http://example.invalid/?"&A1;"klick")'

@@ -45,7 +45,14 @@ from sqlalchemy import orm
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.costs import allocation
 from samverkan.costs.membership import member_during, shares_by_default
-from samverkan.costs.models import CATEGORIES, KEYS, CostPool, PoolParticipant, pool_name
+from samverkan.costs.models import (
+    CATEGORIES,
+    KEYS,
+    MAX_POOL_ORE,
+    CostPool,
+    PoolParticipant,
+    pool_name,
+)
 from samverkan.costs.runs import period_bounds
 from samverkan.tenancy.models import Tenant
 
@@ -54,7 +61,6 @@ from samverkan.tenancy.models import Tenant
 # [0-9], not \d: \d takes any script's digits ("١٢٣").
 AMOUNT = re.compile(r"^(?P<kronor>[0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:[.,](?P<ore>[0-9]{1,2}))?$")
 PERCENT = re.compile(r"^[0-9]{1,3}(?:[.,][0-9]{1,6})?$")
-MAX_ORE = 10**15  # ten thousand billion kronor: anything larger is a typing error
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
 
@@ -97,7 +103,7 @@ class KronorField(fields.Field):
             raise ValidationError('write the amount as text, e.g. "1 250 000,00"')
         if ore < 0:
             raise ValidationError("an amount cannot be negative")
-        if ore > MAX_ORE:
+        if ore > MAX_POOL_ORE:
             raise ValidationError("the amount is too large; check the number of digits")
         return ore
 

@@ -116,3 +116,8 @@ def pool_name(text: str) -> str:
 def same_pool_name(a: str, b: str) -> bool:
     """Two names that read as one (case aside): a period has one pool by that name."""
     return pool_name(a).casefold() == pool_name(b).casefold()
+
+
+# The largest pool, in öre: 10 000 000 000 kr, far above any pool and far below BigInteger.
+# The file and the form take the same (a pool imported must be editable in the form).
+MAX_POOL_ORE = 10**12

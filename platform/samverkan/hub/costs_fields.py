@@ -7,9 +7,9 @@ from decimal import Decimal
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from samverkan.costs.importer import PERCENT
+from samverkan.costs.models import MAX_POOL_ORE
 from samverkan.costs.runs import period_bounds
 
-MAX_AMOUNT_ORE = 10**12  # 10 miljarder kr: far above any pool, far below BigInteger
 AMOUNT_EXAMPLE = "till exempel 1 250 000,00"
 # Thousands separated by a space (or none), öre after a comma.
 _KRONOR = re.compile(r"^([0-9]{1,3}(?: [0-9]{3})+|[0-9]+)(?:,([0-9]{1,2}))?$")
@@ -33,7 +33,7 @@ def parse_kronor(text: str) -> int:
     kronor = int(match.group(1).replace(" ", ""))
     ore = int((match.group(2) or "0").ljust(2, "0"))
     amount = kronor * 100 + ore
-    if amount > MAX_AMOUNT_ORE:
+    if amount > MAX_POOL_ORE:
         raise ValueError("Beloppet är orimligt stort; kontrollera antalet siffror.")
     return amount
 

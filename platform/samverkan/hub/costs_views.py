@@ -373,7 +373,15 @@ def _statement_or_404(run_id: int, member: str) -> statements.Statement:
 @hub(HUB_ADMIN)
 def costs_statement(run_id: int, member: str):
     statement = _statement_or_404(run_id, member)
-    return render_template("hub/costs_statement.html", statement=statement, **_money())
+    # Who invoiced, as the run kept it (as its SIE file says): a hub renamed since does
+    # not change an old statement. Runs from before it was kept: today's hub.
+    issuer = (_run_or_404(run_id).inputs.get("invoicing") or {}).get("issuer") or {
+        "name": g.hub.name,
+        "orgnr": g.hub.orgnr,
+    }
+    return render_template(
+        "hub/costs_statement.html", statement=statement, issuer=issuer, **_money()
+    )
 
 
 @bp.get("/kostnader/korning/<int:run_id>/<slug:member>.csv")
