@@ -554,6 +554,46 @@ def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
     assert karlstad.status_code == 422 and "Navet kan inte avsluta sig självt." in karlstad.text
 
 
+def test_a_closed_members_administrator_still_removes_staff(
+    app, client, arvika_worker, read_csrf, reopen_arvika
+):
+    """Its cases are kept (read-only) until retention deletes them: whoever should no
+    longer read them must be taken off, while every other change stays refused."""
+    case = submit(client)
+    token = read_csrf(arvika_worker.get(f"/arvika/staff/arenden/{case['reference']}").text)
+    arvika_worker.post(
+        f"/arvika/staff/arenden/{case['reference']}/tilldela",
+        data={"csrf_token": token, "assignee": "me"},
+    )
+    assert create(app, "chef@arvika.example", role="tenant_admin").exit_code == 0
+    admin = app.test_client()
+    assert sign_in(admin, read_csrf, "chef@arvika.example").status_code == 303
+    owner(
+        app,
+        "UPDATE tenants SET status = 'closed', left_on = :day, retention_months = 24"
+        " WHERE slug = 'arvika'",
+        day=swedish_today(),
+    )
+    anna = owner(app, "SELECT id FROM users WHERE email = 'anna@arvika.example'")[0][0]
+    page = admin.get(f"/arvika/admin/personal/{anna}/ta-bort")
+    promote = admin.post(
+        f"/arvika/admin/personal/{anna}/roll",
+        data={"csrf_token": read_csrf(page.text), "role": "tenant_admin"},
+    )
+    assert promote.status_code == 409  # giving more access is a change like any other
+    removed = admin.post(
+        f"/arvika/admin/personal/{anna}/ta-bort", data={"csrf_token": read_csrf(page.text)}
+    )
+    assert removed.status_code == 303
+    assert arvika_worker.get("/arvika/staff/").status_code in (302, 303, 401, 403, 404)
+    assert owner(
+        app,
+        "SELECT count(*) FROM memberships m JOIN tenants t ON t.id = m.tenant_id"
+        " WHERE t.slug = 'arvika' AND m.user_id = :u",
+        u=anna,
+    ) == [(0,)]
+
+
 # -- versions --------------------------------------------------------------------------------
 
 

@@ -19,6 +19,9 @@ SAFE_METHODS = snapshot.SAFE_METHODS
 CLOSED_PUBLIC_BLUEPRINTS = frozenset({"citizen", "api"})
 CLOSED_STILL_SERVED = frozenset({"citizen.theme", "citizen.logo"})
 CLOSED_STILL_WRITABLE = frozenset({"accounts", "api_tokens"})
+# What only takes access away stays open at a closed member: its administrator removes the
+# staff who should no longer read its cases (they are kept until retention deletes them).
+CLOSED_STILL_WRITABLE_ENDPOINTS = frozenset({"admin.remove"})
 
 
 def init_app(app: Flask) -> None:
@@ -124,7 +127,11 @@ def _closed_member_answer(tenant: Tenant):
         message = _(
             "%(name)s har lämnat samverkan. Sidorna och e-tjänsterna är stängda.", name=tenant.name
         )
-    elif request.method not in SAFE_METHODS and request.blueprint not in CLOSED_STILL_WRITABLE:
+    elif (
+        request.method not in SAFE_METHODS
+        and request.blueprint not in CLOSED_STILL_WRITABLE
+        and request.endpoint not in CLOSED_STILL_WRITABLE_ENDPOINTS
+    ):
         code, title = 409, _("Medlemmen är avslutad")
         message = _("Medlemmen är avslutad; ärendena kan bara läsas.")
     else:
