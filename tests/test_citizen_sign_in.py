@@ -255,6 +255,21 @@ def test_mina_arenden_lists_own_cases_in_every_member_and_nobody_elses(app, e_id
                 AuditEntry.action == "citizen.own_cases"
             )
         ).all()
+        # Nothing of the person key (which links cases to a personnummer) is kept in the
+        # append-only log: the entry names the sign-in, whose row is deleted when it ends.
+        keys = set(session.scalars(sa.select(Case.person_key).where(Case.person_key.is_not(None))))
+        refs = set(
+            session.scalars(
+                sa.select(AuditEntry.object_ref).where(AuditEntry.action == "citizen.own_cases")
+            )
+        )
+        assert keys and not any(key[:8] in ref for key in keys for ref in refs)
+        assert {
+            object_type
+            for object_type in session.scalars(
+                sa.select(AuditEntry.object_type).where(AuditEntry.action == "citizen.own_cases")
+            )
+        } == {"sign_in"}
     shown = sorted(ref for _, detail, _ in logged for ref in detail["cases"])
     assert shown == sorted([kil_1.reference, arvika_1.reference, kil_2.reference])
     assert {actor for *_, actor in logged} == {"den sökande (e-legitimation)"}

@@ -64,11 +64,14 @@ def own_cases(session: orm.Session, person: CitizenSession) -> list[OwnCase]:
     by_member = sorted(rows, key=lambda row: row.tenant_id)
     for tenant_id, shown in groupby(by_member, key=lambda row: row.tenant_id):
         bind_tenant(session, tenant_id)
+        # Named by the sign-in, not the person: the person key is what links a case to
+        # someone's personnummer, and retention removes it from the case; a piece of it
+        # kept in the append-only log would keep that link after the case is thinned.
         record(
             session,
             "citizen.own_cases",
-            "person",
-            person.person_key[:16],
+            "sign_in",
+            person.digest[:16],
             {"cases": [row.reference for row in shown]},
             actor=ACTOR,
         )
