@@ -15,6 +15,7 @@ from markupsafe import escape
 from test_accounts import create, sign_in
 from test_public_cache import statements
 
+from samverkan.audit.models import AuditEntry
 from samverkan.catalogue.models import TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.templating import html_text
@@ -416,6 +417,25 @@ def test_the_csv_export_follows_the_filter_and_neutralises_formulas(app, client,
             sa.text("SELECT count(*) FROM audit_log WHERE action = 'case.exported'")
         ).scalar_one()
     assert exported == 2
+
+
+def test_the_log_says_which_cases_an_export_held(app, client, worker):
+    """Filters replayed later find another set (statuses and case workers change): after
+    a leak the member must be able to say whose case went out."""
+    synpunkt = submit(client)["reference"]
+    fault = submit(client, service="felanmalan", answers=FELANMALAN)["reference"]
+    assert synpunkt in worker.get("/arvika/staff/export.csv?service=synpunkter").text
+    assert fault in worker.get("/arvika/staff/export.csv").text
+    with app.app_context(), maintenance_session() as session:
+        sent = session.scalars(
+            sa.select(AuditEntry.detail)
+            .where(AuditEntry.action == "case.export_sent")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert sent == [
+        {"cases": 1, "references": [synpunkt]},
+        {"cases": 2, "references": [fault, synpunkt]},
+    ]
 
 
 def test_a_cell_that_starts_like_a_formula_gets_an_apostrophe():

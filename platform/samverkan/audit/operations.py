@@ -45,6 +45,7 @@ ACTIONS = {
     "case.transitioned": N_("Ändrade status"),
     "case.noted": N_("Skrev anteckning"),
     "case.exported": N_("Exporterade ärenden"),
+    "case.export_sent": N_("Exporten skickades: vilka ärenden den innehöll"),
     "case.thinned": N_("Gallrade ärende"),
     "case.extract": N_("Tog fram registerutdrag"),
     "attachment.downloaded": N_("Hämtade bilaga"),

@@ -172,17 +172,37 @@ def export():
         # The body is written after the request's own session has ended: this one is bound
         # to the member again and closed when the last row is out.
         bind_tenant(db.session, tenant_id)
+        sent = []  # the references that went out, for the log (filters replayed later
+        # would find another set: statuses and case workers change)
+
+        def noted(cases):
+            for case in cases:
+                sent.append(case.reference)
+                yield case
+
         try:
             buffer = io.StringIO()
             writer = csv.writer(buffer, delimiter=";")
             buffer.write("\ufeff")  # Excel opens UTF-8 with a BOM as UTF-8
-            for row in csv_rows(queries.for_export(db.session, filters, user_id)):
+            for row in csv_rows(noted(queries.for_export(db.session, filters, user_id))):
                 writer.writerow(row)
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
         finally:
-            db.session.remove()
+            # Also when the download stops half-way: then what had been read by then.
+            try:
+                db.session.rollback()
+                record(
+                    db.session,
+                    "case.export_sent",
+                    "inbox",
+                    "csv",
+                    {"cases": len(sent), "references": sent},
+                )
+                db.session.commit()
+            finally:
+                db.session.remove()
 
     filename = f"arenden-{g.tenant.slug}.csv"
     return Response(
