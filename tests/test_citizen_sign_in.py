@@ -3,8 +3,10 @@ pages that need it: Mina ärenden, e-services that require sign-in, signing out.
 
 import base64
 import logging
+import re
 import zlib
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -326,6 +328,49 @@ def test_an_idle_session_expires(app, client, e_id_provider):
         session.execute(sa.update(CitizenSession).values(expires_at=sa.func.current_timestamp()))
         session.commit()
     assert client.get("/mina-arenden").status_code == 302
+
+
+def test_before_an_idle_sign_in_ends_the_citizen_can_go_on(app, client, e_id_provider):
+    """WCAG 2.2.1: their own pages carry how long the sign-in has left (samverkan.js warns
+    two minutes before, tests/browser/test_pages.py), and "Fortsätt vara inloggad" starts
+    the idle time again, by script (JSON) or by the form alone."""
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    page = client.get("/mina-arenden").text
+    left = int(re.search(r'id="session-warning"[^>]*data-seconds-left="(\d+)"', page).group(1))
+    assert 29 * 60 < left <= 30 * 60
+    assert 'role="alertdialog"' in page and "Fortsätt vara inloggad" in page
+    assert "session-warning" not in app.test_client().get("/arvika/").text  # nobody signed in
+    with app.app_context(), maintenance_session() as session:
+        ago = datetime.now(UTC) - timedelta(minutes=28)
+        session.execute(
+            sa.update(CitizenSession).values(
+                last_seen_at=ago, expires_at=ago + timedelta(minutes=30)
+            )
+        )
+        session.commit()
+    page = client.get("/mina-arenden").text
+    left = int(re.search(r'data-seconds-left="(\d+)"', page).group(1))
+    assert left <= 120
+    kept = client.post(
+        "/fortsatt-inloggad",
+        data={"csrf_token": csrf_token(page)},
+        headers={"Accept": "application/json"},
+    )
+    assert kept.status_code == 200 and 29 * 60 < kept.get_json()["seconds_left"] <= 30 * 60
+    plain = client.post(
+        "/fortsatt-inloggad", data={"csrf_token": csrf_token(page), "next": "/mina-arenden"}
+    )
+    assert plain.status_code == 303 and plain.location == "/mina-arenden"
+    elsewhere = client.post(
+        "/fortsatt-inloggad", data={"csrf_token": csrf_token(page), "next": "https://evil.example/"}
+    )
+    assert urlsplit(elsewhere.location).netloc in ("", "localhost")
+    stranger = app.test_client()
+    token = csrf_token(stranger.get("/arvika/e/synpunkter/steg/synpunkt").text)
+    gone = stranger.post(
+        "/fortsatt-inloggad", data={"csrf_token": token}, headers={"Accept": "application/json"}
+    )
+    assert gone.status_code == 401 and gone.get_json() == {"seconds_left": 0}
 
 
 @contextmanager

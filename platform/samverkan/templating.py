@@ -112,6 +112,16 @@ _OWN_PAGES_OF = frozenset({"citizen", "identity"})
 CITIZEN_SESSION_KEY = "citizen"  # identity.current.SESSION_KEY (imported late: a cycle)
 
 
+def _sign_in_seconds_left() -> int | None:
+    """How long the signed-in citizen's sign-in has left, on their own pages (for the
+    warning before it ends); None elsewhere."""
+    if _signed_in_as() is None:
+        return None
+    from samverkan.identity.current import seconds_left, signed_in_person
+
+    return seconds_left(signed_in_person())
+
+
 def _signed_in_as() -> str | None:
     """The signed-in citizen's name (or an empty string for an e-ID without one), where
     the page is their own; None otherwise."""
@@ -171,6 +181,7 @@ def init_app(app: Flask) -> None:
             "staff_role_label": ROLES.get(membership.role) if membership else None,
             "tenant": g.get("tenant"),
             "signed_in_as": _signed_in_as(),
+            "sign_in_seconds_left": _sign_in_seconds_left(),
             "platform_name": current_app.config["PLATFORM_NAME"],
             "region_name": current_app.config["REGION_NAME"],
             "lang": current_language(),

@@ -12,6 +12,7 @@ from browser.browser_support import (
     SUBMIT,
     answer_step_with_keyboard,
     audit,
+    focused,
     read_only_fields,
     sign_in_at_provider,
     sign_in_from_the_start_page,
@@ -240,6 +241,29 @@ def test_the_e_id_pages(page, axe, screenshots, e_id_provider, tmp_path):
     assert page.url.split("?")[0].endswith("/utloggad"), page.url
     assert page.locator("h1").inner_text() == "Du är utloggad"
     problems += audit(page, axe, screenshots, "66-signed-out")
+    assert problems == []
+
+
+def test_the_warning_before_an_idle_sign_in_ends(
+    app, page, axe, screenshots, e_id_provider, monkeypatch
+):
+    """WCAG 2.2.1: two minutes before the sign-in would end the page says so, focus goes
+    to "Fortsätt vara inloggad", and that starts the idle time again; focus goes back to
+    where it was. (Here the idle time is a little over two minutes, so it comes at once.)"""
+    monkeypatch.setitem(app.config, "CITIZEN_IDLE_MINUTES", 2.05)
+    visit(page, "/arvika/e/registerutdrag")
+    sign_in_from_the_start_page(page, e_id_provider)
+    warning = page.locator("#session-warning")
+    warning.wait_for(state="visible", timeout=15_000)
+    assert focused(page)["text"] == "Fortsätt vara inloggad"
+    assert "Du loggas snart ut" in warning.inner_text()
+    problems = audit(page, axe, screenshots, "67-sign-in-ending")
+    monkeypatch.setitem(app.config, "CITIZEN_IDLE_MINUTES", 30)
+    with page.expect_response(lambda r: r.url.endswith("/fortsatt-inloggad")) as kept:
+        page.keyboard.press("Enter")
+    assert kept.value.json()["seconds_left"] > 29 * 60
+    warning.wait_for(state="hidden")
+    assert page.url.endswith("/arvika/e/registerutdrag/steg/du")  # the page stays
     assert problems == []
 
 

@@ -5,6 +5,7 @@ from flask import Flask, flash, g, request, session
 from flask_babel import gettext as _
 
 from samverkan.citizen import drafts
+from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.identity import operations
 from samverkan.identity.models import CitizenSession
@@ -58,3 +59,10 @@ def remember(token: str) -> None:
 
 def token() -> str | None:
     return session.get(SESSION_KEY)
+
+
+def seconds_left(person: CitizenSession | None) -> int:
+    """How long the sign-in has before it ends (idle or in all), in whole seconds."""
+    if person is None:
+        return 0
+    return max(0, int((person.expires_at - utcnow()).total_seconds()))

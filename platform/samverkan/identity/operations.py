@@ -62,9 +62,15 @@ def find(
     if row is None or row.expires_at <= now:
         return None
     if touch and now - row.last_seen_at > TOUCH_AFTER:
-        row.last_seen_at = now
-        row.expires_at = _ends(row.signed_in_at, now)
+        keep_going(row, now)
     return row
+
+
+def keep_going(row: CitizenSession, now: datetime | None = None) -> None:
+    """The sign-in's idle time starts again now (up to its whole lifetime)."""
+    now = now or utcnow()
+    row.last_seen_at = now
+    row.expires_at = _ends(row.signed_in_at, now)
 
 
 def same_person(session: orm.Session, token: str, identity: Identity) -> bool:

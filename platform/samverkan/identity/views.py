@@ -151,6 +151,22 @@ def sign_out():
     return redirect(url_for(".signed_out"), 303)
 
 
+@bp.post("/fortsatt-inloggad")
+@public
+def keep_signed_in():
+    """ "Fortsätt vara inloggad" in the warning shown before an idle sign-in ends (WCAG
+    2.2.1): its idle time starts again. Script asks for JSON (the seconds left now, 0
+    when it has ended); without script the form goes back to the page it was on."""
+    person = current.signed_in_person()
+    if person is not None:
+        operations.keep_going(person)  # also within a minute of the last request
+    db.session.commit()
+    left = current.seconds_left(person)
+    if request.accept_mimetypes.best == "application/json":
+        return {"seconds_left": left}, 200 if person is not None else 401
+    return redirect(safe_next(request.form.get("next")), 303)
+
+
 @bp.get("/utloggad")
 @public
 def signed_out():

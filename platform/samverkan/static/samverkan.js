@@ -121,7 +121,43 @@
     }
   }
 
+  // Two minutes before an idle e-ID sign-in ends, say so and offer to go on (WCAG 2.2.1):
+  // the button asks the server to start the idle time again; without script it is a form.
+  function warnBeforeSignInEnds() {
+    var box = document.getElementById("session-warning");
+    if (!box || !window.fetch) { return; }
+    var timer = null;
+    var before = null;
+    function show() {
+      before = document.activeElement;
+      box.hidden = false;
+      box.querySelector("button").focus();
+    }
+    function schedule(secondsLeft) {
+      clearTimeout(timer);
+      var warn = Number(box.getAttribute("data-warn-seconds"));
+      timer = setTimeout(show, Math.max(0, secondsLeft - warn) * 1000);
+    }
+    var form = box.querySelector("form");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fetch(form.action, {
+        method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      }).then(function (answer) {
+        return answer.ok ? answer.json() : null;
+      }).then(function (answer) {
+        if (!answer) { form.submit(); return; }  // ended meanwhile: the page says so
+        box.hidden = true;
+        if (before && before.focus) { before.focus(); }
+        schedule(answer.seconds_left);
+      }).catch(function () { form.submit(); });
+    });
+    schedule(Number(box.getAttribute("data-seconds-left")));
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    warnBeforeSignInEnds();
     focusErrorSummary();
     updateConditions();
     document.addEventListener("change", updateConditions);
