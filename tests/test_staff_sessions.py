@@ -66,6 +66,24 @@ def test_turning_the_second_factor_on_needs_a_right_code(app, client, read_csrf,
     assert count_all(app, "audit_log") == 1
 
 
+def test_reloading_the_setup_page_keeps_the_key_that_was_scanned(app, client, read_csrf, anna):
+    """A new key on every load made the scanned one wrong after a reload or in a second
+    tab: 'Koden stämmer inte' for a right code."""
+    sign_in(client, read_csrf, anna)
+    first = client.get("/arvika/staff/tvastegsverifiering").text
+    again = client.get("/arvika/staff/tvastegsverifiering").text
+    assert secret_on_page(again) == secret_on_page(first)
+    done = client.post(
+        "/arvika/staff/tvastegsverifiering",
+        data={
+            "csrf_token": read_csrf(again),
+            "action": "enable",
+            "code": pyotp.TOTP(secret_on_page(first)).now(),
+        },
+    )
+    assert done.status_code == 303 and stored_secret(app) == secret_on_page(first)
+
+
 def test_guessing_the_code_to_turn_the_second_factor_off_is_limited(app, client, read_csrf, anna):
     """An open session left unattended is no way to guess the second factor off: as many
     wrong codes as at sign-in, then 429, and the factor stays on."""

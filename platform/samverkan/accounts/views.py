@@ -166,8 +166,10 @@ def two_factor_page(endpoint: str, render) -> tuple:
             return redirect(url_for(endpoint, klart=action), 303)
     setup = None
     if not current_user.totp_secret:
-        # A new secret for this setup only; it is saved on the account once a code matches.
-        if request.method == "GET" or "totp_setup" not in session:
+        # A secret for this setup only, saved on the account once a code matches. The same
+        # one until then: reloading the page, or opening it in a second tab after scanning,
+        # must not make the scanned one wrong.
+        if "totp_setup" not in session:
             session["totp_setup"] = totp.new_secret()
         uri = totp.provisioning_uri(session["totp_setup"], current_user.email)
         setup = {"secret": session["totp_setup"], "qr": totp.qr_svg(uri)}
