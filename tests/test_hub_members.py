@@ -8,7 +8,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -311,6 +311,14 @@ def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
     assert "a–z (utan å, ä, ö)" in attempt(slug="värmland")
     partial = attempt(population_source="")
     assert "Fyll i källan, eller lämna alla tre fälten tomma." in partial
+    # A figure that is no number gets that one message, not also "fill it in".
+    not_a_number = attempt(population_count="abc")
+    assert "Skriv invånarantalet med siffror" in not_a_number
+    assert "Fyll i invånarantalet, eller lämna alla tre fälten tomma." not in not_a_number
+    # A membership before the platform, or one that has not begun.
+    assert "Samverkan startade 2013-01-01" in attempt(member_since="1850-01-01")
+    later = (swedish_today() + timedelta(days=30)).isoformat()
+    assert "ange dagens datum eller ett tidigare" in attempt(member_since=later)
     needs_settings = attempt(services=["forskoleplats"])
     assert (
         "Ansökan om förskoleplats kan slås på först när förskolor att välja bland är ifyllt."

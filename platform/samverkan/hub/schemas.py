@@ -3,6 +3,7 @@ Swedish messages per field; the member's colours are checked as its own administ
 are (admin.schemas.ProfileSchema, which this extends)."""
 
 import re
+from datetime import date
 
 from marshmallow import (
     Schema,
@@ -17,10 +18,15 @@ from marshmallow import (
 from samverkan.admin.schemas import ProfileSchema
 from samverkan.catalogue.fields import WrittenDate
 from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
+from samverkan.clock import swedish_today
 
 # First parts of the platform's own addresses (/hub/, /api/, /static/): never a member.
 RESERVED_SLUGS = frozenset({"hub", "api", "static", "staff", "admin"})
 SPACES = re.compile(r"[\s\u00a0]")
+
+
+# The platform went live in Värmland on 1 January 2013 (FACTS.md): no one is a member before.
+PLATFORM_START = date(2013, 1, 1)
 
 
 def _length(low: int, high: int, what: str):
@@ -134,11 +140,30 @@ class OnboardingSchema(ProfileSchema):
                 "En region har en tvåsiffrig länskod, till exempel 17.", "scb_code"
             )
 
-    @validates_schema(skip_on_field_errors=False)
-    def _population_complete(self, data, **kwargs) -> None:
+    @validates("member_since")
+    def _member_since_possible(self, value, **kwargs) -> None:
+        if value is None:
+            return
+        if value < PLATFORM_START:
+            raise ValidationError(
+                f"Samverkan startade {PLATFORM_START.isoformat()}; ange det datumet eller senare."
+            )
+        if value > swedish_today():
+            raise ValidationError(
+                "Medlemskapet börjar när medlemmen läggs till här: ange dagens datum eller ett "
+                "tidigare, och lägg till medlemmen när den börjar."
+            )
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _population_complete(self, data, original, **kwargs) -> None:
         """The figure is only usable with its reference year and source (cost sharing)."""
         parts = ("population_count", "population_year", "population_source")
-        given = [name for name in parts if data.get(name) is not None]
+        # Written but refused by its own field counts as given: one message there is enough.
+        given = [
+            name
+            for name in parts
+            if data.get(name) is not None or str(original.get(name) or "").strip()
+        ]
         if given and len(given) < len(parts):
             missing = {
                 "population_count": "Fyll i invånarantalet, eller lämna alla tre fälten tomma.",
