@@ -763,14 +763,50 @@ def test_the_log_pages_with_a_keyset_cursor_without_gaps(app, admin):
 def test_an_invitation_never_changes_the_role_of_someone_already_here(
     app, client, admin, read_csrf
 ):
-    invite(client, read_csrf, ADMIN, role="case_worker")  # the only administrator, themself
-    link = invitation_link(app, ADMIN)
+    """It would change nothing while looking as if it had: refused by its field, naming
+    the role they have. One accepted by someone who joined meanwhile keeps their role,
+    and the log says the role they hold."""
+    refused = invite(client, read_csrf, ADMIN, role="case_worker")  # the only administrator
+    assert refused.status_code == 422
+    assert "arbetar redan här, som administratör" in error_text(refused.text)
+    assert count_all(app, "invitations") == 0 and count_all(app, "outbox_messages") == 0
+    assert invite(client, read_csrf, "bo@arvika.example", role="tenant_admin").status_code == 303
+    link = invitation_link(app, "bo@arvika.example")
+    assert create(app, "bo@arvika.example").exit_code == 0  # made a case worker meanwhile
     invitee = app.test_client()
     page = invitee.get(link)
     accepted = invitee.post(link, data={"csrf_token": read_csrf(page.text), "password": PASSWORD})
     assert accepted.status_code == 303
-    assert memberships(app, "arvika")[ADMIN] == "tenant_admin"  # still an administrator
+    assert memberships(app, "arvika")["bo@arvika.example"] == "case_worker"
+    with app.app_context(), maintenance_session() as session:
+        joined = session.scalar(
+            sa.select(AuditEntry.detail).where(AuditEntry.action == "staff.joined")
+        )
+    assert joined["role"] == "case_worker"
+    assert memberships(app, "arvika")[ADMIN] == "tenant_admin"
     assert client.get("/arvika/admin/").status_code == 200
+
+
+def test_an_address_the_outbox_cannot_send_to_is_refused_where_it_is_typed(
+    app, client, admin, read_csrf
+):
+    """'åsa.öst@arvika.se' was reported sent and failed in the outbox, unseen."""
+    response = invite(client, read_csrf, "åsa.öst@arvika.se")
+    assert response.status_code == 422
+    assert "Skriv delen före @ utan å, ä, ö" in error_text(response.text)
+    assert count_all(app, "invitations") == 0 and count_all(app, "outbox_messages") == 0
+    cli = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "åsa@arvika.example",
+            "--tenant",
+            "arvika",
+            "--role",
+            "case_worker",
+        ]
+    )
+    assert cli.exit_code == 1 and "ASCII before the @" in cli.output
 
 
 def test_karlstads_administrators_cannot_touch_the_hubs_roles(app, client, read_csrf):

@@ -195,6 +195,21 @@ def test_a_number_too_large_for_a_float_gets_a_swedish_message(client):
     }
 
 
+def test_an_address_the_outbox_cannot_send_to_is_refused_by_its_field(client):
+    """A receipt to 'åsa@…' would only fail in the outbox, where nobody sees it."""
+    body = {**FORSKOLEPLATS, "email": "åsa.öst@exempel.se"}
+    response = client.post(submissions("arvika", "forskoleplats"), json=body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["email"] == [
+        "Skriv delen före @ utan å, ä, ö och andra tecken utanför a–z: vi kan inte skicka "
+        "e-post dit."
+    ]
+    accepted = client.post(
+        submissions("arvika", "forskoleplats"), json={**FORSKOLEPLATS, "email": "asa@exempel.se"}
+    )
+    assert accepted.status_code == 201
+
+
 # -- not found, and bodies that are not answers --------------------------------------------
 
 

@@ -15,6 +15,7 @@ from samverkan.accounts import tokens
 from samverkan.accounts.models import HUB_ROLES, ROLES
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
+from samverkan.outbox.addresses import deliverable
 from samverkan.sync import SyncError, sync
 from samverkan.tenancy.loader import load_tenants
 from samverkan.tenancy.models import Tenant
@@ -125,7 +126,10 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
         if user is not None:
             _existing_account_may_take_a_role(user, password, generate_password)
         elif not _is_email(email):
-            raise click.ClickException(f"{email!r} is not an e-mail address: nobody could sign in")
+            raise click.ClickException(
+                f"{email!r} is not an e-mail address the platform can send to (ASCII before "
+                "the @): nobody could sign in or get its mails"
+            )
         try:
             if user is None:
                 if password is None:
@@ -141,11 +145,12 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
 
 
 def _is_email(text: str) -> bool:
+    """A well-formed address the outbox can send to (a staff member's mails)."""
     try:
         validate.Email()(text)
     except ValidationError:
         return False
-    return True
+    return deliverable(text)
 
 
 def _existing_account_may_take_a_role(user, password: str | None, generate: bool) -> None:

@@ -22,6 +22,7 @@ from samverkan.accounts.models import ROLES
 from samverkan.accounts.operations import MIN_PASSWORD_LENGTH
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
 from samverkan.i18n import LANGUAGES
+from samverkan.outbox.addresses import Deliverable
 from samverkan.retention.periods import Months
 
 TEXT_MAX = 20_000  # a privacy notice or accessibility statement is long, but not a book
@@ -138,6 +139,7 @@ class ProfileSchema(_Form):
             validate=[
                 validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
                 validate.Length(max=200, error=_l("E-postadressen får vara högst 200 tecken.")),
+                Deliverable(),
             ]
         )
     )
@@ -239,6 +241,7 @@ class InvitationSchema(_Form):
         validate=[
             validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
             validate.Length(max=254, error=_l("E-postadressen får vara högst 254 tecken.")),
+            Deliverable(),
         ],
         error_messages={
             "required": _l("Fyll i e-postadressen."),

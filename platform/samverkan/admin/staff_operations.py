@@ -9,7 +9,14 @@ from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from samverkan.accounts import operations as accounts
-from samverkan.accounts.models import ROLES, TENANT_ADMIN, ApiToken, Invitation, Membership, User
+from samverkan.accounts.models import (
+    ROLES,
+    TENANT_ADMIN,
+    ApiToken,
+    Invitation,
+    Membership,
+    User,
+)
 from samverkan.admin.operations import AdminError
 from samverkan.audit.operations import record
 from samverkan.cases.models import Case
@@ -54,6 +61,27 @@ def invite(session: orm.Session, tenant: Tenant, data: dict, *, by: User, link_f
     (the invitee sees which when they open the link), so the answer tells the inviter
     nothing about other members' staff. `link_for(token)` makes the absolute link."""
     email = accounts.normalize_email(data["email"])
+    colleague = session.execute(
+        sa.select(User.name, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            User.email == email,
+            Membership.tenant_id == tenant.id,
+            Membership.role.in_(list(ROLES)),  # the hub's roles are not on the member's list
+        )
+    ).first()
+    if colleague is not None:
+        # They are on this member's own staff list already: an invitation would change
+        # nothing (joining keeps the role they have), yet look as if it had.
+        raise AdminError(
+            "email",
+            _(
+                "%(name)s arbetar redan här, som %(role)s. Ändra rollen i listan över "
+                "personal i stället.",
+                name=colleague.name,
+                role=str(ROLES[colleague.role]).lower(),
+            ),
+        )
     now = utcnow()
     # A new invitation replaces earlier unused ones to the same address.
     for earlier in session.scalars(
@@ -114,15 +142,18 @@ def accept_as_existing(session: orm.Session, invitation: Invitation, password: s
 def _join(session: orm.Session, invitation: Invitation, user: User) -> User:
     """Add the membership. Someone who already works here keeps the role they have: an
     invitation is not a way round the staff page (and its last-administrator rule)."""
-    if session.get(Membership, (invitation.tenant_id, user.id)) is None:
+    membership = session.get(Membership, (invitation.tenant_id, user.id))
+    if membership is None:
         accounts.grant_membership(session, user, invitation.tenant_id, invitation.role)
+    held = invitation.role if membership is None else membership.role
     invitation.accepted_at = utcnow()
     record(
         session,
         "staff.joined",
         "user",
         user.email,
-        {"role": invitation.role, "invitation": invitation.id},
+        # The role they hold now (an invitation for another one changes nothing).
+        {"role": held, "invitation": invitation.id},
         actor_id=user.id,
         actor=user.email,
     )

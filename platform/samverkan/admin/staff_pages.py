@@ -48,13 +48,17 @@ def invite():
         data = InvitationSchema().load(entered)
     except ValidationError as exc:
         return _render(exc.messages, entered, 422)
-    invitation = staff_operations.invite(
-        db.session,
-        g.tenant,
-        data,
-        by=current_user,
-        link_for=lambda token: external_url("admin.accept_invitation", token=token),
-    )
+    try:
+        invitation = staff_operations.invite(
+            db.session,
+            g.tenant,
+            data,
+            by=current_user,
+            link_for=lambda token: external_url("admin.accept_invitation", token=token),
+        )
+    except AdminError as exc:
+        db.session.rollback()
+        return _render({exc.field: [exc.message]}, entered, 422)
     db.session.commit()
     # The same words whether or not the address has an account anywhere.
     flash(_("Inbjudan skickad till %(email)s.", email=invitation.email))

@@ -19,6 +19,7 @@ from stdnum.util import isdigits
 from samverkan.catalogue import scanning, swedish
 from samverkan.catalogue.uploads import FILE_KINDS, IncomingFile, StoredFile, sniff_kind
 from samverkan.clock import swedish_today
+from samverkan.outbox.addresses import Deliverable
 
 REQUIRED = _l("Du måste fylla i det här fältet.")
 NOT_TEXT = _l("Svaret är inte text.")
@@ -231,7 +232,10 @@ class EmailType(FieldType):
                 **self.messages(spec),
                 "invalid": _("Ange en giltig e-postadress, till exempel namn@exempel.se."),
             },
-            validate=validate.Length(max=254, error=_("E-postadressen är för lång.")),
+            validate=[
+                validate.Length(max=254, error=_("E-postadressen är för lång.")),
+                Deliverable(),
+            ],
         )
 
     def json_schema(self, spec, options):

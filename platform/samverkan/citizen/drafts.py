@@ -11,6 +11,7 @@ from samverkan.cases import operations
 from samverkan.cases.models import Draft
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db
+from samverkan.outbox.addresses import NOT_DELIVERABLE, deliverable
 
 
 def _key(service_slug: str) -> str:
@@ -118,4 +119,6 @@ def address_error(text: str) -> str | None:
         validate.Email()(text)
     except ValidationError:
         return _("Skriv e-postadressen som namn@exempel.se.")
+    if not deliverable(text):
+        return str(NOT_DELIVERABLE)
     return None
