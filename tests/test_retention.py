@@ -607,8 +607,14 @@ def test_the_administrator_sets_the_members_period_on_the_profile(app, admin, re
     assert saved.status_code == 303
     assert tenant_retention(app)[0] == 36
     assert 'value="36"' in admin.get("/arvika/admin/profil").text
-    entry = rows(app, "SELECT detail FROM audit_log WHERE action = 'profile.changed'")
-    assert "retention_months" in str(entry)
+    # Which period was in force when: the log keeps the value before and after.
+    (detail,) = [
+        as_json(d)
+        for (d,) in rows(app, "SELECT detail FROM audit_log WHERE action = 'profile.changed'")
+    ]
+    assert detail["changes"] == {"retention_months": {"from": None, "to": 36}}
+    log = admin.get("/arvika/admin/logg").text
+    assert "gallringsfrist (månader): – → 36" in log
 
 
 def test_the_administrator_gives_an_e_service_its_own_period_and_takes_it_away(
@@ -633,7 +639,12 @@ def test_the_administrator_gives_an_e_service_its_own_period_and_takes_it_away(
     assert cleared.status_code == 303
     assert as_json(tenant_retention(app)[1]) == {}
     details = rows(app, "SELECT detail FROM audit_log WHERE action = 'service.changed'")
-    assert len(details) == 2
+    assert [as_json(d)["changes"] for (d,) in details] == [
+        {"retention_months": {"from": None, "to": 6}},
+        {"retention_months": {"from": 6, "to": None}},
+    ]
+    log = admin.get("/arvika/admin/logg").text
+    assert "gallringsfrist (månader): 6 → –" in log and "gallringsfrist (månader): – → 6" in log
     assert (
         admin.post(
             "/arvika/admin/e-tjanster/finns-inte/gallring", data={"csrf_token": token}
@@ -657,6 +668,15 @@ def test_the_member_file_gives_the_period_until_the_administrator_takes_over(
         sync(session, tenants, PROJECT_ROOT / "services")
         session.commit()
     assert tenant_retention(app)[0] == 24
+    # A decision made in the member's file is logged as one made on its profile page.
+    logged = rows(
+        app,
+        "SELECT actor, detail FROM audit_log"
+        " WHERE action = 'profile.changed' AND object_ref = 'arvika'",
+    )
+    assert [(actor, as_json(d)["changes"]) for actor, d in logged] == [
+        ("sync", {"retention_months": {"from": None, "to": 24}})
+    ]
     page = admin.get("/arvika/admin/profil")
     data = {**profile_form(page.text, read_csrf), "retention_months": "60"}
     assert admin.post("/arvika/admin/profil", data=data).status_code == 303

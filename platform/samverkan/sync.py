@@ -16,6 +16,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from samverkan.admin.operations import DECISIONS, profile_change_detail
+from samverkan.audit.operations import record
 from samverkan.catalogue.loader import load_definitions
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
 from samverkan.tenancy.loader import load_tenants
@@ -80,8 +82,24 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
         if existing is not None and existing.profile_edited_at is not None:
             # The member's administrators have taken over their profile in the app.
             values = {k: v for k, v in values.items() if k not in PROFILE_FIELDS}
+        before = {name: getattr(existing, name) for name in DECISIONS} if existing else None
         tenant = _upsert(session, report, Tenant, {"slug": slug}, values, f"tenant {slug}")
         session.flush()
+        decided = [n for n in DECISIONS if before is not None and getattr(tenant, n) != before[n]]
+        if decided:
+            # A decision changed in the member's file counts as much as one made on its
+            # profile page: in the member's own log, by the sync.
+            after = {name: getattr(tenant, name) for name in decided}
+            detail = profile_change_detail(decided, before, after)
+            record(
+                session,
+                "profile.changed",
+                "tenant",
+                slug,
+                detail,
+                actor="sync",
+                tenant_id=tenant.id,
+            )
         for service_slug, switch in loaded.content["services"].items():
             current = session.get(TenantService, (tenant.id, service_slug))
             values = {"enabled": switch["enabled"], "settings": switch["settings"]}

@@ -32,6 +32,9 @@ FIELD_LABELS = {
     "accent_colour": _l("accentfärg"),
     "privacy_notice": _l("integritetsmeddelande"),
     "accessibility_statement": _l("tillgänglighetsredogörelse"),
+    "retention_months": _l("gallringsfrist (månader)"),
+    "draft_days": _l("sparade svar (dagar)"),
+    "default_language": _l("språk"),
 }
 
 
@@ -39,8 +42,15 @@ def describe(entry: AuditEntry) -> str:
     """What the entry's detail says, in a few words of the page's language (empty when
     nothing to add)."""
     detail = entry.detail or {}
+    changes = detail.get("changes") or {}
     if "fields" in detail:
-        return ", ".join(str(FIELD_LABELS.get(name, name)) for name in detail["fields"])
+        return ", ".join(
+            str(FIELD_LABELS.get(name, name))
+            + (_change_text(changes[name]) if name in changes else "")
+            for name in detail["fields"]
+        )
+    if "retention_months" in changes:
+        return str(FIELD_LABELS["retention_months"]) + _change_text(changes["retention_months"])
     if "logo" in detail:
         return _("ny logotyp") if detail["logo"] == "uploaded" else _("logotypen borttagen")
     if "enabled" in detail:
@@ -52,6 +62,15 @@ def describe(entry: AuditEntry) -> str:
     if "role" in detail:
         return str(ROLES.get(detail["role"], ""))
     return ""
+
+
+def _change_text(change: dict) -> str:
+    """': 24 → 36', an empty value (the default applies) as '–'."""
+
+    def shown(value) -> str:
+        return "–" if value is None else str(value)
+
+    return f": {shown(change.get('from'))} → {shown(change.get('to'))}"
 
 
 def _cursor(entry: AuditEntry) -> str:

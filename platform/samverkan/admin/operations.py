@@ -30,16 +30,37 @@ class AdminError(ValueError):
         self.message = message
 
 
+# The member's decisions on how long personal data is kept (FACTS.md: thinning is lawful
+# under the member's own decision): logged with the value before and after, so the
+# period in force on any day can be shown later.
+DECISIONS = ("retention_months", "draft_days")
+
+
+def profile_change_detail(changed: list[str], before: dict, after: dict) -> dict:
+    """An audit entry's detail for changed profile fields, decisions with from and to."""
+    detail: dict = {"fields": changed}
+    decided = {
+        name: {"from": before.get(name), "to": after.get(name)}
+        for name in changed
+        if name in DECISIONS
+    }
+    if decided:
+        detail["changes"] = decided
+    return detail
+
+
 def update_profile(session: orm.Session, tenant: Tenant, data: dict) -> list[str]:
     """Save the profile (validated by ProfileSchema); returns the names of changed fields.
     From now on the sync leaves the profile to the member's administrators."""
     changed = [name for name, value in data.items() if getattr(tenant, name) != value]
+    before = {name: getattr(tenant, name) for name in changed}
     for name in changed:
         setattr(tenant, name, data[name])
     if changed or tenant.profile_edited_at is None:
         tenant.profile_edited_at = utcnow()
     if changed:
-        record(session, "profile.changed", "tenant", tenant.slug, {"fields": changed})
+        detail = profile_change_detail(changed, before, data)
+        record(session, "profile.changed", "tenant", tenant.slug, detail)
     session.flush()
     return changed
 
@@ -126,14 +147,24 @@ def set_service_retention(
     """Give one e-service its own retention period (None: the member's default applies).
     Returns whether anything changed."""
     periods = dict(tenant.retention_by_service or {})
-    if periods.get(service_slug) == months:
+    before = periods.get(service_slug)
+    if before == months:
         return False
     if months is None:
         periods.pop(service_slug, None)
     else:
         periods[service_slug] = months
     tenant.retention_by_service = periods  # a new dict, so the JSON column is written
-    record(session, "service.changed", "service", service_slug, {"retention_months": months})
+    record(
+        session,
+        "service.changed",
+        "service",
+        service_slug,
+        {
+            "retention_months": months,
+            "changes": {"retention_months": {"from": before, "to": months}},
+        },
+    )
     session.flush()
     return True
 
