@@ -141,6 +141,32 @@ def test_a_submission_without_an_address_queues_nothing(app, client):
     assert count_all(app, "outbox_messages") == 0
 
 
+def test_receipts_to_one_address_are_limited_and_the_case_is_still_registered(
+    app, client, monkeypatch, read_csrf
+):
+    """Anyone can type anyone's address into a form: without a limit the platform's
+    receipts could flood an inbox. Past it the case is registered all the same, and the
+    citizen's receipt page says no mail went."""
+    monkeypatch.setitem(app.config, "RECEIPTS_PER_RECIPIENT", "2 per hour")
+    made = [submit(client)["reference"] for _ in range(3)]
+    assert count_all(app, "cases") == 3
+    assert [m.recipient for m in messages(app)] == ["anna@exempel.se"] * 2
+    other = submit(client, answers={**WITH_REPLY, "email": "ANNA@exempel.se "})
+    assert other["reference"] not in made and len(messages(app)) == 2  # the same address
+    submit(client, answers={**WITH_REPLY, "email": "bo@exempel.se"})
+    assert [m.recipient for m in messages(app)][-1] == "bo@exempel.se"
+    # On the web: the receipt page says so.
+    from test_citizen_flow import fill_synpunkter
+
+    browser = app.test_client()
+    check = browser.get(fill_synpunkter(browser, read_csrf))
+    monkeypatch.setitem(app.config, "RECEIPTS_PER_RECIPIENT", "0 per hour")
+    sent = browser.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(check.text)})
+    receipt = browser.get(sent.location).text
+    assert "Vi skickade inget kvitto med e-post den här gången" in receipt
+    assert len(messages(app)) == 3
+
+
 def test_a_rolled_back_submission_leaves_no_receipt(app):
     with app.test_request_context("/arvika/"):
         tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="arvika"))

@@ -110,6 +110,7 @@ RATE_LIMIT_SETTINGS = (
     "EXTRACTS_PER_ADDRESS",
     "DRAFT_MAILS_PER_ADDRESS",
     "DRAFT_MAILS_PER_RECIPIENT",
+    "RECEIPTS_PER_RECIPIENT",
 )
 
 
@@ -280,6 +281,7 @@ def load_settings(overrides: dict | None = None) -> dict:
         # Resume links sent by e-mail ("save and continue later").
         "DRAFT_MAILS_PER_ADDRESS": os.environ.get("DRAFT_MAILS_PER_ADDRESS", "20 per hour"),
         "DRAFT_MAILS_PER_RECIPIENT": os.environ.get("DRAFT_MAILS_PER_RECIPIENT", "5 per hour"),
+        "RECEIPTS_PER_RECIPIENT": os.environ.get("RECEIPTS_PER_RECIPIENT", "10 per hour"),
         # How long a worker may reuse a rendered public home page or first form step
         # (citizen/page_cache.py); 0 renders every time. A change made through the app
         # (or the CLI) is seen at once by every process sharing the instance folder

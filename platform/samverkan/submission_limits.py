@@ -145,3 +145,28 @@ def draft_mails_limited(view):
         _draft_mails_per_recipient, key_func=_recipient_key, methods=["POST"], scope="draft-to"
     )(view)
     return limiter.limit(_draft_mails_per_address, methods=["POST"], scope="draft-mails")(view)
+
+
+def receipt_may_go_to(address: str) -> bool:
+    """Count a case's e-mailed receipt against its recipient (RECEIPTS_PER_RECIPIENT):
+    False once the address has had its share. Anyone can type anyone's address into a
+    form, so without this the platform's official receipts could flood an inbox; the case
+    itself is still registered (and its receipt page shown), only no mail goes."""
+    if not limiter.enabled:
+        return True
+    config = current_app.config
+    key = typed_key("receipt-to", address.strip().lower()[:254])
+    prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
+    identifiers = (prefix, "receipts-to", key) if prefix else ("receipts-to", key)
+    limiter.retry_storage()
+    try:
+        return _hit_all(limiter.limiter, config, identifiers)
+    except StorageError as error:
+        if not limiter.fall_back(error):
+            raise
+        return _hit_all(limiter.limiter, config, identifiers)
+
+
+def _hit_all(strategy, config, identifiers: tuple) -> bool:
+    limits = _parsed("RECEIPTS_PER_RECIPIENT", config["RECEIPTS_PER_RECIPIENT"])
+    return all(strategy.hit(limit, *identifiers) for limit in limits)

@@ -601,6 +601,13 @@ def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
     receipt_url = url_for(".receipt", token=token)
     (db.session if connection is None else connection).commit()
     drafts.remember_receipt(token)
+    if g.get("receipt_held"):
+        flash(
+            _(
+                "Vi skickade inget kvitto med e-post den här gången: adressen har fått många "
+                "kvitton från oss den senaste tiden. Spara länken nedan för att följa ärendet."
+            )
+        )
     return redirect(receipt_url, 303)
 
 

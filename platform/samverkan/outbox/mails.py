@@ -7,10 +7,11 @@ words in them are Swedish too. They carry no answers and no personnummer, only t
 reference and the private status link, since e-mail is not a secure channel.
 """
 
+import logging
 import secrets
 from datetime import datetime
 
-from flask import has_request_context
+from flask import g, has_request_context
 from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
@@ -21,7 +22,10 @@ from samverkan.i18n import DEFAULT_LANGUAGE, current_language, in_language
 from samverkan.i18n import gettext as _
 from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
+from samverkan.submission_limits import receipt_may_go_to
 from samverkan.tenancy.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 def citizen_address(case: Case, definition: dict | None = None) -> str | None:
@@ -93,9 +97,16 @@ def case_receipt(
     reference: str,
 ) -> tuple[str, str, str] | None:
     """(address, subject, body) of a new case's receipt, or None when the citizen left no
-    address. `answers` as stored (JSON)."""
+    address, or when the address has had its share of receipts (counted here, once per
+    new case: submission_limits.receipt_may_go_to; then g.receipt_held says so to the
+    page). `answers` as stored (JSON)."""
     address = _address_in(answers, definition)
     if not address:
+        return None
+    if not receipt_may_go_to(address):
+        logger.info("receipt not e-mailed: its recipient has had RECEIPTS_PER_RECIPIENT")
+        if has_request_context():
+            g.receipt_held = True
         return None
     web = channel == "web" and has_request_context()
     lang = current_language() if web else DEFAULT_LANGUAGE
