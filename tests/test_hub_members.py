@@ -515,6 +515,10 @@ def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
         gone = client.get(path)
         assert gone.status_code == 410, path
         assert "Arvika kommun har lämnat samverkan" in gone.text
+    # What the controller tells citizens about the data it still keeps stays readable.
+    for path in ("/arvika/integritet", "/arvika/tillganglighet"):
+        kept = client.get(path)
+        assert kept.status_code == 200 and "Arvika kommun" in kept.text, path
     assert client.get("/api/v1/tenants/arvika/services").status_code == 410
     refused_api = client.post(
         "/api/v1/tenants/arvika/services/synpunkter/submissions", json=ANSWERS

@@ -17,7 +17,16 @@ SAFE_METHODS = snapshot.SAFE_METHODS
 # its staff pages still style themselves with; its staff may sign in and read, and change
 # nothing but their own sign-in (and API keys, to read through the API).
 CLOSED_PUBLIC_BLUEPRINTS = frozenset({"citizen", "api"})
-CLOSED_STILL_SERVED = frozenset({"citizen.theme", "citizen.logo"})
+# The controller's privacy notice (and the accessibility statement) stay readable while
+# the member's cases are kept, until retention deletes them.
+CLOSED_STILL_SERVED = frozenset(
+    {
+        "citizen.theme",
+        "citizen.logo",
+        "citizen.privacy_notice",
+        "citizen.accessibility_statement",
+    }
+)
 CLOSED_STILL_WRITABLE = frozenset({"accounts", "api_tokens"})
 # What only takes access away stays open at a closed member: its administrator removes the
 # staff who should no longer read its cases (they are kept until retention deletes them).
