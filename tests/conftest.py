@@ -174,6 +174,19 @@ def count_all(app, table: str) -> int:
         return session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()  # noqa: S608
 
 
+# What the command line logs when a test makes its accounts (users create): set-up, left
+# out where a test asks what its own steps logged (tests/test_accounts.py checks it).
+SET_UP_ACTIONS = ("staff.role_granted",)
+
+
+def logged_count(app) -> int:
+    """Audit entries, as count_all, but for the tests' own account set-up."""
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT count(*) FROM audit_log WHERE action <> 'staff.role_granted'")
+        ).scalar_one()
+
+
 def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "the page has no CSRF token"

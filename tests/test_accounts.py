@@ -7,7 +7,9 @@ import sqlalchemy as sa
 from conftest import count_all
 
 from samverkan.accounts.models import Membership, User
+from samverkan.audit.models import AuditEntry
 from samverkan.database_roles import maintenance_session
+from samverkan.tenancy.models import Tenant
 
 PASSWORD = "korrekt-häst-batteri"
 ANSWERS = {"kind": "fraga", "area": "annat", "message": "En fråga", "want_reply": "no"}
@@ -181,6 +183,45 @@ def test_users_deactivate_ends_sessions_and_refuses_sign_in(app, client, read_cs
     assert sign_in(app.test_client(), read_csrf, anna).status_code == 401
     unknown = app.test_cli_runner().invoke(args=["users", "deactivate", "ingen@arvika.example"])
     assert unknown.exit_code != 0 and "no account for ingen@arvika.example" in unknown.output
+
+
+def logged(app, *actions) -> list[tuple]:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.select(Tenant.slug, AuditEntry.action, AuditEntry.actor, AuditEntry.detail)
+            .join(Tenant, Tenant.id == AuditEntry.tenant_id)
+            .where(AuditEntry.action.in_(actions))
+            .order_by(AuditEntry.id)
+        ).all()
+
+
+def test_role_and_account_changes_from_the_command_line_are_in_each_members_log(app):
+    """Granting an administrator's role, or the hub's, is the most sensitive change there
+    is: the command line leaves the same trace the staff pages do."""
+    assert create(app, "eva@arvika.example").exit_code == 0
+    assert create(app, "eva@arvika.example", tenant="eda", role="tenant_admin").exit_code == 0
+    assert create(app, "eva@arvika.example", role="tenant_admin").exit_code == 0
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["users", "deactivate", "eva@arvika.example"]).exit_code == 0
+    assert cli.invoke(args=["users", "activate", "eva@arvika.example"]).exit_code == 0
+    entries = logged(app, "staff.role_granted", "staff.deactivated", "staff.activated")
+    assert [(slug, action, actor) for slug, action, actor, _ in entries] == [
+        ("arvika", "staff.role_granted", "cli"),
+        ("eda", "staff.role_granted", "cli"),
+        ("arvika", "staff.role_granted", "cli"),
+        ("arvika", "staff.deactivated", "cli"),
+        ("eda", "staff.deactivated", "cli"),
+        ("arvika", "staff.activated", "cli"),
+        ("eda", "staff.activated", "cli"),
+    ]
+    assert entries[2][3] == {"from": "case_worker", "to": "tenant_admin"}
+    # The same role again changes nothing and logs nothing.
+    assert create(app, "eva@arvika.example", role="tenant_admin").exit_code == 0
+    assert len(logged(app, "staff.role_granted")) == 3
+    # The hub's roles are the hub's log's, not Karlstad's own.
+    assert create(app, "navet@karlstad.example", tenant="karlstad", role="hub_admin").exit_code == 0
+    *_, (slug, _, _, detail) = logged(app, "staff.role_granted")
+    assert slug == "karlstad" and detail["hub_log"] is True
 
 
 def test_a_hub_role_opens_no_cases_of_the_hub_member_itself(app, client, read_csrf):

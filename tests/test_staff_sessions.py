@@ -6,7 +6,7 @@ import time
 import pyotp
 import pytest
 import sqlalchemy as sa
-from conftest import count_all
+from conftest import logged_count
 from test_accounts import PASSWORD, create, sign_in
 
 from samverkan.accounts.models import User
@@ -63,7 +63,7 @@ def test_turning_the_second_factor_on_needs_a_right_code(app, client, read_csrf,
     assert stored_secret(app) is None
     secret = turn_on_second_factor(client, read_csrf)
     assert stored_secret(app) == secret
-    assert count_all(app, "audit_log") == 1
+    assert logged_count(app) == 1
 
 
 def test_reloading_the_setup_page_keeps_the_key_that_was_scanned(app, client, read_csrf, anna):

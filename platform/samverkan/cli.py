@@ -12,7 +12,8 @@ from werkzeug.security import check_password_hash
 
 from samverkan.accounts import operations as account_operations
 from samverkan.accounts import tokens
-from samverkan.accounts.models import HUB_ROLES, ROLES
+from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
+from samverkan.audit.operations import HUB_LOG, record
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
 from samverkan.outbox.addresses import deliverable
@@ -135,9 +136,25 @@ def users_create(tenant_slug, role, name, password, generate_password, email) ->
                 if password is None:
                     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
                 user = account_operations.create_user(session, email, name or email, password)
+            before = session.get(Membership, (tenant.id, user.id))
+            before_role = before.role if before is not None else None
             account_operations.grant_membership(session, user, tenant.id, role)
         except account_operations.AccountError as exc:
             raise click.ClickException(str(exc)) from exc
+        if before_role != role:
+            # The most sensitive change there is (an administrator, the hub's rights): in the
+            # member's own log, as the page's role changes are.
+            record(
+                session,
+                "staff.role_granted",
+                "user",
+                user.email,
+                # A role of the hub's is the hub's own log's, not its member's (Karlstad's).
+                {"from": before_role, "to": role}
+                | ({HUB_LOG: True} if {before_role, role} & set(HUB_ROLES) else {}),
+                actor="cli",
+                tenant_id=tenant.id,
+            )
         session.commit()
         click.echo(f"{user.email} is {role} at {tenant.name}")
         if generate_password:
@@ -207,6 +224,7 @@ def users_deactivate(email) -> None:
             raise click.ClickException(f"there is no account for {email}")
         user.active = False
         account_operations.end_all_sessions(user)
+        _log_in_each_member(session, user, "staff.deactivated")
         session.commit()
     click.echo(f"{email} is deactivated; every session of theirs has ended")
 
@@ -220,8 +238,23 @@ def users_activate(email) -> None:
         if user is None:
             raise click.ClickException(f"there is no account for {email}")
         user.active = True
+        _log_in_each_member(session, user, "staff.activated")
         session.commit()
     click.echo(f"{email} can sign in again")
+
+
+def _log_in_each_member(session, user, action: str) -> None:
+    """An account change from the command line, in the log of every member it works at."""
+    for membership in session.scalars(sa.select(Membership).where(Membership.user_id == user.id)):
+        record(
+            session,
+            action,
+            "user",
+            user.email,
+            {"role": membership.role} | ({HUB_LOG: True} if membership.role in HUB_ROLES else {}),
+            actor="cli",
+            tenant_id=membership.tenant_id,
+        )
 
 
 @users_cli.command("demo")

@@ -58,7 +58,8 @@ def describe(entry: AuditEntry) -> str:
     if "settings" in detail:
         return _("inställningar: %(names)s", names=", ".join(detail["settings"]))
     if "to" in detail:
-        return f"{ROLES.get(detail.get('from'), '?')} → {ROLES.get(detail['to'], '?')}"
+        before = ROLES.get(detail.get("from"), "?") if detail.get("from") else "–"  # a new role
+        return f"{before} → {ROLES.get(detail['to'], '?')}"
     if "role" in detail:
         return str(ROLES.get(detail["role"], ""))
     return ""
