@@ -228,6 +228,44 @@ def shift_clock(client, **seconds_ago):
             session[key] = int(time.time()) - ago
 
 
+def test_before_an_idle_session_ends_staff_can_go_on(app, client, read_csrf, anna):
+    """WCAG 2.2.1: every staff page carries when the warning comes (samverkan.js shows it
+    two minutes before the idle time is up: tests/browser/test_pages.py), and 'Fortsätt
+    vara inloggad' starts the idle time again, by script (JSON) or by the form alone."""
+    sign_in(client, read_csrf, anna)
+    for path in ("/arvika/staff/", "/arvika/staff/api-nycklar"):
+        page = client.get(path).text
+        assert 'id="session-warning"' in page and 'data-seconds-left="1740"' in page, path
+    token = read_csrf(page)
+    kept = client.post(
+        "/personal/fortsatt-inloggad",
+        data={"csrf_token": token},
+        headers={"Accept": "application/json"},
+    )
+    assert kept.status_code == 200 and kept.get_json() == {"seconds_left": 1800}
+    plain = client.post(
+        "/personal/fortsatt-inloggad",
+        data={"csrf_token": token},
+        headers={"Referer": "http://localhost/arvika/staff/api-nycklar"},
+    )
+    assert plain.status_code == 303 and plain.location == "/arvika/staff/api-nycklar"
+    elsewhere = client.post(
+        "/personal/fortsatt-inloggad",
+        data={"csrf_token": token},
+        headers={"Referer": "https://evil.example/arvika/staff/"},
+    )
+    assert elsewhere.location == "/"
+    stranger = app.test_client()
+    their_token = read_csrf(stranger.get("/arvika/staff/logga-in").text)
+    gone = stranger.post(
+        "/personal/fortsatt-inloggad",
+        data={"csrf_token": their_token},
+        headers={"Accept": "application/json"},
+    )
+    assert gone.status_code == 401 and gone.get_json() == {"seconds_left": 0}
+    assert "session-warning" not in stranger.get("/arvika/staff/logga-in").text
+
+
 def test_an_idle_session_ends(app, client, read_csrf, anna):
     sign_in(client, read_csrf, anna)
     assert client.get("/arvika/staff/").status_code == 200

@@ -118,6 +118,17 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def same_site_path(address: str | None) -> str:
+    """The path (and query) of an address on this host, as safe_next takes it: for a
+    Referer, which names the whole address."""
+    if not address:
+        return safe_next(None)
+    parts = urlsplit(address)
+    if parts.netloc and parts.netloc != request.host:
+        return safe_next(None)
+    return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
 def switch_url(lang: str) -> str:
     """The switch link for this page: back to the same path (and the one query parameter
     a citizen page needs, ?andra=1), never to whatever else the query string says, since

@@ -134,6 +134,25 @@ def test_the_staff_pages(app, page, axe, screenshots):
     assert problems == []
 
 
+def test_the_warning_before_an_idle_staff_session_ends(app, page, axe, screenshots, monkeypatch):
+    """WCAG 2.2.1 for staff too: a message half-written for half an hour was lost at its
+    sending. (The idle time is made a little over three minutes, so it comes at once.)"""
+    monkeypatch.setitem(app.config, "STAFF_IDLE_MINUTES", 3.05)
+    monkeypatch.setitem(app.config, "KEYED_CACHE_SECONDS", 0)  # the frame with this figure
+    sign_in(page, "arvika", create_user(app, "handlaggare@arvika.example", "arvika", "case_worker"))
+    visit(page, "/arvika/staff/")
+    warning = page.locator("#session-warning")
+    warning.wait_for(state="visible", timeout=15_000)
+    assert focused(page)["text"] == "Fortsätt vara inloggad"
+    problems = audit(page, axe, screenshots, "26-staff-session-ending")
+    with page.expect_response(lambda r: r.url.endswith("/personal/fortsatt-inloggad")) as kept:
+        page.keyboard.press("Enter")
+    assert kept.value.json()["seconds_left"] > 180
+    warning.wait_for(state="hidden")
+    assert page.url.endswith("/arvika/staff/")
+    assert problems == []
+
+
 def test_the_hub_pages(app, page, axe, screenshots):
     problems = []
     submit(app)

@@ -44,3 +44,13 @@ def enforce() -> None:
         return
     if now - last_seen >= TOUCH_EVERY:
         session[LAST_SEEN] = now
+
+
+def keep_going() -> int:
+    """The signed-in staff session's idle time starts again now; the seconds it has left
+    (idle, or up to its whole lifetime)."""
+    now = int(time.time())
+    session[LAST_SEEN] = now
+    idle = current_app.config["STAFF_IDLE_MINUTES"] * 60
+    absolute = current_app.config["STAFF_SESSION_HOURS"] * 3600
+    return max(0, min(idle, absolute - (now - session.get(SIGNED_IN_AT, now))))

@@ -12,6 +12,7 @@ from samverkan.accounts import session as account_session
 from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
 from samverkan.accounts.schemas import SignInSchema
 from samverkan.extensions import db, limiter, typed_key
+from samverkan.i18n import same_site_path
 from samverkan.staff_frame import render_staff_page
 
 bp = Blueprint("accounts", __name__, template_folder="templates")
@@ -184,6 +185,18 @@ def _safe_next(target: str | None, role: str | None = None) -> str:
     if target and target.startswith(prefixes) and "//" not in target and "\\" not in target:
         return target
     return url_for("hub.overview") if role in HUB_ROLES else url_for("casework.inbox")
+
+
+@bp.post("/personal/fortsatt-inloggad")
+@public  # answers only a staff session: any other gets 401 (JSON) or the start page
+def keep_signed_in():
+    """ "Fortsätt vara inloggad" in the warning shown before an idle staff session ends
+    (WCAG 2.2.1): its idle time starts again. Script asks for JSON (the seconds left, 0
+    when it has ended); without script the form goes back to the page it was on."""
+    left = session_clock.keep_going() if current_user.is_authenticated else 0
+    if request.accept_mimetypes.best == "application/json":
+        return {"seconds_left": left}, 200 if left else 401
+    return redirect(same_site_path(request.referrer), 303)
 
 
 @bp.post("/<slug:tenant>/staff/logga-ut")
