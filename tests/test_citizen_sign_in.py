@@ -373,6 +373,28 @@ def test_before_an_idle_sign_in_ends_the_citizen_can_go_on(app, client, e_id_pro
     assert gone.status_code == 401 and gone.get_json() == {"seconds_left": 0}
 
 
+def test_ended_sign_ins_are_removed_with_the_expired_drafts(app, client, e_id_provider):
+    """A sign-in's row holds a personnummer and a name; an ended one went only when
+    someone signed in again, which may be never."""
+    sign_in(client, e_id_provider, "tolvan", TOLVAN)
+    other = app.test_client()
+    sign_in(other, e_id_provider, "sam", SAM)
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.update(CitizenSession)
+            .where(CitizenSession.name == TOLVAN["name"])
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        session.commit()
+    cli = app.test_cli_runner()
+    dry = cli.invoke(args=["drafts", "expire", "--dry-run"])
+    assert "e-ID sign-ins: would delete 1 that had ended" in dry.output
+    assert len(sessions(app)) == 2
+    done = cli.invoke(args=["drafts", "expire"])
+    assert done.exit_code == 0 and "e-ID sign-ins: deleted 1 that had ended" in done.output
+    assert [s.name for s in sessions(app)] == [SAM["name"]]
+
+
 @contextmanager
 def other_app(app, database_url, issuer: str):
     """A second app on the suite's database and instance folder (one instance folder per

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from samverkan.cases.expiry import expire_drafts
 from samverkan.db import utcnow
 from samverkan.extensions import db
+from samverkan.identity.operations import purge_ended
 from samverkan.tenancy.each_member import refuse_unknown_member
 
 drafts_cli = AppGroup("drafts", help="Citizens' saved drafts (not cases).")
@@ -20,7 +21,8 @@ drafts_cli = AppGroup("drafts", help="Citizens' saved drafts (not cases).")
 @click.option("--member", default=None, metavar="SLUG", help="Only this member, e.g. arvika.")
 def expire(dry_run: bool, member: str | None) -> None:
     """Delete every draft past its expiry (the member's draft_days after it was started)
-    and the files uploaded into it. Cases are never touched. Safe to run again."""
+    and the files uploaded into it, and (for every member) the e-ID sign-ins that have
+    ended. Cases are never touched. Safe to run again."""
     refuse_unknown_member(db.engine, member)
     outcomes = expire_drafts(
         db.engine,  # the application's role: row-level security holds it to each member
@@ -43,6 +45,13 @@ def expire(dry_run: bool, member: str | None) -> None:
     files = sum(o.files for o in outcomes)
     line = f"drafts: {verb} {drafts} expired draft(s) and {files} file(s)"
     click.echo(line + (" (dry run: nothing was changed)" if dry_run else ""))
+    if member is None:  # sign-ins belong to no one member
+        ended = purge_ended(db.session, utcnow(), dry_run=dry_run)
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+        click.echo(f"e-ID sign-ins: {verb} {ended} that had ended (their personnummer and name)")
     failed = [o.slug for o in outcomes if o.error or o.file_errors]
     if failed:
         raise click.ClickException(f"draft expiry failed at {', '.join(failed)}; see above")

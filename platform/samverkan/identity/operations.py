@@ -81,3 +81,12 @@ def same_person(session: orm.Session, token: str, identity: Identity) -> bool:
 
 def end(session: orm.Session, token: str) -> None:
     session.execute(sa.delete(CitizenSession).where(CitizenSession.digest == _digest(token)))
+
+
+def purge_ended(session: orm.Session, now: datetime, *, dry_run: bool = False) -> int:
+    """Remove (or, dry, count) every ended sign-in: each holds a personnummer and a name,
+    and begin() removes them only when someone signs in again, which may be never."""
+    ended = CitizenSession.expires_at <= now
+    if dry_run:
+        return session.scalar(sa.select(sa.func.count()).select_from(CitizenSession).where(ended))
+    return session.execute(sa.delete(CitizenSession).where(ended)).rowcount
