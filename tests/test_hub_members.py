@@ -18,6 +18,7 @@ from conftest import SQLITE_AUDIT_TRIGGERS, count_all
 from test_accounts import create, sign_in
 from test_staff_api import bearer, token_of
 
+from samverkan import memo
 from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Case
 from samverkan.catalogue.models import ServiceDefinition, TenantService
@@ -684,6 +685,30 @@ def running(app, slug: str, service="synpunkter") -> int:
         t=member_id(app, slug),
         s=service,
     )[0][0]
+
+
+def test_a_citizen_whose_answers_were_to_the_old_version_is_told(
+    app, client, read_csrf, synpunkter_v2
+):
+    """The answers cannot follow to a new version; an empty first step with no word was
+    all the citizen saw."""
+    step = "/arvika/e/synpunkter/steg/synpunkt"
+    page = client.get(step)
+    client.post(
+        step, data={"csrf_token": read_csrf(page.text), "action": "spara", "message": "Hej"}
+    )
+    owner(
+        app,
+        "UPDATE tenant_services SET definition_id = :d"
+        " WHERE tenant_id = :t AND service_slug = 'synpunkter'",
+        d=synpunkter_v2["v2"][0],
+        t=member_id(app, "arvika"),
+    )
+    memo.forget_all()  # as moving it in the app does (/hub/e-tjanster)
+    told = client.get("/arvika/e/synpunkter").text
+    assert "E-tjänsten har ändrats sedan du började fylla i den" in told
+    assert "Fortsätt där du var" not in told
+    assert "E-tjänsten har ändrats" not in client.get("/arvika/e/synpunkter").text  # once
 
 
 def test_members_move_to_a_new_version_and_old_cases_keep_theirs(

@@ -3,7 +3,7 @@
 import hashlib
 from datetime import timedelta
 
-from flask import g, session
+from flask import flash, g, session
 from flask_babel import gettext as _
 from marshmallow import ValidationError, validate
 
@@ -27,7 +27,15 @@ def current_draft(service: TenantService) -> Draft | None:
         db.session, remembered_draft_id(service.service_slug), service.service_slug
     )
     if draft is not None and draft.definition_id != service.definition_id:
-        return None  # the member moved to a new version: start again on that one
+        # The member moved to a new version: start again on that one, told why (once).
+        forget(service.service_slug)
+        flash(
+            _(
+                "E-tjänsten har ändrats sedan du började fylla i den, så dina svar kunde "
+                "inte följa med till den nya versionen. Fyll i den igen."
+            )
+        )
+        return None
     return draft
 
 
