@@ -178,6 +178,51 @@ def test_every_admin_page_is_not_cached_and_the_overview_counts(admin):
 # -- the profile -----------------------------------------------------------------------------
 
 
+def test_a_profile_saved_from_a_page_opened_before_anothers_save_is_refused(
+    app, client, admin, read_csrf, resync
+):
+    """Two administrators with the profile open: the later save from the older page
+    silently undid the earlier one (and the log named the wrong person for it)."""
+    assert create(app, "bo@arvika.example", role="tenant_admin").exit_code == 0
+    other = app.test_client()
+    assert sign_in(other, read_csrf, "bo@arvika.example").status_code == 303
+    mine = client.get("/arvika/admin/profil").text
+    opened = re.search(r'name="opened" value="([^"]*)"', mine).group(1)
+    theirs = other.get("/arvika/admin/profil").text
+    saved = other.post(
+        "/arvika/admin/profil",
+        data={
+            **profile_form(app, phone="0570-816 00"),
+            "csrf_token": read_csrf(theirs),
+            "opened": re.search(r'name="opened" value="([^"]*)"', theirs).group(1),
+        },
+    )
+    assert saved.status_code == 303
+    late = client.post(
+        "/arvika/admin/profil",
+        data={
+            **profile_form(app, phone="", name="Arvika kommun!"),
+            "csrf_token": read_csrf(mine),
+            "opened": opened,
+        },
+    )
+    assert late.status_code == 409
+    assert "Någon annan har sparat profilen sedan du öppnade sidan" in late.text
+    assert 'value="Arvika kommun!"' in late.text  # what was written stays
+    assert tenant_row(app).phone == "0570-816 00" and tenant_row(app).name != "Arvika kommun!"
+    # Saved again from that page (its new stamp): a decision made knowing.
+    again = client.post(
+        "/arvika/admin/profil",
+        data={
+            **profile_form(app, name="Arvika kommun!"),
+            "csrf_token": read_csrf(late.text),
+            "opened": re.search(r'name="opened" value="([^"]*)"', late.text).group(1),
+        },
+    )
+    assert again.status_code == 303 and tenant_row(app).name == "Arvika kommun!"
+    assert tenant_row(app).phone == "0570-816 00"
+
+
 def test_the_profile_is_saved_and_shown_to_citizens(app, client, admin, read_csrf, resync):
     """On PostgreSQL this runs as the application role: column grants and row-level security
     let it update these columns of its own member (test_row_level_security has the refusals)."""

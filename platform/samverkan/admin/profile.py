@@ -24,8 +24,15 @@ def _upload_root() -> Path:
 
 def _render(errors: dict, values: dict, code: int = 200):
     return render_staff_page(
-        "admin/profile.html", errors=errors, values=values, logo_max_mb=1
+        "admin/profile.html", errors=errors, values=values, logo_max_mb=1, opened=_stamp()
     ), code
+
+
+def _stamp() -> str:
+    """When the profile was last saved: the form carries it, so that a save made from a
+    page opened before someone else's is not taken as if theirs had not happened."""
+    edited = g.tenant.profile_edited_at
+    return edited.isoformat() if edited else ""
 
 
 def _current() -> dict:
@@ -50,6 +57,16 @@ def save_profile():
         data = ProfileSchema().load(entered)
     except ValidationError as exc:
         return _render(exc.messages, entered, 422)
+    if "opened" in request.form and request.form["opened"] != _stamp():
+        # Saved meanwhile from another page: this form would undo that without a word.
+        # Shown again with what was written here, and the new stamp, to check and save.
+        differ = [n for n in PROFILE_FIELDS if n in data and getattr(g.tenant, n) != data[n]]
+        first = differ[0] if differ else "name"
+        message = _(
+            "Någon annan har sparat profilen sedan du öppnade sidan. Det du skrev står kvar; "
+            "jämför med den sparade profilen (ladda om sidan i en annan flik) och spara igen."
+        )
+        return _render({first: [message]}, entered, 409)
     changed = operations.update_profile(db.session, g.tenant, data)
     db.session.commit()
     flash(_("Profilen är sparad.") if changed else _("Inget ändrades i profilen."))
