@@ -255,6 +255,27 @@ def test_percentages_that_do_not_make_100_are_the_runs_problem(app, client, nave
     assert count_all(app, "allocation_runs") == before
 
 
+def test_a_run_names_every_member_without_the_keys_population_and_where_to_give_it(
+    app, client, navet, period
+):
+    """The members hold one year's figure each: a key for another year found the first
+    member without it, named neither the year nor where the figure goes."""
+    form = pool_form(
+        period,
+        navet,
+        name="Pop2022",
+        key="population",
+        participants=["kil", "arvika"],
+        population_year="2022",
+    )
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    page = unescape(run_period(client, navet, period).text)
+    assert "Pop2022: Arvika kommun, Kils kommun saknar folkmängd." in page or (
+        "Pop2022: Kils kommun, Arvika kommun saknar folkmängd." in page
+    )
+    assert "Nyckeln räknar folkmängden 2022: ange den för deltagaren i poolen" in page
+
+
 def test_a_run_stores_shares_that_sum_to_each_pool(app, client, navet, period):
     assert (
         client.post(

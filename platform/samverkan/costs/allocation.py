@@ -142,9 +142,9 @@ def _percent(text: str | None, what: str) -> tuple[int, int]:
 def _proportional(names, values, figure: str, label: str, none: str) -> tuple[list[int], int]:
     values = list(values)
     if None in values or min(values) < 0:
-        for name, value in zip(names, values, strict=True):
-            if value is None or value < 0:
-                raise AllocationError(figure, f"{name} saknar {label}.")
+        # Every one of them: fixed one by one, each run would name only the next.
+        missing = [n for n, v in zip(names, values, strict=True) if v is None or v < 0]
+        raise AllocationError(figure, f"{', '.join(missing)} saknar {label}.")
     total = sum(values)
     if total == 0:
         raise AllocationError(

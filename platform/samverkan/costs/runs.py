@@ -236,6 +236,17 @@ def _checksum(inputs: dict) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def _where_to_give(pool: CostPool, error: allocation.AllocationError) -> str:
+    """Where the figure a run lacks is given: a population for the key's own year."""
+    year = (pool.key_settings or {}).get("year")
+    if error.field == "population" and year:
+        return (
+            f" Nyckeln räknar folkmängden {year}: ange den för deltagaren i poolen, "
+            "eller låt nyckeln räkna med medlemmens senaste siffra."
+        )
+    return ""
+
+
 def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
     """Allocate every pool of the period and store the run; RunError names each pool that
     cannot be split. `session` is the hub's across-members session; the caller commits."""
@@ -253,7 +264,7 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
         try:
             results.append((pool_input, split_pool(pool_input)))
         except allocation.AllocationError as exc:
-            problems.append(f"{pool.name}: {exc.message}")
+            problems.append(f"{pool.name}: {exc.message}{_where_to_give(pool, exc)}")
         inputs.append(pool_input)
     if problems:
         raise RunError(problems)
