@@ -367,7 +367,29 @@ def test_the_export_holds_every_case_file_setting_person_and_log_entry(
         data={"csrf_token": read_csrf(page.text), "note": "=Ring tillbaka på måndag"},
     )
     assert noted.status_code == 303
-    response = export(hub_admin)
+
+    # The member's retention decisions, and a case closed long ago: the archive says which
+    # period applies to each case and when it falls due, as the member must go on applying.
+    def decide(months, by_service) -> None:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.update(Tenant)
+                .where(Tenant.slug == "arvika")
+                .values(retention_months=months, retention_by_service=by_service)
+            )
+            session.commit()
+
+    decide(24, {"felanmalan": 6})
+    owner(
+        app,
+        "UPDATE cases SET status = 'closed', closed_at = :at WHERE reference = :r",
+        at=datetime(2025, 1, 15, 9, 30, tzinfo=UTC),
+        r=plain["reference"],
+    )
+    try:
+        response = export(hub_admin)
+    finally:
+        decide(None, {})
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -396,6 +418,19 @@ def test_the_export_holds_every_case_file_setting_person_and_log_entry(
         "version": 1,
         "title": "Synpunkter och klagomål",
     }
+    assert cases[plain["reference"]]["thinned_at"] is None
+    assert cases[plain["reference"]]["retention"] == {
+        "months": 24,
+        "set_for": "member",
+        "counts_from": "2025-01-15T10:30:00+01:00",
+        "due_at": "2027-01-15T10:30:00+01:00",
+    }
+    assert cases[with_photo["reference"]]["retention"] == {
+        "months": 6,
+        "set_for": "service",
+        "counts_from": None,  # open, at a member still taking cases
+        "due_at": None,
+    }
     note = [e for e in cases[plain["reference"]]["history"] if e["kind"] == "note"]
     assert note[0]["message"] == "=Ring tillbaka på måndag"
     assert note[0]["visible_to_citizen"] is False
@@ -407,6 +442,10 @@ def test_the_export_holds_every_case_file_setting_person_and_log_entry(
     assert settings["member"]["slug"] == "arvika"
     assert settings["member"]["population"]["count"] == 25682
     assert {s["slug"] for s in settings["services"]} >= {"synpunkter", "felanmalan"}
+    assert settings["member"]["retention_months"] == 24
+    by_slug = {s["slug"]: s for s in settings["services"]}
+    assert by_slug["felanmalan"]["retention_months"] == 6
+    assert by_slug["synpunkter"]["retention_months"] is None
     staff = archive.read("staff.csv").decode("utf-8-sig")
     assert "anna@arvika.example;Handläggare" in staff
     log = archive.read("audit_log.csv").decode("utf-8-sig")

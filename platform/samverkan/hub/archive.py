@@ -32,6 +32,8 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.clock import SWEDEN
+from samverkan.retention.periods import MEMBER, SERVICE, months_after, period_for
+from samverkan.retention.run import member_left_at
 from samverkan.tenancy.models import Tenant
 
 BATCH = 500
@@ -172,6 +174,8 @@ def _write_settings(session, archive, member: Tenant, upload_root, now, exported
             "reference_prefix": member.reference_prefix,
             "default_language": member.default_language,
             "draft_days": member.draft_days,
+            # The member's retention decisions (gallringsfrist), in months; None: none.
+            "retention_months": member.retention_months,
             "population": member.population,
             "status": member.status,
             "member_since": member.member_since.isoformat() if member.member_since else None,
@@ -194,6 +198,8 @@ def _write_settings(session, archive, member: Tenant, upload_root, now, exported
                 "version": switch.definition.version,
                 "enabled": switch.enabled,
                 "settings": switch.settings or {},
+                # Its own period, when it has one (else the member's applies).
+                "retention_months": (member.retention_by_service or {}).get(switch.service_slug),
             }
             for switch in switches
         ],
@@ -223,8 +229,23 @@ def _form(forms: dict[int, ServiceForm], case: Case) -> ServiceForm:
     return forms[case.definition_id]
 
 
+def _retention(case: Case, member: Tenant, left_at) -> dict[str, Any]:
+    """The period that applies to the case, where it was set, and when its personal data
+    is due to be thinned (None while it is open at a member still taking cases, or with no
+    period): the member keeps applying its own periods to this copy after leaving."""
+    period = period_for(member, case.service_slug)
+    ended = case.closed_at or left_at
+    due = months_after(ended, period.months) if period.is_set and ended else None
+    return {
+        "months": period.months,
+        "set_for": {SERVICE: "service", MEMBER: "member"}.get(period.source),
+        "counts_from": _moment(ended),
+        "due_at": _moment(due),
+    }
+
+
 def _case_json(
-    case: Case, form: ServiceForm, events, attachments, names, present: set[int]
+    case: Case, form: ServiceForm, events, attachments, names, present: set[int], retention
 ) -> dict[str, Any]:
     return {
         "reference": case.reference,
@@ -239,6 +260,9 @@ def _case_json(
         "submitted_at": _moment(case.submitted_at),
         "updated_at": _moment(case.updated_at),
         "closed_at": _moment(case.closed_at),
+        # Thinned: the answers, history messages and files are gone already (gallrade).
+        "thinned_at": _moment(case.thinned_at),
+        "retention": retention,
         "assigned_to": (
             {"name": case.assigned_to.name, "email": case.assigned_to.email}
             if case.assigned_to
@@ -280,6 +304,7 @@ def _case_json(
 
 def _write_cases_json(session, archive, member, upload_root, last_id, summary) -> None:
     forms: dict[int, ServiceForm] = {}
+    left_at = member_left_at(member)
     with _text_entry(archive, "cases.json") as handle:
         handle.write("[")
         first = True
@@ -300,6 +325,7 @@ def _write_cases_json(session, archive, member, upload_root, last_id, summary) -
                     attachments,
                     names,
                     present,
+                    _retention(case, member, left_at),
                 )
                 handle.write("\n" if first else ",\n")
                 handle.write(json.dumps(body, ensure_ascii=False, indent=2))
@@ -441,13 +467,20 @@ cases.json        Alla ärenden: referens, e-tjänst och version, status, kanal,
                   definitions.json) och som text ("summary"), hela historiken med
                   interna anteckningar ("visible_to_citizen": false) och bilagornas
                   metadata med sökväg i arkivet ("path"; null om filen saknades).
+                  "thinned_at": när ärendets personuppgifter gallrades (null: inte
+                  gallrat). "retention": gallringsfristen som gäller ärendet i månader
+                  ("months"), om den är beslutad för e-tjänsten eller medlemmen
+                  ("set_for"), från när den räknas ("counts_from": när ärendet avslutades,
+                  eller för ett ärende som var öppet när medlemmen lämnade: den dagen)
+                  och när uppgifterna ska gallras ("due_at"; null: ingen frist beslutad).
 cases.csv         Samma ärenden en rad per ärende, med svaren som text.
 attachments/      Bilagorna, en mapp per ärende: attachments/<ärendenummer>/<filnamn>.
                   Kontrollsumman (SHA-256) för varje fil står i cases.json.
 definitions.json  De versioner av e-tjänsternas definitioner som ärendena lämnades in på
                   och som medlemmen använder: frågorna, fälten och deras namn.
-settings.json     Medlemmens profil (namn, koder, färger, kontaktuppgifter, texter) och
-                  e-tjänster med version, av/på och inställningar.
+settings.json     Medlemmens profil (namn, koder, färger, kontaktuppgifter, texter,
+                  gallringsfrist i månader) och e-tjänster med version, av/på,
+                  inställningar och egen gallringsfrist (null: medlemmens gäller).
 staff.csv         Medarbetarna: namn, e-post, roll och sedan när de arbetar här.
 audit_log.csv     Medlemmens logg: vem som gjorde vad och när, även navets åtkomster.
 logotyp.*         Medlemmens logotyp, om den har laddat upp en.
