@@ -25,6 +25,7 @@ from samverkan.retention.periods import (
     Period,
     has_passed,
     load_months,
+    months_after,
     months_before,
     period_for,
 )
@@ -135,6 +136,22 @@ def test_a_month_earlier_is_the_same_swedish_clock_time_and_the_31st_becomes_the
     assert months_before(datetime(2024, 2, 29, 12, tzinfo=UTC), 12) == datetime(
         2023, 2, 28, 12, tzinfo=UTC
     )
+
+
+def test_a_case_closed_just_after_the_spring_change_is_not_thinned_before_its_day():
+    """Closed 03:15 on the Sunday the clocks go forward (01:15 UTC), one month: its extract
+    promises 29 April 03:15. 02:40 that morning a month on is a time the spring change
+    skips; read as the hour before, the case counted as past its period an hour early."""
+    closed = datetime(2026, 3, 29, 1, 15, tzinfo=UTC)
+    promised = months_after(closed, 1)
+    assert promised == datetime(2026, 4, 29, 1, 15, tzinfo=UTC)
+    assert not has_passed(closed, 1, datetime(2026, 4, 29, 0, 40, tzinfo=UTC))
+    assert not has_passed(closed, 1, promised)
+    assert has_passed(closed, 1, promised + timedelta(seconds=1))
+    # Every minute of that morning agrees with the promise.
+    for minute in range(0, 180):
+        now = datetime(2026, 4, 28, 23, 0, tzinfo=UTC) + timedelta(minutes=minute)
+        assert has_passed(closed, 1, now) == (promised < now), now
 
 
 def test_an_open_case_has_never_passed_a_period():

@@ -8,7 +8,7 @@ thinned. The catalogue's `retention_years` is only shown as the hub's suggestion
 
 import calendar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
@@ -68,7 +68,14 @@ def months_before(moment: datetime, months: int) -> datetime:
     index = local.year * 12 + local.month - 1 - months
     year, month = divmod(index, 12)
     day = min(local.day, calendar.monthrange(year, month + 1)[1])
-    return local.replace(year=year, month=month + 1, day=day).astimezone(UTC)
+    moved = local.replace(year=year, month=month + 1, day=day)
+    if moved.astimezone(UTC).astimezone(SWEDEN).replace(tzinfo=None) != moved.replace(tzinfo=None):
+        # A wall-clock time the spring change skips (02:00–03:00 on its Sunday): the first
+        # moment after the gap, 03:00, as months_after of a case closed then gives. Read
+        # as the hour before instead, a case closed at 03:15 could be thinned an hour
+        # before the day its extract promised.
+        moved = moved.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return moved.astimezone(UTC)
 
 
 def months_after(moment: datetime, months: int) -> datetime:
