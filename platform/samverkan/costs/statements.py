@@ -40,6 +40,13 @@ def amount_text(ore: int) -> str:
     return ("-" if ore < 0 else "") + f"{grouped(kronor_part)},{ore_part:02d}"
 
 
+def csv_amount(ore: int) -> str:
+    """123456 öre → "1234,56": for a spreadsheet, without digit grouping. Swedish Excel
+    groups with a non-breaking space and reads a cell grouped with an ordinary one as
+    text, which no SUM adds up."""
+    return amount_text(ore).replace(" ", "")
+
+
 def kronor(ore: int) -> str:
     """123456 öre → "1 234,56 kr"."""
     return f"{amount_text(ore)} kr"
@@ -264,13 +271,13 @@ def statement_csv(statement: Statement) -> str:
                 row.category_label,
                 row.key_label,
                 row.basis,
-                amount_text(row.pool_amount_ore),
+                csv_amount(row.pool_amount_ore),
                 row.fraction,
                 row.percentage,
-                amount_text(row.amount_ore),
+                csv_amount(row.amount_ore),
             ]
         )
-    rows.append(["Summa", "", "", "", "", "", "", amount_text(statement.total_ore)])
+    rows.append(["Summa", "", "", "", "", "", "", csv_amount(statement.total_ore)])
     return _csv(rows)
 
 
@@ -362,7 +369,7 @@ def run_csv(run: AllocationRun) -> str:
                 row.key_label,
                 row.fraction,
                 row.percentage,
-                amount_text(row.amount_ore),
+                csv_amount(row.amount_ore),
             ]
         )
     return _csv(rows)
