@@ -382,7 +382,7 @@ def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
     assert sheet.status_code == 200 and sheet.mimetype == "text/csv"
     assert (
         sheet.headers["Content-Disposition"]
-        == f'attachment; filename="kostnadsfordelning-{period}-karlstad.csv"'
+        == f'attachment; filename="kostnadsfordelning-{period}-karlstad-korning-{a_run}.csv"'
     )
     rows = [line.split(";") for line in sheet.text.lstrip("\ufeff").splitlines()]
     assert rows[0][0] == "Pool" and rows[0][-1] == "Belopp (kr)"

@@ -282,7 +282,11 @@ def statement_csv(statement: Statement) -> str:
 
 
 def statement_filename(statement: Statement, extension: str) -> str:
-    return f"kostnadsfordelning-{statement.period}-{statement.tenant_slug}.{extension}"
+    """Named by its run too: two runs of a period make two different files."""
+    return (
+        f"kostnadsfordelning-{statement.period}-{statement.tenant_slug}"
+        f"-korning-{statement.run_id}.{extension}"
+    )
 
 
 # -- The whole run -----------------------------------------------------------------------
