@@ -636,6 +636,36 @@ def test_an_invitation_opens_only_at_its_member_and_only_until_it_expires(
     assert stranger.get("/arvika/staff/inbjudan/" + "A" * 43).status_code == 404
 
 
+def test_a_pending_invitation_can_be_withdrawn_and_its_link_stops_working(
+    app, client, admin, read_csrf
+):
+    """A mistyped address stayed valid for seven days with no way to take it back."""
+    invite(client, read_csrf, "nils@arvika.exampel")
+    link = invitation_link(app, "nils@arvika.exampel")
+    page = client.get("/arvika/admin/personal").text
+    action = re.search(r'action="(/arvika/admin/personal/inbjudan/\d+/dra-tillbaka)"', page).group(
+        1
+    )
+    assert "Dra tillbaka" in page and "inbjudan till nils@arvika.exampel" in page
+    # Another member's administrator cannot withdraw it.
+    assert create(app, EDA_ADMIN, tenant="eda", role="tenant_admin").exit_code == 0
+    eda = app.test_client()
+    sign_in(eda, read_csrf, EDA_ADMIN, tenant="eda")
+    eda_token = read_csrf(eda.get("/eda/admin/personal").text)
+    assert (
+        eda.post(action.replace("/arvika/", "/eda/"), data={"csrf_token": eda_token}).status_code
+        == 404
+    )
+    withdrawn = client.post(action, data={"csrf_token": read_csrf(page)})
+    assert withdrawn.status_code == 303
+    after = client.get("/arvika/admin/personal").text
+    assert "Inbjudan till nils@arvika.exampel är tillbakadragen." in after
+    assert "Väntande inbjudningar" not in after
+    assert app.test_client().get(link).status_code == 404
+    assert client.post(action, data={"csrf_token": read_csrf(after)}).status_code == 404
+    assert "staff.invitation_withdrawn" in audit_actions(app)
+
+
 def test_bad_invitations_are_explained_and_send_nothing(app, client, admin, read_csrf):
     response = invite(client, read_csrf, "inte-en-adress", role="chef", name="")
     assert response.status_code == 422

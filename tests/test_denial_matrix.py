@@ -9,6 +9,7 @@ a route with a URL part this file has no value for fails until one is given belo
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from api_support import FELANMALAN, as_upload, tiny_png
 
 from samverkan.accounts import operations as accounts
 from samverkan.accounts import tokens
-from samverkan.accounts.models import CASE_WORKER, TENANT_ADMIN, User
+from samverkan.accounts.models import CASE_WORKER, TENANT_ADMIN, Invitation, User
 from samverkan.database_roles import maintenance_session
 from samverkan.db import Base
 from samverkan.tenancy.models import Tenant
@@ -25,7 +26,7 @@ PASSWORD = "matris-lösenord-2026"
 ACTORS = ("anonymous", "citizen", "worker_a", "admin_a", "worker_b", "admin_b")
 FROM_B = ("worker_b", "admin_b")
 # URL parts that name one of A's objects (the e-service and step names are shared).
-A_OBJECTS = {"reference", "attachment_id", "user_id", "token_id", "token"}
+A_OBJECTS = {"reference", "attachment_id", "user_id", "token_id", "token", "invitation_id"}
 # What a form or JSON body carries: enough that a request that got through would change
 # something (status, notes, assignment, profile, switches, staff, tokens).
 PAYLOAD = {
@@ -85,6 +86,19 @@ def world(app, client):
         spare_id = session.execute(
             sa.text("SELECT id FROM api_tokens WHERE label = 'matris reserv'")
         ).scalar_one()
+        # A pending invitation of A's (the withdraw route).
+        invitation = Invitation(
+            tenant_id=ids["arvika"],
+            email="inbjuden@matris.example",
+            name="Inbjuden",
+            role=CASE_WORKER,
+            token_hash="0" * 64,
+            invited_by_id=people["admin_a"],
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+        )
+        session.add(invitation)
+        session.flush()
+        invitation_id = invitation.id
         session.commit()
     return {
         "ids": ids,
@@ -99,6 +113,7 @@ def world(app, client):
             "step_id": "fel",
             "user_id": people["worker_a"],
             "token_id": spare_id,
+            "invitation_id": invitation_id,
             "member": "arvika",  # the hub's pages about one member
             "period": "2026",  # the hub's cost pages and allocations API
             "pool_id": 1,

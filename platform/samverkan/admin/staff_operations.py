@@ -56,6 +56,19 @@ def pending_invitations(session: orm.Session) -> list[Invitation]:
     )
 
 
+def withdraw(session: orm.Session, invitation: Invitation) -> None:
+    """The invitation's link stops working now (a mistyped address, a change of mind)."""
+    invitation.expires_at = utcnow()
+    record(
+        session,
+        "staff.invitation_withdrawn",
+        "invitation",
+        invitation.email,
+        {"role": invitation.role, "invitation": invitation.id},
+    )
+    session.flush()
+
+
 def invite(session: orm.Session, tenant: Tenant, data: dict, *, by: User, link_for) -> Invitation:
     """Invite someone by e-mail. The same happens whether or not the address has an account
     (the invitee sees which when they open the link), so the answer tells the inviter

@@ -6,7 +6,7 @@ from flask_login import current_user
 from marshmallow import ValidationError
 
 from samverkan.access import staff
-from samverkan.accounts.models import ROLES, TENANT_ADMIN, Membership, User
+from samverkan.accounts.models import ROLES, TENANT_ADMIN, Invitation, Membership, User
 from samverkan.admin import staff_operations
 from samverkan.admin.blueprint import bp
 from samverkan.admin.operations import AdminError
@@ -62,6 +62,19 @@ def invite():
     db.session.commit()
     # The same words whether or not the address has an account anywhere.
     flash(_("Inbjudan skickad till %(email)s.", email=invitation.email))
+    return redirect(url_for(".staff_list"), 303)
+
+
+@bp.post("/<slug:tenant>/admin/personal/inbjudan/<int:invitation_id>/dra-tillbaka")
+@staff(TENANT_ADMIN)
+def withdraw_invitation(invitation_id: int):
+    invitation = db.session.get(Invitation, invitation_id)
+    pending = staff_operations.pending_invitations(db.session)
+    if invitation is None or invitation not in pending:
+        abort(404)  # another member's, used, expired or withdrawn already
+    staff_operations.withdraw(db.session, invitation)
+    db.session.commit()
+    flash(_("Inbjudan till %(email)s är tillbakadragen.", email=invitation.email))
     return redirect(url_for(".staff_list"), 303)
 
 

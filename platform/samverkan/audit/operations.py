@@ -53,6 +53,7 @@ ACTIONS = {
     "service.changed": N_("Ändrade e-tjänst"),
     "staff.invited": N_("Bjöd in medarbetare"),
     "staff.joined": N_("Tackade ja till inbjudan"),
+    "staff.invitation_withdrawn": N_("Drog tillbaka inbjudan"),
     "staff.removed": N_("Tog bort medarbetare"),
     "staff.role_changed": N_("Ändrade roll"),
     "staff.role_granted": N_("Gav en roll från kommandoraden"),
