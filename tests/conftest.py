@@ -1,6 +1,7 @@
 """Fixtures: one migrated, synced database per test session (SQLite by default, a scratch
 PostgreSQL database when DATABASE_URL points at a server), emptied of cases between tests."""
 
+import contextlib
 import logging
 import os
 import re
@@ -50,6 +51,23 @@ SQLITE_AUDIT_TRIGGERS = {
     "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"
     for verb in ("UPDATE", "DELETE")
 }
+
+
+@contextlib.contextmanager
+def audit_log_emptiable(session):
+    """The audit log's append-only triggers step aside (the owner, between tests) and are
+    back afterwards, in the same transaction (the caller commits after the block): SQLite's
+    from 0004, PostgreSQL's from 0010."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        session.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
+    else:
+        session.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    yield
+    if sqlite:
+        session.execute(sa.text(SQLITE_AUDIT_TRIGGERS["DELETE"]))
+    else:
+        session.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def _postgres_url() -> str | None:
@@ -120,14 +138,10 @@ def _empty_cases(request):
         return
     app = request.getfixturevalue("app")
     with app.app_context(), maintenance_session() as session:
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        if sqlite:
-            session.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
-        for table in CASE_TABLES:
-            session.execute(sa.text(f"DELETE FROM {table}"))
-        if sqlite:
-            session.execute(sa.text(SQLITE_AUDIT_TRIGGERS["DELETE"]))
-        session.commit()
+        with audit_log_emptiable(session):
+            for table in CASE_TABLES:
+                session.execute(sa.text(f"DELETE FROM {table}"))
+        session.commit()  # the triggers back in place in the same transaction
     # Tests change members with plain SQL too, which the workers' memories cannot see.
     memo.forget_all()
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from api_support import FELANMALAN, as_upload, tiny_png
-from conftest import SQLITE_AUDIT_TRIGGERS, count_all
+from conftest import audit_log_emptiable, count_all
 from test_accounts import create, sign_in
 from test_staff_api import bearer, token_of
 
@@ -210,14 +210,13 @@ def remove_region(app):
     with app.app_context(), maintenance_session() as session:
         found = session.scalar(sa.select(Tenant.id).where(Tenant.slug == REGION["slug"]))
         if found is not None:
-            sqlite = session.get_bind().dialect.name == "sqlite"
-            if sqlite:
-                session.execute(sa.text("DROP TRIGGER audit_log_no_delete"))
-            for table in MEMBER_TABLES:
-                session.execute(sa.text(f"DELETE FROM {table} WHERE tenant_id = :t"), {"t": found})  # noqa: S608
-            session.execute(sa.text("DELETE FROM tenants WHERE id = :t"), {"t": found})
-            if sqlite:
-                session.execute(sa.text(SQLITE_AUDIT_TRIGGERS["DELETE"]))
+            with audit_log_emptiable(session):
+                for table in MEMBER_TABLES:
+                    session.execute(
+                        sa.text(f"DELETE FROM {table} WHERE tenant_id = :t"),  # noqa: S608
+                        {"t": found},
+                    )
+                session.execute(sa.text("DELETE FROM tenants WHERE id = :t"), {"t": found})
             session.commit()
 
 

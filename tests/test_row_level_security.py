@@ -4,6 +4,7 @@ application's role sees and writes only the bound member's rows."""
 import pytest
 import sqlalchemy as sa
 
+from samverkan.database_roles import maintenance_session
 from samverkan.db import Base, TenantScoped
 from samverkan.extensions import db
 from samverkan.tenancy.models import Tenant
@@ -156,6 +157,49 @@ def test_the_application_can_only_append_to_the_audit_log(app, cases_in_two_memb
                 db.session.execute(sa.text(statement))
             db.session.rollback()
             bind_tenant(db.session, tenant_id("arvika"))
+
+
+def test_the_owner_cannot_change_the_audit_log_either(app, cases_in_two_members):
+    """The hub's pages and the command line work as the owner (hub/across.py): the log
+    must hold against them too (migration 0010), as allocation runs do (0005)."""
+    with app.app_context(), maintenance_session() as session:
+        for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+            session.execute(
+                sa.text(
+                    "INSERT INTO audit_log (tenant_id, at, actor, action, object_type, "
+                    "object_ref, detail) VALUES (:t, now(), 'test', 'case.viewed', 'case', "
+                    "'X', '{}')"
+                ),
+                {"t": session.scalar(sa.select(Tenant.id).filter_by(slug="arvika"))},
+            )
+            with pytest.raises(sa.exc.ProgrammingError, match="append-only"):
+                session.execute(sa.text(statement))
+            session.rollback()
+
+
+def test_the_application_only_reads_the_hubs_cost_tables(app):
+    """Only the hub writes them, as the owner: a member's request could otherwise change
+    another member's share of a pool (migration 0010)."""
+    columns = {
+        "cost_pools": "name",
+        "pool_participants": "tenant_id",
+        "allocation_runs": "period",
+        "allocation_shares": "tenant_id",
+    }
+    with app.app_context():
+        for table, column in columns.items():
+            bind_tenant(db.session, tenant_id("arvika"))
+            assert db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() >= 0  # noqa: S608
+            db.session.rollback()
+            for statement in (
+                f"INSERT INTO {table} DEFAULT VALUES",
+                f"UPDATE {table} SET {column} = {column}",
+                f"DELETE FROM {table}",
+            ):
+                bind_tenant(db.session, tenant_id("arvika"))
+                with pytest.raises(sa.exc.ProgrammingError, match="permission denied"):
+                    db.session.execute(sa.text(statement))
+                db.session.rollback()
 
 
 def test_the_application_edits_only_its_own_members_profile(app):
