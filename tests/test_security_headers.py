@@ -122,6 +122,20 @@ def test_submissions_are_limited_per_address_with_a_clear_429(client, low_limits
     assert submit(client, address="192.0.2.2").status_code == 201  # another caller goes on
 
 
+def test_an_ipv6_client_is_counted_by_its_slash_64(client, low_limits):
+    """Any host in an IPv6 subscriber's /64 can take a new address at will: counted by
+    the full address, it walked past every limit per client address."""
+    addresses = [f"2001:db8:1:2::{n:x}" for n in range(1, 4)]
+    assert [submit(client, address=a).status_code for a in addresses] == [201] * 3
+    assert submit(client, address="2001:db8:1:2:ffff::9").status_code == 429  # same /64
+    assert submit(client, address="2001:db8:1:3::1").status_code == 201  # the next /64
+    # An IPv4 address seen through IPv6 is that IPv4 address (another member: Arvika's
+    # own limit is nearly used up here).
+    assert submit(client, "kil", address="::ffff:192.0.2.77").status_code == 201
+    assert [submit(client, "kil", address="192.0.2.77").status_code for _ in range(2)] == [201] * 2
+    assert submit(client, "kil", address="::ffff:192.0.2.77").status_code == 429
+
+
 def test_a_limited_answer_says_how_many_are_left_and_a_page_with_no_limit_says_nothing(
     client, low_limits
 ):

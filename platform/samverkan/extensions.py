@@ -2,6 +2,7 @@
 
 import functools
 import hmac
+import ipaddress
 import os
 import time
 
@@ -201,7 +202,22 @@ def _if_a_limit_was_checked(hook, after_request: bool = False):
 
 
 # In memory by default; RATELIMIT_STORAGE_URI (e.g. redis://…) shares counts between workers.
-limiter = _Limiter(key_func=get_remote_address)
+def client_address_key() -> str:
+    """Who a limit per client address counts: the address, but an IPv6 address by its /64
+    (one subscriber's whole prefix: any host in it can take a new address at will)."""
+    address = get_remote_address()
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:  # an IPv4 client seen through IPv6
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+
+
+limiter = _Limiter(key_func=client_address_key)
 
 
 def typed_key(kind: str, typed: str) -> str:

@@ -25,11 +25,10 @@ import math
 import time
 
 from flask import after_this_request, current_app, g, request
-from flask_limiter.util import get_remote_address
 from limits.errors import StorageError
 from werkzeug.exceptions import TooManyRequests
 
-from samverkan.extensions import limiter, typed_key
+from samverkan.extensions import client_address_key, limiter, typed_key
 from samverkan.settings import rate_limits
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ def _member_key() -> str:
 # (setting, scope, key): the address first, so a client that hammers is refused before
 # its submissions use up the member's allowance.
 SUBMISSION_LIMITS = (
-    ("SUBMISSIONS_PER_ADDRESS", "submissions-per-address", get_remote_address),
+    ("SUBMISSIONS_PER_ADDRESS", "submissions-per-address", client_address_key),
     ("SUBMISSIONS_PER_MEMBER", "submissions-per-member", _member_key),
 )
 
