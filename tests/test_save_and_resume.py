@@ -98,11 +98,24 @@ def test_a_saved_draft_continues_in_another_browser_with_its_answers(app, read_c
     assert len(drafts(app)) == 1
 
 
-def test_a_complete_draft_resumes_at_check_answers_and_saving_again_keeps_the_link(app):
-    from test_citizen_flow import fill_synpunkter
+def fill_without_an_address(client) -> None:
+    """Synpunkter answered to check answers, asking for no reply (no e-mail address: a
+    browser that takes the draft up is asked for that again)."""
+    from test_citizen_flow import post_step
 
+    first = post_step(
+        client,
+        STEP,
+        {"kind": "klagomal", "area": "gata_park", "message": "Gatlyktan vid torget är trasig."},
+        csrf,
+    )
+    second = post_step(client, first.location, {"want_reply": "no"}, csrf)
+    assert second.location.endswith("/kontrollera")
+
+
+def test_a_complete_draft_resumes_at_check_answers_and_saving_again_keeps_the_link(app):
     first = app.test_client()
-    fill_synpunkter(first, csrf)
+    fill_without_an_address(first)
     check = first.get("/arvika/e/synpunkter/kontrollera")
     assert "Spara och fortsätt senare" in check.text
     saved = first.post("/arvika/e/synpunkter/spara", data={"csrf_token": csrf(check.text)})
@@ -432,10 +445,8 @@ def test_the_sync_writes_draft_days_from_the_member_file(app, tmp_path, resync):
 def saved_at_check_answers(app):
     """A browser that filled in Synpunkter and saved it on check answers: (that browser,
     its check page's CSRF token, the resume link)."""
-    from test_citizen_flow import fill_synpunkter
-
     first = app.test_client()
-    fill_synpunkter(first, csrf)
+    fill_without_an_address(first)
     check = first.get("/arvika/e/synpunkter/kontrollera")
     saved = first.post("/arvika/e/synpunkter/spara", data={"csrf_token": csrf(check.text)})
     return first, csrf(check.text), resume_link(first.get(saved.location).text)
@@ -464,14 +475,22 @@ def test_a_planted_link_gives_whoever_planted_it_nothing_of_what_the_victim_writ
     """Someone saves a draft and gets another person to continue from its link. From the
     moment they take it up, the one who planted it neither reads their answers (the link
     and the planting browser's own draft are gone) nor gets the case's receipt."""
+    from test_citizen_flow import post_step
+
     planter = app.test_client()
+    # The planter answers the reply step with their own address: a receipt (with the
+    # case's private status link) would go to them.
+    first = post_step(planter, STEP, {"kind": "fraga", "area": "annat", "message": "Hej"}, csrf)
+    post_step(planter, first.location, {"want_reply": "yes", "email": "planter@example.org"}, csrf)
     link = resume_link(save_on_first_step(planter, {"message": "Hej"}))
     victim = app.test_client()
-    assert take_up(victim, link).location == STEP
+    # On at the reply step: its e-mail answer is asked again.
+    assert take_up(victim, link).location == "/arvika/e/synpunkter/steg/svar"
     step = victim.get(STEP)
     answered = {"kind": "klagomal", "area": "gata_park", "message": "Jag bor på Hemliga vägen 3."}
     first = victim.post(STEP, data={"csrf_token": csrf(step.text), **answered})
     reply = victim.get(first.location)
+    assert "planter@example.org" not in reply.text  # e-mail answers are asked again
     victim.post(first.location, data={"csrf_token": csrf(reply.text), "want_reply": "no"})
     assert planter.get(link).status_code == 404
     assert "Hemliga vägen" not in planter.get(STEP).text
@@ -537,3 +556,19 @@ def test_saving_for_later_a_change_that_asks_more_of_a_later_step_reopens_it(tmp
     assert draft.completed_steps == ["steg-1", "steg-2"]
     save_for_later(draft, form, "steg-1", {"transport": "taxi"}, {}, tmp_path)
     assert draft.completed_steps == ["steg-1"]
+
+
+def test_a_second_click_on_take_up_goes_on_with_the_same_draft(app):
+    """Both clicks are sent with the asking page's cookie: the second found the link gone
+    and, with its answer's cookie, left the browser holding no draft at all."""
+    _, _, link = saved_at_check_answers(app)
+    other = app.test_client()
+    asked = other.get(link)
+    page_cookie = other.get_cookie("session").value
+    first = other.post(link, data={"csrf_token": csrf(asked.text)})
+    other.set_cookie("session", page_cookie)  # the second click: the page's cookie again
+    second = other.post(link, data={"csrf_token": csrf(asked.text)})
+    assert first.status_code == second.status_code == 303
+    assert second.location == first.location == "/arvika/e/synpunkter/kontrollera"
+    assert "Gatlyktan vid torget är trasig." in other.get(second.location).text
+    assert len(drafts(app)) == 1

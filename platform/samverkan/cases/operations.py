@@ -467,14 +467,22 @@ def new_resume_token(draft: Draft) -> str:
     return token
 
 
-def take_up_draft(draft: Draft) -> str:
+def take_up_draft(draft: Draft, form: ServiceForm, new_id: str, new_token: str) -> None:
     """Another browser continues the draft from its resume link: from now on it alone
     holds the draft. A new id (what a browser's session names its draft by), so the
     browser it was saved in, or whoever planted the link, no longer reaches it, nor the
-    case it becomes; and a new link (the old one stops working). Returns the new link's
-    token; the caller commits."""
-    draft.id = secrets.token_urlsafe(24)
-    return new_resume_token(draft)
+    case it becomes; and a new link, `new_token` (the old one stops working). E-mail
+    answers are asked again: receipts and messages, with the case's private status link,
+    go there, and whoever planted the link may have written their own. The caller
+    commits; a second take-up of the same draft meanwhile makes its flush fail
+    (StaleDataError: the row has its new id already)."""
+    draft.id = new_id
+    draft.resume_digest = resume_digest(new_token)
+    emails = {spec["name"] for spec in form.all_fields() if spec["type"] == "email"}
+    if any(draft.answers.get(name) for name in emails):
+        asked = {s["id"] for s in form.steps if any(f["name"] in emails for f in s["fields"])}
+        draft.answers = {k: v for k, v in draft.answers.items() if k not in emails}
+        draft.completed_steps = [s for s in draft.completed_steps if s not in asked]
 
 
 def find_draft_by_resume_token(session: orm.Session, token: str, service_slug: str) -> Draft | None:

@@ -1,6 +1,7 @@
 """Which draft belongs to this browser: its id is kept in the signed session cookie."""
 
 import hashlib
+import secrets
 from datetime import timedelta
 
 from flask import flash, g, session
@@ -70,6 +71,19 @@ def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> No
     session["resume_links"] = links
 
 
+def take_up_plan(old_token: str, *, make: bool) -> tuple[str, str] | None:
+    """The id and link a draft gets when this browser takes it up from `old_token`: chosen
+    when the page that asks is shown (`make`) and kept in the session, so that a second
+    click on its button, sent with that page's cookie, takes up the same draft under the
+    same id instead of finding its link gone."""
+    key = _digest(old_token)[:16]
+    plan = session.get("take_up", {}).get(key)
+    if plan is None and make:
+        plan = [secrets.token_urlsafe(24), secrets.token_urlsafe(32)]
+        session["take_up"] = {key: plan}  # the latest only
+    return tuple(plan) if plan else None
+
+
 def forget(service_slug: str) -> None:
     """This browser no longer works on a draft of the e-service (it was thrown away)."""
     key = _key(service_slug)
@@ -98,7 +112,7 @@ def forget_this_browsers() -> bool:
     """This browser no longer holds any draft, resume link or receipt: someone else signs in
     here, or the e-ID sign-in they were made under has ended. True if it held a draft."""
     had_drafts = bool(session.get("drafts"))
-    for key in ("drafts", "resume_links", "receipts"):
+    for key in ("drafts", "resume_links", "receipts", "take_up"):
         session.pop(key, None)
     return had_drafts
 

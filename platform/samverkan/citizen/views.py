@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from sqlalchemy.orm import exc as orm_exc
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from samverkan import memo
@@ -483,6 +484,9 @@ def resume(service: str, token: str):
     if gate := _sign_in_first(form, service):
         return gate
     draft = operations.find_draft_by_resume_token(db.session, token, service)
+    # A second click on "Fortsätt med svaren": the first took the draft up already.
+    if draft is None and request.method == "POST" and (taken := _taken_up_here(token, form)):
+        return taken
     if (
         draft is None
         or draft.expires_at < utcnow()
@@ -499,13 +503,32 @@ def resume(service: str, token: str):
         )
         return page, 404 if draft is None else 410
     if drafts.remembered_draft_id(service) != draft.id:
+        new_id, new_token = drafts.take_up_plan(token, make=True)
         if request.method == "GET":
             return render_template(
                 "citizen/take_up.html", service=tenant_service, form=form, draft=draft
             )
-        token = operations.take_up_draft(draft)
-        db.session.commit()
+        operations.take_up_draft(draft, form, new_id, new_token)
+        try:
+            db.session.commit()
+        except orm_exc.StaleDataError:
+            # Both clicks at once: the other one's commit gave the draft its new id.
+            db.session.rollback()
+            return _taken_up_here(token, form) or abort(404)
+        token = new_token
     drafts.bind(service, draft, resume_token=token)
+    return redirect(_continue_url(service, form, draft), 303)
+
+
+def _taken_up_here(old_token: str, form: ServiceForm):
+    """This browser's take-up of the draft from `old_token`, if it happened already: the
+    draft under the planned id and link, bound here, and on to where it was left."""
+    plan = drafts.take_up_plan(old_token, make=False)
+    service = request.view_args["service"]
+    draft = plan and operations.find_draft(db.session, plan[0], service)
+    if not draft or draft.resume_digest != operations.resume_digest(plan[1]):
+        return None
+    drafts.bind(service, draft, resume_token=plan[1])
     return redirect(_continue_url(service, form, draft), 303)
 
 
