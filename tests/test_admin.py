@@ -198,6 +198,17 @@ def test_a_profile_saved_from_a_page_opened_before_anothers_save_is_refused(
         },
     )
     assert saved.status_code == 303
+    # A typo to fix first: the page shown again is still the page opened before theirs.
+    typo = client.post(
+        "/arvika/admin/profil",
+        data={
+            **profile_form(app, phone="", name="A"),
+            "csrf_token": read_csrf(mine),
+            "opened": opened,
+        },
+    )
+    assert typo.status_code == 422
+    assert re.search(r'name="opened" value="([^"]*)"', typo.text).group(1) == opened
     late = client.post(
         "/arvika/admin/profil",
         data={

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -13,6 +14,7 @@ from samverkan.admin.blueprint import bp
 from samverkan.admin.schemas import PROFILE_FIELDS, ProfileSchema
 from samverkan.extensions import db
 from samverkan.staff_frame import render_staff_page
+from samverkan.tenancy.models import Tenant
 
 # Fields a form without them leaves as they are (the profile form has always sent the rest).
 KEPT_WHEN_NOT_SENT = ("draft_days",)
@@ -22,9 +24,15 @@ def _upload_root() -> Path:
     return Path(current_app.config["UPLOAD_ROOT"])
 
 
-def _render(errors: dict, values: dict, code: int = 200):
+def _render(errors: dict, values: dict, code: int = 200, opened: str | None = None):
+    """The page; `opened`: the stamp the form was opened with, kept through its errors
+    (a page shown again with a typo to fix is still the page opened then)."""
     return render_staff_page(
-        "admin/profile.html", errors=errors, values=values, logo_max_mb=1, opened=_stamp()
+        "admin/profile.html",
+        errors=errors,
+        values=values,
+        logo_max_mb=1,
+        opened=_stamp() if opened is None else opened,
     ), code
 
 
@@ -56,7 +64,11 @@ def save_profile():
     try:
         data = ProfileSchema().load(entered)
     except ValidationError as exc:
-        return _render(exc.messages, entered, 422)
+        return _render(exc.messages, entered, 422, opened=request.form.get("opened"))
+    # The member's row locked until this save commits: two saves from one stamp take turns,
+    # and the second then finds the first's stamp.
+    db.session.execute(sa.select(Tenant.id).where(Tenant.id == g.tenant.id).with_for_update())
+    db.session.refresh(g.tenant)
     if "opened" in request.form and request.form["opened"] != _stamp():
         # Saved meanwhile from another page: this form would undo that without a word.
         # Shown again with what was written here, and the new stamp, to check and save.
