@@ -153,6 +153,24 @@ def test_the_warning_before_an_idle_staff_session_ends(app, page, axe, screensho
     assert problems == []
 
 
+def test_a_session_at_the_end_of_its_lifetime_says_it_cannot_go_on(app, page, monkeypatch):
+    """Within two minutes of a session's whole lifetime, 'Fortsätt' can give no more time:
+    the warning says so instead of coming back at once, and keeps focus."""
+    monkeypatch.setitem(app.config, "STAFF_IDLE_MINUTES", 3.05)
+    monkeypatch.setitem(app.config, "KEYED_CACHE_SECONDS", 0)
+    sign_in(page, "arvika", create_user(app, "slut@arvika.example", "arvika", "case_worker"))
+    visit(page, "/arvika/staff/")
+    warning = page.locator("#session-warning")
+    warning.wait_for(state="visible", timeout=15_000)
+    monkeypatch.setitem(app.config, "STAFF_SESSION_HOURS", 0.033)  # under two minutes left
+    with page.expect_response(lambda r: r.url.endswith("/personal/fortsatt-inloggad")):
+        page.keyboard.press("Enter")
+    page.locator("#session-warning form").wait_for(state="hidden")
+    assert warning.is_visible()
+    assert "Inloggningen kan inte förlängas mer" in warning.inner_text()
+    assert page.evaluate("document.activeElement.id") == "session-warning"
+
+
 def test_the_hub_pages(app, page, axe, screenshots):
     problems = []
     submit(app)

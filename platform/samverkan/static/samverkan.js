@@ -145,9 +145,19 @@
         method: "POST", body: new FormData(form), credentials: "same-origin",
         headers: { Accept: "application/json" }
       }).then(function (answer) {
-        return answer.ok ? answer.json() : null;
+        // Ended meanwhile: the page itself, loaded again, says so (its form's token went
+        // with the session, so sending the form would only be refused).
+        if (answer.status === 401) { window.location.reload(); return null; }
+        return answer.ok ? answer.json() : Promise.reject(answer.status);
       }).then(function (answer) {
-        if (!answer) { form.submit(); return; }  // ended meanwhile: the page says so
+        if (!answer) { return; }
+        if (answer.seconds_left <= Number(box.getAttribute("data-warn-seconds"))) {
+          // Its whole lifetime is up: nothing more to give, so say that instead.
+          box.querySelector("p").textContent = box.getAttribute("data-final-text");
+          form.hidden = true;
+          box.focus();
+          return;
+        }
         box.hidden = true;
         if (before && before.focus) { before.focus(); }
         schedule(answer.seconds_left);
