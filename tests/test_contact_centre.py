@@ -194,6 +194,19 @@ def test_an_assisted_submission_for_kil_continues_kils_series(app, client, read_
     assert agent.get("/hub/kontaktcenter/registrerat").status_code == 303
 
 
+def test_the_agent_is_not_told_a_receipt_goes_when_its_limit_held_it(
+    app, read_csrf, agent, monkeypatch
+):
+    """The caller must not be promised a mail that is not coming."""
+    monkeypatch.setitem(app.config, "RECEIPTS_PER_RECIPIENT", "0 per hour")
+    form = register_form(agent, read_csrf)
+    response = agent.post(KIL_SYNPUNKTER, data={**form, **WITH_REPLY})
+    page = agent.get(response.headers["Location"]).text
+    assert "Inget kvitto skickas till anna@exempel.se den här gången" in page
+    assert "skickas till anna@exempel.se." not in page
+    assert count_all(app, "outbox_messages") == 0
+
+
 def test_without_an_address_no_receipt_is_queued(app, read_csrf, agent):
     form = register_form(agent, read_csrf)
     response = agent.post(KIL_SYNPUNKTER, data={**form, **ANONYMOUS})

@@ -470,9 +470,12 @@ cases.json        Alla ärenden: referens, e-tjänst och version, status, kanal,
                   "thinned_at": när ärendets personuppgifter gallrades (null: inte
                   gallrat). "retention": gallringsfristen som gäller ärendet i månader
                   ("months"), om den är beslutad för e-tjänsten eller medlemmen
-                  ("set_for"), från när den räknas ("counts_from": när ärendet avslutades,
-                  eller för ett ärende som var öppet när medlemmen lämnade: den dagen)
-                  och när uppgifterna ska gallras ("due_at"; null: ingen frist beslutad).
+                  ("set_for"), från när den räknas ("counts_from": när ärendet avslutades)
+                  och när uppgifterna ska gallras ("due_at"). För ett ärende som är öppet
+                  när exporten görs är båda null: fristen räknas från den dag det
+                  avslutas, och lämnar medlemmen samverkan med ärendet öppet, från den
+                  dag medlemmen lämnar (normalt dagen för den här exporten). "months"
+                  null: ingen frist beslutad.
 cases.csv         Samma ärenden en rad per ärende, med svaren som text.
 attachments/      Bilagorna, en mapp per ärende: attachments/<ärendenummer>/<filnamn>.
                   Kontrollsumman (SHA-256) för varje fil står i cases.json.

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 from sqlalchemy import orm
@@ -394,6 +394,9 @@ def register(member: Tenant, offer: Offer, answers: dict, key: str) -> dict:
                 "citizen.status", tenant=tenant.slug, token=case.status_token
             ),
             "receipt_to": citizen_address(case),
+            # Held by the limit per recipient (mails.case_receipt): the agent must not
+            # promise the caller a mail that is not coming.
+            "receipt_held": bool(g.get("receipt_held")),
         }
         owner.commit()
     return registered
