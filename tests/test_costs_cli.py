@@ -297,6 +297,31 @@ def test_a_name_written_a_little_differently_is_the_same_pool(app, period, tmp_p
     assert doubled.exit_code == 1 and "name: pool 1 has the same name" in doubled.output
 
 
+def test_two_stored_pools_whose_names_read_as_one_are_named_not_mixed_up(app, period, tmp_path):
+    """Stored before names were compared without case and spaces: the import names both
+    rather than updating one of them and failing on the other."""
+    with app.app_context(), maintenance_session() as session:
+        for name in ("Drift", "drift"):
+            session.add(
+                CostPool(
+                    period=PERIOD,
+                    name=name,
+                    category="platform",
+                    amount_ore=100,
+                    key_kind="equal",
+                    key_settings={},
+                    pro_rata=False,
+                )
+            )
+        session.commit()
+    text = f'period = "{PERIOD}"\n[[pools]]\nname = "Drift"\ncategory = "platform"\n'
+    text += 'amount = "2,00"\nparticipants = "all"\n'
+    result = costs(app, "import", str(write(tmp_path, text)))
+    assert result.exit_code == 1
+    assert "pools 'Drift' and 'drift' have names that read as one" in result.output
+    assert {p["amount_ore"] for p in pools(app).values()} == {100}
+
+
 @pytest.mark.parametrize(
     ("figure", "message"),
     [

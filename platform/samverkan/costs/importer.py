@@ -483,10 +483,17 @@ def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:
 
     # By name as read (spaces and case aside): a name written a little differently is the
     # same pool, renamed, not a second one charged beside it.
-    existing = {
-        pool_name(pool.name).casefold(): pool
-        for pool in session.scalars(sa.select(CostPool).where(CostPool.period == costs_file.period))
-    }
+    existing: dict[str, CostPool] = {}
+    for pool in session.scalars(sa.select(CostPool).where(CostPool.period == costs_file.period)):
+        key = pool_name(pool.name).casefold()
+        if key in existing:  # two pools stored before names were compared this way
+            errors.append(
+                f"{costs_file.label}: the period's pools '{existing[key].name}' and "
+                f"'{pool.name}' have names that read as one: rename one in the hub's pages"
+            )
+        existing[key] = pool
+    if errors:
+        raise CostsFileError(errors)
     report = ImportReport(period=costs_file.period)
     for plan, rows in planned:
         values = {
