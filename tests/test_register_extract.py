@@ -111,6 +111,11 @@ def test_the_citizen_who_submitted_gets_the_whole_extract_without_internal_notes
     assert not any(e["internal"] for e in body["history"])
     assert "Ringde upp" not in as_json.text
     assert "purpose" not in body and "legal_basis" not in body  # the definition has neither
+    # The e-mails about the case and who got them (art. 15(1)(c)): the receipt and the
+    # message, queued (the outbox worker sends them).
+    assert [(m["to"], m["sent"]) for m in body["e_mails"]] == [("a@exempel.se", False)] * 2
+    assert body["e_mails"][0]["subject"] == f"Vi har tagit emot ditt ärende {reference}"
+    assert "E-post om ärendet" in page.text and "Inte ännu" in page.text
     entries = extract_entries(app)
     assert [(actor, ref) for actor, ref, _ in entries] == [
         ("den sökande (statuslänken)", reference),
@@ -149,6 +154,9 @@ def test_anyone_else_with_the_link_learns_which_answers_are_stored_but_not_what(
     assert attachment["filename"] is None
     assert attachment["content_type"] == "image/png" and attachment["size"] > 0
     assert all(d["answers_shown"] is False for _, _, d in extract_entries(app))
+    # The e-mails are listed, but not to whom (the address is one of the answers).
+    assert [m["to"] for m in body["e_mails"]] == [None]
+    assert "anna@exempel.se" not in stranger.get(f"/arvika/arende/{token}/registerutdrag.json").text
 
 
 def test_a_link_that_opens_no_case_gives_404(app, client, read_csrf):

@@ -18,15 +18,18 @@ Two audiences, two rules:
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import orm
 
 from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.i18n import current_language
+from samverkan.outbox.models import SENT, OutboxMessage
 from samverkan.retention.periods import MEMBER, months_after, months_text, period_for
 from samverkan.tenancy.models import Tenant
 
@@ -135,6 +138,28 @@ def _history(case: Case, audience: str, lang: str) -> list[dict]:
     return rows
 
 
+def _e_mails(case: Case, answers_shown: bool) -> list[dict]:
+    """The e-mails about the case (its receipt, messages to the applicant), oldest first.
+    The address is the applicant's: withheld where the answers are (a status link held by
+    someone else). Thinning deletes them with the rest."""
+    session = orm.object_session(case)
+    found = session.scalars(
+        sa.select(OutboxMessage)
+        .where(OutboxMessage.event_key.startswith(f"case:{case.reference}:", autoescape=True))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
+    )
+    return [
+        {
+            "at": message.created_at,
+            "to": message.recipient if answers_shown else None,
+            "subject": message.subject,
+            "sent": message.status == SENT,
+            "sent_at": message.sent_at,
+        }
+        for message in found
+    ]
+
+
 def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now: datetime):
     """The extract as plain data (datetimes as such); schemas.ExtractSchema dumps it. In
     the language of the request that asks for it (Swedish outside a request)."""
@@ -167,6 +192,7 @@ def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now
         "answers": steps,
         "attachments": attachments,
         "history": _history(case, audience, lang),
+        "e_mails": _e_mails(case, answers_shown),
         "rights": str(RIGHTS) % {"name": tenant.name},
     }
     # Only what the definition itself states: never a purpose or basis made up here.

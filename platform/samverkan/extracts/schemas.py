@@ -66,6 +66,17 @@ class EventOut(Schema):
     internal = fields.Boolean()
 
 
+class EmailOut(Schema):
+    """An e-mail about the case: who it went to (art. 15(1)(c), its recipients), when,
+    about what, and whether it has left."""
+
+    at = fields.AwareDateTime()
+    to = fields.String(allow_none=True)  # None: withheld from the status link
+    subject = fields.String()
+    sent = fields.Boolean()
+    sent_at = fields.AwareDateTime(allow_none=True)
+
+
 class ExtractSchema(Schema):
     document = fields.String()
     made_at = fields.AwareDateTime()
@@ -79,4 +90,5 @@ class ExtractSchema(Schema):
     answers = fields.List(fields.Nested(StepOut))
     attachments = fields.List(fields.Nested(AttachmentOut))
     history = fields.List(fields.Nested(EventOut))
+    e_mails = fields.List(fields.Nested(EmailOut))
     rights = fields.String()
