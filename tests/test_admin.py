@@ -792,6 +792,33 @@ def test_removing_a_membership_ends_their_sessions_and_frees_their_cases(
 # -- the audit log ---------------------------------------------------------------------------
 
 
+def test_the_log_is_narrowed_to_one_case_and_one_kind_of_entry(app, client, admin, read_csrf):
+    """A data protection officer asked who saw Anna's case, or whether it went out in an
+    export, read 50 entries a page of everything."""
+    from test_casework import submit
+
+    one, other = submit(client)["reference"], submit(client)["reference"]
+    for reference in (one, other):
+        client.get(f"/arvika/staff/arenden/{reference}")
+    assert one in client.get("/arvika/staff/export.csv?service=synpunkter").text
+    page = client.get(f"/arvika/admin/logg?avser={one}").text
+    rows = re.findall(
+        r"<tr>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>",
+        page,
+        re.S,
+    )
+    assert ("Visade ärende", one) in rows
+    assert any(what.startswith("Exporten skickades") for what, _ in rows)  # it lists the case
+    assert all(one in about or what.startswith("Exporten") for what, about in rows)
+    assert other not in page.split("<table", 1)[1]
+    only = client.get(f"/arvika/admin/logg?avser={one}&handling=case.viewed").text
+    assert len(re.findall(r"Visade ärende", only.split("<table", 1)[1])) == 1
+    none = client.get("/arvika/admin/logg?avser=ARV-1999-000001").text
+    assert "Inga händelser stämmer med sökningen." in none
+    bad = client.get("/arvika/admin/logg?handling=case.stolen")
+    assert bad.status_code == 422 and 'href="#f-handling"' in bad.text
+
+
 def test_the_log_shows_the_members_own_entries_newest_first(app, client, admin, read_csrf, resync):
     post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app, short_name="Arvika!"))
     invite(client, read_csrf, "nils@arvika.example")
@@ -846,7 +873,8 @@ def test_the_log_pages_with_a_keyset_cursor_without_gaps(app, admin):
     while url:
         page = admin.get(url)
         assert page.status_code == 200
-        seen += re.findall(r"ARV-2026-\d{6}", page.text)
+        entries = page.text.split("<table", 1)[1]  # not the filter's example above it
+        seen += re.findall(r"ARV-2026-\d{6}", entries)
         older = re.search(r'href="([^"]*cursor=[^"]*)"[^>]*>Äldre händelser', page.text)
         url = older and older.group(1).replace("&amp;", "&")
     assert seen == [f"ARV-2026-{n:06d}" for n in reversed(range(120))]

@@ -79,18 +79,50 @@ def _cursor(entry: AuditEntry) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+# Entries that name cases in their detail rather than as their object (an export's list,
+# Mina ärenden): found by a reference too.
+NAMING_CASES_IN_DETAIL = ("case.export_sent", "citizen.own_cases")
+
+
+def log_filters(args) -> tuple[dict, dict]:
+    """The log page's filters from its query (`avser`: a case's reference or whatever an
+    entry is about, `handling`: one kind of entry), and the errors by field."""
+    about = (args.get("avser") or "").strip()
+    action = (args.get("handling") or "").strip()
+    errors = {}
+    if len(about) > 200:
+        errors["avser"] = [_("Skriv högst 200 tecken.")]
+    if action and action not in ACTIONS:
+        errors["handling"] = [_("Välj en av händelserna i listan.")]
+    return {"about": about or None, "action": action or None}, errors
+
+
 def log_page(
-    cursor: str | None, limit: int = PAGE_SIZE, *, hubs: bool = False
+    cursor: str | None,
+    limit: int = PAGE_SIZE,
+    *,
+    hubs: bool = False,
+    about: str | None = None,
+    action: str | None = None,
 ) -> tuple[list[AuditEntry], str | None]:
     """One page of the bound member's entries and the cursor of the next (or None): its
-    own, or with `hubs` (the hub member bound) the hub's. ValueError for a cursor that is
-    not one of ours."""
+    own, or with `hubs` (the hub member bound) the hub's; only those `about` one object
+    (a case's reference also finds the entries that list it) and of one `action`, when
+    given. ValueError for a cursor that is not one of ours."""
     hub_log = in_hub_log()
     query = (
         sa.select(AuditEntry)
         .where(hub_log.is_(True) if hubs else hub_log.is_(False))
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
     )
+    if about:
+        listed = sa.and_(
+            AuditEntry.action.in_(NAMING_CASES_IN_DETAIL),
+            sa.cast(AuditEntry.detail, sa.Text).contains(f'"{about}"', autoescape=True),
+        )
+        query = query.where(sa.or_(AuditEntry.object_ref == about, listed))
+    if action:
+        query = query.where(AuditEntry.action == action)
     if cursor:
         at, entry_id = decode_cursor(cursor)
         query = query.where(sa.tuple_(AuditEntry.at, AuditEntry.id) < sa.tuple_(at, entry_id))
@@ -102,22 +134,18 @@ def log_page(
 @bp.get("/<slug:tenant>/admin/logg")
 @staff(TENANT_ADMIN)
 def audit_log():
+    filters, errors = log_filters(request.args)
+    page = {"actions": ACTIONS, "describe": describe, "filters": filters, "errors": errors}
+    if errors:
+        return render_staff_page(
+            "admin/log.html", entries=[], next_cursor=None, bad_cursor=False, **page
+        ), 422
     try:
-        entries, next_cursor = log_page(request.args.get("cursor"))
+        entries, next_cursor = log_page(request.args.get("cursor"), **filters)
     except ValueError:
         return render_staff_page(
-            "admin/log.html",
-            entries=[],
-            next_cursor=None,
-            actions=ACTIONS,
-            describe=describe,
-            bad_cursor=True,
+            "admin/log.html", entries=[], next_cursor=None, bad_cursor=True, **page
         ), 422
     return render_staff_page(
-        "admin/log.html",
-        entries=entries,
-        next_cursor=next_cursor,
-        actions=ACTIONS,
-        describe=describe,
-        bad_cursor=False,
+        "admin/log.html", entries=entries, next_cursor=next_cursor, bad_cursor=False, **page
     )

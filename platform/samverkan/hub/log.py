@@ -6,7 +6,7 @@ from flask import render_template, request
 
 from samverkan.access import hub
 from samverkan.accounts.models import HUB_ADMIN
-from samverkan.admin.log import describe, log_page
+from samverkan.admin.log import describe, log_filters, log_page
 from samverkan.audit.operations import ACTIONS
 from samverkan.hub.views import bp
 
@@ -14,12 +14,13 @@ from samverkan.hub.views import bp
 @bp.get("/logg")
 @hub(HUB_ADMIN)
 def audit_log():
-    try:
-        entries, next_cursor = log_page(request.args.get("cursor"), hubs=True)
-    except ValueError:
-        entries, next_cursor, bad_cursor = [], None, True
-    else:
-        bad_cursor = False
+    filters, errors = log_filters(request.args)
+    entries, next_cursor, bad_cursor = [], None, False
+    if not errors:
+        try:
+            entries, next_cursor = log_page(request.args.get("cursor"), hubs=True, **filters)
+        except ValueError:
+            bad_cursor = True
     page = render_template(
         "hub/log.html",
         entries=entries,
@@ -27,5 +28,7 @@ def audit_log():
         actions=ACTIONS,
         describe=describe,
         bad_cursor=bad_cursor,
+        filters=filters,
+        errors=errors,
     )
-    return page, (422 if bad_cursor else 200)
+    return page, (422 if bad_cursor or errors else 200)
