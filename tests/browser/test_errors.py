@@ -162,3 +162,21 @@ def test_a_file_over_its_limit_is_refused_before_it_is_sent_keeping_the_other_an
     page.click(SUBMIT)
     page.wait_for_load_state()
     assert posts, "a file within the limit was not sent"
+
+
+def test_a_conditional_questions_hidden_condition_is_not_read_out(page):
+    """With script, a question shows only when it applies, and the words saying when are
+    hidden: the input's description must not name them (a hidden element a description
+    names is still read out)."""
+    page.goto("/arvika/e/varmepump/steg/fastighet")
+    page.fill("#f-property_designation", "Exempelby 1:23")
+    page.fill("#f-property_address", "Skogsvägen 4")
+    with page.expect_navigation():
+        page.click(SUBMIT)
+    assert page.url.endswith("/steg/agare")
+    fields = page.evaluate(
+        """() => [...document.querySelectorAll('[data-show-if] input, [data-show-if] fieldset')]
+          .map(e => ({id: e.id, describedBy: e.getAttribute('aria-describedby') || ''}))"""
+    )
+    assert fields, "the step has conditional questions"
+    assert not any("-cond" in field["describedBy"] for field in fields), fields

@@ -31,7 +31,18 @@
         (wanted.indexOf(false) !== -1 && values.length === 0);
       wrapper.hidden = !shown;
       var hint = wrapper.querySelector(".condition");
-      if (hint) { hint.hidden = true; }
+      if (hint && !hint.hidden) {
+        // Shown only when it applies, the condition needs no words: nor are they read out
+        // (a hidden element a description names is still read).
+        hint.hidden = true;
+        wrapper.querySelectorAll("[aria-describedby]").forEach(function (input) {
+          var ids = input.getAttribute("aria-describedby").split(" ").filter(function (id) {
+            return id && id !== hint.id;
+          });
+          if (ids.length) { input.setAttribute("aria-describedby", ids.join(" ")); }
+          else { input.removeAttribute("aria-describedby"); }
+        });
+      }
     });
   }
 
@@ -92,7 +103,7 @@
     if (earlier) { earlier.parentNode.removeChild(earlier); }
     var titles = JSON.parse(form.getAttribute("data-summary-titles"));
     var summary = element("div", {
-      "class": "error-summary", id: "error-summary", tabindex: "-1",
+      "class": "error-summary", id: "error-summary", tabindex: "-1", role: "region",
       "aria-labelledby": "error-summary-title"
     });
     summary.appendChild(element("h2", { id: "error-summary-title" },
