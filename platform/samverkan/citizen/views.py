@@ -557,9 +557,9 @@ def submit(service: str):
         draft = drafts.claim_draft(tenant_service, connection)
         if draft is not None:
             return _submit_draft(tenant_service, form, person, draft, connection)
-    # A second click after the first one went through: show the same receipt. Not to a
-    # browser that took the draft up from its resume link, though: another browser may
-    # have sent it, and the receipt's link is that case's private key.
+    # A second click after the first one went through: show the same receipt, to the
+    # browser whose session holds the draft's id (the receipt's link is that case's
+    # private key; a browser that took a draft up from its link gave it a new id).
     draft_id = drafts.remembered_draft_id(service)
     earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
     if earlier:
