@@ -178,6 +178,22 @@ def test_every_admin_page_is_not_cached_and_the_overview_counts(admin):
 # -- the profile -----------------------------------------------------------------------------
 
 
+def opened_stamp(html: str) -> str:
+    return re.search(r'name="opened" value="([^"]*)"', html).group(1)
+
+
+def save_profile_from(app, client, read_csrf, page: str, opened=None, **changes):
+    """The profile form sent from `page` (its CSRF token and, unless given, its stamp)."""
+    return client.post(
+        "/arvika/admin/profil",
+        data={
+            **profile_form(app, **changes),
+            "csrf_token": read_csrf(page),
+            "opened": opened_stamp(page) if opened is None else opened,
+        },
+    )
+
+
 def test_a_profile_saved_from_a_page_opened_before_anothers_save_is_refused(
     app, client, admin, read_csrf, resync
 ):
@@ -187,49 +203,23 @@ def test_a_profile_saved_from_a_page_opened_before_anothers_save_is_refused(
     other = app.test_client()
     assert sign_in(other, read_csrf, "bo@arvika.example").status_code == 303
     mine = client.get("/arvika/admin/profil").text
-    opened = re.search(r'name="opened" value="([^"]*)"', mine).group(1)
+    opened = opened_stamp(mine)
     theirs = other.get("/arvika/admin/profil").text
-    saved = other.post(
-        "/arvika/admin/profil",
-        data={
-            **profile_form(app, phone="0570-816 00"),
-            "csrf_token": read_csrf(theirs),
-            "opened": re.search(r'name="opened" value="([^"]*)"', theirs).group(1),
-        },
-    )
+    saved = save_profile_from(app, other, read_csrf, theirs, phone="0570-816 00")
     assert saved.status_code == 303
     # A typo to fix first: the page shown again is still the page opened before theirs.
-    typo = client.post(
-        "/arvika/admin/profil",
-        data={
-            **profile_form(app, phone="", name="A"),
-            "csrf_token": read_csrf(mine),
-            "opened": opened,
-        },
-    )
+    typo = save_profile_from(app, client, read_csrf, mine, phone="", name="A")
     assert typo.status_code == 422
-    assert re.search(r'name="opened" value="([^"]*)"', typo.text).group(1) == opened
-    late = client.post(
-        "/arvika/admin/profil",
-        data={
-            **profile_form(app, phone="", name="Arvika kommun!"),
-            "csrf_token": read_csrf(mine),
-            "opened": opened,
-        },
+    assert opened_stamp(typo.text) == opened
+    late = save_profile_from(
+        app, client, read_csrf, mine, opened=opened, phone="", name="Arvika kommun!"
     )
     assert late.status_code == 409
     assert "Någon annan har sparat profilen sedan du öppnade sidan" in late.text
     assert 'value="Arvika kommun!"' in late.text  # what was written stays
     assert tenant_row(app).phone == "0570-816 00" and tenant_row(app).name != "Arvika kommun!"
     # Saved again from that page (its new stamp): a decision made knowing.
-    again = client.post(
-        "/arvika/admin/profil",
-        data={
-            **profile_form(app, name="Arvika kommun!"),
-            "csrf_token": read_csrf(late.text),
-            "opened": re.search(r'name="opened" value="([^"]*)"', late.text).group(1),
-        },
-    )
+    again = save_profile_from(app, client, read_csrf, late.text, name="Arvika kommun!")
     assert again.status_code == 303 and tenant_row(app).name == "Arvika kommun!"
     assert tenant_row(app).phone == "0570-816 00"
 

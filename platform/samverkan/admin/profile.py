@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import current_app, flash, g, redirect, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
@@ -14,7 +13,6 @@ from samverkan.admin.blueprint import bp
 from samverkan.admin.schemas import PROFILE_FIELDS, ProfileSchema
 from samverkan.extensions import db
 from samverkan.staff_frame import render_staff_page
-from samverkan.tenancy.models import Tenant
 
 # Fields a form without them leaves as they are (the profile form has always sent the rest).
 KEPT_WHEN_NOT_SENT = ("draft_days",)
@@ -67,8 +65,7 @@ def save_profile():
         return _render(exc.messages, entered, 422, opened=request.form.get("opened"))
     # The member's row locked until this save commits: two saves from one stamp take turns,
     # and the second then finds the first's stamp.
-    db.session.execute(sa.select(Tenant.id).where(Tenant.id == g.tenant.id).with_for_update())
-    db.session.refresh(g.tenant)
+    db.session.refresh(g.tenant, with_for_update=True)
     if "opened" in request.form and request.form["opened"] != _stamp():
         # Saved meanwhile from another page: this form would undo that without a word.
         # Shown again with what was written here, and the new stamp, to check and save.
