@@ -71,13 +71,19 @@ def count_submission() -> None:
     429 when one is used up, which stops the count there (Flask-Limiter stops at the first
     too). A shared storage that fails mid-count is counted around in the worker's memory
     from then on (the fallback counts the whole submission again)."""
+    _on_storage(_count)
+
+
+def _on_storage(count):
+    """count(config, strategy) on the limiter's storage; a shared storage that fails is
+    counted around in the worker's memory from then on (and the count made again there)."""
     limiter.retry_storage()
     try:
-        _count(current_app.config, limiter.limiter)
+        return count(current_app.config, limiter.limiter)
     except StorageError as error:
         if not limiter.fall_back(error):
             raise
-        _count(current_app.config, limiter.limiter)
+        return count(current_app.config, limiter.limiter)
 
 
 def _count(config, strategy) -> None:
@@ -157,15 +163,9 @@ def receipt_may_go_to(address: str) -> bool:
     key = typed_key("receipt-to", address.strip().lower()[:254])
     prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
     identifiers = (prefix, "receipts-to", key) if prefix else ("receipts-to", key)
-    limiter.retry_storage()
-    try:
-        return _hit_all(limiter.limiter, config, identifiers)
-    except StorageError as error:
-        if not limiter.fall_back(error):
-            raise
-        return _hit_all(limiter.limiter, config, identifiers)
 
+    def hit_all(config, strategy) -> bool:
+        limits = _parsed("RECEIPTS_PER_RECIPIENT", config["RECEIPTS_PER_RECIPIENT"])
+        return all(strategy.hit(limit, *identifiers) for limit in limits)
 
-def _hit_all(strategy, config, identifiers: tuple) -> bool:
-    limits = _parsed("RECEIPTS_PER_RECIPIENT", config["RECEIPTS_PER_RECIPIENT"])
-    return all(strategy.hit(limit, *identifiers) for limit in limits)
+    return _on_storage(hit_all)
