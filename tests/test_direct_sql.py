@@ -145,6 +145,27 @@ def test_only_a_settings_name_is_written_into_the_begin(app):
             direct_sql.begin_with_setting(connection, "app.tenant_id", "1'); --")
 
 
+def test_the_member_the_user_and_a_sign_in_go_with_one_begin(app):
+    """Row-level security on accounts and e-ID sign-ins (migration 0011) reads two more
+    settings; they cost no round trip of their own. Only integers and hexadecimal digests
+    are written into the SQL."""
+    digest = "ab" * 32
+    settings = {"app.tenant_id": 7, "app.user_id": 12, "app.citizen_session": digest}
+    with app.app_context(), db.engine.connect() as connection:
+        assert direct_sql.begin_with_settings(connection, settings)
+        read = connection.exec_driver_sql(
+            "SELECT current_setting('app.tenant_id'), current_setting('app.user_id'), "
+            "current_setting('app.citizen_session')"
+        )
+        assert read.one() == ("7", "12", digest)
+        connection.rollback()
+        for value in ("ab'); --", "AB", True, 1.5):
+            with pytest.raises(TypeError):
+                direct_sql.begin_with_settings(connection, {"app.citizen_session": value})
+        assert direct_sql.begin_with_settings(connection, {"app.user_id": 3})  # nothing sent before
+        connection.rollback()
+
+
 def test_a_begin_on_a_lost_connection_is_sqlalchemys_error_and_throws_it_away(app):
     with app.app_context(), db.engine.connect() as connection:
         backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()

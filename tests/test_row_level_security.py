@@ -254,3 +254,143 @@ def test_a_members_own_transaction_is_told_its_member_and_sees_only_its_rows(
                 sa.text("SELECT coalesce(current_setting('app.tenant_id', true), '')")
             )
             assert setting.scalar_one() == ""
+
+
+# -- staff accounts and e-ID sign-ins (migration 0011) ---------------------------------------
+
+
+def _staff(app, email: str, member: str) -> int:
+    from test_accounts import create
+
+    assert create(app, email, tenant=member).exit_code == 0
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT id FROM users WHERE email = :e"), {"e": email}
+        ).scalar_one()
+
+
+def _emails(statement: str = "SELECT email FROM users ORDER BY email") -> list[str]:
+    return list(db.session.execute(sa.text(statement)).scalars())
+
+
+def test_a_member_sees_only_its_own_staffs_accounts(app):
+    """Every member's staff, their password hashes and second-factor secrets, were one
+    forgotten filter away from any member's request."""
+    _staff(app, "anna@arvika.example", "arvika")
+    eda_id = _staff(app, "erik@eda.example", "eda")
+    with app.app_context():
+        assert _emails() == []  # no member, no one signed in
+        db.session.rollback()
+        bind_tenant(db.session, tenant_id("arvika"))
+        assert _emails() == ["anna@arvika.example"]
+        assert _emails("SELECT password_hash FROM users WHERE email LIKE '%eda%'") == []
+        changed = db.session.execute(
+            sa.text("UPDATE users SET active = false WHERE id = :id"), {"id": eda_id}
+        ).rowcount
+        assert changed == 0
+        db.session.rollback()
+
+
+def test_the_signed_in_user_sees_their_own_account_and_no_one_elses(app):
+    from samverkan.tenancy.scoping import USER_SETTING, bind_setting
+
+    anna_id = _staff(app, "anna@arvika.example", "arvika")
+    _staff(app, "erik@eda.example", "eda")
+    with app.app_context():
+        bind_setting(db.session, USER_SETTING, anna_id)
+        assert _emails() == ["anna@arvika.example"]
+        db.session.commit()  # told again with the next transaction's BEGIN
+        assert _emails() == ["anna@arvika.example"]
+        bind_tenant(db.session, tenant_id("eda"))  # signed in at Arvika, on Eda's page
+        assert _emails() == ["anna@arvika.example", "erik@eda.example"]
+        bind_setting(db.session, USER_SETTING, None)
+        assert _emails() == ["erik@eda.example"]
+        db.session.rollback()
+
+
+def test_an_invitation_shows_the_invitees_account_until_it_is_accepted(app):
+    """Accepting an invitation finds the account someone has at another member (its
+    password proves it is theirs), or makes one; nothing else about other members' staff."""
+    _staff(app, "erik@eda.example", "eda")
+    with app.app_context(), maintenance_session() as session:
+        arvika = tenant_id("arvika")
+        session.execute(
+            sa.text(
+                "INSERT INTO invitations (tenant_id, email, name, role, token_hash, "
+                "created_at, expires_at) VALUES (:t, 'erik@eda.example', 'Erik', "
+                "'case_worker', 'x', now(), now() + interval '1 day')"
+            ),
+            {"t": arvika},
+        )
+        session.commit()
+    with app.app_context():
+        bind_tenant(db.session, arvika)
+        assert _emails() == ["erik@eda.example"]
+        db.session.execute(sa.text("UPDATE invitations SET accepted_at = now()"))
+        assert _emails() == []  # accepted without joining: nothing more to find
+        db.session.rollback()
+
+
+def test_a_removed_case_workers_name_stays_readable_in_the_history_only(app, read_csrf):
+    from test_accounts import sign_in
+
+    anna_id = _staff(app, "anna@arvika.example", "arvika")
+    client = app.test_client()
+    reference = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions", json=ANSWERS
+    ).get_json()["reference"]
+    assert sign_in(client, read_csrf, "anna@arvika.example").status_code == 303
+    page = client.get(f"/arvika/staff/arenden/{reference}")
+    note = client.post(
+        f"/arvika/staff/arenden/{reference}/anteckning",
+        data={"csrf_token": read_csrf(page.text), "note": "Ringt upp."},
+    )
+    assert note.status_code == 303
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.text("DELETE FROM memberships WHERE user_id = :u"), {"u": anna_id})
+        session.commit()
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        assert _emails() == ["anna@arvika.example"]  # she wrote in Arvika's history
+        changed = db.session.execute(
+            sa.text("UPDATE users SET name = 'x' WHERE id = :id"), {"id": anna_id}
+        ).rowcount
+        assert changed == 0
+        db.session.rollback()
+        bind_tenant(db.session, tenant_id("eda"))
+        assert _emails() == []
+        db.session.rollback()
+
+
+def test_a_transaction_sees_only_the_e_id_sign_in_it_was_told(app):
+    """Every signed-in citizen's personnummer and name were readable from any request."""
+    from samverkan.tenancy.scoping import SIGN_IN_SETTING, bind_setting
+
+    digests = ["a" * 64, "b" * 64]
+    with app.app_context(), maintenance_session() as session:
+        for digest in digests:
+            session.execute(
+                sa.text(
+                    "INSERT INTO citizen_sessions (digest, person_key, identifier_kind, "
+                    "identifier, signed_in_at, last_seen_at, expires_at) VALUES (:d, :d, "
+                    "'personnummer', '191212121212', now(), now(), now() + interval '1 hour')"
+                ),
+                {"d": digest},
+            )
+        session.commit()
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        seen = "SELECT digest FROM citizen_sessions"
+        assert list(db.session.execute(sa.text(seen)).scalars()) == []
+        bind_setting(db.session, SIGN_IN_SETTING, digests[0])
+        assert list(db.session.execute(sa.text(seen)).scalars()) == [digests[0]]
+        assert db.session.execute(sa.text("DELETE FROM citizen_sessions")).rowcount == 1
+        with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+            db.session.execute(
+                sa.text(
+                    "INSERT INTO citizen_sessions (digest, person_key, identifier_kind, "
+                    "identifier, signed_in_at, last_seen_at, expires_at) VALUES ('c', 'c', "
+                    "'personnummer', '191212121212', now(), now(), now())"
+                )
+            )
+        db.session.rollback()

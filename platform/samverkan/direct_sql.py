@@ -25,6 +25,7 @@ from psycopg import errors, pq
 from psycopg.rows import namedtuple_row
 
 _SETTING = re.compile(r"[a-z_]+\.[a-z_]+")  # app.tenant_id: written into the SQL
+_DIGEST = re.compile(r"[0-9a-f]{1,128}")  # a setting's value that is not an integer
 _compiled: dict = {}
 _compiling = threading.Lock()
 
@@ -86,25 +87,49 @@ def _execute(connection: sa.Connection, statement: sa.Executable, params: dict):
 
 
 def begin_with_setting(connection: sa.Connection, name: str, value: int) -> bool:
-    """BEGIN and a transaction-local setting in one round trip, on a connection whose
+    """begin_with_settings with one setting."""
+    return begin_with_settings(connection, {name: value})
+
+
+def begin_with_settings(connection: sa.Connection, settings: dict[str, int | str]) -> bool:
+    """BEGIN and transaction-local settings in one round trip, on a connection whose
     transaction the driver has not begun yet: psycopg sends its BEGIN alone before the
     first statement, and every member's transaction starts with the member's setting.
     Sent on the libpq connection (psycopg's documented way to what it does not wrap);
-    psycopg then finds the transaction begun and carries on in it. The value is an
-    integer, so nothing from outside is written into the SQL. False, having sent nothing,
-    when the transaction has begun or the driver would begin it otherwise than plainly
-    (an isolation level, read-only)."""
-    if not _SETTING.fullmatch(name):
-        raise ValueError(f"not a setting's name: {name!r}")
+    psycopg then finds the transaction begun and carries on in it. Each value is an
+    integer or a hexadecimal digest (setting_text), so nothing from outside is written
+    into the SQL. False, having sent nothing, when the transaction has begun or the
+    driver would begin it otherwise than plainly (an isolation level, read-only)."""
+    calls = ", ".join(
+        f"set_config('{_setting_name(name)}', '{setting_text(value)}', true)"
+        for name, value in settings.items()
+    )
     driver = connection.connection.driver_connection
     plain = driver.isolation_level is None and driver.read_only is None
     if driver.autocommit or not plain or driver.deferrable is not None:
         return False
     if driver.pgconn.transaction_status != pq.TransactionStatus.IDLE:
         return False
-    command = f"BEGIN; SELECT set_config('{name}', '{int(value)}', true)"
-    _exec_on_libpq(connection, command, pq.ExecStatus.TUPLES_OK)
+    _exec_on_libpq(connection, f"BEGIN; SELECT {calls}", pq.ExecStatus.TUPLES_OK)
     return True
+
+
+def _setting_name(name: str) -> str:
+    if not _SETTING.fullmatch(name):
+        raise ValueError(f"not a setting's name: {name!r}")
+    return name
+
+
+def setting_text(value: int | str) -> str:
+    """A setting's value as written into SQL: an integer, or a hexadecimal digest (a
+    person key, a sign-in's digest); anything else is refused."""
+    if isinstance(value, bool):
+        raise TypeError("a setting is an integer or a digest, not a truth value")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and _DIGEST.fullmatch(value):
+        return value
+    raise TypeError(f"a setting is an integer or a hexadecimal digest, not {value!r}")
 
 
 def rollback_keeping_prepared(connection: sa.Connection) -> None:

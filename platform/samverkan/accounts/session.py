@@ -13,7 +13,7 @@ from samverkan.accounts.models import Membership, User
 from samverkan.extensions import db, login_manager
 from samverkan.memo import Memo
 from samverkan.tenancy.request_session import bound_member_id
-from samverkan.tenancy.scoping import tenant_connection
+from samverkan.tenancy.scoping import USER_SETTING, bind_setting, tenant_connection
 
 
 def init_app(app: Flask) -> None:
@@ -71,6 +71,9 @@ def load_user(user_key: str) -> SignedInUser | None:
     user_id, _, version = user_key.partition(":")
     if not (user_id.isdigit() and version.isdigit()):
         return None
+    # On PostgreSQL the account is then visible to this request's transactions also where
+    # the user is not staff (migration 0011): signed in at one member, on another's page.
+    bind_setting(db.session, USER_SETTING, int(user_id))
     tenant = g.get("tenant")
     if tenant is not None and "membership" not in g and bound_member_id(db.session) == tenant.id:
         # Every staff page asks for the role next (access.staff): both in one query.
@@ -82,6 +85,7 @@ def load_user(user_key: str) -> SignedInUser | None:
         user = SignedInUser.of(found) if found is not None else None
     if user is None or not user.active or user.session_version != int(version):
         g.pop("membership", None)
+        bind_setting(db.session, USER_SETTING, None)
         return None
     return user
 

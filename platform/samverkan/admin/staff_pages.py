@@ -115,6 +115,7 @@ def confirm_removal(user_id: int):
 def remove(user_id: int):
     user, membership = _membership_or_404(user_id)
     myself = user.id == current_user.id
+    name = user.name  # after the commit their account is no longer this member's to read
     try:
         staff_operations.remove(db.session, membership, by=current_user)
     except AdminError as exc:
@@ -133,7 +134,7 @@ def remove(user_id: int):
     flash(
         _(
             "%(name)s arbetar inte längre här. Hens ärenden är inte tilldelade någon nu.",
-            name=user.name,
+            name=name,
         )
     )
     return redirect(url_for(".staff_list"), 303)

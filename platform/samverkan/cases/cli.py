@@ -8,6 +8,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from samverkan.cases.expiry import expire_drafts
+from samverkan.database_roles import maintenance_session
 from samverkan.db import utcnow
 from samverkan.extensions import db
 from samverkan.identity.operations import purge_ended
@@ -45,12 +46,11 @@ def expire(dry_run: bool, member: str | None) -> None:
     files = sum(o.files for o in outcomes)
     line = f"drafts: {verb} {drafts} expired draft(s) and {files} file(s)"
     click.echo(line + (" (dry run: nothing was changed)" if dry_run else ""))
-    if member is None:  # sign-ins belong to no one member
-        ended = purge_ended(db.session, utcnow(), dry_run=dry_run)
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
+    if member is None:  # sign-ins belong to no one member: the owner removes them
+        with maintenance_session() as session:
+            ended = purge_ended(session, utcnow(), dry_run=dry_run)
+            if not dry_run:
+                session.commit()
         click.echo(f"e-ID sign-ins: {verb} {ended} that had ended (their personnummer and name)")
     failed = [o.slug for o in outcomes if o.error or o.file_errors]
     if failed:

@@ -110,6 +110,14 @@ class CaseEvent(TenantScoped, Base):
     __table_args__ = (
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
         sa.Index("ix_case_events_tenant_case", "tenant_id", "case_id"),
+        # Row-level security on users reads the history's authors (migration 0011).
+        sa.Index(
+            "ix_case_events_author",
+            "tenant_id",
+            "author_id",
+            postgresql_where=sa.text("author_id IS NOT NULL"),
+            sqlite_where=sa.text("author_id IS NOT NULL"),
+        ),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)

@@ -12,12 +12,21 @@ from sqlalchemy import orm
 from samverkan.db import utcnow
 from samverkan.identity.models import CitizenSession
 from samverkan.identity.persons import Identity, person_key
+from samverkan.tenancy.scoping import SIGN_IN_SETTING, bind_setting
 
 TOUCH_AFTER = timedelta(minutes=1)  # how stale last_seen_at may get before it is written
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _opened(session: orm.Session, token: str) -> str:
+    """The token's digest, told to the database: on PostgreSQL a transaction sees only the
+    sign-in whose digest it was told (migration 0011), and only the browser has the token."""
+    digest = _digest(token)
+    bind_setting(session, SIGN_IN_SETTING, digest)
+    return digest
 
 
 def _ends(signed_in_at: datetime, now: datetime) -> datetime:
@@ -28,13 +37,12 @@ def _ends(signed_in_at: datetime, now: datetime) -> datetime:
 
 def begin(session: orm.Session, identity: Identity, now: datetime | None = None) -> str:
     """A new session for `identity`; returns the browser's token (only its digest is kept).
-    Sessions that have expired, anyone's, are removed in passing."""
+    Ended sessions are removed by `drafts expire` (purge_ended), as the owner."""
     now = now or utcnow()
-    session.execute(sa.delete(CitizenSession).where(CitizenSession.expires_at < now))
     token = secrets.token_urlsafe(32)
     session.add(
         CitizenSession(
-            digest=_digest(token),
+            digest=_opened(session, token),
             person_key=person_key(identity),
             identifier_kind=identity.kind,
             identifier=identity.identifier,
@@ -58,7 +66,7 @@ def find(
     if not token or len(token) > 100:
         return None
     now = now or utcnow()
-    row = session.get(CitizenSession, _digest(token))
+    row = session.get(CitizenSession, _opened(session, token))
     if row is None or row.expires_at <= now:
         return None
     if touch and now - row.last_seen_at > TOUCH_AFTER:
@@ -75,17 +83,18 @@ def keep_going(row: CitizenSession, now: datetime | None = None) -> None:
 
 def same_person(session: orm.Session, token: str, identity: Identity) -> bool:
     """Whether the session the token named (live or not) was this identity's."""
-    row = session.get(CitizenSession, _digest(token))
+    row = session.get(CitizenSession, _opened(session, token))
     return row is not None and row.person_key == person_key(identity)
 
 
 def end(session: orm.Session, token: str) -> None:
-    session.execute(sa.delete(CitizenSession).where(CitizenSession.digest == _digest(token)))
+    digest = _opened(session, token)
+    session.execute(sa.delete(CitizenSession).where(CitizenSession.digest == digest))
 
 
 def purge_ended(session: orm.Session, now: datetime, *, dry_run: bool = False) -> int:
-    """Remove (or, dry, count) every ended sign-in: each holds a personnummer and a name,
-    and begin() removes them only when someone signs in again, which may be never."""
+    """Remove (or, dry, count) every ended sign-in: each holds a personnummer and a name.
+    In a session as the owner (the application's role sees one sign-in at a time)."""
     ended = CitizenSession.expires_at <= now
     if dry_run:
         return session.scalar(sa.select(sa.func.count()).select_from(CitizenSession).where(ended))

@@ -23,6 +23,12 @@ from samverkan.db import Base, TenantScoped
 
 TENANT_KEY = "samverkan.tenant_id"
 PERSON_KEY = "samverkan.person_key"
+# Row-level security's other settings (migration 0011), which no ORM criteria read: the
+# signed-in staff user (who may see their own account) and the citizen's e-ID sign-in (the
+# one sign-in row this browser may see). Each transaction is told them with its BEGIN.
+SETTINGS_KEY = "samverkan.settings"
+USER_SETTING = "app.user_id"
+SIGN_IN_SETTING = "app.citizen_session"
 PERSON_TABLES = frozenset({"cases"})  # what a bound person may read without a member
 ALL_TENANTS = "samverkan_all_tenants"
 CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
@@ -62,6 +68,26 @@ def bind_person(session: orm.Session, person_key: str) -> None:
     session.info[PERSON_KEY] = person_key
     if transaction_with_connection(session) is not None:
         _tell_database_person(session.connection(), person_key)
+
+
+def bind_setting(session: orm.Session, name: str, value: int | str | None) -> None:
+    """Tell PostgreSQL's policies `name` (USER_SETTING, SIGN_IN_SETTING) for every
+    transaction of this session, now and after each commit; None takes it back."""
+    if isinstance(session, orm.scoped_session):
+        session = session()
+    settings = session.info.setdefault(SETTINGS_KEY, {})
+    if settings.get(name) == value:
+        return
+    if value is None:
+        settings.pop(name, None)
+    else:
+        direct_sql.setting_text(value)  # refused here, not at the next BEGIN
+        settings[name] = value
+    if transaction_with_connection(session) is not None:
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            text = "" if value is None else direct_sql.setting_text(value)
+            direct_sql.run(connection, _SET_ONE, {"name": name, "value": text})
 
 
 def tenant_connection(session: orm.Session | sa.Connection) -> tuple[sa.Connection, int]:
@@ -109,16 +135,26 @@ def transaction_with_connection(session: orm.Session):
 
 # `true`: local to the transaction, so a pooled connection never keeps it.
 _SET_MEMBER = sa.select(sa.func.set_config("app.tenant_id", sa.bindparam("tenant"), True))
+_SET_ONE = sa.select(sa.func.set_config(sa.bindparam("name"), sa.bindparam("value"), True))
 
 
-def _tell_database(connection, tenant_id: int) -> None:
-    """On PostgreSQL the row-level-security policies read the member from the transaction.
-    Before every member's transaction, so with its BEGIN in one round trip when the
-    transaction is new, else on the driver's cursor (direct_sql.py)."""
+def _tell_database(connection, tenant_id: int | None, others: dict | None = None) -> None:
+    """On PostgreSQL the row-level-security policies read the member (and `others`,
+    bind_setting's) from the transaction. Before every member's transaction, so with its
+    BEGIN in one round trip when the transaction is new, else on the driver's cursor
+    (direct_sql.py)."""
     if connection.dialect.name != "postgresql":
         return
-    if not direct_sql.begin_with_setting(connection, "app.tenant_id", tenant_id):
+    settings = {} if tenant_id is None else {"app.tenant_id": tenant_id}
+    settings.update(others or {})
+    if not settings or direct_sql.begin_with_settings(connection, settings):
+        return
+    if tenant_id is not None:
         direct_sql.run(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
+    for name, value in (others or {}).items():
+        direct_sql.run(
+            connection, _SET_ONE, {"name": name, "value": direct_sql.setting_text(value)}
+        )
 
 
 def _tell_database_person(connection, person_key: str) -> None:
@@ -134,9 +170,7 @@ def _tenant_for_each_transaction(session, transaction, connection) -> None:
     if transaction.nested:
         return  # a savepoint is inside a transaction the setting was made for already
     session.info[CONNECTED] = transaction
-    tenant_id = bound_tenant_id(session)
-    if tenant_id is not None:
-        _tell_database(connection, tenant_id)
+    _tell_database(connection, bound_tenant_id(session), session.info.get(SETTINGS_KEY))
     person_key = session.info.get(PERSON_KEY)
     if person_key is not None:
         _tell_database_person(connection, person_key)
