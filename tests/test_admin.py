@@ -809,6 +809,31 @@ def test_the_log_is_narrowed_to_one_case_and_one_kind_of_entry(app, client, admi
     assert bad.status_code == 422 and 'href="#f-handling"' in bad.text
 
 
+def test_the_log_says_what_a_status_change_and_an_assignment_were(app, client, admin, read_csrf):
+    """Every status change read "(? → ?)" and an assignment did not say to whom."""
+    from test_casework import submit
+
+    one = submit(client)["reference"]
+    case = f"/arvika/staff/arenden/{one}"
+    moved = post_form(client, read_csrf, case, {"status": "in_progress"}, action=f"{case}/status")
+    assert moved.status_code == 303
+    post_form(client, read_csrf, case, {"ta_sjalv": "1"}, action=f"{case}/tilldela")
+    again = post_form(
+        client, read_csrf, case, {"ta_sjalv": "1"}, action=f"{case}/tilldela", follow_redirects=True
+    )
+    assert "Ingen ändring: ärendet har redan den handläggaren." in again.text
+    assert "Handläggaren är ändrad." not in again.text
+    post_form(client, read_csrf, case, {"assignee": ""}, action=f"{case}/tilldela")
+    page = client.get(f"/arvika/admin/logg?avser={one}").text
+    assert "Mottaget → Under handläggning" in page
+    assert "till Anna Handläggare" in page and "till ingen" in page
+    assert "?" not in page.split("<table", 1)[1].split("</table>", 1)[0]
+    assert audit_actions(app).count("case.assigned") == 2  # the second press wrote nothing
+    client.get("/sprak/en")
+    english = client.get(f"/arvika/admin/logg?avser={one}").text
+    assert "Received → In progress" in english and "to nobody" in english
+
+
 def test_the_log_shows_the_members_own_entries_newest_first(app, client, admin, read_csrf, resync):
     post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app, short_name="Arvika!"))
     invite(client, read_csrf, "nils@arvika.example")

@@ -123,6 +123,9 @@ def test_bad_filters_are_explained_per_field(worker):
     assert "Okänd status" in page.text
     assert "Skriv datumet som ÅÅÅÅ-MM-DD." in page.text
     assert "Ogiltig sidmarkör" in page.text
+    # The cursor is the paging link's, no field on the page: its message links nowhere
+    # (it led to the status filter).
+    assert re.search(r"<li>[^<]*Ogiltig sidmarkör[^<]*</li>", page.text)
     backwards = worker.get("/arvika/staff/?submitted_from=2026-05-02&submitted_to=2026-05-01")
     assert (
         backwards.status_code == 422 and "Slutdatumet ligger före startdatumet." in backwards.text
@@ -213,6 +216,43 @@ def test_a_transition_with_a_message_reaches_the_citizen_by_page_and_e_mail(
     assert reference in mail.subject
     assert "Skicka gärna en bild på platsen." in mail.body
     assert created["status_url"].rsplit("/", 1)[-1] in mail.body
+
+
+def test_a_messages_lines_and_the_staffs_words_are_kept_where_it_is_read(
+    app, client, worker, read_csrf
+):
+    """The citizen read a numbered list on one line; the export gave the citizen's
+    wording of the status; a tampered status answered in English on a Swedish page."""
+    created = submit(client)
+    reference = created["reference"]
+    page = worker.get(case_url(reference))
+    sent = worker.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": read_csrf(page.text),
+            "status": "waiting_for_citizen",
+            "message": "Vi behöver:\n1. En bild\n2. Adressen",
+        },
+    )
+    assert sent.status_code == 303
+    token = created["status_url"].rsplit("/", 1)[-1]
+    status_page = client.get(f"/arvika/arende/{token}").text
+    assert re.search(
+        r'<p class="message"[^>]*>Vi behöver:\n1\. En bild\n2\. Adressen</p>', status_page
+    )
+    rows = list(
+        csv.reader(
+            io.StringIO(worker.get("/arvika/staff/export.csv").data.decode("utf-8-sig")),
+            delimiter=";",
+        )
+    )
+    assert rows[1][2] == "Väntar på komplettering"
+    tampered = worker.post(
+        case_url(reference) + "/status",
+        data={"csrf_token": read_csrf(page.text), "status": "x" * 31},
+    )
+    assert tampered.status_code == 422 and "Välj en ny status i listan." in tampered.text
+    assert "Longer than" not in tampered.text
 
 
 def test_no_address_means_no_e_mail_but_the_status_page_still_shows_it(
@@ -758,8 +798,8 @@ def test_a_case_workers_own_words_are_marked_swedish_on_english_pages(
     citizen.get("/sprak/en?next=/arvika/")
     status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[-1]
     status_page = citizen.get(status_url).text
-    assert f'<p lang="sv">{said}</p>' in status_page
-    assert "<p>The case has been received and registered.</p>" in status_page
+    assert f'<p class="message" lang="sv">{said}</p>' in status_page
+    assert '<p class="message">The case has been received and registered.</p>' in status_page
     extract = citizen.get(status_url + "/registerutdrag").text
     assert f'<p class="message" lang="sv">{said}</p>' in extract
     # On a Swedish page nothing is marked: it is the page's own language.

@@ -15,8 +15,10 @@ from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
 from samverkan.audit.operations import ACTIONS, in_hub_log
+from samverkan.cases import status
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
+from samverkan.i18n import current_language
 from samverkan.staff_frame import render_staff_page
 
 PAGE_SIZE = 50
@@ -43,6 +45,15 @@ def describe(entry: AuditEntry) -> str:
     nothing to add)."""
     detail = entry.detail or {}
     changes = detail.get("changes") or {}
+    if entry.action == "case.transitioned":
+        lang = current_language()
+        before, after = (status.label(detail.get(k, "?"), lang, staff=True) for k in ("from", "to"))
+        return f"{before} → {after}"
+    if entry.action == "case.assigned":
+        if detail.get("assignee_id") is None:
+            return _("till ingen")
+        # Entries before the name was logged have only the account's number.
+        return _("till %(name)s", name=detail.get("assignee") or f"#{detail['assignee_id']}")
     if "fields" in detail:
         return ", ".join(
             str(FIELD_LABELS.get(name, name))

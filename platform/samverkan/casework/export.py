@@ -50,7 +50,7 @@ def csv_rows(cases: Iterable[Case]) -> Iterator[list[str]]:
             for cell in (
                 case.reference,
                 localized(case.definition.content["title"], "sv"),
-                label(case.status),
+                label(case.status, staff=True),  # the staff's words, as in the inbox
                 local_datetime(case.submitted_at, "sv"),
                 case.assigned_to.name if case.assigned_to else "",
                 case.channel,

@@ -61,15 +61,16 @@ def _event(session, case: Case, kind: str, *, by: User, message=None, visible=Tr
     return event
 
 
-def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> None:
-    """Give the case to a colleague at the same member (or to nobody)."""
+def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> bool:
+    """Give the case to a colleague at the same member (or to nobody). False when it was
+    theirs already (nothing written)."""
     assignee = session.get(Membership, (case.tenant_id, assignee_id)) if assignee_id else None
     if assignee_id is not None and (assignee is None or assignee.role not in ROLES):
         raise CaseworkError("assignee", N_("Välj en handläggare som arbetar här."))
     if assignee is not None and not session.get(User, assignee_id).active:
         raise CaseworkError("assignee", N_("Kontot är avstängt: välj en annan handläggare."))
     if case.assigned_to_id == assignee_id:
-        return
+        return False
     case.assigned_to_id = assignee_id
     name = dict(colleagues(session)).get(assignee_id) if assignee_id else None
     _event(
@@ -80,7 +81,10 @@ def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: Use
         message=status.assigned_text(name) if name else status.UNASSIGNED_TEXT,
         visible=False,
     )
-    record(session, "case.assigned", "case", case.reference, {"assignee_id": assignee_id})
+    # The name as it was: the log is read after the account has changed or gone.
+    detail = {"assignee_id": assignee_id, "assignee": name}
+    record(session, "case.assigned", "case", case.reference, detail)
+    return True
 
 
 def transition(

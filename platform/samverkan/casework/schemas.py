@@ -45,7 +45,8 @@ class AssignSchema(_Form):
 class TransitionSchema(_Form):
     status = fields.String(
         required=True,
-        validate=validate.Length(max=30),
+        # Longer than any status: a tampered form, answered as any unknown status is.
+        validate=validate.Length(max=30, error=N_("Välj en ny status i listan.")),
         error_messages={"required": N_("Välj en ny status.")},
     )
     message = fields.String(

@@ -308,7 +308,9 @@ def _extract(reference: str, *, as_json: bool):
 def assign(reference: str):
     def apply(found, data):
         assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
-        operations.assign(db.session, found, assignee, by=current_user)
+        if not operations.assign(db.session, found, assignee, by=current_user):
+            return N_("Ingen ändring: ärendet har redan den handläggaren.")
+        return None
 
     return _change(reference, AssignSchema(), apply, N_("Handläggaren är ändrad."), anchor=None)
 
@@ -335,21 +337,22 @@ def note(reference: str):
 
 def _change(reference: str, schema, apply, done: str, anchor: str | None = "historik"):
     """One change to a case: its row locked, the form validated, the change applied and
-    committed, then back to the case saying it is `done` (a status message a screen
-    reader announces); a refusal re-shows the page with what was typed."""
+    committed, then back to the case saying it is `done`, or what `apply` returned instead
+    (a status message a screen reader announces); a refusal re-shows the page with what
+    was typed."""
     found = _case_or_404(reference, for_update=True)
     if found.thinned_at is not None:  # its personal data is gone: none may come back
         return _refused(
             reference, {"thinned": [gettext("Ärendet är gallrat och kan inte ändras.")]}
         )
     try:
-        apply(found, schema.load(request.form))
+        said = apply(found, schema.load(request.form)) or done  # or what it said instead
     except ValidationError as exc:
         return _refused(reference, _shown(exc.messages))
     except operations.CaseworkError as exc:
         return _refused(reference, _shown({exc.field: [exc.shown]}))
     db.session.commit()
-    flash(gettext(done))
+    flash(gettext(said))
     return redirect(url_for(".case", reference=reference, _anchor=anchor), 303)
 
 
