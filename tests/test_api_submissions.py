@@ -25,7 +25,9 @@ from api_support import (
     tiny_png,
 )
 
+from samverkan import memo
 from samverkan.cases.models import Attachment, Case, CaseEvent
+from samverkan.database_roles import maintenance_session
 from samverkan.extensions import db
 from samverkan.tenancy.scoping import bind_tenant
 
@@ -281,6 +283,52 @@ def test_same_idempotency_key_with_different_answers_is_409(app, client):
     [case] = stored_cases(app, "arvika")
     assert case["reference"] == first.get_json()["reference"]
     assert case["answers"]["message"] == ANONYMOUS["message"]
+
+
+def test_a_retry_is_answered_with_its_case_after_the_e_service_has_changed(app, client, resync):
+    """A client that got no answer retries with its key: it got 422 (a new version's
+    required field) or 404 (switched off), and a client that then "fixed" its body or gave
+    up sent the case again under a new key."""
+    url = submissions("arvika", "synpunkter")
+    headers = {"Idempotency-Key": "retry-after-change"}
+    first = client.post(url, json=ANONYMOUS, headers=headers)
+    assert first.status_code == 201
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text(
+                "UPDATE tenant_services SET enabled = false WHERE service_slug = 'synpunkter' "
+                "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')"
+            )
+        )
+        session.commit()
+    memo.forget_all()
+    again = client.post(url, json=ANONYMOUS, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    other = client.post(url, json={**ANONYMOUS, "message": "Något annat"}, headers=headers)
+    assert other.status_code == 409
+    elsewhere = client.post(submissions("arvika", "felanmalan"), json=ANONYMOUS, headers=headers)
+    assert elsewhere.status_code == 409  # the key named a case of another e-service
+    assert client.post(url, json=ANONYMOUS, headers={"Idempotency-Key": "new"}).status_code == 404
+    assert len(stored_cases(app, "arvika")) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (b'{"kind": "fraga", "kind": "berom"}', 'fältet "kind" finns två gånger'),
+        (b'{"n": ' + b"9" * 5000 + b"}", "ett tal med för många siffror"),
+    ],
+)
+def test_a_body_python_would_read_against_the_json_is_refused_in_words(client, body, said):
+    """A repeated field was read last-wins; a 5 000-digit number answered with Python's
+    own message about sys.set_int_max_str_digits."""
+    response = client.post(
+        submissions("arvika", "synpunkter"), data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert said in response.get_json()["message"]
+    assert "sys." not in response.get_json()["message"]
 
 
 def test_same_photo_key_with_another_photo_is_409(app, client):

@@ -3,12 +3,15 @@
 import json
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from samverkan.access import public
 from samverkan.api import schemas
 from samverkan.api.openapi import openapi_document
 from samverkan.cases import operations, status
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.errors import error_response
 from samverkan.extensions import db
@@ -21,23 +24,43 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_KEY_LENGTH = 200
 
 
+class _NotJson(ValueError):
+    """Valid to Python's parser, not to RFC 8259 or to us: said as it is."""
+
+
 def _refuse_constant(name: str):
-    raise ValueError(f"{name} är inte tillåtet i JSON")
+    raise _NotJson(f"{name} är inte tillåtet i JSON")
+
+
+def _refuse_repeated_names(pairs: list) -> dict:
+    """An object naming a field twice: which answer was meant is the client's to say
+    (Python keeps the last; another reader the first)."""
+    names = [name for name, _ in pairs]
+    for name in names:
+        if names.count(name) > 1:
+            raise _NotJson(f"fältet {json.dumps(name, ensure_ascii=False)} finns två gånger")
+    return dict(pairs)
 
 
 def parse_json_object(data: bytes) -> tuple[dict | None, str | None]:
     """The body as a JSON object, or a message saying what is wrong with it (RFC 8259:
     UTF-8, no NaN or Infinity; text must be whole characters)."""
     try:
-        body = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        body = json.loads(
+            data.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_refuse_repeated_names,
+        )
     except UnicodeDecodeError:
         return None, "Kroppen är inte giltig UTF-8."
     except RecursionError:
         return None, "Kroppen är för djupt nästlad."
     except json.JSONDecodeError as exc:
         return None, f"Kroppen är inte giltig JSON (rad {exc.lineno}, kolumn {exc.colno})."
-    except ValueError as exc:  # NaN or Infinity, refused by _refuse_constant
+    except _NotJson as exc:
         return None, f"Kroppen är inte giltig JSON: {exc}."
+    except ValueError:  # Python's own limit on an integer's digits (4 300)
+        return None, "Kroppen innehåller ett tal med för många siffror."
     if not isinstance(body, dict):
         return None, "Kroppen ska vara ett JSON-objekt med svaren, fält för fält."
     try:
@@ -76,15 +99,22 @@ def service_definition(service: str):
 @public
 @limited
 def submit(service: str):
-    tenant_service = get_enabled_service_or_404(service)
+    key = request.headers.get("Idempotency-Key")
+    well_formed = key is not None and 0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()
+    # A retry of a case registered already answers with that case, also when the e-service
+    # has since changed version or been switched off: a client that got no answer the
+    # first time must not be led to send it again under a new key.
+    earlier = operations.find_by_idempotency_key(db.session, f"api:{key}") if well_formed else None
+    tenant_service = None if earlier else get_enabled_service_or_404(service)
     if not request.is_json:
         return error_response(415)
     body, problem = parse_json_object(request.get_data())
     if problem:
         return error_response(400, problem)
-    key = request.headers.get("Idempotency-Key")
-    if key is not None and not (0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()):
+    if key is not None and not well_formed:
         return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")
+    if earlier is not None:
+        return _replayed(earlier, service, body)
     form = form_for(tenant_service)
     if needs_sign_in(form):
         # Nobody signs in through the API: who the citizen is would be the client's word.
@@ -113,16 +143,45 @@ def submit(service: str):
         )
     except operations.IdempotencyConflict:
         db.session.rollback()
-        return error_response(
-            409, "Samma Idempotency-Key har redan använts med andra svar. Använd en ny nyckel."
-        )
+        return _key_used_otherwise()
     except operations.ServiceClosed:
         db.session.rollback()
         return error_response(
             409, "E-tjänsten tar inte emot ärenden just nu. Hämta listan över e-tjänster igen."
         )
     db.session.commit()
-    case = submission.case
+    return _created(submission.case, replayed=not submission.created)
+
+
+def _key_used_otherwise():
+    return error_response(
+        409, "Samma Idempotency-Key har redan använts med andra svar. Använd en ny nyckel."
+    )
+
+
+def _replayed(earlier, service: str, body: dict):
+    """The earlier case, if `body` is what registered it: checked against the version and
+    settings it was registered under, not whatever the e-service is now."""
+    settings = db.session.scalar(
+        sa.select(TenantService.settings).where(TenantService.service_slug == earlier.service_slug)
+    )
+    form = ServiceForm(earlier.definition.content, settings or {})
+    result = form.validate_all(body)
+    if result.scanner_unavailable:
+        return (
+            jsonify({"message": "Filerna kunde inte kontrolleras just nu."}),
+            503,
+            {"Retry-After": "60"},
+        )
+    same = (
+        earlier.service_slug == service
+        and result.ok
+        and operations.answers_fingerprint(form, result.answers) == earlier.request_fingerprint
+    )
+    return _created(earlier, replayed=True) if same else _key_used_otherwise()
+
+
+def _created(case, *, replayed: bool):
     status_url = url_for(".case_status", token=case.status_token, _external=True)
     response = jsonify(
         schemas.SubmissionCreatedOut().dump(
@@ -132,7 +191,7 @@ def submit(service: str):
     response.status_code = 201
     response.headers["Location"] = status_url
     response.headers["Cache-Control"] = "no-store"  # the status link is the case's key
-    if not submission.created:
+    if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
 
