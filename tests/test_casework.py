@@ -350,6 +350,146 @@ def test_taking_the_case_oneself_works_as_the_browser_sends_it(client, worker, r
     assert "Anna Handläggare (jag)" in worker.get(case_url(reference)).text
 
 
+def test_a_change_from_a_page_another_has_overtaken_is_refused(app, client, worker, read_csrf):
+    """Two case workers on one case: the second, on the page as it was, took the case from
+    the first and put the decision back to 'in progress', and the citizen was mailed both."""
+    reference = submit(client, answers=WITH_REPLY)["reference"]
+    bo = app.test_client()
+    assert sign_in(bo, read_csrf, "bo@arvika.example").status_code == 303
+    stale = bo.get(case_url(reference)).text
+    assert 'name="seen_status" value="received"' in stale
+    assert 'name="seen_assignee" value=""' in stale
+    token = read_csrf(worker.get(case_url(reference)).text)
+    worker.post(case_url(reference) + "/tilldela", data={"csrf_token": token, "ta_sjalv": "1"})
+    decided = worker.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": token,
+            "status": "decided",
+            "message": "Beviljat.",
+            "seen_status": "received",
+        },
+    )
+    assert decided.status_code == 303
+    taken = bo.post(
+        case_url(reference) + "/tilldela",
+        data={"csrf_token": read_csrf(stale), "ta_sjalv": "1", "seen_assignee": ""},
+    )
+    assert taken.status_code == 422
+    assert "Ärendet har fått en annan handläggare sedan du öppnade sidan." in taken.text
+    undone = bo.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": read_csrf(stale),
+            "status": "in_progress",
+            "message": "Vi tittar på det.",
+            "seen_status": "received",
+        },
+    )
+    assert undone.status_code == 422
+    assert "Ärendet har ändrats av någon annan sedan du öppnade sidan." in undone.text
+    assert "Vi tittar på det." in undone.text  # what was typed is kept
+    assert 'name="seen_status" value="decided"' in undone.text  # the page is now current
+    with app.app_context(), maintenance_session() as session:
+        row = session.execute(
+            sa.text("SELECT status, assigned_to_id FROM cases WHERE reference = :r"),
+            {"r": reference},
+        ).one()
+        mails = session.execute(sa.text("SELECT count(*) FROM outbox_messages")).scalar_one()
+    assert row == ("decided", user_id(app, "anna@arvika.example"))
+    assert mails == 2  # the receipt and the decision
+
+
+def test_a_double_click_saves_a_status_or_a_note_once(app, client, worker, read_csrf):
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    change = {
+        "csrf_token": token,
+        "status": "in_progress",
+        "message": "",
+        "seen_status": "received",
+    }
+    first = worker.post(case_url(reference) + "/status", data=change)
+    second = worker.post(case_url(reference) + "/status", data=change, follow_redirects=True)
+    assert first.status_code == 303 and second.status_code == 200
+    assert "Statusen är sparad." in second.text
+    note = {"csrf_token": token, "note": "Ringt upp."}
+    for _ in range(2):
+        assert worker.post(case_url(reference) + "/anteckning", data=note).status_code == 303
+    with app.app_context(), maintenance_session() as session:
+        kinds = session.execute(sa.text("SELECT kind FROM case_events ORDER BY id")).scalars().all()
+        logged = (
+            session.execute(
+                sa.text("SELECT action FROM audit_log WHERE action LIKE 'case.%' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
+    assert kinds == ["submitted", "status_changed", "note"]
+    assert logged.count("case.transitioned") == 1 and logged.count("case.noted") == 1
+
+
+def test_a_message_to_the_citizen_without_moving_the_case(app, client, worker, read_csrf):
+    """A reminder while waiting for the applicant, a word while it is in progress: each
+    forced a change of status."""
+    created = submit(client, answers=WITH_REPLY)
+    reference = created["reference"]
+    page = worker.get(case_url(reference)).text
+    assert 'value="received"' in page and "Oförändrad (Mottaget): bara meddelandet" in page
+    keep = {"csrf_token": read_csrf(page), "status": "received", "seen_status": "received"}
+    empty = worker.post(case_url(reference) + "/status", data=keep)
+    assert empty.status_code == 422
+    assert "Skriv meddelandet till den sökande, eller välj en ny status." in empty.text
+    sent = worker.post(
+        case_url(reference) + "/status", data={**keep, "message": "Vi hör av oss i veckan."}
+    )
+    assert sent.status_code == 303
+    token = created["status_url"].rsplit("/", 1)[-1]
+    status_page = client.get(f"/arvika/arende/{token}").text
+    assert "Vi hör av oss i veckan." in status_page
+    staff_page = worker.get(case_url(reference)).text
+    assert "Meddelande till den sökande" in staff_page
+    with app.app_context(), maintenance_session() as session:
+        state = session.execute(
+            sa.text("SELECT status FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+        bodies = session.execute(sa.text("SELECT body FROM outbox_messages")).scalars().all()
+    assert state == "received"
+    assert any("Vi hör av oss i veckan." in body for body in bodies)
+    with app.app_context(), maintenance_session() as session:
+        actions = session.execute(sa.text("SELECT action FROM audit_log")).scalars().all()
+    assert "case.messaged" in actions
+
+
+def test_a_change_refused_because_the_case_was_closed_keeps_the_message(
+    app, client, worker, read_csrf
+):
+    reference = submit(client)["reference"]
+    bo = app.test_client()
+    assert sign_in(bo, read_csrf, "bo@arvika.example").status_code == 303
+    stale = bo.get(case_url(reference)).text
+    token = read_csrf(worker.get(case_url(reference)).text)
+    closed = worker.post(
+        case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"}
+    )
+    assert closed.status_code == 303
+    late = bo.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": read_csrf(stale),
+            "status": "in_progress",
+            "message": "Ett långt svar som inte får försvinna.",
+            "seen_status": "received",
+        },
+    )
+    assert late.status_code == 422
+    assert 'href="#status"' in late.text and '<p id="status">' in late.text
+    assert re.search(
+        r'<textarea id="unsent-message"[^>]*readonly>Ett långt svar som inte får försvinna.<',
+        late.text,
+    )
+
+
 def test_each_change_to_a_case_says_it_is_done(client, worker, read_csrf):
     """A status message a screen reader announces, as the administration pages give."""
     reference = submit(client)["reference"]

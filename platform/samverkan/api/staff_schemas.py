@@ -80,7 +80,10 @@ class AttachmentOut(Schema):
 class StaffEventOut(Schema):
     at = fields.DateTime(required=True, attribute="created_at")
     kind = fields.String(
-        required=True, metadata={"description": "submitted, status_changed, assigned or note"}
+        required=True,
+        metadata={
+            "description": "submitted, status_changed, message (to the citizen, the status unchanged), assigned or note"
+        },
     )
     status = fields.String(required=True, metadata=STATUS)
     message = fields.String(allow_none=True)
@@ -138,7 +141,8 @@ class StaffCaseOut(Schema):
 
 
 class TransitionIn(Schema):
-    """A move in the workflow, with an optional message to the citizen."""
+    """A move in the workflow, with an optional message to the citizen; the case's own
+    status (not closed) with a message writes to the citizen without moving it."""
 
     class Meta:
         unknown = RAISE

@@ -43,6 +43,7 @@ ACTIONS = {
     "citizen.own_cases": N_("Den sökande såg sina ärenden i Mina ärenden (e-legitimation)"),
     "case.assigned": N_("Tilldelade ärende"),
     "case.transitioned": N_("Ändrade status"),
+    "case.messaged": N_("Skrev till den sökande"),
     "case.noted": N_("Skrev anteckning"),
     "case.exported": N_("Exporterade ärenden"),
     "case.export_sent": N_("Exporten skickades: vilka ärenden den innehöll"),

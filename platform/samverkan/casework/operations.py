@@ -2,7 +2,7 @@
 entry (and, for the citizen, an e-mail in the outbox) in the same transaction. They flush
 but never commit: the request commits once."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -11,6 +11,7 @@ from samverkan.accounts.models import ROLES, Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case, CaseEvent
+from samverkan.db import utcnow
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
 from samverkan.translatable import N_
@@ -61,9 +62,17 @@ def _event(session, case: Case, kind: str, *, by: User, message=None, visible=Tr
     return event
 
 
-def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: User) -> bool:
+def assign(
+    session: orm.Session,
+    case: Case,
+    assignee_id: int | None,
+    *,
+    by: User,
+    seen_assignee: int | None | str = "unknown",
+) -> bool:
     """Give the case to a colleague at the same member (or to nobody). False when it was
-    theirs already (nothing written)."""
+    theirs already (nothing written). `seen_assignee` is who the case worker's page showed
+    (None: nobody): if another has given the case to someone else since, it is refused."""
     assignee = session.get(Membership, (case.tenant_id, assignee_id)) if assignee_id else None
     if assignee_id is not None and (assignee is None or assignee.role not in ROLES):
         raise CaseworkError("assignee", N_("Välj en handläggare som arbetar här."))
@@ -71,6 +80,14 @@ def assign(session: orm.Session, case: Case, assignee_id: int | None, *, by: Use
         raise CaseworkError("assignee", N_("Kontot är avstängt: välj en annan handläggare."))
     if case.assigned_to_id == assignee_id:
         return False
+    if seen_assignee != "unknown" and seen_assignee != case.assigned_to_id:
+        raise CaseworkError(
+            "assignee",
+            N_(
+                "Ärendet har fått en annan handläggare sedan du öppnade sidan. Kontrollera "
+                "vem som har det nu och välj igen."
+            ),
+        )
     case.assigned_to_id = assignee_id
     name = dict(colleagues(session)).get(assignee_id) if assignee_id else None
     _event(
@@ -96,10 +113,31 @@ def transition(
     *,
     by: User,
     now: datetime | None = None,
-) -> CaseEvent:
+    seen_status: str | None = None,
+) -> CaseEvent | None:
     """Move the case on in the workflow, with an optional message to the citizen: it shows
-    on their status page and, if they left an address, goes out by e-mail."""
-    if new_status not in status.allowed_next(case.status):
+    on their status page and, if they left an address, goes out by e-mail. The case's own
+    status (not closed) with a message writes to the citizen without moving the case.
+    `seen_status` is the status the case worker's page showed: if another has changed it
+    since, the change is refused (it would undo theirs) — unless it is this change itself,
+    sent twice (a double click): then nothing more is written and None is returned."""
+    message = (message or "").strip() or None
+    if seen_status is not None and seen_status != case.status:
+        if new_status == case.status and _written_just_now(
+            session, case, by, ("status_changed", "message"), message
+        ):
+            return None
+        raise CaseworkError(
+            "status",
+            "Ärendet har fått en annan status sedan sidan öppnades: nu "
+            f"{status.label(case.status, staff=True).lower()}. Kontrollera och välj igen.",
+            N_(
+                "Ärendet har ändrats av någon annan sedan du öppnade sidan. Kontrollera "
+                "statusen nu och välj igen."
+            ),
+        )
+    keeping = new_status == case.status and case.status != status.CLOSED
+    if not keeping and new_status not in status.allowed_next(case.status):
         allowed = ", ".join(
             status.label(s, staff=True).lower() for s in status.allowed_next(case.status)
         )
@@ -111,9 +149,12 @@ def transition(
             if allowed
             else N_("Ärendet är avslutat och kan inte få en ny status."),
         )
-    message = (message or "").strip() or None
     if message and len(message) > MESSAGE_MAX:
         raise CaseworkError("message", MESSAGE_TOO_LONG)
+    if keeping and not message:
+        raise CaseworkError(
+            "message", N_("Skriv meddelandet till den sökande, eller välj en ny status.")
+        )
     if new_status == status.WAITING and not message:
         raise CaseworkError(
             "message", N_("Skriv vad den sökande behöver komplettera med: det visas för hen.")
@@ -122,11 +163,15 @@ def transition(
     case.status = new_status
     if new_status == status.CLOSED:
         case.closed_at = now or datetime.now(UTC)
-    event = _event(session, case, "status_changed", by=by, message=message)
+    event = _event(
+        session, case, "message" if keeping else "status_changed", by=by, message=message
+    )
+    if keeping:
+        case.updated_at = now or datetime.now(UTC)  # news for the citizen: the row is touched
     mails.case_message(session, tenant, case, event)
     record(
         session,
-        "case.transitioned",
+        "case.messaged" if keeping else "case.transitioned",
         "case",
         case.reference,
         {"from": previous, "to": new_status, "message_sent": bool(message)},
@@ -134,13 +179,39 @@ def transition(
     return event
 
 
-def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEvent:
-    """An internal note: in the history for staff, never on the citizen's pages."""
+# A second click arrives within a few seconds of the first; a minute is generous.
+SAME_CLICK = timedelta(minutes=1)
+
+
+def _written_just_now(session, case: Case, by: User, kinds: tuple, message: str | None) -> bool:
+    """Whether the case's last line of history is of one of `kinds`, with this message, by
+    the same person, a moment ago, at the case's status: the first of two clicks, done."""
+    last = session.scalar(
+        sa.select(CaseEvent)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    return (
+        last is not None
+        and last.kind in kinds
+        and last.author_id == by.id
+        and last.status == case.status
+        and last.message == message
+        and utcnow() - last.created_at < SAME_CLICK
+    )
+
+
+def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEvent | None:
+    """An internal note: in the history for staff, never on the citizen's pages. The same
+    note by the same person a moment after the first is not written again (None)."""
     text = (text or "").strip()
     if not text:
         raise CaseworkError("note", N_("Skriv anteckningen."))
     if len(text) > MESSAGE_MAX:
         raise CaseworkError("note", NOTE_TOO_LONG)
+    if _written_just_now(session, case, by, ("note",), text):
+        return None  # a double click: the note is there once
     event = _event(session, case, "note", by=by, message=text, visible=False)
     record(session, "case.noted", "case", case.reference)
     return event

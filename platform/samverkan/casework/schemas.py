@@ -23,14 +23,28 @@ class _Form(Schema):
         unknown = EXCLUDE  # the CSRF token travels with every form
 
 
+def _seen_assignee(value: str) -> int | None:
+    """Who the page showed: empty for nobody, else an account's id."""
+    value = value.strip()
+    if value == "":
+        return None
+    if value.isdigit() and len(value) <= 10 and int(value) <= MAX_ID:
+        return int(value)
+    raise ValidationError(N_("Välj en handläggare i listan."), "assignee")
+
+
 class AssignSchema(_Form):
-    """'me', a colleague's id, or empty for nobody."""
+    """'me', a colleague's id, or empty for nobody; and who the page showed (a page made
+    before the field was added sends none: "unknown", unchecked)."""
 
     assignee = fields.Raw(load_default=None)
+    seen_assignee = fields.Raw(load_default="unknown", allow_none=True)
 
     @pre_load
     def _choice(self, data, **kwargs):
         data = dict(data)
+        if "seen_assignee" in data:
+            data["seen_assignee"] = _seen_assignee(str(data["seen_assignee"]))
         # "Ta ärendet själv" is its own button: sent beside the list, whatever it shows.
         value = "me" if data.pop("ta_sjalv", None) else str(data.get("assignee") or "").strip()
         if value in ("", "me"):
@@ -52,6 +66,11 @@ class TransitionSchema(_Form):
     message = fields.String(
         load_default=None,
         validate=[validate.Length(max=MESSAGE_MAX, error=MESSAGE_TOO_LONG), printable],
+    )
+    # The status the page showed: a change from a page another has overtaken is refused.
+    seen_status = fields.String(
+        load_default=None,
+        validate=validate.Length(max=30, error=N_("Välj en ny status i listan.")),
     )
 
 

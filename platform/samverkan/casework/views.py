@@ -238,14 +238,23 @@ def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
         summary=form.summary(form.from_json(found.answers), current_language()),
         attachments={a.field_name: a for a in found.attachments},
         colleagues=operations.colleagues(db.session),
-        next_statuses=[
-            (s, status.label(s, current_language(), staff=True))
-            for s in status.allowed_next(found.status)
-        ],
+        next_statuses=_status_choices(found),
         citizen_email=operations.mails.citizen_address(found),
         errors=errors,
         entered=entered,
     ), code
+
+
+def _status_choices(found: Case) -> list[tuple[str, str]]:
+    """The statuses the case may move to and, last, its own (a message to the citizen
+    without moving the case), while it is open."""
+    lang = current_language()
+    choices = [(s, status.label(s, lang, staff=True)) for s in status.allowed_next(found.status)]
+    if not choices:
+        return []
+    now = status.label(found.status, lang, staff=True)
+    keep = gettext("Oförändrad (%(status)s): bara meddelandet", status=now)
+    return [*choices, (found.status, keep)]
 
 
 @bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/bilagor/<int:attachment_id>")
@@ -308,7 +317,8 @@ def _extract(reference: str, *, as_json: bool):
 def assign(reference: str):
     def apply(found, data):
         assignee = current_user.id if data["assignee"] == "me" else data["assignee"]
-        if not operations.assign(db.session, found, assignee, by=current_user):
+        seen = data["seen_assignee"]
+        if not operations.assign(db.session, found, assignee, by=current_user, seen_assignee=seen):
             return N_("Ingen ändring: ärendet har redan den handläggaren.")
         return None
 
@@ -320,7 +330,13 @@ def assign(reference: str):
 def transition(reference: str):
     def apply(found, data):
         operations.transition(
-            db.session, g.tenant, found, data["status"], data["message"], by=current_user
+            db.session,
+            g.tenant,
+            found,
+            data["status"],
+            data["message"],
+            by=current_user,
+            seen_status=data["seen_status"],
         )
 
     return _change(reference, TransitionSchema(), apply, N_("Statusen är sparad."))

@@ -44,6 +44,7 @@ CHANNELS = {
 EVENT_KINDS = {
     "submitted": _l("Inkommet"),
     "status_changed": _l("Status ändrad"),
+    "message": _l("Meddelande"),
     "note": _l("Intern anteckning"),
 }
 RIGHTS = _l(
