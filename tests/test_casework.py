@@ -490,6 +490,63 @@ def test_a_change_refused_because_the_case_was_closed_keeps_the_message(
     )
 
 
+def test_the_citizen_answers_a_request_for_more_from_the_status_page(
+    app, client, worker, read_csrf
+):
+    """'Väntar på komplettering' asked for more in a mail that cannot be answered, and the
+    status page had no way to send it."""
+    created = submit(client, answers=WITH_REPLY)
+    reference = created["reference"]
+    status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[-1]
+    citizen = app.test_client()
+    assert "f-completion" not in citizen.get(status_url).text  # nothing asked yet
+    token = read_csrf(worker.get(case_url(reference)).text)
+    asked = worker.post(
+        case_url(reference) + "/status",
+        data={"csrf_token": token, "status": "waiting_for_citizen", "message": "Vilken gata?"},
+    )
+    assert asked.status_code == 303
+    with app.app_context(), maintenance_session() as session:
+        body = session.execute(
+            sa.text("SELECT body FROM outbox_messages WHERE subject LIKE '%komplettering%'")
+        ).scalar_one()
+    assert "Skicka kompletteringen på ärendets sida:" in body
+    page = citizen.get(status_url).text
+    assert 'id="f-completion"' in page
+    empty = citizen.post(
+        status_url + "/komplettering", data={"csrf_token": read_csrf(page), "completion": "  "}
+    )
+    assert empty.status_code == 422
+    assert empty.text.count("Skriv din komplettering.") == 2  # the summary and the field
+    assert "<title>Fel:" in empty.text
+    answer = {"csrf_token": read_csrf(page), "completion": "Storgatan 1,\nvid busshållplatsen."}
+    sent = citizen.post(status_url + "/komplettering", data=answer)
+    assert sent.status_code == 303
+    again = citizen.post(status_url + "/komplettering", data=answer, follow_redirects=True)
+    assert "Tack! Din komplettering är skickad till handläggaren." in again.text
+    assert "Under handläggning" in again.text and 'id="f-completion"' not in again.text
+    assert "Storgatan 1,\nvid busshållplatsen." in again.text
+    staff_page = worker.get(case_url(reference)).text
+    assert "Komplettering från den sökande" in staff_page
+    assert "Storgatan 1,\nvid busshållplatsen." in staff_page
+    with app.app_context(), maintenance_session() as session:
+        kinds = session.execute(sa.text("SELECT kind FROM case_events ORDER BY id")).scalars().all()
+        logged = (
+            session.execute(sa.text("SELECT actor FROM audit_log WHERE action = 'case.completed'"))
+            .scalars()
+            .all()
+        )
+    assert kinds == ["submitted", "status_changed", "completion"]  # once, for two clicks
+    assert logged == ["den sökande (statuslänken)"]
+    late = citizen.post(
+        status_url + "/komplettering",
+        data={**answer, "completion": "Något mer."},
+        follow_redirects=True,
+    )
+    assert "Ärendet väntar inte på någon komplettering nu." in late.text
+    assert "Något mer." not in late.text
+
+
 def test_each_change_to_a_case_says_it_is_done(client, worker, read_csrf):
     """A status message a screen reader announces, as the administration pages give."""
     reference = submit(client)["reference"]

@@ -82,7 +82,9 @@ class StaffEventOut(Schema):
     kind = fields.String(
         required=True,
         metadata={
-            "description": "submitted, status_changed, message (to the citizen, the status unchanged), assigned or note"
+            "description": "submitted, status_changed, message (to the citizen, the status "
+            "unchanged), completion (the citizen's answer to waiting_for_citizen), assigned "
+            "or note"
         },
     )
     status = fields.String(required=True, metadata=STATUS)

@@ -44,6 +44,7 @@ ACTIONS = {
     "case.assigned": N_("Tilldelade ärende"),
     "case.transitioned": N_("Ändrade status"),
     "case.messaged": N_("Skrev till den sökande"),
+    "case.completed": N_("Den sökande kompletterade"),
     "case.noted": N_("Skrev anteckning"),
     "case.exported": N_("Exporterade ärenden"),
     "case.export_sent": N_("Exporten skickades: vilka ärenden den innehöll"),

@@ -11,6 +11,7 @@ from samverkan.accounts.models import ROLES, Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case, CaseEvent
+from samverkan.catalogue.fields import CONTROL
 from samverkan.db import utcnow
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
@@ -21,6 +22,7 @@ MESSAGE_MAX = 5000
 # names MESSAGE_MAX).
 MESSAGE_TOO_LONG = N_("Meddelandet får vara högst 5000 tecken.")
 NOTE_TOO_LONG = N_("Anteckningen får vara högst 5000 tecken.")
+COMPLETION_TOO_LONG = N_("Kompletteringen får vara högst 5000 tecken.")
 
 
 class CaseworkError(ValueError):
@@ -183,9 +185,12 @@ def transition(
 SAME_CLICK = timedelta(minutes=1)
 
 
-def _written_just_now(session, case: Case, by: User, kinds: tuple, message: str | None) -> bool:
+def _written_just_now(
+    session, case: Case, by: User | None, kinds: tuple, message: str | None
+) -> bool:
     """Whether the case's last line of history is of one of `kinds`, with this message, by
-    the same person, a moment ago, at the case's status: the first of two clicks, done."""
+    the same person (None: the citizen), a moment ago, at the case's status: the first of
+    two clicks, done."""
     last = session.scalar(
         sa.select(CaseEvent)
         .where(CaseEvent.case_id == case.id)
@@ -195,7 +200,7 @@ def _written_just_now(session, case: Case, by: User, kinds: tuple, message: str 
     return (
         last is not None
         and last.kind in kinds
-        and last.author_id == by.id
+        and last.author_id == (by.id if by else None)
         and last.status == case.status
         and last.message == message
         and utcnow() - last.created_at < SAME_CLICK
@@ -214,4 +219,43 @@ def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEv
         return None  # a double click: the note is there once
     event = _event(session, case, "note", by=by, message=text, visible=False)
     record(session, "case.noted", "case", case.reference)
+    return event
+
+
+CITIZEN_ACTOR = "den sökande (statuslänken)"
+
+
+def add_completion(session: orm.Session, tenant: Tenant, case: Case, text: str) -> CaseEvent | None:
+    """The citizen's answer to a request for more (the case waiting for them), sent from
+    the status page: in the history for them and the staff, and the case is back in
+    progress, the case worker's turn. The same answer sent twice a moment apart (a double
+    click) is written once (None)."""
+    session.refresh(case, with_for_update=True)  # a case worker's change waits its turn
+    text = (text or "").strip()
+    if case.status != status.WAITING or case.thinned_at is not None:
+        if _written_just_now(session, case, None, ("completion",), text):
+            return None
+        raise CaseworkError(
+            "status",
+            N_("Ärendet väntar inte på någon komplettering nu. Här ser du hur det går."),
+        )
+    if not text:
+        raise CaseworkError("completion", N_("Skriv din komplettering."))
+    if len(text) > MESSAGE_MAX:
+        raise CaseworkError("completion", COMPLETION_TOO_LONG)
+    if CONTROL.search(text):
+        raise CaseworkError("completion", N_("Texten innehåller otillåtna tecken."))
+    case.status = status.IN_PROGRESS
+    event = CaseEvent(
+        tenant_id=case.tenant_id,
+        case_id=case.id,
+        kind="completion",
+        status=case.status,
+        message=text,
+        visible_to_citizen=True,
+        author_id=None,
+    )
+    session.add(event)
+    session.flush()
+    record(session, "case.completed", "case", case.reference, actor=CITIZEN_ACTOR)
     return event

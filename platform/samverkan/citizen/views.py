@@ -27,7 +27,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from samverkan import memo
 from samverkan.access import public
 from samverkan.cases import operations
+from samverkan.cases import status as case_status
 from samverkan.cases.operations import ServiceClosed
+from samverkan.casework import operations as casework
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES, file_limit_mb
 from samverkan.catalogue.models import Category
@@ -666,7 +668,10 @@ def receipt(token: str):
 @bp.get("/<slug:tenant>/arende/<token:token>")
 @public
 def status(token: str):
-    case = _case_for_token(token)
+    return _status_page(token, _case_for_token(token))
+
+
+def _status_page(token: str, case, errors: dict | None = None, entered: str = "", code=200):
     return render_template(
         "citizen/status.html",
         case=case,
@@ -676,7 +681,36 @@ def status(token: str):
         # Where the answers are, for whom they are shown (the sending browser, the person
         # signed in with e-ID who sent it: Mina ärenden leads here).
         answers_url=url_for(".receipt", token=token) if _answers_shown(case, token) else None,
-    )
+        # Asked to complete the case: the answer goes from this page.
+        completion_open=case.status == case_status.WAITING
+        and case.thinned_at is None
+        and g.tenant.status == "active",
+        errors=errors or {},
+        entered=entered,
+    ), code
+
+
+@bp.post("/<slug:tenant>/arende/<token:token>/komplettering")
+@public
+@limited  # as a submission: it writes to a case
+def completion(token: str):
+    """The citizen's answer to 'Väntar på komplettering', from the status page (the mail
+    asking for it cannot be answered). Whoever holds the status link may answer, as they
+    may read the case's messages."""
+    case = _case_for_token(token)
+    text = request.form.get("completion", "")
+    try:
+        casework.add_completion(db.session, g.tenant, case, text)
+    except casework.CaseworkError as exc:
+        db.session.rollback()
+        if exc.field != "completion":  # no longer waiting: the page says how it stands
+            flash(_(exc.shown))
+            return redirect(url_for(".status", token=token), 303)
+        case = _case_for_token(token)
+        return _status_page(token, case, {"completion": [_(exc.shown)]}, text, 422)
+    db.session.commit()
+    flash(_("Tack! Din komplettering är skickad till handläggaren."))
+    return redirect(url_for(".status", token=token, _anchor="handelser"), 303)
 
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")

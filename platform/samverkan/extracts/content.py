@@ -45,6 +45,7 @@ EVENT_KINDS = {
     "submitted": _l("Inkommet"),
     "status_changed": _l("Status ändrad"),
     "message": _l("Meddelande"),
+    "completion": _l("Din komplettering"),
     "note": _l("Intern anteckning"),
 }
 RIGHTS = _l(

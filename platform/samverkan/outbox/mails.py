@@ -16,6 +16,7 @@ from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
 from samverkan.cases.models import Case, CaseEvent
+from samverkan.cases.status import WAITING
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
 from samverkan.i18n import DEFAULT_LANGUAGE, current_language, in_language
@@ -132,7 +133,11 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
     lines = [f"Hej!\n\nDitt ärende {case.reference} har nu status: {status_label(case.status)}."]
     if event.message:
         lines.append(f"Meddelande från handläggaren:\n\n{event.message}")
-    lines.append(f"Här kan du följa ärendet:\n{_status_link(tenant, case.status_token)}")
+    link = _status_link(tenant, case.status_token)
+    if case.status == WAITING:  # this mail cannot be answered: the page can
+        lines.append(f"Skicka kompletteringen på ärendets sida:\n{link}")
+    else:
+        lines.append(f"Här kan du följa ärendet:\n{link}")
     enqueue(
         session,
         f"case:{case.reference}:event:{event.id}",
