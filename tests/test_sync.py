@@ -21,6 +21,29 @@ def files(tmp_path):
     return tenants, services
 
 
+@pytest.fixture
+def unpublished(app):
+    """After a test that published versions beyond services/: every switch back on the
+    version services/ has, the newer versions gone, and the files synced again."""
+    yield
+    with app.app_context(), maintenance_session() as session:
+        for slug, version in (("forskoleplats", 2), ("synpunkter", 1)):
+            session.execute(
+                sa.text(
+                    "UPDATE tenant_services SET definition_id = (SELECT id FROM "
+                    "service_definitions WHERE slug = :slug AND version = :v) "
+                    "WHERE service_slug = :slug"
+                ),
+                {"slug": slug, "v": version},
+            )
+            session.execute(
+                sa.text("DELETE FROM service_definitions WHERE slug = :slug AND version > :v"),
+                {"slug": slug, "v": version},
+            )
+        sync(session, PROJECT_ROOT / "tenants", PROJECT_ROOT / "services")
+        session.commit()
+
+
 def snapshot(app) -> list:
     with app.app_context(), maintenance_session() as session:
         tenants = session.execute(
@@ -150,7 +173,9 @@ def test_a_published_version_cannot_change_without_a_new_version(app, files):
     assert snapshot(app) == before
 
 
-def test_a_new_version_is_published_and_members_stay_until_the_hub_moves_them(app, files, resync):
+def test_a_new_version_is_published_and_members_stay_until_the_hub_moves_them(
+    app, files, unpublished
+):
     tenants, services = files
     path = services / "synpunkter" / "definition.toml"
     text = path.read_text().replace("version = 1", "version = 2", 1)
@@ -174,6 +199,110 @@ def test_a_new_version_is_published_and_members_stay_until_the_hub_moves_them(ap
     assert "definition synpunkter v2" in report.created
     assert sorted(versions) == [1, 2]
     assert set(running) <= {1}  # moving members is the hub's decision (/hub/e-tjanster)
+
+
+def _options_at(app, member: str) -> list:
+    from samverkan.catalogue.engine import ServiceForm
+
+    with app.app_context(), maintenance_session() as session:
+        switch = session.execute(
+            sa.select(TenantService, ServiceDefinition)
+            .join(Tenant, Tenant.id == TenantService.tenant_id)
+            .join(ServiceDefinition, ServiceDefinition.id == TenantService.definition_id)
+            .where(Tenant.slug == member, TenantService.service_slug == "forskoleplats")
+        ).one()
+        form = ServiceForm(switch.ServiceDefinition.content, switch.TenantService.settings)
+        field = next(f for s in form.steps for f in s["fields"] if f["name"] == "preschool_wishes")
+        return [value for value, _ in form.options(field)]
+
+
+def test_a_version_that_renames_a_setting_leaves_members_on_the_old_one_working(
+    app, files, unpublished
+):
+    """Renaming a setting in a new version made every member file fail the check against
+    it, and once renamed there the sync gave the members still on the old version a
+    required choice with no options: no preschool application could be sent."""
+    from samverkan.hub.operations import move_members
+
+    tenants, services = files
+    path = services / "forskoleplats" / "definition.toml"
+    text = path.read_text().replace("version = 2", "version = 3", 1)
+    text = text.replace("[settings.preschools]", "[settings.units]", 1)
+    path.write_text(text.replace('options_setting = "preschools"', 'options_setting = "units"'))
+    before = _options_at(app, "arvika")
+    assert before  # the member's five areas
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, services)  # published; every file still says preschools
+        session.commit()
+    assert _options_at(app, "arvika") == before
+    # Arvika's file drops the name its version needs: refused, naming the version.
+    arvika = tenants / "arvika.toml"
+    arvika_text = arvika.read_text()
+    arvika.write_text(arvika_text.replace("preschools = [", "units = [", 1))
+    with pytest.raises(SyncError) as failure:
+        run_sync(app, tenants, services)
+    assert (
+        "tenants/arvika.toml: services.forskoleplats.settings.preschools: Missing data for "
+        "required field. (version 2, which arvika is on)"
+    ) in failure.value.errors
+    # Both names while it moves: the hub moves it, and the new name is what it reads.
+    both = arvika_text.replace("preschools = [", 'units = ["Nya området"]\npreschools = [', 1)
+    arvika.write_text(both)
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, services)
+        move_members(session, "forskoleplats", 3, ["arvika"])
+        session.commit()
+    assert _options_at(app, "arvika") == ["Nya området"]
+    # A name no version ever declared is still a typo.
+    arvika.write_text(both.replace("units = [", "unitz = [", 1))
+    with pytest.raises(SyncError) as failure:
+        run_sync(app, tenants, services)
+    assert (
+        "tenants/arvika.toml: services.forskoleplats.settings.unitz: no version of "
+        "forskoleplats declares this setting"
+    ) in failure.value.errors
+
+
+def test_a_version_that_requires_a_new_setting_is_published_and_members_move_when_ready(
+    app, files, unpublished
+):
+    """Every member file had to hold the new setting before the version could even be
+    published, so the hub's refusal to move a member lacking it could never be reached."""
+    from samverkan.hub.operations import HubError, move_members
+
+    tenants, services = files
+    path = services / "synpunkter" / "definition.toml"
+    text = path.read_text().replace("version = 1", "version = 2", 1)
+    path.write_text(
+        text.replace(
+            "[[steps]]",
+            '[settings.recipient]\ntype = "email"\nrequired = true\n'
+            'label = { sv = "Mottagare", en = "Recipient" }\n\n[[steps]]',
+            1,
+        )
+    )
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, tenants, services)
+        session.commit()
+    assert "definition synpunkter v2" in report.created
+    with app.app_context(), maintenance_session() as session:
+        with pytest.raises(HubError) as refused:
+            move_members(session, "synpunkter", 2, ["arvika"])
+        session.rollback()
+    assert "Arvika" in str(refused.value.errors)
+    arvika = tenants / "arvika.toml"
+    arvika.write_text(
+        arvika.read_text().replace(
+            "[services.synpunkter]\nenabled = true",
+            "[services.synpunkter]\nenabled = true\n[services.synpunkter.settings]\n"
+            'recipient = "synpunkter@arvika.example"',
+            1,
+        )
+    )
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, services)
+        move_members(session, "synpunkter", 2, ["arvika"])
+        session.commit()
 
 
 def test_sync_command_reports_errors_and_exits_non_zero(app, files):

@@ -17,7 +17,7 @@ from samverkan.audit.operations import HUB_LOG, record
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
 from samverkan.outbox.addresses import deliverable
-from samverkan.sync import SyncError, sync
+from samverkan.sync import SyncError, Versions, settings_problems, sync, versions_in
 from samverkan.tenancy.loader import load_tenants
 from samverkan.tenancy.models import Tenant
 
@@ -54,10 +54,24 @@ def tenants_check() -> None:
     _, definitions, errors = load_definitions(services_dir)
     tenants, tenant_errors = load_tenants(tenants_dir, definitions)
     errors += tenant_errors
+    if not errors:
+        newest = {slug: loaded.content for slug, loaded in definitions.items()}
+        errors += settings_problems(tenants_dir.name, tenants, _versions_for_check(newest))
     if errors:
         _fail(errors, "tenants/ and services/")
     for slug, loaded in tenants.items():
         click.echo(f"ok  {slug} ({len(loaded.content['services'])} e-services)")
+
+
+def _versions_for_check(newest: dict[str, dict]) -> Versions:
+    """The versions the members are on, from the database; without one (not yet
+    migrated, not reachable), every switch is checked as new, on the newest version."""
+    try:
+        with maintenance_session() as session:
+            return versions_in(session, newest)
+    except sa.exc.SQLAlchemyError:
+        click.echo("note: no database to compare with; checked against the newest versions")
+        return Versions({}, {slug: [content] for slug, content in newest.items()}, newest)
 
 
 @click.command("sync")

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import sqlalchemy as sa
+from marshmallow import ValidationError
 from sqlalchemy import orm
 
 from samverkan.admin.operations import DECISIONS, profile_change_detail
 from samverkan.audit.operations import record
+from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.catalogue.loader import load_definitions
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
-from samverkan.tenancy.loader import load_tenants
+from samverkan.tenancy.loader import load_tenants, settings_schema
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import allow_all_tenants
 
@@ -72,6 +74,10 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
             f"category {key}",
         )
     published = _publish_definitions(session, report, definitions)
+    newest = {slug: definition.content for slug, definition in published.items()}
+    problems = settings_problems(tenants_dir.name, tenants, versions_in(session, newest))
+    if problems:
+        raise SyncError(problems)  # the caller rolls back what was published above
     for slug, loaded in tenants.items():
         existing = session.scalar(sa.select(Tenant).filter_by(slug=slug))
         if existing is not None and existing.status != "active":
@@ -129,6 +135,69 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
                 report.updated.append(f"{slug}: service {switch.service_slug} (switched off)")
     session.flush()
     return report
+
+
+@dataclass
+class Versions:
+    """For checking settings: each switch's version (member slug, e-service: its content)
+    and every published version's content of each e-service."""
+
+    pinned: dict[tuple[str, str], dict]
+    every: dict[str, list[dict]]
+    newest: dict[str, dict]
+
+
+def versions_in(session: orm.Session, newest: dict[str, dict]) -> Versions:
+    """The versions the database's switches are on, with `newest` (from services/)."""
+    pinned = {
+        (slug, service): content
+        for slug, service, content in session.execute(
+            sa.select(Tenant.slug, TenantService.service_slug, ServiceDefinition.content)
+            .join(TenantService, TenantService.tenant_id == Tenant.id)
+            .join(ServiceDefinition, ServiceDefinition.id == TenantService.definition_id)
+            # Switches the member's administrators have taken over are not the file's.
+            .where(Tenant.status == "active", TenantService.edited_at.is_(None))
+        )
+    }
+    every: dict[str, list[dict]] = {}
+    published = session.execute(sa.select(ServiceDefinition.slug, ServiceDefinition.content))
+    for slug, content in [*published, *newest.items()]:
+        every.setdefault(slug, []).append(content)
+    return Versions(pinned, every, newest)
+
+
+def settings_problems(label: str, tenants: dict, versions: Versions) -> list[str]:
+    """Each member file's settings against the version that member is on (a new switch:
+    the newest): what it requires, when switched on, and no setting that no version of the
+    e-service declares (a typo, or a name from nowhere). A setting only another version
+    declares is kept for it: a member moves to a version that renamed or added one
+    once its file has both (the hub moves it, /hub/e-tjanster)."""
+    errors = []
+    for slug, loaded in tenants.items():
+        for service, switch in loaded.content["services"].items():
+            where = f"{label}/{slug}.toml: services.{service}.settings"
+            content = versions.pinned.get((slug, service), versions.newest[service])
+            known = {
+                name
+                for version in versions.every.get(service, ())
+                for name in version.get("settings", {})
+            }
+            errors.extend(
+                f"{where}.{name}: no version of {service} declares this setting"
+                for name in switch["settings"]
+                if name not in known
+            )
+            if not switch["enabled"]:
+                continue
+            declared = content.get("settings", {})
+            try:
+                settings_schema(content).load(
+                    {k: v for k, v in switch["settings"].items() if k in declared}
+                )
+            except ValidationError as exc:
+                on = f"(version {content['version']}, which {slug} is on)"
+                errors.extend(f"{where}.{w}: {m} {on}" for w, m in flatten_errors(exc.messages))
+    return errors
 
 
 def _publish_definitions(session, report, definitions) -> dict[str, ServiceDefinition]:

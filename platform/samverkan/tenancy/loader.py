@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marshmallow import (
+    INCLUDE,
     Schema,
     ValidationError,
     fields,
@@ -182,6 +183,10 @@ def load_tenants(
 
 
 def _check_services(label: str, content: dict, definitions: dict) -> list[str]:
+    """Each switch's settings as the newest version declares them, where it does. A member
+    may still be on an older version, which may require a setting the newest no longer
+    has (or lack one the newest requires): what is required, and names no version
+    declares, are checked by the version the member is on (sync.settings_problems)."""
     errors = []
     for slug, switch in content["services"].items():
         where = f"{label}: services.{slug}"
@@ -189,10 +194,10 @@ def _check_services(label: str, content: dict, definitions: dict) -> list[str]:
         if loaded is None:
             errors.append(f"{where}: there is no e-service '{slug}' in services/")
             continue
-        if not switch["enabled"] and not switch["settings"]:
-            continue
         try:
-            switch["settings"] = settings_schema(loaded.content).load(switch["settings"])
+            switch["settings"] = settings_schema(loaded.content).load(
+                switch["settings"], partial=True, unknown=INCLUDE
+            )
         except ValidationError as exc:
             errors.extend(f"{where}.settings.{w}: {m}" for w, m in flatten_errors(exc.messages))
     return errors
