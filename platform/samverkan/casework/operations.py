@@ -230,7 +230,10 @@ def add_completion(session: orm.Session, tenant: Tenant, case: Case, text: str) 
     the status page: in the history for them and the staff, and the case is back in
     progress, the case worker's turn. The same answer sent twice a moment apart (a double
     click) is written once (None)."""
-    session.refresh(case, with_for_update=True)  # a case worker's change waits its turn
+    # Locked (a case worker's change waits its turn), then read again: the row alone, as
+    # PostgreSQL locks no outer join (the case's eager relations).
+    session.execute(sa.select(Case.id).where(Case.id == case.id).with_for_update())
+    session.refresh(case)
     text = (text or "").strip()
     if case.status != status.WAITING or case.thinned_at is not None:
         if _written_just_now(session, case, None, ("completion",), text):
