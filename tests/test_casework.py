@@ -77,6 +77,29 @@ def test_the_inbox_pages_newest_first_with_a_cursor_and_no_gaps(app, client, wor
     assert seen == list(reversed(made))  # all 57, newest first, none twice, none of Eda's
 
 
+def test_a_case_is_found_by_its_reference_as_it_is_read_out(client, worker):
+    """A citizen on the phone reads out ARV-2026-000017: the inbox had no search, only
+    paging and the address bar."""
+    reference = submit(client)["reference"]
+    year, number = reference.split("-")[1], int(reference.split("-")[2])
+    inbox = worker.get("/arvika/staff/").text
+    assert 'id="find-reference"' in inbox and 'role="search"' in inbox
+    for typed in (reference, reference.lower(), f" {year}-{number} ", f"arv - {year} - {number}"):
+        found = worker.get("/arvika/staff/sok", query_string={"referens": typed})
+        assert found.status_code == 303, typed
+        assert found.location.endswith(f"/arvika/staff/arenden/{reference}")
+    missing = worker.get("/arvika/staff/sok", query_string={"referens": f"{year}-999999"})
+    assert missing.status_code == 404
+    assert f"Arvika kommun har inget ärende ARV-{year}-999999." in missing.text
+    assert 'aria-invalid="true"' in missing.text and "<title>Fel:" in missing.text
+    garbled = worker.get("/arvika/staff/sok", query_string={"referens": "hål i gatan"})
+    assert garbled.status_code == 422
+    assert "Skriv ärendenumret som ARV-" in garbled.text
+    # Another member's reference is no way into its cases.
+    eda = submit(client, member="eda")["reference"]
+    assert worker.get("/arvika/staff/sok", query_string={"referens": eda}).status_code == 404
+
+
 def test_each_inbox_row_links_to_its_case_and_names_its_e_service(client, worker):
     question = submit(client)["reference"]
     fault = submit(client, service="felanmalan", answers=FELANMALAN)["reference"]
@@ -334,6 +357,32 @@ def assign(worker, read_csrf, reference: str, assignee: int):
     return worker.post(
         case_url(reference) + "/tilldela", data={"csrf_token": token, "assignee": str(assignee)}
     )
+
+
+def test_a_deactivated_case_workers_cases_go_back_to_nobody(app, client, worker, read_csrf):
+    """They stayed with the account: not under 'Ej tilldelade', and the case page's list
+    (active colleagues only) showed 'Ingen' while the facts said who had it."""
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    taken = worker.post(
+        case_url(reference) + "/tilldela", data={"csrf_token": token, "ta_sjalv": "1"}
+    )
+    assert taken.status_code == 303
+    off = app.test_cli_runner().invoke(args=["users", "deactivate", "anna@arvika.example"])
+    assert (
+        off.exit_code == 0 and "1 case(s) assigned to them are assigned to nobody now" in off.output
+    )
+    bo = app.test_client()
+    assert sign_in(bo, read_csrf, "bo@arvika.example").status_code == 303
+    assert reference in references(bo.get("/arvika/staff/?assigned=nobody").text)
+    with app.app_context(), maintenance_session() as session:
+        logged = session.execute(
+            sa.text(
+                "SELECT actor, detail FROM audit_log WHERE action = 'case.assigned' "
+                "ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    assert logged.actor == "cli" and "deactivated" in str(logged.detail)
 
 
 def test_taking_the_case_oneself_works_as_the_browser_sends_it(client, worker, read_csrf):

@@ -14,6 +14,7 @@ from samverkan.accounts import operations as account_operations
 from samverkan.accounts import tokens
 from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
 from samverkan.audit.operations import HUB_LOG, record
+from samverkan.casework import operations as casework
 from samverkan.catalogue.loader import load_definitions
 from samverkan.database_roles import maintenance_session
 from samverkan.outbox.addresses import deliverable
@@ -231,7 +232,8 @@ def users_token(tenant_slug, label, email) -> None:
 @click.argument("email")
 def users_deactivate(email) -> None:
     """Stop an account from signing in anywhere: its sessions end at their next request and
-    its API tokens stop working. Its history (cases, notes, the audit log) stays."""
+    its API tokens stop working; the cases assigned to it go back to nobody. Its history
+    (cases, notes, the audit log) stays."""
     with maintenance_session() as session:
         user = account_operations.find_user(session, email)
         if user is None:
@@ -239,8 +241,11 @@ def users_deactivate(email) -> None:
         user.active = False
         account_operations.end_all_sessions(user)
         _log_in_each_member(session, user, "staff.deactivated")
+        freed = casework.free_cases_of(session, user, actor="cli")
         session.commit()
     click.echo(f"{email} is deactivated; every session of theirs has ended")
+    if freed:
+        click.echo(f"{freed} case(s) assigned to them are assigned to nobody now")
 
 
 @users_cli.command("activate")

@@ -106,6 +106,38 @@ def assign(
     return True
 
 
+def free_cases_of(session: orm.Session, user: User, *, actor: str) -> int:
+    """Every case assigned to `user`, in every member the session may write, back to
+    nobody: their account is off, and a case left with it sat unseen (neither theirs to
+    work nor under 'Ej tilldelade'). How many there were."""
+    cases = session.scalars(sa.select(Case).where(Case.assigned_to_id == user.id)).all()
+    for case in cases:
+        case.assigned_to_id = None
+        session.add(
+            CaseEvent(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                kind="assigned",
+                status=case.status,
+                message=status.UNASSIGNED_TEXT,
+                visible_to_citizen=False,
+                author_id=None,
+            )
+        )
+        detail = {"assignee_id": None, "assignee": None, "because": "deactivated"}
+        record(
+            session,
+            "case.assigned",
+            "case",
+            case.reference,
+            detail,
+            actor=actor,
+            tenant_id=case.tenant_id,
+        )
+    session.flush()
+    return len(cases)
+
+
 def transition(
     session: orm.Session,
     tenant: Tenant,

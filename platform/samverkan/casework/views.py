@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from pathlib import Path
 
 from flask import (
@@ -33,6 +34,7 @@ from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.queries import definition_content, definition_titles
+from samverkan.clock import swedish_today
 from samverkan.extensions import db
 from samverkan.extracts.content import STAFF
 from samverkan.extracts.responses import extract_response
@@ -106,6 +108,44 @@ def inbox():
         errors=errors,
         chosen=chosen,
     ), (422 if errors else 200)
+
+
+# "ARV-2026-000017", "arv-2026-17" or "2026-17" (this member's series): as a citizen reads
+# it out on the phone.
+_SPOKEN_REFERENCE = re.compile(r"\s*(?:([A-Za-z]{3})\s*-\s*)?(\d{4})\s*-\s*(\d{1,6})\s*")
+
+
+@bp.get("/<slug:tenant>/staff/sok")
+@staff()
+def find_case():
+    """A case by its reference: straight to it, or the search again saying none has it."""
+    typed = request.args.get("referens", "")[:40]
+    found = _SPOKEN_REFERENCE.fullmatch(typed)
+    reference = None
+    if found:
+        prefix, year, number = found.groups()
+        reference = f"{(prefix or g.tenant.reference_prefix).upper()}-{year}-{int(number):06d}"
+        if queries.find_by_reference(db.session, reference) is not None:
+            return redirect(url_for(".case", reference=reference), 303)
+    code = 422  # what was typed is no reference; 404: a reference no case here has
+    if not typed.strip():
+        message = gettext("Skriv ärendenumret, till exempel %(example)s.", example=_example())
+    elif reference is None:
+        message = gettext(
+            "Skriv ärendenumret som %(example)s (bokstäver, år och nummer).", example=_example()
+        )
+    else:
+        code = 404
+        message = gettext(
+            "%(name)s har inget ärende %(reference)s.", name=g.tenant.name, reference=reference
+        )
+    return render_staff_page(
+        "casework/find.html", typed=typed, errors={"referens": [message]}
+    ), code
+
+
+def _example() -> str:
+    return f"{g.tenant.reference_prefix}-{swedish_today().year}-000017"
 
 
 _filter_forms = Memo("KEYED_CACHE_SECONDS")
