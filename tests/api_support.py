@@ -295,6 +295,14 @@ def assert_documented(document: dict, path: str, method: str, response) -> None:
     schema = operation["responses"][status]["content"]["application/json"]["schema"]
     errors = schema_errors(response.get_json(), schema, document)
     assert errors == [], f"{method.upper()} {path} {status}: {errors}"
+    # The headers a client acts on are documented where they are sent (Location and
+    # Idempotent-Replayed were not).
+    documented = set(operation["responses"][status].get("headers", {}))
+    sent = {name for name in MEANINGFUL_HEADERS if name in response.headers}
+    assert sent <= documented, f"{method.upper()} {path} {status}: undocumented {sent - documented}"
+
+
+MEANINGFUL_HEADERS = ("Location", "Idempotent-Replayed", "Retry-After", "WWW-Authenticate")
 
 
 def api_routes(app) -> set[tuple[str, str]]:

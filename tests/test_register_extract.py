@@ -164,6 +164,10 @@ def test_a_link_that_opens_no_case_gives_404(app, client, read_csrf):
     assert client.get("/arvika/arende/" + "x" * 43 + "/registerutdrag").status_code == 404
     assert client.get(f"/eda/arende/{token}/registerutdrag").status_code == 404
     assert client.get(f"/eda/arende/{token}/registerutdrag.json").status_code == 404
+    # Asked for as JSON, answered in JSON also when there is nothing (it was an HTML page).
+    unknown = client.get(f"/arvika/arende/{'x' * 43}/registerutdrag.json")
+    assert unknown.status_code == 404 and unknown.is_json
+    assert unknown.get_json()["error"]
     assert extract_entries(app) == []
 
 

@@ -367,7 +367,10 @@ def test_the_list_filters_by_status_service_date_and_assignee(app, client, anna)
     assert listed("status=in_progress") == [question]
     assert listed("status=received") == [fault]
     assert listed("service=felanmalan") == [fault]
-    assert listed("service=bygglov") == []
+    # An e-service the member never had is a typo, not an empty list.
+    typo = client.get(f"{cases_url()}?service=synpunktr", headers=anna)
+    assert typo.status_code == 422
+    assert typo.get_json()["errors"] == {"service": ["Okänd e-tjänst: välj en av dem i listan."]}
     assert listed("assigned=me") == [question]
     assert listed("assigned=nobody") == [fault]
     assert listed("submitted_to=2020-01-01") == []

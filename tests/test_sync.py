@@ -135,6 +135,19 @@ def test_sync_twice_changes_nothing(app):
             "services/synpunkter/definition.toml: ",
         ),
         (
+            "services/forskoleplats/definition.toml",
+            'type = "list"\nrequired = true',
+            'type = "list"\nrequired = false',
+            "services/forskoleplats/definition.toml: steps[2].fields[1].options_setting: "
+            "'preschools' feeds a required field, so it must be required too",
+        ),
+        (
+            "services/forskoleplats/definition.toml",
+            '[settings.intro]\ntype = "textarea"',
+            '[settings.intro]\ntype = "essay"',
+            "services/forskoleplats/definition.toml: settings.intro.type: ",
+        ),
+        (
             "services/felanmalan/definition.toml",
             'category = "gata-trafik"',
             'category = "okand"',

@@ -706,3 +706,14 @@ def test_starting_over_throws_the_answers_and_files_away(app, client, read_csrf,
     assert post_photo(client, read_csrf, tiny_png()).status_code == 303
     assert client.post("/arvika/e/felanmalan/borja-om").status_code == 400
     assert count_all(app, "drafts") == before
+
+
+def test_a_long_file_name_is_shortened_in_its_stem_not_its_extension():
+    """A 5 000-character name kept its first 200 characters: 'aaa…a', no '.png', and the
+    case worker's download had no type."""
+    from samverkan.catalogue.uploads import safe_display_name
+
+    shortened = safe_display_name("a" * 5000 + ".png")
+    assert len(shortened) == 200 and shortened.endswith("a.png")
+    assert safe_display_name("kvitto.pdf") == "kvitto.pdf"
+    assert len(safe_display_name("b" * 300)) == 200  # no extension: cut as before

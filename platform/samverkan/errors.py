@@ -75,7 +75,9 @@ DATABASE_UNAVAILABLE = (
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and a document asked for as JSON (registerutdrag.json): a client reading
+    JSON gets its error in JSON, not a page."""
+    return request.path.startswith("/api/") or request.path.endswith(".json")
 
 
 def error_response(

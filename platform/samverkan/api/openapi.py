@@ -215,7 +215,18 @@ def openapi_document() -> dict:
                 "responses": {
                     "201": {
                         **_json("SubmissionCreated", "Registered (or replayed for a repeated key)"),
-                        "headers": RATE_LIMIT_HEADERS,
+                        "headers": {
+                            "Location": {
+                                "description": "The case's status URL (as status_url)",
+                                "schema": {"type": "string", "format": "uri"},
+                            },
+                            "Idempotent-Replayed": {
+                                "description": "'true' when the Idempotency-Key named a case "
+                                "registered before: that case is the answer, nothing new",
+                                "schema": {"type": "string", "enum": ["true"]},
+                            },
+                            **RATE_LIMIT_HEADERS,
+                        },
                     },
                     "400": _error("The body is not a JSON object, or a header is malformed"),
                     "403": _error(

@@ -46,7 +46,7 @@ def cases():
     errors = {name: [UNKNOWN_PARAMETER] for name in sorted(set(request.args) - FILTERS)}
     filters = {}
     try:
-        filters = queries.load_filters(request.args)
+        filters = queries.load_filters(request.args, db.session)
     except ValidationError as exc:
         errors.update({name: list(messages) for name, messages in exc.messages.items()})
     if errors:

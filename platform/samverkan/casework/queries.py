@@ -122,12 +122,18 @@ class InboxFilterSchema(Schema):
 _FILTERS = InboxFilterSchema()  # made once: a schema's making costs more than its loading
 
 
-def load_filters(args) -> dict:
-    """The filters from a query string, empty fields dropped; raises ValidationError."""
+def load_filters(args, session: orm.Session) -> dict:
+    """The filters from a query string, empty fields dropped; raises ValidationError. An
+    e-service the member has never had is refused (a typo listed nothing, as if none of
+    its cases had come in)."""
     present = {name: value for name, value in args.items() if value not in ("", None)}
     if not present:  # the inbox as it opens: the schema's defaults, loaded once
         return dict(_no_filters())
-    return _FILTERS.load(present, unknown="exclude")
+    filters = _FILTERS.load(present, unknown="exclude")
+    service = filters.get("service")
+    if service and service not in dict(service_choices(session)):
+        raise ValidationError({"service": [N_("Okänd e-tjänst: välj en av dem i listan.")]})
+    return filters
 
 
 @functools.cache

@@ -63,7 +63,7 @@ def _shown(errors: dict) -> dict[str, list[str]]:
 
 def _filters_or_errors() -> tuple[dict, dict]:
     try:
-        return queries.load_filters(request.args), {}
+        return queries.load_filters(request.args, db.session), {}
     except ValidationError as exc:
         return {}, _shown(exc.messages)
 

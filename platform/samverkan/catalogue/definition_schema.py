@@ -181,6 +181,14 @@ class DefinitionSchema(Schema):
                         errors.setdefault(f"{where}.options_setting", []).append(
                             f"'{setting}' is not a setting of type 'list' in [settings]"
                         )
+                    elif spec.get("required", True) and not declared["required"]:
+                        # A member leaving it out would get a required choice with nothing
+                        # to choose: no one could send the form.
+                        errors.setdefault(f"{where}.options_setting", []).append(
+                            f"'{setting}' feeds a required field, so it must be required too "
+                            "(required = true under [settings."
+                            f"{setting}])"
+                        )
                 seen[spec["name"]] = spec
         if errors:
             raise ValidationError(errors)
@@ -217,7 +225,8 @@ def flatten_errors(messages, prefix: str = "") -> list[tuple[str, str]]:
         for key, value in messages.items():
             if isinstance(key, int):
                 path = f"{prefix}[{key}]"
-            elif key == "_schema":
+            elif key == "_schema" or (key == "value" and isinstance(value, dict)):
+                # The latter: marshmallow's Dict names its values' errors 'value'.
                 path = prefix
             elif prefix:
                 path = f"{prefix}.{key}"

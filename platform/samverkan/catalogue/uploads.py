@@ -71,6 +71,10 @@ def safe_display_name(filename: str) -> str:
     """The citizen's file name without any path, for showing and for downloads only."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
     name = "".join(ch for ch in name if ch.isprintable())
+    if len(name) > 200:  # shortened in its stem: the extension says what the file is
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and 0 < len(extension) <= 10:
+            return stem[: 199 - len(extension)] + "." + extension
     return name[:200] or "fil"
 
 
