@@ -304,8 +304,13 @@ def test_the_workflow_refuses_what_it_does_not_allow(app, client, worker, read_c
         case_url(reference) + "/status", data={"csrf_token": token, "status": "x"}
     )
     assert unknown.status_code == 422 and "kan inte få den statusen" in unknown.text
-    closed = worker.post(
+    asked = worker.post(
         case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"}
+    )
+    assert asked.status_code == 200 and "Ja, avsluta ärendet" in asked.text  # asked first
+    closed = worker.post(
+        case_url(reference) + "/status",
+        data={"csrf_token": token, "status": "closed", "bekrafta": "ja"},
     )
     assert closed.status_code == 303
     again = worker.post(
@@ -519,7 +524,8 @@ def test_a_change_refused_because_the_case_was_closed_keeps_the_message(
     stale = bo.get(case_url(reference)).text
     token = read_csrf(worker.get(case_url(reference)).text)
     closed = worker.post(
-        case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"}
+        case_url(reference) + "/status",
+        data={"csrf_token": token, "status": "closed", "bekrafta": "ja"},
     )
     assert closed.status_code == 303
     late = bo.post(
@@ -594,6 +600,33 @@ def test_the_citizen_answers_a_request_for_more_from_the_status_page(
     )
     assert "Ärendet väntar inte på någon komplettering nu." in late.text
     assert "Något mer." not in late.text
+
+
+def test_closing_is_asked_once_more_with_what_would_be_sent(app, client, worker, read_csrf):
+    """'Avslutat' was one radio button beside the others, and closing is for good: one
+    misclick ended the case and started its retention."""
+    reference = submit(client)["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    choice = {
+        "csrf_token": token,
+        "status": "closed",
+        "message": "Klart.",
+        "seen_status": "received",
+    }
+    asked = worker.post(case_url(reference) + "/status", data=choice)
+    assert asked.status_code == 200
+    assert f"Avsluta ärende {reference}?" in asked.text
+    assert "kan inte öppnas igen" in asked.text and "Klart." in asked.text
+    assert 'name="bekrafta" value="ja"' in asked.text
+    assert 'name="seen_status" value="received"' in asked.text
+    with app.app_context(), maintenance_session() as session:
+        state = session.execute(
+            sa.text("SELECT status FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+    assert state == "received" and count_all(app, "case_events") == 1  # nothing written
+    confirmed = worker.post(case_url(reference) + "/status", data={**choice, "bekrafta": "ja"})
+    assert confirmed.status_code == 303
+    assert "Ärendet är avslutat." in worker.get(case_url(reference)).text
 
 
 def test_each_change_to_a_case_says_it_is_done(client, worker, read_csrf):
@@ -1002,7 +1035,10 @@ def test_a_refused_change_is_explained_in_the_pages_language(app, client, worker
     assert "Write the note." in refused("/anteckning", note=" ")
     assert "The note may be at most 5000 characters." in refused("/anteckning", note="x" * 5001)
     assert "Meddelandet får vara högst" not in long_message
-    worker.post(case_url(reference) + "/status", data={"csrf_token": token, "status": "closed"})
+    worker.post(
+        case_url(reference) + "/status",
+        data={"csrf_token": token, "status": "closed", "bekrafta": "ja"},
+    )
     assert "The case is closed and cannot have a new status." in refused(
         "/status", status="in_progress"
     )

@@ -250,7 +250,7 @@ def test_the_extract_gives_the_retention_period_and_when_it_runs_out(
     assert sign_in(staff, read_csrf, "bo@eda.example", tenant="eda").status_code == 303
     reference, token = submitted_on_the_web(client, read_csrf, member="eda")
     url = f"/eda/staff/arenden/{reference}"
-    closing = {"csrf_token": read_csrf(staff.get(url).text), "status": "closed"}
+    closing = {"csrf_token": read_csrf(staff.get(url).text), "status": "closed", "bekrafta": "ja"}
     assert staff.post(url + "/status", data=closing).status_code == 303
     body = client.get(f"/eda/arende/{token}/registerutdrag.json").get_json()
     assert body["retention"]["months"] == 6 and body["retention"]["set_for"] == "e-tjänsten"

@@ -210,7 +210,12 @@ def handled_and_closed(worker, read_csrf, reference: str) -> None:
     ).status_code == 303
     closed = worker.post(
         url + "/status",
-        data={"csrf_token": token, "status": "closed", "message": "Lampan är lagad, Anna."},
+        data={
+            "csrf_token": token,
+            "status": "closed",
+            "message": "Lampan är lagad, Anna.",
+            "bekrafta": "ja",
+        },
     )
     assert closed.status_code == 303
 

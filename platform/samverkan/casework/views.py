@@ -368,6 +368,15 @@ def assign(reference: str):
 @bp.post("/<slug:tenant>/staff/arenden/<reference:reference>/status")
 @staff()
 def transition(reference: str):
+    if request.form.get("status") == status.CLOSED and request.form.get("bekrafta") != "ja":
+        # Closing is for good (no status follows it, and thinning counts from it): asked
+        # once more, with what would be sent, before anything is written.
+        found = _case_or_404(reference)
+        if status.CLOSED in status.allowed_next(found.status):
+            return render_staff_page(
+                "casework/confirm_close.html", case=found, entered=request.form
+            )
+
     def apply(found, data):
         operations.transition(
             db.session,
@@ -376,7 +385,7 @@ def transition(reference: str):
             data["status"],
             data["message"],
             by=current_user,
-            seen_status=data["seen_status"],
+            seen_status=data["seen_status"] or None,  # none sent: unchecked
         )
 
     return _change(reference, TransitionSchema(), apply, N_("Statusen är sparad."))
