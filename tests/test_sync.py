@@ -377,3 +377,31 @@ def test_the_sync_leaves_a_member_that_has_left_as_it_was(app, resync):
             session.execute(sa.update(Tenant).where(Tenant.slug == "grums").values(status="active"))
             session.commit()
     assert phone == "0555-1"  # not put back from tenants/grums.toml
+
+
+def test_a_version_published_by_mistake_is_withdrawn_while_nothing_uses_it(app, files, unpublished):
+    """Reverting services/ left the mistaken version in the database, offered by the
+    hub's onboarding and versions pages."""
+    tenants, services = files
+    path = services / "synpunkter" / "definition.toml"
+    path.write_text(path.read_text().replace("version = 1", "version = 2", 1))
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, services)
+        session.commit()
+    cli = app.test_cli_runner()
+    used = cli.invoke(args=["services", "withdraw", "synpunkter", "1"])
+    assert used.exit_code == 1 and "synpunkter v1 is in use (16 member switch(es))" in used.output
+    assert cli.invoke(args=["services", "withdraw", "synpunkter", "7"]).exit_code == 1
+    done = cli.invoke(args=["services", "withdraw", "synpunkter", "2"])
+    assert done.exit_code == 0 and "synpunkter v2 is withdrawn" in done.output
+    with app.app_context(), maintenance_session() as session:
+        versions = session.scalars(
+            sa.select(ServiceDefinition.version).filter_by(slug="synpunkter")
+        ).all()
+        logged = session.execute(
+            sa.text(
+                "SELECT object_ref, actor FROM audit_log WHERE action = 'hub.version_withdrawn'"
+            )
+        ).all()
+    assert versions == [1]
+    assert logged == [("synpunkter v2", "cli")]

@@ -14,8 +14,10 @@ from samverkan.accounts import operations as account_operations
 from samverkan.accounts import tokens
 from samverkan.accounts.models import HUB_ROLES, ROLES, Membership
 from samverkan.audit.operations import HUB_LOG, record
+from samverkan.cases.models import Case, Draft
 from samverkan.casework import operations as casework
 from samverkan.catalogue.loader import load_definitions
+from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.outbox.addresses import deliverable
 from samverkan.sync import SyncError, Versions, settings_problems, sync, versions_in
@@ -46,6 +48,54 @@ def services_check() -> None:
         _fail(errors, services_dir.name + "/")
     for slug, loaded in definitions.items():
         click.echo(f"ok  {slug} v{loaded.version}")
+
+
+@services_cli.command("withdraw")
+@click.argument("slug")
+@click.argument("version", type=int)
+def services_withdraw(slug: str, version: int) -> None:
+    """Take back a version published by mistake, while nothing uses it: no member's switch,
+    no case and no saved draft. Put services/ back first, or the next sync publishes it
+    again."""
+    with maintenance_session() as session:
+        definition = session.scalar(
+            sa.select(ServiceDefinition).filter_by(slug=slug, version=version)
+        )
+        if definition is None:
+            raise click.ClickException(f"{slug} has no published version {version}")
+        in_use = []
+        for what, model in (
+            ("member switch(es)", TenantService),
+            ("case(s)", Case),
+            ("saved draft(s)", Draft),
+        ):
+            count = session.scalar(
+                sa.select(sa.func.count(model.definition_id)).where(
+                    model.definition_id == definition.id
+                )
+            )
+            if count:
+                in_use.append(f"{count} {what}")
+        if in_use:
+            raise click.ClickException(
+                f"{slug} v{version} is in use ({', '.join(in_use)}): it cannot be withdrawn. "
+                "Members are moved off a version at /hub/e-tjanster; a version with cases "
+                "stays, as they were submitted on it."
+            )
+        session.delete(definition)
+        hub = session.scalar(sa.select(Tenant).where(Tenant.is_hub.is_(True)))
+        if hub is not None:
+            record(
+                session,
+                "hub.version_withdrawn",
+                "service",
+                f"{slug} v{version}",
+                {HUB_LOG: True},
+                actor="cli",
+                tenant_id=hub.id,
+            )
+        session.commit()
+    click.echo(f"{slug} v{version} is withdrawn")
 
 
 @tenants_cli.command("check")

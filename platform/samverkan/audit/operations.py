@@ -31,6 +31,7 @@ ACTIONS = {
     "hub.member_exported": N_("Navet: exporterade medlemmens data"),
     "hub.member_offboarded": N_("Navet: medlem avslutad"),
     "hub.versions_moved": N_("Navet: bytte e-tjänstversion"),
+    "hub.version_withdrawn": N_("Navet: drog tillbaka en e-tjänstversion"),
     "hub.member_viewed": N_("Navet: visade medlemmens avslut och export"),
     "hub.versions_viewed": N_("Navet: visade vilka e-tjänstversioner medlemmarna använder"),
     "costs.counted": N_("Navet: räknade ärenden för kostnadsfördelning"),
