@@ -243,7 +243,11 @@ def openapi_document() -> dict:
                     "415": _error("The body is not JSON"),
                     "422": _json("ValidationError", "Answers that need correcting, per field"),
                     "429": {
-                        **_error("Too many submissions from this address or to this member"),
+                        **_error(
+                            "Too many submissions from this address or to this member. Every "
+                            "attempt counts, refused ones (4xx) too: a flood of invalid "
+                            "bodies is stopped like one of valid ones"
+                        ),
                         "headers": {"Retry-After": _SECONDS, **RATE_LIMIT_HEADERS},
                     },
                     "503": {
