@@ -33,6 +33,7 @@ ADMIN_PAGES = [
     "/arvika/admin/e-tjanster/forskoleplats/installningar",
     "/arvika/admin/personal",
     "/arvika/admin/logg",
+    "/arvika/admin/person",
 ]
 
 
@@ -963,3 +964,47 @@ def test_karlstads_administrators_cannot_touch_the_hubs_roles(app, client, read_
     )
     assert (demote.status_code, remove.status_code) == (404, 404)
     assert memberships(app, "karlstad")["navet@karlstad.example"] == "hub_admin"
+
+
+def test_an_administrator_finds_a_persons_cases_by_personnummer(app, client, admin, read_csrf):
+    """Article 15 in full: Mina ärenden finds what a person sent signed in with e-ID; a
+    preschool application names a guardian's personnummer whoever sent it, and free text
+    may too. The search is logged, the personnummer never."""
+    import json
+
+    from api_support import FORSKOLEPLATS
+    from test_casework import submit
+
+    named = submit(client, service="forskoleplats", answers=FORSKOLEPLATS)["reference"]
+    said = {"kind": "fraga", "area": "annat", "want_reply": "no"}
+    typed = submit(client, answers={**said, "message": "Mitt personnummer: 8112289874."})
+    other = submit(client)["reference"]
+    elsewhere = submit(client, member="eda", service="forskoleplats", answers=FORSKOLEPLATS)
+    page = client.get("/arvika/admin/person")
+    assert page.status_code == 200 and 'id="f-personnummer"' in page.text
+    found = client.post(
+        "/arvika/admin/person",
+        data={"csrf_token": read_csrf(page.text), "personnummer": "811228-9874"},
+    )
+    assert found.status_code == 200
+    listed = re.findall(r">([A-Z]{3}-\d{4}-\d{6})</a>", found.text)
+    assert sorted(listed) == sorted([named, typed["reference"]])
+    assert other not in found.text and elsewhere["reference"] not in found.text
+    assert "personnumret i svaren" in found.text
+    wrong = client.post(
+        "/arvika/admin/person", data={"csrf_token": read_csrf(page.text), "personnummer": "123"}
+    )
+    assert wrong.status_code == 422 and "Skriv ett personnummer" in wrong.text
+    with app.app_context(), maintenance_session() as session:
+        [detail] = (
+            session.execute(
+                sa.text("SELECT detail FROM audit_log WHERE action = 'person.searched'")
+            )
+            .scalars()
+            .all()
+        )
+    detail = json.loads(detail) if isinstance(detail, str) else detail
+    assert sorted(detail["found"]) == sorted([named, typed["reference"]])
+    assert "9874" not in json.dumps(detail)  # FORSKOLEPLATS's guardian: 19811228-9874
+    log = client.get(f"/arvika/admin/logg?avser={named}").text
+    assert "Sökte en persons ärenden" in log

@@ -49,6 +49,8 @@ def describe(entry: AuditEntry) -> str:
         lang = current_language()
         before, after = (status.label(detail.get(k, "?"), lang, staff=True) for k in ("from", "to"))
         return f"{before} → {after}"
+    if entry.action == "person.searched":
+        return ", ".join(detail.get("found") or []) or _("inga ärenden")
     if entry.action == "case.assigned":
         if detail.get("assignee_id") is None:
             return _("till ingen")
@@ -92,7 +94,7 @@ def _cursor(entry: AuditEntry) -> str:
 
 # Entries that name cases in their detail rather than as their object (an export's list,
 # Mina ärenden): found by a reference too.
-NAMING_CASES_IN_DETAIL = ("case.export_sent", "citizen.own_cases")
+NAMING_CASES_IN_DETAIL = ("case.export_sent", "citizen.own_cases", "person.searched")
 
 
 def log_filters(args) -> tuple[dict, dict]:

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from samverkan.access import staff
 from samverkan.accounts.models import TENANT_ADMIN, Membership
-from samverkan.admin import invitations, log, profile, services, staff_pages  # noqa: F401
+from samverkan.admin import invitations, log, person, profile, services, staff_pages  # noqa: F401
 from samverkan.admin.blueprint import bp
 from samverkan.catalogue.models import TenantService
 from samverkan.extensions import db

@@ -51,6 +51,7 @@ ACTIONS = {
     "case.export_sent": N_("Exporten skickades: vilka ärenden den innehöll"),
     "case.thinned": N_("Gallrade ärende"),
     "case.extract": N_("Tog fram registerutdrag"),
+    "person.searched": N_("Sökte en persons ärenden (personnummer)"),
     "attachment.downloaded": N_("Hämtade bilaga"),
     "profile.changed": N_("Ändrade profil"),
     "service.changed": N_("Ändrade e-tjänst"),
