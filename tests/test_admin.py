@@ -830,6 +830,17 @@ def test_the_log_says_what_a_status_change_and_an_assignment_were(app, client, a
     assert "till Anna Handläggare" in page and "till ingen" in page
     assert "?" not in page.split("<table", 1)[1].split("</table>", 1)[0]
     assert audit_actions(app).count("case.assigned") == 2  # the second press wrote nothing
+    kept = {"csrf_token": read_csrf(client.get(case).text), "status": "in_progress"}
+    post_form(
+        client,
+        read_csrf,
+        case,
+        {**kept, "seen_status": "in_progress", "message": "Hej"},
+        action=f"{case}/status",
+    )
+    page = client.get(f"/arvika/admin/logg?avser={one}").text
+    assert "Skrev till den sökande" in page and "(Under handläggning)" in page
+    assert "?" not in page.split("<table", 1)[1].split("</table>", 1)[0]
     client.get("/sprak/en")
     english = client.get(f"/arvika/admin/logg?avser={one}").text
     assert "Received → In progress" in english and "to nobody" in english
@@ -859,7 +870,8 @@ def test_the_log_shows_the_members_own_entries_newest_first(app, client, admin, 
         "Ändrade profil",
         "Gav en roll från kommandoraden",
     ]
-    assert rows[-1][1] == "cli" and f"{ADMIN} (– → Administratör)" in log.text
+    # The command line, named in the page's words (it was stored 'cli').
+    assert rows[-1][1] == "kommandoraden" and f"{ADMIN} (– → Administratör)" in log.text
     rows = rows[:-1]
     assert all(row[1] == ADMIN and row[2] == "127.0.0.1" for row in rows)
     assert " kl. " in rows[0][0]

@@ -84,6 +84,7 @@ def test_a_case_is_found_by_its_reference_as_it_is_read_out(client, worker):
     year, number = reference.split("-")[1], int(reference.split("-")[2])
     inbox = worker.get("/arvika/staff/").text
     assert 'id="find-reference"' in inbox and 'role="search"' in inbox
+    assert "eller bara 2026-17." in inbox  # the short form is said
     for typed in (reference, reference.lower(), f" {year}-{number} ", f"arv - {year} - {number}"):
         found = worker.get("/arvika/staff/sok", query_string={"referens": typed})
         assert found.status_code == 303, typed
@@ -95,6 +96,8 @@ def test_a_case_is_found_by_its_reference_as_it_is_read_out(client, worker):
     garbled = worker.get("/arvika/staff/sok", query_string={"referens": "hål i gatan"})
     assert garbled.status_code == 422
     assert "Skriv ärendenumret som ARV-" in garbled.text
+    assert "Skriv ett ärendenummer</h2>" in garbled.text  # nothing was searched for
+    assert "Ärendet hittades inte</h2>" in missing.text
     # Another member's reference is no way into its cases.
     eda = submit(client, member="eda")["reference"]
     assert worker.get("/arvika/staff/sok", query_string={"referens": eda}).status_code == 404
@@ -444,6 +447,7 @@ def test_a_change_from_a_page_another_has_overtaken_is_refused(app, client, work
     assert "Ärendet har ändrats av någon annan sedan du öppnade sidan." in undone.text
     assert "Vi tittar på det." in undone.text  # what was typed is kept
     assert 'name="seen_status" value="decided"' in undone.text  # the page is now current
+    assert " checked" not in undone.text  # what was chosen meant something else then
     with app.app_context(), maintenance_session() as session:
         row = session.execute(
             sa.text("SELECT status, assigned_to_id FROM cases WHERE reference = :r"),
@@ -495,9 +499,11 @@ def test_a_message_to_the_citizen_without_moving_the_case(app, client, worker, r
     assert empty.status_code == 422
     assert "Skriv meddelandet till den sökande, eller välj en ny status." in empty.text
     sent = worker.post(
-        case_url(reference) + "/status", data={**keep, "message": "Vi hör av oss i veckan."}
+        case_url(reference) + "/status",
+        data={**keep, "message": "Vi hör av oss i veckan."},
+        follow_redirects=True,
     )
-    assert sent.status_code == 303
+    assert "Meddelandet till den sökande är skickat." in sent.text
     token = created["status_url"].rsplit("/", 1)[-1]
     status_page = client.get(f"/arvika/arende/{token}").text
     assert "Vi hör av oss i veckan." in status_page
@@ -538,7 +544,10 @@ def test_a_change_refused_because_the_case_was_closed_keeps_the_message(
         },
     )
     assert late.status_code == 422
-    assert 'href="#status"' in late.text and '<p id="status">' in late.text
+    assert (
+        "Ärendet har avslutats sedan du öppnade sidan. Ditt meddelande skickades inte." in late.text
+    )
+    assert 'href="#unsent-message"' in late.text  # the summary leads to what was kept
     assert re.search(
         r'<textarea id="unsent-message"[^>]*readonly>Ett långt svar som inte får försvinna.<',
         late.text,
@@ -593,13 +602,17 @@ def test_the_citizen_answers_a_request_for_more_from_the_status_page(
         )
     assert kinds == ["submitted", "status_changed", "completion"]  # once, for two clicks
     assert logged == ["den sökande (statuslänken)"]
-    late = citizen.post(
-        status_url + "/komplettering",
-        data={**answer, "completion": "Något mer."},
-        follow_redirects=True,
-    )
-    assert "Ärendet väntar inte på någon komplettering nu." in late.text
-    assert "Något mer." not in late.text
+    # Sent after the case moved on (a page open from before): not stored, and not lost.
+    late = citizen.post(status_url + "/komplettering", data={**answer, "completion": "Något mer."})
+    assert late.status_code == 409
+    assert "Din komplettering skickades inte" in late.text
+    assert re.search(r'<textarea[^>]*id="unsent-completion"[^>]*readonly>Något mer\.<', late.text)
+    assert "Något mer." not in worker.get(case_url(reference)).text
+    # The citizen's words are theirs on an English page, not marked Swedish.
+    citizen.get("/sprak/en")
+    english = citizen.get(status_url).text
+    assert "Your answer" in english
+    assert '<p class="message">Storgatan 1,\nvid busshållplatsen.</p>' in english
 
 
 def test_closing_is_asked_once_more_with_what_would_be_sent(app, client, worker, read_csrf):

@@ -14,7 +14,7 @@ from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import ACTIONS, in_hub_log
+from samverkan.audit.operations import ACTIONS, ACTOR_WORDS, in_hub_log
 from samverkan.cases import status
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
@@ -45,6 +45,8 @@ def describe(entry: AuditEntry) -> str:
     nothing to add)."""
     detail = entry.detail or {}
     changes = detail.get("changes") or {}
+    if entry.action == "case.messaged":  # the status stayed: say which it is
+        return status.label(detail.get("to", "?"), current_language(), staff=True)
     if entry.action == "case.transitioned":
         lang = current_language()
         before, after = (status.label(detail.get(k, "?"), lang, staff=True) for k in ("from", "to"))
@@ -148,7 +150,13 @@ def log_page(
 @staff(TENANT_ADMIN)
 def audit_log():
     filters, errors = log_filters(request.args)
-    page = {"actions": ACTIONS, "describe": describe, "filters": filters, "errors": errors}
+    page = {
+        "actions": ACTIONS,
+        "actor_words": ACTOR_WORDS,
+        "describe": describe,
+        "filters": filters,
+        "errors": errors,
+    }
     if errors:
         return render_staff_page(
             "admin/log.html", entries=[], next_cursor=None, bad_cursor=False, **page

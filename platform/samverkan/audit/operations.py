@@ -70,6 +70,16 @@ ACTIONS = {
 }
 
 
+# Actors that are no account, as stored (Swedish, or the tool's name), and as a log page
+# says them in its language.
+ACTOR_WORDS = {
+    "den sökande (statuslänken)": N_("den sökande (statuslänken)"),
+    "system": N_("systemet"),
+    "cli": N_("kommandoraden"),
+    "sync": N_("synkningen av filerna"),
+}
+
+
 def record(
     session: orm.Session,
     action: str,

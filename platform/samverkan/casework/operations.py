@@ -161,6 +161,12 @@ def transition(
             session, case, by, ("status_changed", "message"), message
         ):
             return None
+        if case.status == status.CLOSED:
+            raise CaseworkError(
+                "status",
+                "Ärendet har avslutats sedan sidan öppnades; meddelandet skickades inte.",
+                N_("Ärendet har avslutats sedan du öppnade sidan. Ditt meddelande skickades inte."),
+            )
         raise CaseworkError(
             "status",
             "Ärendet har fått en annan status sedan sidan öppnades: nu "

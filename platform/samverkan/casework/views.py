@@ -139,9 +139,11 @@ def find_case():
         message = gettext(
             "%(name)s har inget ärende %(reference)s.", name=g.tenant.name, reference=reference
         )
-    return render_staff_page(
-        "casework/find.html", typed=typed, errors={"referens": [message]}
-    ), code
+    errors = {"referens": [message]}
+    page = render_staff_page(
+        "casework/find.html", typed=typed, errors=errors, not_found=code == 404
+    )
+    return page, code
 
 
 def _example() -> str:
@@ -378,7 +380,7 @@ def transition(reference: str):
             )
 
     def apply(found, data):
-        operations.transition(
+        event = operations.transition(
             db.session,
             g.tenant,
             found,
@@ -387,6 +389,9 @@ def transition(reference: str):
             by=current_user,
             seen_status=data["seen_status"] or None,  # none sent: unchecked
         )
+        if event is not None and event.kind == "message":
+            return N_("Meddelandet till den sökande är skickat.")
+        return None
 
     return _change(reference, TransitionSchema(), apply, N_("Statusen är sparad."))
 

@@ -671,7 +671,9 @@ def status(token: str):
     return _status_page(token, _case_for_token(token))
 
 
-def _status_page(token: str, case, errors: dict | None = None, entered: str = "", code=200):
+def _status_page(
+    token: str, case, errors: dict | None = None, entered: str = "", code=200, unsent=False
+):
     return render_template(
         "citizen/status.html",
         case=case,
@@ -687,6 +689,7 @@ def _status_page(token: str, case, errors: dict | None = None, entered: str = ""
         and g.tenant.status == "active",
         errors=errors or {},
         entered=entered,
+        unsent=unsent,
     ), code
 
 
@@ -703,14 +706,15 @@ def completion(token: str):
         casework.add_completion(db.session, g.tenant, case, text)
     except casework.CaseworkError as exc:
         db.session.rollback()
-        if exc.field != "completion":  # no longer waiting: the page says how it stands
-            flash(_(exc.shown))
-            return redirect(url_for(".status", token=token), 303)
         case = _case_for_token(token)
+        if exc.field != "completion":
+            # No longer waiting (a case worker changed it meanwhile): the page says so and
+            # keeps what they wrote, which was not sent.
+            return _status_page(token, case, {}, text, 409, unsent=True)
         return _status_page(token, case, {"completion": [_(exc.shown)]}, text, 422)
     db.session.commit()
     flash(_("Tack! Din komplettering är skickad till handläggaren."))
-    return redirect(url_for(".status", token=token, _anchor="handelser"), 303)
+    return redirect(url_for(".status", token=token), 303)
 
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")

@@ -7,7 +7,7 @@ from flask import render_template, request
 from samverkan.access import hub
 from samverkan.accounts.models import HUB_ADMIN
 from samverkan.admin.log import describe, log_filters, log_page
-from samverkan.audit.operations import ACTIONS
+from samverkan.audit.operations import ACTIONS, ACTOR_WORDS
 from samverkan.hub.views import bp
 
 
@@ -26,6 +26,7 @@ def audit_log():
         entries=entries,
         next_cursor=next_cursor,
         actions=ACTIONS,
+        actor_words=ACTOR_WORDS,
         describe=describe,
         bad_cursor=bad_cursor,
         filters=filters,
