@@ -308,23 +308,32 @@ def test_the_signed_in_user_sees_their_own_account_and_no_one_elses(app):
         db.session.rollback()
 
 
-def test_an_invitation_shows_the_invitees_account_until_it_is_accepted(app):
+def test_an_invitation_shows_the_invitees_account_to_its_acceptance_only(app):
     """Accepting an invitation finds the account someone has at another member (its
-    password proves it is theirs), or makes one; nothing else about other members' staff."""
+    password proves it is theirs), or makes one. Only a transaction told the invitation's
+    digest (only the invitee's link holds the token) sees it: an administrator inviting
+    any address does not thereby see that account."""
+    from samverkan.tenancy.scoping import INVITATION_SETTING, bind_setting
+
     _staff(app, "erik@eda.example", "eda")
+    digest = "ab" * 32
     with app.app_context(), maintenance_session() as session:
         arvika = tenant_id("arvika")
         session.execute(
             sa.text(
                 "INSERT INTO invitations (tenant_id, email, name, role, token_hash, "
                 "created_at, expires_at) VALUES (:t, 'erik@eda.example', 'Erik', "
-                "'case_worker', 'x', now(), now() + interval '1 day')"
+                "'case_worker', :digest, now(), now() + interval '1 day')"
             ),
-            {"t": arvika},
+            {"t": arvika, "digest": digest},
         )
         session.commit()
     with app.app_context():
         bind_tenant(db.session, arvika)
+        assert _emails() == []  # invited, but no one here is accepting it
+        bind_setting(db.session, INVITATION_SETTING, "cd" * 32)
+        assert _emails() == []  # another invitation's digest
+        bind_setting(db.session, INVITATION_SETTING, digest)
         assert _emails() == ["erik@eda.example"]
         db.session.execute(sa.text("UPDATE invitations SET accepted_at = now()"))
         assert _emails() == []  # accepted without joining: nothing more to find

@@ -6,8 +6,9 @@ A review on PostgreSQL found that the application role read and wrote every row 
 sign-in its transaction was for: one forgotten filter would have shown them.
 
 A member's transaction now sees the accounts of its own staff (a membership here), of
-those it has invited (a pending invitation here, so that accepting it can find or make
-the account), of the signed-in user (app.user_id, set from the signed session, so that
+the one whose invitation it is accepting (a pending invitation here whose token digest
+it was told, app.invitation: only the invitee's link holds the token), of the signed-in
+user (app.user_id, set from the signed session, so that
 someone signed in elsewhere is still recognised here), and reads, only, the accounts of
 those who wrote in its cases' history (staff removed since keep their names there). A
 transaction sees one e-ID sign-in: the one whose digest it was told (app.citizen_session,
@@ -44,7 +45,9 @@ STAFF_OF_BOUND_MEMBER = """
             OR EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = account)
             OR EXISTS (
                 SELECT 1 FROM invitations i
-                WHERE i.email = address AND i.accepted_at IS NULL AND i.expires_at > now()
+                WHERE i.email = address
+                    AND i.token_hash = nullif(current_setting('app.invitation', true), '')
+                    AND i.accepted_at IS NULL AND i.expires_at > now()
             );
     END
     $$

@@ -24,6 +24,7 @@ from samverkan.casework import operations as casework
 from samverkan.db import utcnow
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.scoping import INVITATION_SETTING, bind_setting
 
 INVITATION_DAYS = 7
 
@@ -127,8 +128,12 @@ def find_invitation(session: orm.Session, token: str) -> Invitation | None:
     """The bound member's open invitation with this token: unused and unexpired."""
     # Locked: two tabs accepting one invitation at once take turns, and the second finds
     # it used (PostgreSQL; SQLite holds the database for a writing request).
+    digest = token_digest(token)
+    # On PostgreSQL the invitee's account (if they have one elsewhere) is then visible to
+    # this request, to be found and joined (migration 0011); to no other.
+    bind_setting(session, INVITATION_SETTING, digest)
     invitation = session.scalar(
-        sa.select(Invitation).where(Invitation.token_hash == token_digest(token)).with_for_update()
+        sa.select(Invitation).where(Invitation.token_hash == digest).with_for_update()
     )
     if invitation is None or invitation.accepted_at is not None:
         return None

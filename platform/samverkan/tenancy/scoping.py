@@ -29,6 +29,7 @@ PERSON_KEY = "samverkan.person_key"
 SETTINGS_KEY = "samverkan.settings"
 USER_SETTING = "app.user_id"
 SIGN_IN_SETTING = "app.citizen_session"
+INVITATION_SETTING = "app.invitation"  # the digest of the invitation being accepted
 PERSON_TABLES = frozenset({"cases"})  # what a bound person may read without a member
 ALL_TENANTS = "samverkan_all_tenants"
 CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
