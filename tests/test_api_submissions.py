@@ -313,6 +313,29 @@ def test_a_retry_is_answered_with_its_case_after_the_e_service_has_changed(app, 
     assert len(stored_cases(app, "arvika")) == 1
 
 
+def test_a_retry_is_answered_with_its_case_after_the_members_list_changed(app, client, resync):
+    """The first body chose a preschool area the member has renamed since: the retry was
+    refused as 'other answers' (409)."""
+    url = submissions("arvika", "forskoleplats")
+    headers = {"Idempotency-Key": "retry-after-rename"}
+    first = client.post(url, json=FORSKOLEPLATS, headers=headers)
+    assert first.status_code == 201
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text(
+                "UPDATE tenant_services SET settings = :s WHERE service_slug = 'forskoleplats' "
+                "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')"
+            ),
+            {"s": json.dumps({"preschools": ["Ett nytt område"]})},
+        )
+        session.commit()
+    memo.forget_all()
+    again = client.post(url, json=FORSKOLEPLATS, headers=headers)
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    other = {**FORSKOLEPLATS, "preschool_wishes": ["Ett nytt område"]}
+    assert client.post(url, json=other, headers=headers).status_code == 409
+
+
 @pytest.mark.parametrize(
     ("body", "said"),
     [

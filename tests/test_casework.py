@@ -370,12 +370,15 @@ def assign(worker, read_csrf, reference: str, assignee: int):
 def test_a_deactivated_case_workers_cases_go_back_to_nobody(app, client, worker, read_csrf):
     """They stayed with the account: not under 'Ej tilldelade', and the case page's list
     (active colleagues only) showed 'Ingen' while the facts said who had it."""
-    reference = submit(client)["reference"]
-    token = read_csrf(worker.get(case_url(reference)).text)
-    taken = worker.post(
-        case_url(reference) + "/tilldela", data={"csrf_token": token, "ta_sjalv": "1"}
-    )
-    assert taken.status_code == 303
+    reference, done = submit(client)["reference"], submit(client)["reference"]
+    for case in (reference, done):
+        token = read_csrf(worker.get(case_url(case)).text)
+        taken = worker.post(
+            case_url(case) + "/tilldela", data={"csrf_token": token, "ta_sjalv": "1"}
+        )
+        assert taken.status_code == 303
+    closing = {"csrf_token": token, "status": "closed", "bekrafta": "ja"}
+    assert worker.post(case_url(done) + "/status", data=closing).status_code == 303
     off = app.test_cli_runner().invoke(args=["users", "deactivate", "anna@arvika.example"])
     assert (
         off.exit_code == 0 and "1 case(s) assigned to them are assigned to nobody now" in off.output
@@ -391,6 +394,11 @@ def test_a_deactivated_case_workers_cases_go_back_to_nobody(app, client, worker,
             )
         ).one()
     assert logged.actor == "cli" and "deactivated" in str(logged.detail)
+    with app.app_context(), maintenance_session() as session:
+        kept = session.execute(
+            sa.text("SELECT assigned_to_id FROM cases WHERE reference = :r"), {"r": done}
+        ).scalar_one()
+    assert kept is not None  # a closed case is history: left as it was
 
 
 def test_taking_the_case_oneself_works_as_the_browser_sends_it(client, worker, read_csrf):
@@ -485,6 +493,16 @@ def test_a_double_click_saves_a_status_or_a_note_once(app, client, worker, read_
         )
     assert kinds == ["submitted", "status_changed", "note"]
     assert logged.count("case.transitioned") == 1 and logged.count("case.noted") == 1
+    # A message without a status change, twice: the citizen gets it once.
+    word = {
+        "csrf_token": token,
+        "status": "in_progress",
+        "seen_status": "in_progress",
+        "message": "Vi hör av oss.",
+    }
+    for _ in range(2):
+        assert worker.post(case_url(reference) + "/status", data=word).status_code == 303
+    assert count_all(app, "case_events") == 4  # submitted, status_changed, note, message
 
 
 def test_a_message_to_the_citizen_without_moving_the_case(app, client, worker, read_csrf):

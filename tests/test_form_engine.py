@@ -279,7 +279,7 @@ def test_number_from_a_form_may_be_written_with_spaces():
 def test_multichoice_options_from_a_member_setting_use_the_text_as_value():
     form = make_form(
         [field("skolor", "multichoice", options_setting="skolor", max_choices=2)],
-        settings={"skolor": {"type": "list", "label": local("Skolor")}},
+        settings={"skolor": {"type": "list", "required": True, "label": local("Skolor")}},
         member_settings={"skolor": ["Herrhagsskolan", "Kronoparksskolan", "Nyedsskolan"]},
     )
     result = form.validate_all({"skolor": ["Nyedsskolan", "Herrhagsskolan"]})
@@ -293,7 +293,7 @@ def test_multichoice_options_from_a_member_setting_use_the_text_as_value():
 def test_multichoice_from_a_setting_the_member_has_not_filled_accepts_nothing():
     form = make_form(
         [field("skolor", "multichoice", options_setting="skolor")],
-        settings={"skolor": {"type": "list", "label": local("Skolor")}},
+        settings={"skolor": {"type": "list", "required": True, "label": local("Skolor")}},
     )
     assert form.validate_all({"skolor": ["Nyedsskolan"]}).errors == {
         "skolor": ["Välj bland alternativen."]

@@ -145,25 +145,33 @@ class Versions:
     pinned: dict[tuple[str, str], dict]
     every: dict[str, list[dict]]
     newest: dict[str, dict]
+    # Switches the sync does not write from the file: taken over by the member's
+    # administrators in the app, or of a member that has left.
+    not_the_files: frozenset[tuple[str, str]] = frozenset()
 
 
 def versions_in(session: orm.Session, newest: dict[str, dict]) -> Versions:
     """The versions the database's switches are on, with `newest` (from services/)."""
-    pinned = {
-        (slug, service): content
-        for slug, service, content in session.execute(
-            sa.select(Tenant.slug, TenantService.service_slug, ServiceDefinition.content)
-            .join(TenantService, TenantService.tenant_id == Tenant.id)
-            .join(ServiceDefinition, ServiceDefinition.id == TenantService.definition_id)
-            # Switches the member's administrators have taken over are not the file's.
-            .where(Tenant.status == "active", TenantService.edited_at.is_(None))
+    pinned, not_the_files = {}, set()
+    for slug, service, content, edited_at, member_status in session.execute(
+        sa.select(
+            Tenant.slug,
+            TenantService.service_slug,
+            ServiceDefinition.content,
+            TenantService.edited_at,
+            Tenant.status,
         )
-    }
+        .join(TenantService, TenantService.tenant_id == Tenant.id)
+        .join(ServiceDefinition, ServiceDefinition.id == TenantService.definition_id)
+    ):
+        pinned[(slug, service)] = content
+        if edited_at is not None or member_status != "active":
+            not_the_files.add((slug, service))
     every: dict[str, list[dict]] = {}
     published = session.execute(sa.select(ServiceDefinition.slug, ServiceDefinition.content))
     for slug, content in [*published, *newest.items()]:
         every.setdefault(slug, []).append(content)
-    return Versions(pinned, every, newest)
+    return Versions(pinned, every, newest, frozenset(not_the_files))
 
 
 def settings_problems(label: str, tenants: dict, versions: Versions) -> list[str]:
@@ -175,6 +183,8 @@ def settings_problems(label: str, tenants: dict, versions: Versions) -> list[str
     errors = []
     for slug, loaded in tenants.items():
         for service, switch in loaded.content["services"].items():
+            if (slug, service) in versions.not_the_files:
+                continue  # the sync leaves it as it is
             where = f"{label}/{slug}.toml: services.{service}.settings"
             content = versions.pinned.get((slug, service), versions.newest[service])
             known = {

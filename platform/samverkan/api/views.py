@@ -160,12 +160,14 @@ def _key_used_otherwise():
 
 
 def _replayed(earlier, service: str, body: dict):
-    """The earlier case, if `body` is what registered it: checked against the version and
-    settings it was registered under, not whatever the e-service is now."""
+    """The earlier case, if `body` is what registered it: read by the version it was
+    registered under, not whatever the e-service is now, and compared answer for answer
+    (the fingerprint) with what was registered."""
     settings = db.session.scalar(
         sa.select(TenantService.settings).where(TenantService.service_slug == earlier.service_slug)
     )
-    form = ServiceForm(earlier.definition.content, settings or {})
+    content = earlier.definition.content
+    form = ServiceForm(content, _choosable(content, settings or {}, body))
     result = form.validate_all(body)
     if result.scanner_unavailable:
         return (
@@ -179,6 +181,22 @@ def _replayed(earlier, service: str, body: dict):
         and operations.answers_fingerprint(form, result.answers) == earlier.request_fingerprint
     )
     return _created(earlier, replayed=True) if same else _key_used_otherwise()
+
+
+def _choosable(content: dict, settings: dict, body: dict) -> dict:
+    """The member's settings with what `body` chose from a member's list added to that
+    list: the list may have changed since (an area renamed), and what decides a replay is
+    the fingerprint, not today's choices."""
+    settings = dict(settings)
+    for spec in (f for step in content["steps"] for f in step["fields"]):
+        listed, sent = spec.get("options_setting"), body.get(spec["name"])
+        if listed and sent is not None:
+            chosen = sent if isinstance(sent, list) else [sent]
+            settings[listed] = [
+                *settings.get(listed, []),
+                *(v for v in chosen if isinstance(v, str)),
+            ]
+    return settings
 
 
 def _created(case, *, replayed: bool):

@@ -49,7 +49,10 @@ def colleagues(session: orm.Session) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in rows]
 
 
-def _event(session, case: Case, kind: str, *, by: User, message=None, visible=True) -> CaseEvent:
+def _event(
+    session, case: Case, kind: str, *, by: User | None, message=None, visible=True
+) -> CaseEvent:
+    """One line of the case's history, by a colleague or (None) the citizen or a tool."""
     event = CaseEvent(
         tenant_id=case.tenant_id,
         case_id=case.id,
@@ -57,7 +60,7 @@ def _event(session, case: Case, kind: str, *, by: User, message=None, visible=Tr
         status=case.status,
         message=message,
         visible_to_citizen=visible,
-        author_id=by.id,
+        author_id=by.id if by else None,
     )
     session.add(event)
     session.flush()
@@ -90,8 +93,15 @@ def assign(
                 "vem som har det nu och välj igen."
             ),
         )
-    case.assigned_to_id = assignee_id
     name = dict(colleagues(session)).get(assignee_id) if assignee_id else None
+    _assigned(session, case, assignee_id, name, by=by)
+    return True
+
+
+def _assigned(session, case: Case, assignee_id, name, *, by: User | None, **logged) -> None:
+    """The case given to `assignee_id` (None: nobody), in its history and the log;
+    `logged` says who did it when no one signed in did (actor, tenant_id, why)."""
+    case.assigned_to_id = assignee_id
     _event(
         session,
         case,
@@ -102,37 +112,36 @@ def assign(
     )
     # The name as it was: the log is read after the account has changed or gone.
     detail = {"assignee_id": assignee_id, "assignee": name}
-    record(session, "case.assigned", "case", case.reference, detail)
-    return True
+    if "because" in logged:
+        detail["because"] = logged.pop("because")
+    record(session, "case.assigned", "case", case.reference, detail, **logged)
 
 
 def free_cases_of(session: orm.Session, user: User, *, actor: str) -> int:
-    """Every case assigned to `user`, in every member the session may write, back to
-    nobody: their account is off, and a case left with it sat unseen (neither theirs to
-    work nor under 'Ej tilldelade'). How many there were."""
-    cases = session.scalars(sa.select(Case).where(Case.assigned_to_id == user.id)).all()
-    for case in cases:
-        case.assigned_to_id = None
-        session.add(
-            CaseEvent(
-                tenant_id=case.tenant_id,
-                case_id=case.id,
-                kind="assigned",
-                status=case.status,
-                message=status.UNASSIGNED_TEXT,
-                visible_to_citizen=False,
-                author_id=None,
-            )
+    """Every open case assigned to `user` at an active member (the session may write every
+    member's) back to nobody: their account is off, and a case left with it sat unseen
+    (neither theirs to work nor under 'Ej tilldelade'). A closed case, a thinned one, and a
+    member that has left stay as they were. How many were freed."""
+    cases = session.scalars(
+        sa.select(Case)
+        .join(Tenant, Tenant.id == Case.tenant_id)
+        .where(
+            Case.assigned_to_id == user.id,
+            Case.status != status.CLOSED,
+            Case.thinned_at.is_(None),
+            Tenant.status == "active",
         )
-        detail = {"assignee_id": None, "assignee": None, "because": "deactivated"}
-        record(
+    ).all()
+    for case in cases:
+        _assigned(
             session,
-            "case.assigned",
-            "case",
-            case.reference,
-            detail,
+            case,
+            None,
+            None,
+            by=None,
             actor=actor,
             tenant_id=case.tenant_id,
+            because="deactivated",
         )
     session.flush()
     return len(cases)
@@ -177,6 +186,8 @@ def transition(
             ),
         )
     keeping = new_status == case.status and case.status != status.CLOSED
+    if keeping and message and _written_just_now(session, case, by, ("message",), message):
+        return None  # the same message a moment ago: a double click, sent once
     if not keeping and new_status not in status.allowed_next(case.status):
         allowed = ", ".join(
             status.label(s, staff=True).lower() for s in status.allowed_next(case.status)
@@ -263,7 +274,7 @@ def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEv
 CITIZEN_ACTOR = "den sökande (statuslänken)"
 
 
-def add_completion(session: orm.Session, tenant: Tenant, case: Case, text: str) -> CaseEvent | None:
+def add_completion(session: orm.Session, case: Case, text: str) -> CaseEvent | None:
     """The citizen's answer to a request for more (the case waiting for them), sent from
     the status page: in the history for them and the staff, and the case is back in
     progress, the case worker's turn. The same answer sent twice a moment apart (a double
@@ -287,16 +298,6 @@ def add_completion(session: orm.Session, tenant: Tenant, case: Case, text: str) 
     if CONTROL.search(text):
         raise CaseworkError("completion", N_("Texten innehåller otillåtna tecken."))
     case.status = status.IN_PROGRESS
-    event = CaseEvent(
-        tenant_id=case.tenant_id,
-        case_id=case.id,
-        kind="completion",
-        status=case.status,
-        message=text,
-        visible_to_citizen=True,
-        author_id=None,
-    )
-    session.add(event)
-    session.flush()
+    event = _event(session, case, "completion", by=None, message=text)
     record(session, "case.completed", "case", case.reference, actor=CITIZEN_ACTOR)
     return event

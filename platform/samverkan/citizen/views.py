@@ -703,7 +703,7 @@ def completion(token: str):
     case = _case_for_token(token)
     text = request.form.get("completion", "")
     try:
-        casework.add_completion(db.session, g.tenant, case, text)
+        casework.add_completion(db.session, case, text)
     except casework.CaseworkError as exc:
         db.session.rollback()
         case = _case_for_token(token)
