@@ -466,6 +466,51 @@ def test_a_change_from_a_page_another_has_overtaken_is_refused(app, client, work
     assert mails == 2  # the receipt and the decision
 
 
+def test_a_decision_from_a_page_that_missed_the_citizens_answer_is_refused(
+    app, client, worker, read_csrf
+):
+    """The status went on and came back (in progress, waiting, the citizen's answer, in
+    progress again): a page opened before passed the status check and decided without
+    the answer having been seen."""
+    created = submit(client, answers=WITH_REPLY)
+    reference = created["reference"]
+    token = read_csrf(worker.get(case_url(reference)).text)
+    change = {"csrf_token": token, "status": "in_progress", "seen_status": "received"}
+    assert worker.post(case_url(reference) + "/status", data=change).status_code == 303
+    bo = app.test_client()
+    assert sign_in(bo, read_csrf, "bo@arvika.example").status_code == 303
+    stale = bo.get(case_url(reference)).text
+    seen_news = re.search(r'name="seen_news" value="(\d+)"', stale).group(1)
+    asked = {**change, "status": "waiting_for_citizen", "message": "Vilken gata?"}
+    assert (
+        worker.post(
+            case_url(reference) + "/status", data={**asked, "seen_status": "in_progress"}
+        ).status_code
+        == 303
+    )
+    status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[-1]
+    citizen = app.test_client()
+    page = citizen.get(status_url).text
+    answered = citizen.post(
+        status_url + "/komplettering",
+        data={"csrf_token": read_csrf(page), "completion": "Storgatan"},
+    )
+    assert answered.status_code == 303  # in progress again
+    decided = bo.post(
+        case_url(reference) + "/status",
+        data={
+            "csrf_token": read_csrf(stale),
+            "status": "decided",
+            "message": "Avslag.",
+            "seen_status": "in_progress",
+            "seen_news": seen_news,
+        },
+    )
+    assert decided.status_code == 422
+    assert "Ärendet har ändrats av någon annan sedan du öppnade sidan." in decided.text
+    assert "Storgatan" in decided.text  # the page now shows the answer
+
+
 def test_a_double_click_saves_a_status_or_a_note_once(app, client, worker, read_csrf):
     reference = submit(client)["reference"]
     token = read_csrf(worker.get(case_url(reference)).text)

@@ -157,15 +157,21 @@ def transition(
     by: User,
     now: datetime | None = None,
     seen_status: str | None = None,
+    seen_news: int | None = None,
 ) -> CaseEvent | None:
     """Move the case on in the workflow, with an optional message to the citizen: it shows
     on their status page and, if they left an address, goes out by e-mail. The case's own
     status (not closed) with a message writes to the citizen without moving the case.
     `seen_status` is the status the case worker's page showed: if another has changed it
     since, the change is refused (it would undo theirs) — unless it is this change itself,
-    sent twice (a double click): then nothing more is written and None is returned."""
+    sent twice (a double click): then nothing more is written and None is returned.
+    `seen_news` is the last line of history the citizen sees that the page showed: a
+    status that changed and came back, or an answer from the citizen, is news too."""
     message = (message or "").strip() or None
-    if seen_status is not None and seen_status != case.status:
+    overtaken = seen_status is not None and seen_status != case.status
+    if seen_news is not None and not overtaken:
+        overtaken = last_news(session, case) > seen_news
+    if overtaken:
         if new_status == case.status and _written_just_now(
             session, case, by, ("status_changed", "message"), message
         ):
@@ -228,6 +234,15 @@ def transition(
         {"from": previous, "to": new_status, "message_sent": bool(message)},
     )
     return event
+
+
+def last_news(session: orm.Session, case: Case) -> int:
+    """The id of the case's latest line of history that its citizen sees (a status, a
+    message, their own answer): what a case worker's decision should have seen."""
+    latest = sa.select(sa.func.max(CaseEvent.id)).where(
+        CaseEvent.case_id == case.id, CaseEvent.visible_to_citizen.is_(True)
+    )
+    return session.scalar(latest) or 0
 
 
 # A second click arrives within a few seconds of the first; a minute is generous.

@@ -72,6 +72,16 @@ class TransitionSchema(_Form):
         load_default=None,
         validate=validate.Length(max=30, error=N_("Välj en ny status i listan.")),
     )
+    seen_news = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=MAX_ID, error=N_("Välj en ny status i listan.")),
+        error_messages={"invalid": N_("Välj en ny status i listan.")},
+    )
+
+    @pre_load
+    def _unseen_is_unchecked(self, data, **kwargs):
+        """A page that sent no view of the case (an empty field) is not checked against."""
+        return {k: v for k, v in data.items() if not (k.startswith("seen_") and v == "")}
 
 
 class NoteSchema(_Form):

@@ -282,6 +282,8 @@ def _render_case(found: Case, errors: dict, entered: dict, code: int = 200):
         colleagues=operations.colleagues(db.session),
         next_statuses=_status_choices(found),
         citizen_email=operations.mails.citizen_address(found),
+        # What the citizen sees as it stood when the page was made (the decision's basis).
+        seen_news=max((e.id for e in found.events if e.visible_to_citizen), default=0),
         errors=errors,
         entered=entered,
     ), code
@@ -388,6 +390,7 @@ def transition(reference: str):
             data["message"],
             by=current_user,
             seen_status=data["seen_status"] or None,  # none sent: unchecked
+            seen_news=data["seen_news"],
         )
         if event is not None and event.kind == "message":
             return N_("Meddelandet till den sökande är skickat.")
