@@ -30,6 +30,7 @@ SETTINGS_KEY = "samverkan.settings"
 USER_SETTING = "app.user_id"
 SIGN_IN_SETTING = "app.citizen_session"
 INVITATION_SETTING = "app.invitation"  # the digest of the invitation being accepted
+PERSON_SETTING = "app.person_key"  # bind_person's, for the own_cases_of_person policy
 PERSON_TABLES = frozenset({"cases"})  # what a bound person may read without a member
 ALL_TENANTS = "samverkan_all_tenants"
 CONNECTED = "samverkan_connected_transaction"  # the root transaction that has a connection
@@ -67,13 +68,13 @@ def bind_person(session: orm.Session, person_key: str) -> None:
     if isinstance(session, orm.scoped_session):
         session = session()
     session.info[PERSON_KEY] = person_key
-    if transaction_with_connection(session) is not None:
-        _tell_database_person(session.connection(), person_key)
+    # PostgreSQL's own_cases_of_person policy (migration 0009) reads it there.
+    bind_setting(session, PERSON_SETTING, person_key)
 
 
 def bind_setting(session: orm.Session, name: str, value: int | str | None) -> None:
-    """Tell PostgreSQL's policies `name` (USER_SETTING, SIGN_IN_SETTING) for every
-    transaction of this session, now and after each commit; None takes it back."""
+    """Tell PostgreSQL's policies `name` (the *_SETTING names above) for every transaction
+    of this session, now and after each commit; None takes it back."""
     if isinstance(session, orm.scoped_session):
         session = session()
     settings = session.info.setdefault(SETTINGS_KEY, {})
@@ -135,7 +136,6 @@ def transaction_with_connection(session: orm.Session):
 
 
 # `true`: local to the transaction, so a pooled connection never keeps it.
-_SET_MEMBER = sa.select(sa.func.set_config("app.tenant_id", sa.bindparam("tenant"), True))
 _SET_ONE = sa.select(sa.func.set_config(sa.bindparam("name"), sa.bindparam("value"), True))
 
 
@@ -150,19 +150,9 @@ def _tell_database(connection, tenant_id: int | None, others: dict | None = None
     settings.update(others or {})
     if not settings or direct_sql.begin_with_settings(connection, settings):
         return
-    if tenant_id is not None:
-        direct_sql.run(connection, _SET_MEMBER, {"tenant": str(tenant_id)})
-    for name, value in (others or {}).items():
+    for name, value in settings.items():
         direct_sql.run(
             connection, _SET_ONE, {"name": name, "value": direct_sql.setting_text(value)}
-        )
-
-
-def _tell_database_person(connection, person_key: str) -> None:
-    """PostgreSQL's own_cases_of_person policy (migration 0009) reads the person here."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(
-            sa.text("SELECT set_config('app.person_key', :person, true)"), {"person": person_key}
         )
 
 
@@ -172,9 +162,6 @@ def _tenant_for_each_transaction(session, transaction, connection) -> None:
         return  # a savepoint is inside a transaction the setting was made for already
     session.info[CONNECTED] = transaction
     _tell_database(connection, bound_tenant_id(session), session.info.get(SETTINGS_KEY))
-    person_key = session.info.get(PERSON_KEY)
-    if person_key is not None:
-        _tell_database_person(connection, person_key)
 
 
 def bound_tenant_id(session: orm.Session) -> int | None:
