@@ -285,6 +285,21 @@ def test_same_idempotency_key_with_different_answers_is_409(app, client):
     assert case["answers"]["message"] == ANONYMOUS["message"]
 
 
+def change_arvikas_switch(app, service: str, assignment: str, **values) -> None:
+    """Arvika's switch of `service` changed around the app (as the hub or an administrator
+    would), and the workers' memories of it forgotten (`resync` puts it back)."""
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text(
+                f"UPDATE tenant_services SET {assignment} WHERE service_slug = :service "  # noqa: S608
+                "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')"
+            ),
+            {"service": service, **values},
+        )
+        session.commit()
+    memo.forget_all()
+
+
 def test_a_retry_is_answered_with_its_case_after_the_e_service_has_changed(app, client, resync):
     """A client that got no answer retries with its key: it got 422 (a new version's
     required field) or 404 (switched off), and a client that then "fixed" its body or gave
@@ -293,15 +308,7 @@ def test_a_retry_is_answered_with_its_case_after_the_e_service_has_changed(app, 
     headers = {"Idempotency-Key": "retry-after-change"}
     first = client.post(url, json=ANONYMOUS, headers=headers)
     assert first.status_code == 201
-    with app.app_context(), maintenance_session() as session:
-        session.execute(
-            sa.text(
-                "UPDATE tenant_services SET enabled = false WHERE service_slug = 'synpunkter' "
-                "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')"
-            )
-        )
-        session.commit()
-    memo.forget_all()
+    change_arvikas_switch(app, "synpunkter", "enabled = false")
     again = client.post(url, json=ANONYMOUS, headers=headers)
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
@@ -320,16 +327,8 @@ def test_a_retry_is_answered_with_its_case_after_the_members_list_changed(app, c
     headers = {"Idempotency-Key": "retry-after-rename"}
     first = client.post(url, json=FORSKOLEPLATS, headers=headers)
     assert first.status_code == 201
-    with app.app_context(), maintenance_session() as session:
-        session.execute(
-            sa.text(
-                "UPDATE tenant_services SET settings = :s WHERE service_slug = 'forskoleplats' "
-                "AND tenant_id = (SELECT id FROM tenants WHERE slug = 'arvika')"
-            ),
-            {"s": json.dumps({"preschools": ["Ett nytt område"]})},
-        )
-        session.commit()
-    memo.forget_all()
+    renamed = json.dumps({"preschools": ["Ett nytt område"]})
+    change_arvikas_switch(app, "forskoleplats", "settings = :s", s=renamed)
     again = client.post(url, json=FORSKOLEPLATS, headers=headers)
     assert again.status_code == 201 and again.get_json() == first.get_json()
     other = {**FORSKOLEPLATS, "preschool_wishes": ["Ett nytt område"]}
