@@ -59,6 +59,17 @@ def chosen_language(current: Request | None = None) -> str | None:
     return lang if lang in LANGUAGES else None
 
 
+# One language tag (RFC 5646's shape, no list): a language and any subtags after it.
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:-[A-Za-z0-9]{1,8})*")
+
+
+def language_of_tag(tag: str) -> str | None:
+    """The platform's language for one language tag ("en", "en-GB", "SV-se"), or None."""
+    matched = _LANGUAGE_TAG.fullmatch(tag.strip())
+    primary = matched and matched[1].lower()
+    return primary if primary in LANGUAGES else None
+
+
 def in_language(lang: str) -> AbstractContextManager:
     """Texts made in the block are in `lang` (Flask-Babel's force_locale). A request that
     is in `lang` already needs no forcing: forcing would only drop its loaded translations
@@ -233,6 +244,12 @@ def gettext(text: str, **variables) -> str:
     web submission's receipt did a few dozen microseconds' worth of."""
     translated = _translations().ugettext(text)
     return translated % variables if variables else translated
+
+
+def language_name(lang: str) -> str:
+    """A language's name in a sentence, in the language texts are in now ("engelska")."""
+    names = {"sv": gettext("svenska"), "en": gettext("engelska")}
+    return names[lang]
 
 
 @pass_context

@@ -15,7 +15,7 @@ from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import file_limit_bytes, file_limit_mb, localized
 from samverkan.catalogue.uploads import accept_attribute
 from samverkan.clock import SWEDEN
-from samverkan.i18n import LANGUAGES, current_language, switch_url
+from samverkan.i18n import LANGUAGES, current_language, language_name, switch_url
 
 MONTHS = [
     "januari",
@@ -158,6 +158,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["current_language"] = current_language
     app.jinja_env.globals["language_switch_url"] = switch_url
     app.jinja_env.globals["languages"] = LANGUAGES
+    app.jinja_env.globals["language_name"] = language_name
     # The same on every page (public pages are cached and shared): a link, not who is in.
     app.jinja_env.globals["citizen_sign_in"] = bool(app.config["CITIZEN_OIDC_ISSUER"])
     app.jinja_env.globals["file_accept"] = accept_attribute

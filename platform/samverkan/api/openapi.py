@@ -197,7 +197,19 @@ def openapi_document() -> dict:
                         "description": "Repeat a request with the same key to get the same "
                         "case back instead of a new one",
                         "schema": {"type": "string", "minLength": 1, "maxLength": 200},
-                    }
+                    },
+                    {
+                        "name": "Content-Language",
+                        "in": "header",
+                        "required": False,
+                        "description": "The language the citizen answered in: the receipt "
+                        "and every later e-mail about the case are written in it (sv when "
+                        "left out; a region after the language, as en-GB, is accepted)",
+                        "schema": {
+                            "type": "string",
+                            "pattern": "^([sS][vV]|[eE][nN])(-[A-Za-z0-9]{1,8})*$",
+                        },
+                    },
                 ],
                 "requestBody": {
                     "required": True,
@@ -228,7 +240,10 @@ def openapi_document() -> dict:
                             **RATE_LIMIT_HEADERS,
                         },
                     },
-                    "400": _error("The body is not a JSON object, or a header is malformed"),
+                    "400": _error(
+                        "The body is not a JSON object, or a header is malformed (an "
+                        "Idempotency-Key too long, a Content-Language not offered)"
+                    ),
                     "403": _error(
                         "The e-service needs the citizen to sign in with e-ID "
                         "(login_required): it takes cases only through its web form"

@@ -106,6 +106,7 @@ def _case_body(found: Case) -> dict:
             "updated_at": found.updated_at,
             "closed_at": found.closed_at,
             "assigned_to": found.assigned_to,
+            "language": operations.mails.case_language(found),
             "citizen_email": operations.mails.citizen_address(found),
             "answers": _answers(form, found),
             "summary": form.summary(form.from_json(found.answers)),

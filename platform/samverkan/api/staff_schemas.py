@@ -115,6 +115,13 @@ class StaffCaseOut(Schema):
     updated_at = fields.DateTime(required=True)
     closed_at = fields.DateTime(required=True, allow_none=True)
     assigned_to = Person(required=True)
+    language = fields.String(
+        required=True,
+        metadata={
+            "description": "sv or en: the citizen's language, that e-mail about the case is "
+            "written in (a message goes as the case worker wrote it)"
+        },
+    )
     citizen_email = fields.String(
         required=True,
         allow_none=True,

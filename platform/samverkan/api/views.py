@@ -15,6 +15,7 @@ from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
 from samverkan.errors import error_response
 from samverkan.extensions import db
+from samverkan.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of_tag
 from samverkan.identity.prefill import needs_sign_in
 from samverkan.retention.queries import find_thinned_by_token
 from samverkan.submission_limits import limited
@@ -113,6 +114,10 @@ def submit(service: str):
         return error_response(400, problem)
     if key is not None and not well_formed:
         return error_response(400, f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} skrivbara tecken.")
+    tag = request.headers.get("Content-Language")
+    language = DEFAULT_LANGUAGE if tag is None else language_of_tag(tag)
+    if language is None:
+        return error_response(400, _LANGUAGE_REFUSED)
     if earlier is not None:
         return _replayed(earlier, service, body)
     form = form_for(tenant_service)
@@ -140,6 +145,7 @@ def submit(service: str):
             channel="api",
             upload_root=Path(current_app.config["UPLOAD_ROOT"]),
             idempotency_key=f"api:{key}" if key else None,
+            language=language,
         )
     except operations.IdempotencyConflict:
         db.session.rollback()
@@ -151,6 +157,12 @@ def submit(service: str):
         )
     db.session.commit()
     return _created(submission.case, replayed=not submission.created)
+
+
+_LANGUAGE_REFUSED = (
+    f"Content-Language ska vara {' eller '.join(LANGUAGES)}: det språk som kvittot och "
+    "meddelandena om ärendet skrivs på."
+)
 
 
 def _key_used_otherwise():

@@ -79,6 +79,9 @@ class Case(TenantScoped, Base):
     # Who sent it, when they had signed in with e-ID: a keyed digest of their identity
     # (identity/persons.py), never the personnummer itself. Thinning clears it.
     person_key: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    # The language it was sent in (i18n.LANGUAGES): its receipt's, and that of every later
+    # mail to the citizen about it. Null for cases from before it was recorded (Swedish).
+    language: orm.Mapped[str | None] = orm.mapped_column(sa.String(2))
 
     definition = orm.relationship("ServiceDefinition", lazy="joined")
     assigned_to = orm.relationship(

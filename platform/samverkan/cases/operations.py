@@ -20,6 +20,7 @@ from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import TenantService
 from samverkan.catalogue.uploads import IncomingFile, StoredFile
 from samverkan.clock import SWEDEN
+from samverkan.i18n import DEFAULT_LANGUAGE
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import TenantNotBound, tenant_connection
@@ -135,6 +136,7 @@ def submit_case(
     idempotency_key: str | None = None,
     key_is_new: bool = False,
     person_key: str | None = None,
+    language: str = DEFAULT_LANGUAGE,
     now: datetime | None = None,
     connection: sa.Connection | None = None,
 ) -> Submission:
@@ -147,7 +149,9 @@ def submit_case(
     savepoint is needed. Raises ServiceClosed if the member or e-service stopped taking
     cases; files written for the answers are removed again whenever this raises, and
     when the transaction ends without a commit (uploads.store_for). `person_key` links the
-    case to the person signed in with e-ID who sent it (identity/persons.py).
+    case to the person signed in with e-ID who sent it (identity/persons.py). `language`
+    is the one the citizen used (i18n.LANGUAGES): the receipt and every later mail to them
+    about the case are written in it.
 
     `connection`: the member's own transaction (scoping.member_transaction) to register in
     instead of the session's, for a key that is new and answers whose files are stored
@@ -181,6 +185,7 @@ def submit_case(
         idempotency_key,
         fingerprint,
         person_key,
+        language,
     )
     try:
         if key_is_new:
@@ -212,6 +217,7 @@ def _register(
     idempotency_key: str | None,
     fingerprint: str,
     person_key: str | None,
+    language: str,
     now: datetime,
 ) -> Submission:
     """The case, its first history entry, its files and its receipt, in this transaction.
@@ -235,6 +241,7 @@ def _register(
         "submitted_at": now,
         "updated_at": now,
         "person_key": person_key,
+        "language": language,
     }
     first_event = {
         "kind": "submitted",
@@ -250,7 +257,7 @@ def _register(
             tenant,
             form.definition,
             answers=values["answers"],
-            channel=channel,
+            language=language,
             status_token=values["status_token"],
             reference=mails.REFERENCE_MARK,
         )

@@ -94,6 +94,7 @@ CASE_VALUES = (
     "submitted_at",
     "updated_at",
     "person_key",
+    "language",
 )
 EVENT_VALUES = ("kind", "message", "visible_to_citizen")
 

@@ -615,6 +615,7 @@ def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
             idempotency_key=f"web:{draft.id}",
             key_is_new=True,  # the claimed draft is this key's only source
             person_key=person.person_key if person else None,  # in their Mina ärenden
+            language=current_language(),
             connection=connection,
         )
     except ServiceClosed:

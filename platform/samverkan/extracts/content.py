@@ -187,6 +187,7 @@ def build(case: Case, tenant: Tenant, *, audience: str, answers_shown: bool, now
             "updated_at": case.updated_at,
             "closed_at": case.closed_at,
             "thinned_at": case.thinned_at,
+            "language": case.language,
             "linked_to_e_id": case.person_key is not None,
         },
         "retention": retention(tenant, case),

@@ -26,6 +26,8 @@ class CaseOut(Schema):
     updated_at = fields.AwareDateTime()
     closed_at = fields.AwareDateTime(allow_none=True)
     thinned_at = fields.AwareDateTime(allow_none=True)
+    # sv or en: what mails about the case are written in; null: not recorded (before 0012).
+    language = fields.String(allow_none=True)
     # Sent by someone signed in with e-ID: the case is linked to them (Mina ärenden).
     linked_to_e_id = fields.Boolean()
 

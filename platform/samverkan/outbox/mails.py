@@ -1,9 +1,9 @@
 """The e-mails the platform sends, queued in the transaction of their cause.
 
-Texts are Swedish, except the receipt for a case sent on the web: that one is in the
-language the citizen used on the pages (the request's; i18n.py). Later messages about a
-case are Swedish, since nothing stores the citizen's language and the case worker's own
-words in them are Swedish too. They carry no answers and no personnummer, only the
+What goes to a citizen about a case is in the language the case was sent in (its
+`language`: the pages' on the web, Content-Language through the API), Swedish for cases
+from before that was recorded; a case worker's own words in a message go as written.
+Mails to staff are Swedish. They carry no answers and no personnummer, only the
 reference and the private status link, since e-mail is not a secure channel.
 """
 
@@ -19,7 +19,7 @@ from samverkan.cases.models import Case, CaseEvent
 from samverkan.cases.status import WAITING
 from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import localized
-from samverkan.i18n import DEFAULT_LANGUAGE, current_language, in_language
+from samverkan.i18n import DEFAULT_LANGUAGE, LANGUAGES, current_language, in_language
 from samverkan.i18n import gettext as _
 from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
@@ -70,7 +70,7 @@ def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: 
         tenant,
         definition,
         answers=case.answers,
-        channel=case.channel,
+        language=case_language(case),
         status_token=case.status_token,
         reference=case.reference,
     )
@@ -88,19 +88,24 @@ def receipt_event_key(reference: str) -> str:
     return f"case:{reference}:received"
 
 
+def case_language(case: Case) -> str:
+    """The language to write to the citizen in about `case`."""
+    return case.language if case.language in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def case_receipt(
     tenant: Tenant,
     definition: dict,
     *,
     answers: dict,
-    channel: str,
+    language: str,
     status_token: str,
     reference: str,
 ) -> tuple[str, str, str] | None:
     """(address, subject, body) of a new case's receipt, or None when the citizen left no
     address, or when the address has had its share of receipts (counted here, once per
     new case: submission_limits.receipt_may_go_to; then g.receipt_held says so to the
-    page). `answers` as stored (JSON)."""
+    page). `answers` as stored (JSON); `language` the case's."""
     address = _address_in(answers, definition)
     if not address:
         return None
@@ -109,15 +114,13 @@ def case_receipt(
         if has_request_context():
             g.receipt_held = True
         return None
-    web = channel == "web" and has_request_context()
-    lang = current_language() if web else DEFAULT_LANGUAGE
-    with in_language(lang):
+    with in_language(language):
         subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
             "Hej!\n\nVi har tagit emot ditt ärende i e-tjänsten ”%(service)s” med "
             "referensnumret %(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
             "Spara länken: den är personlig.",
-            service=localized(definition["title"], lang),
+            service=localized(definition["title"], language),
             reference=reference,
             link=_status_link(tenant, status_token),
         )
@@ -130,20 +133,33 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
     address = citizen_address(case)
     if not address or not event.visible_to_citizen:
         return
-    lines = [f"Hej!\n\nDitt ärende {case.reference} har nu status: {status_label(case.status)}."]
-    if event.message:
-        lines.append(f"Meddelande från handläggaren:\n\n{event.message}")
+    lang = case_language(case)
+    state = status_label(case.status, lang)
     link = _status_link(tenant, case.status_token)
-    if case.status == WAITING:  # this mail cannot be answered: the page can
-        lines.append(f"Skicka kompletteringen på ärendets sida:\n{link}")
-    else:
-        lines.append(f"Här kan du följa ärendet:\n{link}")
+    with in_language(lang):  # the citizen's, whatever the case worker reads the pages in
+        subject = _(
+            "Ditt ärende %(reference)s: %(status)s", reference=case.reference, status=state.lower()
+        )
+        lines = [
+            _(
+                "Hej!\n\nDitt ärende %(reference)s har nu status: %(status)s.",
+                reference=case.reference,
+                status=state,
+            )
+        ]
+        if event.message:  # as the case worker wrote it
+            lines.append(_("Meddelande från handläggaren:") + "\n\n" + event.message)
+        if case.status == WAITING:  # this mail cannot be answered: the page can
+            lines.append(_("Skicka kompletteringen på ärendets sida:") + "\n" + link)
+        else:
+            lines.append(_("Här kan du följa ärendet:") + "\n" + link)
+        signature = _signature(tenant)
     enqueue(
         session,
         f"case:{case.reference}:event:{event.id}",
         address,
-        f"Ditt ärende {case.reference}: {status_label(case.status).lower()}",
-        "\n\n".join(lines) + "\n\n" + _swedish_signature(tenant),
+        subject,
+        "\n\n".join(lines) + "\n\n" + signature,
     )
 
 

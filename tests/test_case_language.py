@@ -1,0 +1,158 @@
+"""A case keeps the language it was sent in: the receipt and every later mail to the
+citizen about it are in that language, whatever the case worker reads the pages in; the
+case worker sees which language it is. Through the API the client says it with
+Content-Language."""
+
+import pytest
+import sqlalchemy as sa
+from api_support import WITH_REPLY
+from test_accounts import create, sign_in
+from test_register_extract import submitted_on_the_web
+from test_staff_api import bearer, cases_url, token_of
+
+from samverkan.database_roles import maintenance_session
+
+ANNA = "anna@arvika.example"
+
+
+def submit(client, headers=None):
+    return client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions", json=WITH_REPLY, headers=headers
+    )
+
+
+def stored_language(app, reference: str) -> str | None:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT language FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+
+
+def mails_about(app, reference: str) -> list:
+    """(subject, body) of every mail about the case, the receipt first."""
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text(
+                "SELECT subject, body FROM outbox_messages WHERE event_key LIKE :key "
+                "ORDER BY id"
+            ),
+            {"key": f"case:{reference}:%"},
+        ).all()
+
+
+def change_status(worker, read_csrf, reference: str, status: str, message: str = ""):
+    url = f"/arvika/staff/arenden/{reference}"
+    token = read_csrf(worker.get(url).text)
+    data = {"csrf_token": token, "status": status, "message": message}
+    if status == "closed":
+        data["bekrafta"] = "ja"
+    response = worker.post(url + "/status", data=data)
+    assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+def worker(app, client, read_csrf):
+    """A second browser, signed in as Anna (case worker at Arvika), on Swedish pages."""
+    assert create(app, ANNA).exit_code == 0
+    browser = app.test_client()
+    assert sign_in(browser, read_csrf, ANNA).status_code == 303
+    return browser
+
+
+def test_an_english_web_case_gets_english_mail_from_a_swedish_case_worker(
+    app, client, worker, read_csrf
+):
+    client.get("/sprak/en?next=/")
+    reference, _ = submitted_on_the_web(client, read_csrf)
+    assert stored_language(app, reference) == "en"
+    change_status(
+        worker, read_csrf, reference, "waiting_for_citizen", "Skicka gärna en bild på platsen."
+    )
+    receipt, asking = mails_about(app, reference)
+    assert receipt.subject == f"We have received your case {reference}"
+    assert asking.subject == f"Your case {reference}: waiting for you"
+    assert asking.body.startswith(f"Hello,\n\nYour case {reference} now has the status: Waiting")
+    # The case worker's words go as written, under an English heading.
+    assert "Message from the case worker:\n\nSkicka gärna en bild på platsen." in asking.body
+    assert "Send your answer on the case's page:\nhttp" in asking.body
+    assert "Kind regards\nArvika kommun" in asking.body
+    assert "Hej" not in asking.body and "Med vänlig hälsning" not in asking.body
+    # The case worker is told, so that they can write in English.
+    page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    assert "Den sökandes språk</dt><dd>engelska. E-post om ärendet går på engelska" in page
+
+
+def test_a_swedish_case_gets_swedish_mail_from_a_case_worker_on_english_pages(
+    app, client, worker, read_csrf
+):
+    reference, _ = submitted_on_the_web(client, read_csrf)
+    assert stored_language(app, reference) == "sv"
+    worker.get("/sprak/en?next=/arvika/staff/")
+    change_status(worker, read_csrf, reference, "in_progress", "Vi tittar på det.")
+    _, moved = mails_about(app, reference)
+    assert moved.subject == f"Ditt ärende {reference}: under handläggning"
+    assert moved.body.startswith(f"Hej!\n\nDitt ärende {reference} har nu status: Under")
+    assert "Meddelande från handläggaren:\n\nVi tittar på det." in moved.body
+    assert "Här kan du följa ärendet:\nhttp" in moved.body
+    assert "Med vänlig hälsning\nArvika kommun" in moved.body
+    page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    assert "The applicant's language</dt><dd>Swedish</dd>" in page
+
+
+def test_a_case_from_before_the_language_was_recorded_gets_swedish_mail(
+    app, client, worker, read_csrf
+):
+    reference = submit(client, {"Content-Language": "en"}).get_json()["reference"]
+    with app.app_context(), maintenance_session() as session:
+        session.execute(
+            sa.text("UPDATE cases SET language = NULL WHERE reference = :r"), {"r": reference}
+        )
+        session.commit()
+    change_status(worker, read_csrf, reference, "decided")
+    _, decided = mails_about(app, reference)
+    assert decided.subject == f"Ditt ärende {reference}: beslut fattat"
+    page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    assert "Den sökandes språk</dt><dd>svenska</dd>" in page
+
+
+@pytest.mark.parametrize("tag", ["en", "en-GB", "EN-gb"])
+def test_an_api_client_says_the_citizens_language_with_content_language(app, client, tag):
+    created = submit(client, {"Content-Language": tag})
+    assert created.status_code == 201, created.get_json()
+    reference = created.get_json()["reference"]
+    assert stored_language(app, reference) == "en"
+    [(subject, body)] = mails_about(app, reference)
+    assert subject == f"We have received your case {reference}"
+    assert "You can follow the case here:" in body
+
+
+def test_without_content_language_an_api_case_is_swedish(app, client):
+    reference = submit(client).get_json()["reference"]
+    assert stored_language(app, reference) == "sv"
+    [(subject, _)] = mails_about(app, reference)
+    assert subject == f"Vi har tagit emot ditt ärende {reference}"
+
+
+@pytest.mark.parametrize("tag", ["de", "sv, en", "english", "en-", ""])
+def test_a_language_not_offered_is_refused_by_name_and_nothing_is_registered(app, client, tag):
+    refused = submit(client, {"Content-Language": tag})
+    assert refused.status_code == 400
+    assert refused.get_json()["message"].startswith("Content-Language ska vara sv eller en")
+    with app.app_context(), maintenance_session() as session:
+        assert session.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 0
+
+
+def test_the_staff_api_and_the_register_extract_give_the_language(app, client):
+    reference = submit(client, {"Content-Language": "en"}).get_json()["reference"]
+    assert create(app, ANNA).exit_code == 0
+    headers = bearer(token_of(app, ANNA))
+    case = client.get(f"{cases_url()}/{reference}", headers=headers).get_json()
+    assert case["language"] == "en"
+    with app.app_context(), maintenance_session() as session:
+        token = session.execute(
+            sa.text("SELECT status_token FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+    extract = client.get(f"/arvika/arende/{token}/registerutdrag.json").get_json()
+    assert extract["case"]["language"] == "en"
+    page = client.get(f"/arvika/arende/{token}/registerutdrag").text
+    assert "Språk för e-post om ärendet</dt><dd>engelska</dd>" in page
