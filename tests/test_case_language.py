@@ -33,8 +33,7 @@ def mails_about(app, reference: str) -> list:
     with app.app_context(), maintenance_session() as session:
         return session.execute(
             sa.text(
-                "SELECT subject, body FROM outbox_messages WHERE event_key LIKE :key "
-                "ORDER BY id"
+                "SELECT subject, body FROM outbox_messages WHERE event_key LIKE :key ORDER BY id"
             ),
             {"key": f"case:{reference}:%"},
         ).all()

@@ -220,21 +220,68 @@ def remove_region(app):
             session.commit()
 
 
-def test_region_varmland_is_onboarded_and_its_pages_work(
-    app, client, hub_admin, read_csrf, remove_region
+@pytest.fixture
+def regional_service(app):
+    """An e-service for regions (the catalogue has none yet): synpunkter's questions under
+    a name of its own, offered_to = ["region"], published as the hub would."""
+    with app.app_context(), maintenance_session() as session:
+        v1 = session.scalar(
+            sa.select(ServiceDefinition).where(
+                ServiceDefinition.slug == "synpunkter", ServiceDefinition.version == 1
+            )
+        )
+        content = copy.deepcopy(v1.content)
+        content.update(
+            slug="regionens-synpunkter",
+            offered_to=["region"],
+            title={"sv": "Synpunkter till regionen", "en": "Feedback to the region"},
+        )
+        row = ServiceDefinition(
+            slug="regionens-synpunkter",
+            version=1,
+            category_key=v1.category_key,
+            content=content,
+            checksum="test-region",
+        )
+        session.add(row)
+        session.commit()
+        made = row.id
+    yield "regionens-synpunkter"
+    with app.app_context(), maintenance_session() as session:
+        session.execute(sa.delete(TenantService).where(TenantService.definition_id == made))
+        session.execute(sa.delete(ServiceDefinition).where(ServiceDefinition.id == made))
+        session.commit()
+
+
+def test_region_varmland_is_onboarded_with_what_is_for_regions_and_its_pages_work(
+    app, client, hub_admin, read_csrf, regional_service, remove_region
 ):
     form = hub_admin.get("/hub/medlemmar/ny")
     assert form.status_code == 200
     # Förskoleplats needs the member's preschools first: offered, but off with a note.
     assert re.search(r'value="forskoleplats" disabled aria-describedby', form.text)
     assert "kräver förskolor" in form.text.lower()
-    response = hub_admin.post(
+    # Each e-service says whom it is for.
+    assert 'Synpunkter och klagomål <span class="muted">(version 1, för kommuner)' in form.text
+    assert 'Synpunkter till regionen <span class="muted">(version 1, för regioner)' in form.text
+    tenants, switches = count_all(app, "tenants"), count_all(app, "tenant_services")
+    municipal = hub_admin.post(
         "/hub/medlemmar/ny",
         data={
             "csrf_token": read_csrf(form.text),
             **REGION,
-            "services": ["synpunkter", "felanmalan"],
+            "services": ["synpunkter", regional_service],
         },
+    )
+    assert municipal.status_code == 422
+    assert (
+        "Synpunkter och klagomål är en e-tjänst för kommuner: en region kan inte slå på den."
+        in municipal.text
+    )
+    assert (count_all(app, "tenants"), count_all(app, "tenant_services")) == (tenants, switches)
+    response = hub_admin.post(
+        "/hub/medlemmar/ny",
+        data={"csrf_token": read_csrf(form.text), **REGION, "services": [regional_service]},
     )
     assert response.status_code == 303, response.text
     assert response.headers["Location"].endswith("/hub/#medlem-region-varmland")
@@ -249,20 +296,23 @@ def test_region_varmland_is_onboarded_and_its_pages_work(
             "source": REGION["population_source"],
         }
         switches = {
-            s.service_slug: s
+            s.service_slug: s.enabled
             for s in session.scalars(
                 sa.select(TenantService).where(TenantService.tenant_id == region.id)
             )
         }
-        catalogue = set(session.scalars(sa.select(ServiceDefinition.slug)))
-    assert set(switches) == catalogue
-    assert {s for s, switch in switches.items() if switch.enabled} == {"synpunkter", "felanmalan"}
+    # Only what is for regions is on its list at all: nothing municipal to switch on later.
+    assert switches == {regional_service: True}
     # Its pages answer, and a submission starts its own series.
     home = client.get("/region-varmland/")
     assert home.status_code == 200 and "Region Värmland" in home.text
-    assert "Synpunkter" in home.text and "Ansökan om förskoleplats" not in home.text
-    first = submit(client, "region-varmland")
+    assert "Synpunkter till regionen" in home.text and "Synpunkter och klagomål" not in home.text
+    first = submit(client, "region-varmland", service=regional_service)
     assert re.fullmatch(rf"RVL-{swedish_today().year}-000001", first["reference"])
+    refused = client.post(
+        "/api/v1/tenants/region-varmland/services/synpunkter/submissions", json=ANSWERS
+    )
+    assert refused.status_code == 404
     # Audited in the hub's log, and the member's own log starts with it.
     assert "hub.member_onboarded" in audit_actions(app, "karlstad")
     assert audit_actions(app, "region-varmland")[0] == "hub.member_onboarded"
@@ -278,9 +328,36 @@ def test_region_varmland_is_onboarded_and_its_pages_work(
             t=member_id(app, "region-varmland"),
             on=True,
         )[0][0]
-        == 2
+        == 1
     )
     assert client.get("/region-varmland/").status_code == 200
+    # Its administrator is offered what is for regions; a municipal switch from before the
+    # catalogue said whom each e-service is for cannot be switched on.
+    assert (
+        create(app, "admin@regionvarmland.example", "region-varmland", "tenant_admin").exit_code
+        == 0
+    )
+    admin = app.test_client()
+    signed_in = sign_in(admin, read_csrf, "admin@regionvarmland.example", tenant="region-varmland")
+    assert signed_in.status_code == 303
+    page = admin.get("/region-varmland/admin/e-tjanster")
+    assert "gemensamma för medlemmarna i samverkan" in page.text
+    assert "Synpunkter till regionen" in page.text and "Synpunkter och klagomål" not in page.text
+    owner(
+        app,
+        "INSERT INTO tenant_services (tenant_id, service_slug, definition_id, enabled, "
+        "settings, updated_at) SELECT :t, slug, id, :off, '{}', CURRENT_TIMESTAMP "
+        "FROM service_definitions WHERE slug = 'synpunkter' AND version = 1",
+        t=member_id(app, "region-varmland"),
+        off=False,
+    )
+    switched = admin.post(
+        "/region-varmland/admin/e-tjanster/synpunkter/vaxla",
+        data={"csrf_token": read_csrf(page.text), "enabled": "on"},
+    )
+    assert switched.status_code == 422
+    assert "E-tjänsten är inte för regioner, så den kan inte slås på här." in switched.text
+    assert client.get("/region-varmland/e/synpunkter").status_code == 404
 
 
 def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
@@ -307,6 +384,8 @@ def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
     assert "Kontrasten mot vit text är" in colour and "Välj en mörkare huvudfärg." in colour
     assert "Skriv huvudfärgen som #rrggbb" in attempt(primary_colour="blue")
     assert "En region har en tvåsiffrig länskod" in attempt(scb_code="1700")
+    assert "99 är ingen länskod hos SCB" in attempt(scb_code="99")
+    assert "99 är ingen länskod hos SCB" in attempt(kind="municipality", scb_code="9901")
     assert "En kommun har en fyrsiffrig kommunkod" in attempt(kind="municipality")
     assert "en del av plattformens egna adresser" in attempt(slug="hub")
     assert "a–z (utan å, ä, ö)" in attempt(slug="värmland")
@@ -320,7 +399,10 @@ def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
     assert "Samverkan startade 2013-01-01" in attempt(member_since="1850-01-01")
     later = (swedish_today() + timedelta(days=30)).isoformat()
     assert "ange dagens datum eller ett tidigare" in attempt(member_since=later)
-    needs_settings = attempt(services=["forskoleplats"])
+    not_for_regions = attempt(services=["forskoleplats"])
+    assert "Ansökan om förskoleplats är en e-tjänst för kommuner" in not_for_regions
+    # A new municipality (a code of Värmland's that no member has) gets it, but not on.
+    needs_settings = attempt(services=["forskoleplats"], kind="municipality", scb_code="1799")
     assert (
         "Ansökan om förskoleplats kan slås på först när förskolor att välja bland är ifyllt."
         in needs_settings

@@ -155,6 +155,25 @@ def test_sync_twice_changes_nothing(app):
             'category = "okand"',
             "services/felanmalan/definition.toml: category: 'okand' is not in",
         ),
+        (
+            "services/felanmalan/definition.toml",
+            'audience = "all"',
+            'audience = "all"\noffered_to = ["county"]',
+            "services/felanmalan/definition.toml: offered_to[0]: Must be one of: "
+            "municipality, region.",
+        ),
+        (
+            "services/felanmalan/definition.toml",
+            'audience = "all"',
+            'audience = "all"\noffered_to = []',
+            "services/felanmalan/definition.toml: offered_to: name at least one kind of member",
+        ),
+        (
+            "tenants/grums.toml",
+            'scb_code = "1764"',
+            'scb_code = "9964"',
+            "tenants/grums.toml: scb_code: '99' is no county code of SCB's (Värmland is 17)",
+        ),
     ],
 )
 def test_a_broken_file_is_refused_naming_file_and_field_and_nothing_changes(
@@ -411,3 +430,81 @@ def test_a_version_published_by_mistake_is_withdrawn_while_nothing_uses_it(app, 
         ).all()
     assert versions == [1]
     assert logged == [("synpunkter v2", "cli")]
+
+
+def _region_file(tenants, services: dict[str, str]) -> None:
+    """tenants/region-varmland.toml: Region Värmland (FACTS.md) with these switches on."""
+    text = (tenants / "arvika.toml").read_text().split("[services.", 1)[0]
+    for old, new in (
+        ('slug = "arvika"', 'slug = "region-varmland"'),
+        ('name = "Arvika kommun"', 'name = "Region Värmland"'),
+        ('short_name = "Arvika"', 'short_name = "Värmland"'),
+        ('kind = "municipality"', 'kind = "region"'),
+        ('scb_code = "1784"', 'scb_code = "17"'),
+        ('reference_prefix = "ARV"', 'reference_prefix = "RVL"'),
+        ("count = 25682", "count = 283548"),
+        ('website = "https://www.arvika.se"', 'website = "https://www.regionvarmland.se"'),
+    ):
+        assert old in text
+        text = text.replace(old, new, 1)
+    for service in services:
+        text += f"\n[services.{service}]\nenabled = true\n"
+    (tenants / "region-varmland.toml").write_text(text)
+
+
+def _offered_to_regions(services, slug: str) -> None:
+    """services/<slug>/: synpunkter as an e-service for regions only."""
+    shutil.copytree(services / "synpunkter", services / slug)
+    path = services / slug / "definition.toml"
+    text = path.read_text().replace('slug = "synpunkter"', f'slug = "{slug}"', 1)
+    path.write_text(text.replace('audience = "all"', 'audience = "all"\noffered_to = ["region"]'))
+
+
+def test_a_member_switches_on_only_what_is_offered_to_its_kind(app, files):
+    """A region taking school-transport applications would leave them unhandled, and be
+    counted for their use in the cost sharing."""
+    tenants, services = files
+    _offered_to_regions(services, "regionens-synpunkter")
+    _region_file(tenants, ["skolskjuts", "regionens-synpunkter"])
+    arvika = tenants / "arvika.toml"
+    arvika.write_text(arvika.read_text() + "\n[services.regionens-synpunkter]\nenabled = true\n")
+    before = snapshot(app)
+    with pytest.raises(SyncError) as failure:
+        run_sync(app, tenants, services)
+    assert failure.value.errors == [
+        "tenants/arvika.toml: services.regionens-synpunkter.enabled: regionens-synpunkter is "
+        "offered to region only (offered_to in its definition), and arvika is a municipality",
+        "tenants/region-varmland.toml: services.skolskjuts.enabled: skolskjuts is offered to "
+        "municipality only (offered_to in its definition), and region-varmland is a region",
+    ]
+    assert snapshot(app) == before
+    # Each with what is for it: synced.
+    arvika.write_text(arvika.read_text().rsplit("[services.regionens-synpunkter]", 1)[0])
+    _region_file(tenants, ["regionens-synpunkter"])
+    with app.app_context(), maintenance_session() as session:
+        report = sync(session, tenants, services)  # never committed
+        region = session.scalar(sa.select(Tenant).where(Tenant.slug == "region-varmland"))
+        on = session.scalars(
+            sa.select(TenantService.service_slug).where(
+                TenantService.tenant_id == region.id, TenantService.enabled.is_(True)
+            )
+        ).all()
+    assert "tenant region-varmland" in " ".join(report.lines())
+    assert on == ["regionens-synpunkter"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('scb_code = "17"', 'scb_code = "1780"', "a region has its county's two-digit code"),
+        ('scb_code = "17"', 'scb_code = "99"', "'99' is no county code of SCB's"),
+    ],
+)
+def test_a_regions_code_is_its_countys(app, files, old, new, message):
+    tenants, services = files
+    _region_file(tenants, [])
+    path = tenants / "region-varmland.toml"
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(SyncError) as failure:
+        run_sync(app, tenants, services)
+    assert f"tenants/region-varmland.toml: scb_code: {message}" in " ".join(failure.value.errors)

@@ -20,7 +20,7 @@ from samverkan.catalogue.loader import load_definitions
 from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.database_roles import maintenance_session
 from samverkan.outbox.addresses import deliverable
-from samverkan.sync import SyncError, Versions, settings_problems, sync, versions_in
+from samverkan.sync import SyncError, Versions, switch_problems, sync, versions_in
 from samverkan.tenancy.loader import load_tenants
 from samverkan.tenancy.models import Tenant
 
@@ -107,7 +107,7 @@ def tenants_check() -> None:
     errors += tenant_errors
     if not errors:
         newest = {slug: loaded.content for slug, loaded in definitions.items()}
-        errors += settings_problems(tenants_dir.name, tenants, _versions_for_check(newest))
+        errors += switch_problems(tenants_dir.name, tenants, _versions_for_check(newest))
     if errors:
         _fail(errors, "tenants/ and services/")
     for slug, loaded in tenants.items():

@@ -22,6 +22,7 @@ from samverkan.audit.operations import record
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.catalogue.loader import load_definitions
 from samverkan.catalogue.models import Category, ServiceDefinition, TenantService
+from samverkan.catalogue.offers import offered_for, offered_to
 from samverkan.tenancy.loader import load_tenants, settings_schema
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.scoping import allow_all_tenants
@@ -75,7 +76,7 @@ def sync(session: orm.Session, tenants_dir: Path, services_dir: Path) -> SyncRep
         )
     published = _publish_definitions(session, report, definitions)
     newest = {slug: definition.content for slug, definition in published.items()}
-    problems = settings_problems(tenants_dir.name, tenants, versions_in(session, newest))
+    problems = switch_problems(tenants_dir.name, tenants, versions_in(session, newest))
     if problems:
         raise SyncError(problems)  # the caller rolls back what was published above
     for slug, loaded in tenants.items():
@@ -174,9 +175,10 @@ def versions_in(session: orm.Session, newest: dict[str, dict]) -> Versions:
     return Versions(pinned, every, newest, frozenset(not_the_files))
 
 
-def settings_problems(label: str, tenants: dict, versions: Versions) -> list[str]:
-    """Each member file's settings against the version that member is on (a new switch:
-    the newest): what it requires, when switched on, and no setting that no version of the
+def switch_problems(label: str, tenants: dict, versions: Versions) -> list[str]:
+    """Each member file's switches against the version that member is on (a new switch:
+    the newest): one switched on must be offered to the member's kind (catalogue/offers.py)
+    and have what its settings require, and no setting may be one that no version of the
     e-service declares (a typo, or a name from nowhere). A setting only another version
     declares is kept for it: a member moves to a version that renamed or added one
     once its file has both (the hub moves it, /hub/e-tjanster)."""
@@ -198,6 +200,14 @@ def settings_problems(label: str, tenants: dict, versions: Versions) -> list[str
                 if name not in known
             )
             if not switch["enabled"]:
+                continue
+            kind = loaded.content["kind"]
+            if not offered_for(content, kind):
+                errors.append(
+                    f"{label}/{slug}.toml: services.{service}.enabled: {service} is offered to "
+                    f"{' and '.join(offered_to(content))} only (offered_to in its definition), "
+                    f"and {slug} is a {kind}"
+                )
                 continue
             declared = content.get("settings", {})
             try:

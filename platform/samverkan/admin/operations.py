@@ -13,8 +13,10 @@ from samverkan.admin import service_settings
 from samverkan.audit.operations import record
 from samverkan.catalogue import scanning
 from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.offers import offered_for
 from samverkan.db import utcnow
-from samverkan.tenancy.models import Tenant
+from samverkan.tenancy.models import MUNICIPALITY, REGION, Tenant
+from samverkan.translatable import N_
 
 LOGO_MAX_BYTES = 1024 * 1024
 # Raster images only: an SVG can carry script, and it would be served from our origin.
@@ -34,6 +36,11 @@ class AdminError(ValueError):
 # under the member's own decision): logged with the value before and after, so the
 # period in force on any day can be shown later.
 DECISIONS = ("retention_months", "draft_days")
+# An e-service the catalogue does not offer to the member's kind (catalogue/offers.py).
+NOT_FOR_THIS_KIND = {
+    MUNICIPALITY: N_("E-tjänsten är inte för kommuner, så den kan inte slås på här."),
+    REGION: N_("E-tjänsten är inte för regioner, så den kan inte slås på här."),
+}
 
 
 def profile_change_detail(changed: list[str], before: dict, after: dict) -> dict:
@@ -120,10 +127,15 @@ def remove_logo(session: orm.Session, tenant: Tenant, upload_root: Path) -> Path
     return old
 
 
-def switch_service(session: orm.Session, service: TenantService, enabled: bool) -> None:
-    """Switch an e-service on or off. It is not switched on while a required setting is
-    missing: citizens would meet a form without its choices."""
+def switch_service(
+    session: orm.Session, tenant: Tenant, service: TenantService, enabled: bool
+) -> None:
+    """Switch an e-service of `tenant` on or off. It is not switched on when it is not for
+    the member's kind (catalogue/offers.py), or while a required setting is missing:
+    citizens would meet a form without its choices."""
     if enabled and not service.enabled:
+        if not offered_for(service.definition.content, tenant.kind):
+            raise AdminError("enabled", _(NOT_FOR_THIS_KIND[tenant.kind]))
         missing = service_settings.missing_required(service.definition.content, service.settings)
         if missing:
             raise AdminError(

@@ -11,6 +11,7 @@ from samverkan.admin import operations, service_settings
 from samverkan.admin.blueprint import bp
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.offers import offered_for
 from samverkan.extensions import db
 from samverkan.i18n import current_language
 from samverkan.retention.periods import load_months, months_text, period_for
@@ -18,7 +19,13 @@ from samverkan.staff_frame import render_staff_page
 
 
 def _all_services() -> list[TenantService]:
-    services = db.session.scalars(sa.select(TenantService)).all()
+    """The member's e-services that are for its kind, and any switched on before that was
+    checked (catalogue/offers.py), by title."""
+    services = [
+        s
+        for s in db.session.scalars(sa.select(TenantService))
+        if s.enabled or offered_for(s.definition.content, g.tenant.kind)
+    ]
     return sorted(services, key=lambda s: localized(s.definition.content["title"], "sv"))
 
 
@@ -45,7 +52,7 @@ def switch_service(service: str):
     if wanted not in ("on", "off"):
         abort(400)
     try:
-        operations.switch_service(db.session, found, wanted == "on")
+        operations.switch_service(db.session, g.tenant, found, wanted == "on")
     except operations.AdminError as exc:
         db.session.rollback()
         return _render_list({service: [exc.message]}, 422)

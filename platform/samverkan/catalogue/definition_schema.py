@@ -3,6 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from samverkan.catalogue.uploads import FILE_KINDS
+from samverkan.tenancy.models import MEMBER_KINDS
 
 FIELD_TYPES = (
     "text",
@@ -145,6 +146,11 @@ class DefinitionSchema(Schema):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     category = fields.String(required=True, validate=SLUG)
     audience = fields.String(required=True, validate=validate.OneOf(("private", "business", "all")))
+    # The kinds of member it is for (catalogue/offers.py); left out: municipalities.
+    offered_to = fields.List(
+        fields.String(validate=validate.OneOf(MEMBER_KINDS)),
+        validate=validate.Length(min=1, error="name at least one kind of member"),
+    )
     login_required = fields.Boolean(load_default=False)
     retention_years = fields.Integer(required=True, validate=validate.Range(min=1, max=100))
     title = fields.Nested(LocalText, required=True)

@@ -14,6 +14,14 @@ from stdnum.util import isdigits
 
 from samverkan.clock import swedish_today
 
+# SCB's county codes (länskoder), as they have been since 1998, when Skåne (12) and Västra
+# Götaland (14) took the place of the counties before them: a region's code, and the first
+# two digits of each of its municipalities' codes (Värmland 17, Arvika 1784).
+COUNTY_CODES = frozenset(
+    {"01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14"}
+    | {"17", "18", "19", "20", "21", "22", "23", "24", "25"}
+)
+
 
 class InvalidNumber(ValueError):
     pass

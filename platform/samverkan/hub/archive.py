@@ -31,13 +31,13 @@ from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import ServiceDefinition, TenantService
+from samverkan.catalogue.offers import KIND_WORDS
 from samverkan.clock import SWEDEN
 from samverkan.retention.periods import MEMBER, SERVICE, months_after, period_for
 from samverkan.retention.run import member_left_at
 from samverkan.tenancy.models import Tenant
 
 BATCH = 500
-KINDS = {"municipality": "kommun", "region": "region"}
 
 
 @dataclass
@@ -450,7 +450,7 @@ def readme(member: Tenant, now: datetime, exported_by: str) -> str:
 {"=" * (len(member.name) + 40)}
 
 Exporterad {_moment(now)} av {exported_by}.
-Medlem: {member.name} ({KINDS.get(member.kind, member.kind)}, SCB-kod {member.scb_code}), \
+Medlem: {member.name} ({KIND_WORDS.get(member.kind, member.kind)}, SCB-kod {member.scb_code}), \
 ärendenummer med prefixet {member.reference_prefix}.
 
 Alla filer är öppna format: JSON och CSV i UTF-8, bilagorna som de lämnades in.

@@ -15,6 +15,7 @@ from samverkan.audit.operations import record
 from samverkan.cases.models import Case, CaseEvent
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import ServiceDefinition, TenantService
+from samverkan.catalogue.offers import KIND_WORDS, offered_for, only_for_text
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import swedish_sort_key
 
@@ -54,6 +55,11 @@ class ServiceChoice:
     def can_switch_on(self) -> bool:
         return not self.missing
 
+    @property
+    def offered_to(self) -> str:
+        """Whom it is for, in words: 'kommuner', 'regioner' or both."""
+        return only_for_text(self.definition.content)
+
 
 def service_choices(session: orm.Session) -> list[ServiceChoice]:
     return [
@@ -85,15 +91,21 @@ def _taken(session: orm.Session, data: dict) -> dict[str, list[str]]:
 def onboard_member(
     session: orm.Session, data: dict, switched_on: list[str], *, today: date
 ) -> Tenant:
-    """A new member with every e-service of the catalogue at its latest version: those in
-    `switched_on` on (each must need no settings it cannot have yet), the rest off for the
-    member's administrators to configure. Raises HubError, with nothing written."""
+    """A new member with every e-service of the catalogue offered to its kind at its latest
+    version: those in `switched_on` on (each must need no settings it cannot have yet), the
+    rest off for the member's administrators to configure. Raises HubError, with nothing
+    written."""
     errors = _taken(session, data)
     choices = {c.definition.slug: c for c in service_choices(session)}
     for slug in switched_on:
         choice = choices.get(slug)
         if choice is None:
             errors.setdefault("services", []).append(f"Det finns ingen e-tjänst ”{slug}”.")
+        elif not offered_for(choice.definition.content, data["kind"]):
+            errors.setdefault("services", []).append(
+                f"{title_of(choice.definition)} är en e-tjänst för {choice.offered_to}: "
+                f"en {KIND_WORDS[data['kind']]} kan inte slå på den."
+            )
         elif not choice.can_switch_on:
             errors.setdefault("services", []).append(
                 f"{title_of(choice.definition)} kan slås på först när "
@@ -133,6 +145,8 @@ def onboard_member(
     except sa_exc.IntegrityError:
         raise HubError(_taken(session, data) or {"slug": ["Försök igen."]}) from None
     for slug, choice in choices.items():
+        if not offered_for(choice.definition.content, tenant.kind):
+            continue  # not for its kind: not on its list to switch on either
         session.add(
             TenantService(
                 tenant_id=tenant.id,
@@ -225,8 +239,8 @@ class Move:
 
 def move_members(session: orm.Session, service: str, version: int, slugs: list[str]) -> Move:
     """Move members' switches of `service` to a published `version`. All or none: a
-    member that has no such switch, is closed, or (with the service on) lacks a setting
-    the version requires is named in the refusal."""
+    member that has no such switch, is closed, or (with the service on) is of a kind the
+    version is not for or lacks a setting it requires is named in the refusal."""
     definition = session.scalar(
         sa.select(ServiceDefinition).where(
             ServiceDefinition.slug == service, ServiceDefinition.version == version
@@ -257,6 +271,11 @@ def move_members(session: orm.Session, service: str, version: int, slugs: list[s
             problems.append(f"{member.name} har inte den här e-tjänsten.")
         elif member.status == CLOSED:
             problems.append(f"{member.name} är avslutad; dess e-tjänster ändras inte.")
+        elif switch.enabled and not offered_for(definition.content, member.kind):
+            problems.append(
+                f"{member.name} är en {KIND_WORDS[member.kind]}, och version {version} är "
+                f"för {only_for_text(definition.content)}."
+            )
         elif switch.enabled and (missing := missing_required(definition.content, switch.settings)):
             problems.append(
                 f"{member.name} saknar {_setting_words(missing)} som version {version} kräver. "

@@ -17,8 +17,9 @@ from marshmallow import (
 
 from samverkan.admin.schemas import ProfileSchema
 from samverkan.catalogue.fields import WrittenDate
-from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
+from samverkan.catalogue.swedish import COUNTY_CODES, InvalidNumber, normalize_orgnr
 from samverkan.clock import swedish_today
+from samverkan.tenancy.models import MEMBER_KINDS
 
 # First parts of the platform's own addresses (/hub/, /api/, /static/): never a member.
 RESERVED_SLUGS = frozenset({"hub", "api", "static", "staff", "admin"})
@@ -76,7 +77,7 @@ class OnboardingSchema(ProfileSchema):
     )
     kind = fields.String(
         required=True,
-        validate=validate.OneOf(("municipality", "region"), error="Välj kommun eller region."),
+        validate=validate.OneOf(MEMBER_KINDS, error="Välj kommun eller region."),
         error_messages=_required("Välj kommun eller region."),
     )
     scb_code = fields.String(
@@ -138,6 +139,12 @@ class OnboardingSchema(ProfileSchema):
         if code and kind == "region" and len(code) != 2:
             raise ValidationError(
                 "En region har en tvåsiffrig länskod, till exempel 17.", "scb_code"
+            )
+        if code and kind in MEMBER_KINDS and code[:2] not in COUNTY_CODES:
+            raise ValidationError(
+                f"{code[:2]} är ingen länskod hos SCB; Värmlands är 17, och en kommuns kod "
+                "börjar med länets.",
+                "scb_code",
             )
 
     @validates("member_since")

@@ -17,8 +17,9 @@ from marshmallow import (
 
 from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.catalogue.loader import LoadedDefinition, read_toml
-from samverkan.catalogue.swedish import InvalidNumber, normalize_orgnr
+from samverkan.catalogue.swedish import COUNTY_CODES, InvalidNumber, normalize_orgnr
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
+from samverkan.tenancy.models import MEMBER_KINDS, MUNICIPALITY, REGION
 
 COLOUR = validate.Regexp(HEX_COLOUR.pattern, error="write the colour as #rrggbb")
 
@@ -72,7 +73,7 @@ class TenantFileSchema(Schema):
     slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9-]{1,39}$"))
     name = fields.String(required=True, validate=validate.Length(min=2, max=120))
     short_name = fields.String(required=True, validate=validate.Length(min=2, max=80))
-    kind = fields.String(required=True, validate=validate.OneOf(("municipality", "region")))
+    kind = fields.String(required=True, validate=validate.OneOf(MEMBER_KINDS))
     hub = fields.Boolean(load_default=False)
     scb_code = fields.String(required=True, validate=validate.Regexp(r"^\d{2}(\d{2})?$"))
     orgnr = fields.String()
@@ -115,9 +116,15 @@ class TenantFileSchema(Schema):
 
     @validates_schema
     def code_fits_kind(self, data, **kwargs):
-        code = data.get("scb_code", "")
-        if data.get("kind") == "municipality" and len(code) != 4:
+        code, kind = data.get("scb_code", ""), data.get("kind")
+        if kind == MUNICIPALITY and len(code) != 4:
             raise ValidationError({"scb_code": ["a municipality has a four-digit SCB code"]})
+        if kind == REGION and len(code) != 2:
+            raise ValidationError({"scb_code": ["a region has its county's two-digit code"]})
+        if code and code[:2] not in COUNTY_CODES:
+            raise ValidationError(
+                {"scb_code": [f"'{code[:2]}' is no county code of SCB's (Värmland is 17)"]}
+            )
 
 
 SETTING_FIELDS = {
@@ -186,7 +193,7 @@ def _check_services(label: str, content: dict, definitions: dict) -> list[str]:
     """Each switch's settings as the newest version declares them, where it does. A member
     may still be on an older version, which may require a setting the newest no longer
     has (or lack one the newest requires): what is required, and names no version
-    declares, are checked by the version the member is on (sync.settings_problems)."""
+    declares, are checked by the version the member is on (sync.switch_problems)."""
     errors = []
     for slug, switch in content["services"].items():
         where = f"{label}: services.{slug}"

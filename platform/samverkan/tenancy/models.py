@@ -5,6 +5,11 @@ from sqlalchemy import orm
 
 from samverkan.db import Base, Timestamp, utcnow
 
+# What a member is: a municipality (kommun) or a region; each e-service says which it is
+# for (catalogue/offers.py).
+MUNICIPALITY, REGION = "municipality", "region"
+MEMBER_KINDS = (MUNICIPALITY, REGION)
+
 
 class Tenant(Base):
     """A member of the collaboration: a municipality (or a region) with its own pages."""
