@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import uuid
+from datetime import date
 from pathlib import Path
 
 import flask_migrate
@@ -234,3 +235,33 @@ def openapi(client) -> dict:
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     return response.get_json()
+
+
+@pytest.fixture
+def region_varmland(app):
+    """Region Värmland as a member: county code 17, its population 2023 (FACTS.md)."""
+    with app.app_context(), maintenance_session() as session:
+        session.add(
+            Tenant(
+                slug="region-varmland",
+                name="Region Värmland",
+                short_name="Värmland",
+                kind="region",
+                scb_code="17",
+                reference_prefix="RVL",
+                primary_colour="#1d4f91",
+                accent_colour="#f2c230",
+                population_count=283_548,
+                population_year=2023,
+                member_since=date(2013, 1, 1),
+            )
+        )
+        session.commit()
+    yield "region-varmland"
+    with app.app_context(), maintenance_session() as session:
+        region = session.scalar(sa.select(Tenant.id).where(Tenant.slug == "region-varmland"))
+        session.execute(
+            sa.text("DELETE FROM pool_participants WHERE tenant_id = :t"), {"t": region}
+        )
+        session.execute(sa.delete(Tenant).where(Tenant.slug == "region-varmland"))
+        session.commit()

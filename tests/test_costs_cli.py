@@ -499,6 +499,27 @@ participants = ["torsby", "arvika"]
             session.commit()
 
 
+def test_a_region_beside_its_municipalities_in_a_pool_by_population_is_refused(
+    app, period, tmp_path, region_varmland
+):
+    text = f"""
+period = "{PERIOD}"
+[[pools]]
+name = "E-hälsa"
+category = "development"
+amount = "100 000,00"
+key = {{ kind = "hybrid", equal_percent = "50", rest = "population" }}
+participants = ["arvika", "{region_varmland}"]
+"""
+    result = costs(app, "import", str(write(tmp_path, text)))
+    assert result.exit_code == 1
+    assert (
+        "error: pools.toml: pool 1 (E-hälsa): participants: Region Värmland och Arvika kommun "
+        "kan inte dela efter folkmängd i samma pool"
+    ) in result.output
+    assert pools(app) == {}
+
+
 def test_a_named_participant_that_was_no_member_in_the_period_is_refused(app, period, tmp_path):
     text = f"""
 period = "{PERIOD}"

@@ -573,6 +573,49 @@ def test_a_new_pool_is_the_municipalities_of_its_period_and_no_one_outside_it(
     assert "Torsby" not in compared.text.split("<table")[1]
 
 
+@pytest.mark.parametrize("key", [{"key": "population"}, {"key": "hybrid", "rest": "population"}])
+def test_a_region_and_its_municipalities_never_share_by_population_in_one_pool(
+    app, client, navet, period, region_varmland, key
+):
+    """A review put the region beside the sixteen in a pool by population: it paid half,
+    its inhabitants counted once as its own and once as the municipalities'."""
+    more = {"equal_percent": "30"} if key["key"] == "hybrid" else {}
+    form = pool_form(period, navet, participants=[*SLUGS, region_varmland], **key, **more)
+    response = client.post("/hub/kostnader/ny", data=form)
+    assert response.status_code == 422
+    assert (
+        "Region Värmland och Kils kommun kan inte dela efter folkmängd i samma pool: Kils "
+        "kommuns invånare räknas också i Region Värmlands."
+    ) in unescape(response.text)
+    assert 'href="#f-participants"' in response.text
+    assert pools(app, period) == []
+    # Equal shares count no one's inhabitants: the region may take part.
+    equal = pool_form(period, navet, participants=[*SLUGS, region_varmland])
+    assert client.post("/hub/kostnader/ny", data=equal).status_code == 303
+
+
+def test_a_run_refuses_a_pool_by_population_that_counts_a_region_twice(
+    app, client, navet, period, region_varmland
+):
+    """A pool saved before the form refused it is refused when the period is allocated."""
+    form = pool_form(period, navet, name="Befolkning", key="population", participants=["arvika"])
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    with app.app_context(), maintenance_session() as session:
+        pool = session.scalar(sa.select(CostPool).where(CostPool.period == period))
+        region = session.scalar(sa.select(Tenant).where(Tenant.slug == region_varmland))
+        session.execute(
+            sa.text("INSERT INTO pool_participants (pool_id, tenant_id) VALUES (:p, :t)"),
+            {"p": pool.id, "t": region.id},
+        )
+        session.commit()
+    page = unescape(run_period(client, navet, period).text)
+    assert "Befolkning: Region Värmland och Arvika kommun kan inte dela efter folkmängd" in page
+    with app.app_context(), maintenance_session() as session:
+        assert not session.scalars(
+            sa.select(AllocationRun).where(AllocationRun.period == period)
+        ).all()
+
+
 # -- the API -------------------------------------------------------------------------------
 
 

@@ -238,6 +238,29 @@ def _weights(keys: Sequence[str], names, figures: Figures, key: Key) -> tuple[li
     return numerators, denominator
 
 
+def counts_population(key: Key) -> bool:
+    return key.kind == POPULATION or (key.kind == HYBRID and key.rest == POPULATION)
+
+
+def population_counted_once(keys: Sequence[str], names: Sequence[str]) -> None:
+    """A key by population counts each inhabitant once. A participant whose key (SCB code)
+    begins another's has that one's inhabitants among its own (a county's 17 and its
+    municipality's 1780): together they would count them twice, and the county's share
+    would be its municipalities' all over again. Checked where a pool is made and before
+    a new run, not in the split itself: a stored run is reproduced as it was made."""
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    # In sorted order every code that begins with another comes right after it (or after
+    # another that begins with it too).
+    for outer, inner in zip(order, order[1:], strict=False):
+        if keys[inner].startswith(keys[outer]):
+            raise AllocationError(
+                "participants",
+                f"{names[outer]} och {names[inner]} kan inte dela efter folkmängd i samma "
+                f"pool: {names[inner]}s invånare räknas också i {names[outer]}s. Ta med "
+                "bara den ena, eller dela poolen med en annan nyckel.",
+            )
+
+
 def _figures_of(participants: Sequence[Participant]) -> Figures:
     return lambda figure: [getattr(p, figure) for p in participants]
 

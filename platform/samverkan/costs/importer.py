@@ -443,20 +443,23 @@ def _check_key(plan: PoolPlan, rows: dict[int, dict], by_id: dict[int, Tenant], 
                 percentage=row["percentage"],
             )
         )
+    splitting = allocation.Key(
+        kind=key["kind"], equal_percent=key.get("equal_percent"), rest=key.get("rest")
+    )
     try:
-        allocation.weights(
-            participants,
-            allocation.Key(
-                kind=key["kind"], equal_percent=key.get("equal_percent"), rest=key.get("rest")
-            ),
-        )
+        if allocation.counts_population(splitting):
+            allocation.population_counted_once(
+                [p.key for p in participants], [p.name for p in participants]
+            )
+        allocation.weights(participants, splitting)
     except allocation.AllocationError as exc:
         hint = ""
         if exc.field == "population" and year:
             hint = (
                 f" (the key counts population {year}: give it as participant.<member>.population)"
             )
-        errors.append(f"{where}: key: {exc.message}{hint}")
+        on = "participants" if exc.field == "participants" else "key"
+        errors.append(f"{where}: {on}: {exc.message}{hint}")
 
 
 def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:

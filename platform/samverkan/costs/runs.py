@@ -219,6 +219,17 @@ def split_pool(inputs: dict) -> list[allocation.Share]:
     )
 
 
+def _counted_once(inputs: dict) -> None:
+    """A new run's pool by population counts no one twice (a region beside its
+    municipalities: allocation.population_counted_once), whenever the pool was made."""
+    key = inputs["key"]
+    if allocation.counts_population(allocation.Key(kind=key["kind"], rest=key["rest"])):
+        rows = inputs["participants"]
+        allocation.population_counted_once(
+            list(map(itemgetter("scb_code"), rows)), list(map(itemgetter("name"), rows))
+        )
+
+
 def _invoicing(session: orm.Session) -> dict:
     """Who invoices and how (accounts, series, VAT) as it stands when the run is made, so
     the run's SIE file says the same years later, whatever the config says then."""
@@ -262,6 +273,7 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
     for pool in pools:
         pool_input = pool_inputs(session, pool, usage, participants[pool.id])
         try:
+            _counted_once(pool_input)
             results.append((pool_input, split_pool(pool_input)))
         except allocation.AllocationError as exc:
             problems.append(f"{pool.name}: {exc.message}{_where_to_give(pool, exc)}")

@@ -206,6 +206,14 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
             errors["participants"] = [
                 f"Bara den som var medlem någon dag under perioden kan dela på den: {named}."
             ]
+    if "participants" not in errors and {"population"} <= _used_settings(entered):
+        by_slug = {m.slug: m for m in members}
+        try:
+            allocation.population_counted_once(
+                [by_slug[s].scb_code for s in chosen], [by_slug[s].name for s in chosen]
+            )
+        except allocation.AllocationError as exc:
+            errors["participants"] = [exc.message]
     participants = {}
     for slug in chosen:
         figures = {
