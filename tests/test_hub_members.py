@@ -387,7 +387,8 @@ def test_onboarding_refuses_what_is_taken_or_wrong_field_by_field(
     assert "99 är ingen länskod hos SCB" in attempt(scb_code="99")
     assert "99 är ingen länskod hos SCB" in attempt(kind="municipality", scb_code="9901")
     assert "En kommun har en fyrsiffrig kommunkod" in attempt(kind="municipality")
-    assert "en del av plattformens egna adresser" in attempt(slug="hub")
+    for platforms_own in ("hub", "mina-arenden", "logga-in", "sprak", "healthz", "personal"):
+        assert "en del av plattformens egna adresser" in attempt(slug=platforms_own)
     assert "a–z (utan å, ä, ö)" in attempt(slug="värmland")
     partial = attempt(population_source="")
     assert "Fyll i källan, eller lämna alla tre fälten tomma." in partial

@@ -170,6 +170,12 @@ def test_sync_twice_changes_nothing(app):
         ),
         (
             "tenants/grums.toml",
+            'slug = "grums"',
+            'slug = "mina-arenden"',
+            "tenants/grums.toml: slug: 'mina-arenden' is an address of the platform's own",
+        ),
+        (
+            "tenants/grums.toml",
             'scb_code = "1764"',
             'scb_code = "9964"',
             "tenants/grums.toml: scb_code: '99' is no county code of SCB's (Värmland is 17)",

@@ -1,8 +1,11 @@
 """URL parts with a shape: a slug or a token that does not match never reaches a query
 (PostgreSQL refuses a NUL byte in text with an error, not a miss)."""
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from werkzeug.routing import BaseConverter
+
+# Under a member's own address: never a member either (/arvika/staff/, /arvika/admin/).
+_MEMBER_PARTS = frozenset({"staff", "admin"})
 
 
 class SlugConverter(BaseConverter):
@@ -27,3 +30,16 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["token"] = TokenConverter
     app.url_map.converters["reference"] = ReferenceConverter
+
+
+def platform_paths() -> frozenset[str]:
+    """What a member's slug may not be: the first part of every address of the platform's
+    own (/hub/, /api/, /mina-arenden, /sprak/, /healthz, …), read from the routes, so a
+    new one is never forgotten here. A member by such a name would be shadowed by it."""
+    firsts = set(_MEMBER_PARTS)
+    if has_app_context():
+        for rule in current_app.url_map.iter_rules():
+            first = rule.rule.lstrip("/").split("/", 1)[0]
+            if first and "<" not in first:
+                firsts.add(first)
+    return frozenset(firsts)

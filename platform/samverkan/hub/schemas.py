@@ -19,10 +19,9 @@ from samverkan.admin.schemas import ProfileSchema
 from samverkan.catalogue.fields import WrittenDate
 from samverkan.catalogue.swedish import COUNTY_CODES, InvalidNumber, normalize_orgnr
 from samverkan.clock import swedish_today
+from samverkan.routing import platform_paths
 from samverkan.tenancy.models import MEMBER_KINDS
 
-# First parts of the platform's own addresses (/hub/, /api/, /static/): never a member.
-RESERVED_SLUGS = frozenset({"hub", "api", "static", "staff", "admin"})
 SPACES = re.compile(r"[\s\u00a0]")
 
 
@@ -124,7 +123,7 @@ class OnboardingSchema(ProfileSchema):
 
     @validates("slug")
     def _not_reserved(self, value: str, **kwargs) -> None:
-        if value in RESERVED_SLUGS:
+        if value in platform_paths():
             raise ValidationError(
                 f"”{value}” är en del av plattformens egna adresser; välj ett annat."
             )

@@ -19,6 +19,7 @@ from samverkan.catalogue.definition_schema import flatten_errors
 from samverkan.catalogue.loader import LoadedDefinition, read_toml
 from samverkan.catalogue.swedish import COUNTY_CODES, InvalidNumber, normalize_orgnr
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
+from samverkan.routing import platform_paths
 from samverkan.tenancy.models import MEMBER_KINDS, MUNICIPALITY, REGION
 
 COLOUR = validate.Regexp(HEX_COLOUR.pattern, error="write the colour as #rrggbb")
@@ -106,6 +107,11 @@ class TenantFileSchema(Schema):
         ),
         error_messages={"invalid": "write whole days as a number, e.g. draft_days = 30"},
     )
+
+    @validates("slug")
+    def not_the_platforms(self, value: str, **kwargs) -> None:
+        if value in platform_paths():
+            raise ValidationError(f"'{value}' is an address of the platform's own")
 
     @validates("orgnr")
     def real_orgnr(self, value: str, **kwargs) -> None:
