@@ -170,6 +170,13 @@ def test_sync_twice_changes_nothing(app):
         ),
         (
             "tenants/grums.toml",
+            "member_since = 2013-01-01",
+            "",
+            "tenants/grums.toml: member_since: when the member joined decides the costs it "
+            "shares: write the date it joined without quotes, like 2027-01-01",
+        ),
+        (
+            "tenants/grums.toml",
             'slug = "grums"',
             'slug = "mina-arenden"',
             "tenants/grums.toml: slug: 'mina-arenden' is an address of the platform's own",

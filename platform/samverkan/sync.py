@@ -278,7 +278,7 @@ def _tenant_values(content: dict) -> dict:
         "scb_code": content["scb_code"],
         "orgnr": content.get("orgnr"),
         "reference_prefix": content["reference_prefix"],
-        **({"member_since": content["member_since"]} if content.get("member_since") else {}),
+        "member_since": content["member_since"],
         "default_language": content["default_language"],
         "population_count": population.get("count"),
         "population_year": population.get("year"),

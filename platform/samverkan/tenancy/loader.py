@@ -81,7 +81,15 @@ class TenantFileSchema(Schema):
     reference_prefix = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
     default_language = fields.String(load_default="sv", validate=validate.OneOf(("sv", "en")))
     population = fields.Nested(PopulationSchema)
-    member_since = TomlDate(load_default=None)
+    # When it joined: cost pools charge a member from then (costs/membership.py), so a
+    # file without it would be charged for every year before it existed.
+    member_since = TomlDate(
+        required=True,
+        error_messages={
+            "required": "when the member joined decides the costs it shares: write the "
+            "date it joined without quotes, like 2027-01-01"
+        },
+    )
     branding = fields.Nested(BrandingSchema, required=True)
     contact = fields.Nested(ContactSchema, load_default=dict)
     services = fields.Dict(
