@@ -5,6 +5,7 @@ API by token, and nobody but the hub's administrators getting in."""
 
 import csv
 import io
+import json
 import re
 from datetime import date
 from html import unescape
@@ -74,7 +75,7 @@ def audit_actions(app, action) -> list[tuple]:
     with app.app_context(), maintenance_session() as session:
         return session.execute(
             sa.text(
-                "SELECT t.slug, a.object_ref, a.actor FROM audit_log a "
+                "SELECT t.slug, a.object_ref, a.actor, a.detail FROM audit_log a "
                 "JOIN tenants t ON t.id = a.tenant_id WHERE a.action = :action ORDER BY a.id"
             ),
             {"action": action},
@@ -144,7 +145,15 @@ def test_a_hub_administrator_creates_edits_and_removes_a_pool(app, client, navet
     assert client.get(f"/hub/kostnader/pool/{pool.id}").status_code == 404
     # Every change is the hub's, in the hub's log, by name.
     changes = [row for row in audit_actions(app, "costs.pools_changed") if period in row[1]]
-    assert [(slug, actor) for slug, _, actor in changes] == [("karlstad", NAVET)] * 3
+    assert [(slug, actor) for slug, _, actor, _ in changes] == [("karlstad", NAVET)] * 3
+    # What each change was, so that a controller sees who stopped sharing the pool.
+    created, updated, deleted = (d if isinstance(d, dict) else json.loads(d) for *_, d in changes)
+    assert (created["change"], created["participants"]) == ("created", SLUGS)
+    assert updated["change"] == "updated" and updated["key"] == "percentages"
+    assert updated["participants"] == ["arvika", "karlstad"]
+    assert updated["before"]["participants"] == SLUGS
+    assert (updated["before"]["amount_ore"], updated["amount_ore"]) == (125_000_000, 99_999)
+    assert (deleted["change"], deleted["participants"]) == ("deleted", ["arvika", "karlstad"])
 
 
 @pytest.mark.parametrize(

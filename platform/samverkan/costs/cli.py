@@ -34,7 +34,7 @@ def costs_import(file: Path) -> None:
         with across_members(
             "costs.pools_changed",
             f"costs/{costs_file.period}",
-            detail={"file": file.name, "pools": len(costs_file.pools)},
+            detail={"file": file.name, "pools": [plan.name for plan in costs_file.pools]},
             actor="cli",
         ) as session:
             report = importer.apply(session, costs_file)

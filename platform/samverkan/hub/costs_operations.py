@@ -64,11 +64,13 @@ def delete_pool(session: orm.Session, pool: CostPool) -> None:
 
 
 def summary(pool: CostPool) -> dict:
-    """What the audit log keeps of a pool."""
+    """What the audit log keeps of a pool: enough for a controller to see, years later,
+    what a change took away (who shared it, by which key)."""
     return {
         "period": pool.period,
         "name": pool.name,
         "amount_ore": pool.amount_ore,
         "key": pool.key_kind,
-        "participants": len(pool.participants),
+        "key_settings": pool.key_settings or {},
+        "participants": sorted(p.tenant.slug for p in pool.participants),
     }

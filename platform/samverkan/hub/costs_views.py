@@ -257,8 +257,11 @@ def _save(pool: CostPool | None):
         "name": data["name"],
         "amount_ore": data["amount_ore"],
         "key": data["key_kind"],
-        "participants": len(data["participants"]),
+        "key_settings": data["key_settings"],
+        "participants": sorted(data["participants"]),
     }
+    if pool is not None:
+        detail["before"] = costs_operations.summary(pool)
     try:
         with across_members(
             "costs.pools_changed", f"{data['period']}: {data['name']}", detail=detail
