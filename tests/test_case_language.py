@@ -3,6 +3,9 @@ citizen about it are in that language, whatever the case worker reads the pages 
 case worker sees which language it is. Through the API the client says it with
 Content-Language."""
 
+import html
+import re
+
 import pytest
 import sqlalchemy as sa
 from api_support import WITH_REPLY
@@ -154,4 +157,51 @@ def test_the_staff_api_and_the_register_extract_give_the_language(app, client):
     extract = client.get(f"/arvika/arende/{token}/registerutdrag.json").get_json()
     assert extract["case"]["language"] == "en"
     page = client.get(f"/arvika/arende/{token}/registerutdrag").text
+    assert "Language of e-mail about the case</dt><dd>English</dd>" in page
+    client.get("/sprak/sv?next=/")
+    page = client.get(f"/arvika/arende/{token}/registerutdrag").text
     assert "Språk för e-post om ärendet</dt><dd>engelska</dd>" in page
+
+
+def test_a_status_link_opens_in_the_cases_language_unless_the_visitor_chose(app, client):
+    """The link in an English receipt, opened on a phone that never chose a language."""
+    english = submit(client, {"Content-Language": "en"}).get_json()["status_url"]
+    swedish = submit(client).get_json()["status_url"]
+    with app.app_context(), maintenance_session() as session:
+        tokens = session.execute(
+            sa.text("SELECT language, status_token FROM cases ORDER BY id")
+        ).all()
+    assert [lang for lang, _ in tokens] == ["en", "sv"]
+    fresh = app.test_client()
+    page = fresh.get(f"/arvika/arende/{tokens[0].status_token}")
+    assert '<html lang="en">' in page.text and "Received" in page.text
+    extract = fresh.get(f"/arvika/arende/{tokens[0].status_token}/registerutdrag")
+    assert '<html lang="en">' in extract.text
+    assert '<html lang="sv">' in fresh.get(f"/arvika/arende/{tokens[1].status_token}").text
+    # The visitor's own choice wins, either way.
+    fresh.get("/sprak/sv?next=/")
+    assert '<html lang="sv">' in fresh.get(f"/arvika/arende/{tokens[0].status_token}").text
+    fresh.get("/sprak/en?next=/")
+    assert '<html lang="en">' in fresh.get(f"/arvika/arende/{tokens[1].status_token}").text
+    assert english.endswith(tokens[0].status_token) and swedish.endswith(tokens[1].status_token)
+
+
+def test_the_language_switch_on_a_refused_answer_goes_back_to_the_status_page(
+    app, client, worker, read_csrf
+):
+    """The page of a refused POST has a path that only takes POSTs: the switch went there
+    and got 405."""
+    created = submit(client).get_json()
+    change_status(worker, read_csrf, created["reference"], "waiting_for_citizen", "Vilken adress?")
+    status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[1]
+    page = client.get(status_url)
+    refused = client.post(
+        status_url + "/komplettering",
+        data={"csrf_token": read_csrf(page.text), "completion": ""},
+        headers={"Referer": "http://localhost" + status_url},
+    )
+    assert refused.status_code == 422
+    switch = re.search(r'<a href="(/sprak/en\?next=[^"]+)"', refused.text).group(1)
+    back = client.get(html.unescape(switch))
+    assert back.status_code == 303 and back.headers["Location"] == status_url
+    assert client.get(back.headers["Location"]).status_code == 200

@@ -176,6 +176,12 @@ def test_the_link_is_sent_by_email_in_the_pages_language(app, client):
             sa.select(OutboxMessage).where(OutboxMessage.recipient == "b@exempel.se")
         )
         assert english.subject == "Your link to continue in the e-service “Comments and complaints”"
+    # Its link opens the answers in English in the browser the mail is read in, too.
+    english_link = re.search(r"http://localhost(/sprak/en\?next=\S+)", english.body).group(1)
+    assert english_link == "/sprak/en?next=" + link
+    elsewhere = app.test_client()
+    opened = elsewhere.get(english_link, follow_redirects=True)
+    assert '<html lang="en">' in opened.text and "Continue with saved answers" in opened.text
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from flask import (
     url_for,
 )
 from flask.globals import _cv_app
-from flask_babel import force_locale, get_locale, get_translations
+from flask_babel import force_locale, get_locale, get_translations, refresh
 from jinja2 import pass_context
 from markupsafe import Markup
 
@@ -85,12 +85,25 @@ def select_language() -> str:
     current = request._get_current_object()  # once: each use of the proxy finds it again
     if current.path.startswith("/api/"):
         return DEFAULT_LANGUAGE
-    choice = chosen_language(current)
-    if choice:
-        return choice
+    return chosen_language(current) or members_language()
+
+
+def members_language() -> str:
+    """What a visitor who has not chosen gets: the member's default language, or Swedish."""
     tenant = g.get("tenant")
     default = getattr(tenant, "default_language", None) if tenant is not None else None
     return default if default in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def follow_language(lang: str | None) -> None:
+    """This request in `lang` (the language a case was sent in, for the pages its status
+    link opens), unless the visitor has chosen one with the switch: a link from an English
+    receipt opens in English on a phone that never chose."""
+    if lang not in LANGUAGES or chosen_language() or current_language() == lang:
+        return
+    g.lang = lang
+    refresh()  # Flask-Babel asks current_language again at the next text
+    g._flask_babel.babel_locale = _locale(lang)
 
 
 def current_language() -> str:
@@ -146,7 +159,11 @@ def switch_url(lang: str) -> str:
     public pages are cached and shared (page_cache.py)."""
     current = request._get_current_object()
     here = current.path
-    if current.args.get("andra") == "1":
+    if current.url_rule is not None and "GET" not in current.url_rule.methods:
+        # A page answering a POST (a refused form, a confirmation): back to the page the
+        # form was on, as a GET of this path would be refused.
+        here = same_site_path(current.referrer)
+    elif current.args.get("andra") == "1":
         here += "?andra=1"
     # As url_for("i18n.switch", lang=lang, next=here) writes it (werkzeug's query encoding;
     # tests/test_languages.py compares them): the link without `next` is kept per worker

@@ -41,7 +41,7 @@ from samverkan.errors import error_response
 from samverkan.extensions import db
 from samverkan.extracts.content import CITIZEN
 from samverkan.extracts.responses import extract_response
-from samverkan.i18n import current_language
+from samverkan.i18n import chosen_language, current_language, follow_language, members_language
 from samverkan.identity import provider as identity_provider
 from samverkan.identity.current import signed_in_person
 from samverkan.identity.prefill import (
@@ -447,6 +447,10 @@ def saved(service: str):
         return redirect(url_for(".start", service=service), 303)
     token = drafts.resume_token_for(service, draft)
     link = external_url("citizen.resume", service=service, token=token)
+    if (chosen := chosen_language()) and chosen != members_language():
+        # Opened in another browser (the mail's), it is in the language chosen here.
+        path = url_for("citizen.resume", service=service, token=token)
+        link = external_url("i18n.switch", lang=chosen, next=path)
     expires_at = draft.expires_at
     errors, email, code = {}, "", 200
     if request.method == "POST":
@@ -638,10 +642,12 @@ def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
 
 
 def _case_for_token(token: str):
-    """The case a status link opens. A thinned case's old link no longer opens it: 410 with
-    a page that says so, rather than a puzzling 404."""
+    """The case a status link opens, its pages in the language it was sent in unless the
+    visitor chose one. A thinned case's old link no longer opens it: 410 with a page that
+    says so, rather than a puzzling 404."""
     case = operations.find_case_by_token(db.session, token)
     if case is not None:
+        follow_language(case.language)
         return case
     thinned = find_thinned_by_token(db.session, token)
     if thinned is None:
