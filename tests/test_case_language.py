@@ -205,3 +205,26 @@ def test_the_language_switch_on_a_refused_answer_goes_back_to_the_status_page(
     back = client.get(html.unescape(switch))
     assert back.status_code == 303 and back.headers["Location"] == status_url
     assert client.get(back.headers["Location"]).status_code == 200
+
+
+def test_words_are_marked_with_the_cases_language_where_the_page_is_in_another(
+    app, client, worker, read_csrf
+):
+    """WCAG 3.1.2: a case worker answering an English case in English, as the case page
+    asks: read out as English on the Swedish staff page, unmarked on the English pages;
+    the platform's own history texts are translated, never marked."""
+    client.get("/sprak/en?next=/")
+    reference, token = submitted_on_the_web(client, read_csrf)
+    said = "Which lamp post is it? Please give the nearest address."
+    change_status(worker, read_csrf, reference, "waiting_for_citizen", said)
+    staff_page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    assert f'<p class="message" lang="en">{said}</p>' in staff_page
+    assert '<p class="message">Ärendet har tagits emot och registrerats.</p>' in staff_page
+    for path in (f"/arvika/arende/{token}", f"/arvika/arende/{token}/registerutdrag"):
+        page = client.get(path).text
+        assert f'<p class="message">{said}</p>' in page
+        assert '<p class="message">The case has been received and registered.</p>' in page
+    client.get("/sprak/sv?next=/")
+    extract = client.get(f"/arvika/arende/{token}/registerutdrag").text
+    assert f'<p class="message" lang="en">{said}</p>' in extract
+    assert '<p class="message">Ärendet har tagits emot och registrerats.</p>' in extract

@@ -136,6 +136,16 @@ def _signed_in_as() -> str | None:
     return None if person is None else (person.display_name or "")
 
 
+def lang_attr(written_in: str | None) -> Markup:
+    """' lang="en"' for words written in `written_in` on a page in another language, else
+    nothing; None (not known) marks nothing. A case's messages are in the case's language
+    (the case page asks the case worker to write in it), Swedish for cases from before it
+    was recorded."""
+    if written_in not in LANGUAGES or written_in == current_language():
+        return Markup("")
+    return Markup(f' lang="{written_in}"')  # noqa: S704 - one of LANGUAGES' own keys
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["hub_slug"] = hub_slug
     app.jinja_env.filters["local_datetime"] = local_datetime
@@ -145,12 +155,12 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["history_text"] = lambda message: history_text(
         message, current_language()
     )
-    # A message a case worker wrote is Swedish on a page in another language (WCAG 3.1.2).
-    app.jinja_env.filters["written_lang"] = lambda message: (
-        Markup(' lang="sv"')
-        if current_language() != "sv" and message and not written_by_platform(message)
-        else ""
+    # Words a person wrote are marked with their language on a page in another (WCAG
+    # 3.1.2); the platform's own history texts are translated instead.
+    app.jinja_env.filters["written_lang"] = lambda message, written_in: (
+        lang_attr(written_in) if message and not written_by_platform(message) else ""
     )
+    app.jinja_env.globals["lang_attr"] = lang_attr
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
     app.jinja_env.globals["status_label"] = lambda status, lang=None, staff=False: status_label(
         status, lang or current_language(), staff=staff

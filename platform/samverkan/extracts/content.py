@@ -135,9 +135,17 @@ def _history(case: Case, audience: str, lang: str) -> list[dict]:
                 "status_label": status.label(event.status, lang),
                 "message": status.history_text(event.message, lang),
                 "internal": internal,
+                # Whose words (the page marks their language), None for the platform's.
+                "written_by": _written_by(event),
             }
         )
     return rows
+
+
+def _written_by(event) -> str | None:
+    if not event.message or status.written_by_platform(event.message):
+        return None
+    return "citizen" if event.kind == "completion" else "staff"
 
 
 def _e_mails(case: Case, answers_shown: bool) -> list[dict]:
