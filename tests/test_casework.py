@@ -576,9 +576,16 @@ def test_a_message_to_the_citizen_without_moving_the_case(app, client, worker, r
         state = session.execute(
             sa.text("SELECT status FROM cases WHERE reference = :r"), {"r": reference}
         ).scalar_one()
-        bodies = session.execute(sa.text("SELECT body FROM outbox_messages")).scalars().all()
+        mails = session.execute(sa.text("SELECT subject, body FROM outbox_messages")).all()
     assert state == "received"
-    assert any("Vi hör av oss i veckan." in body for body in bodies)
+    [(subject, body)] = [m for m in mails if "Vi hör av oss i veckan." in m.body]
+    # Nothing moved, and the mail does not say it did.
+    assert subject == f"Ditt ärende {reference}: nytt meddelande"
+    assert body.startswith(
+        f"Hej!\n\nDu har fått ett nytt meddelande om ditt ärende {reference}. Ärendets status "
+        "är fortfarande: Mottaget."
+    )
+    assert "har nu status" not in body
     with app.app_context(), maintenance_session() as session:
         actions = session.execute(sa.text("SELECT action FROM audit_log")).scalars().all()
     assert "case.messaged" in actions

@@ -137,16 +137,26 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
     state = status_label(case.status, lang)
     link = _status_link(tenant, case.status_token)
     with in_language(lang):  # the citizen's, whatever the case worker reads the pages in
-        subject = _(
-            "Ditt ärende %(reference)s: %(status)s", reference=case.reference, status=state.lower()
-        )
-        lines = [
-            _(
+        if event.kind == "message":  # the status stayed: the mail must not say it changed
+            subject = _("Ditt ärende %(reference)s: nytt meddelande", reference=case.reference)
+            first = _(
+                "Hej!\n\nDu har fått ett nytt meddelande om ditt ärende %(reference)s. "
+                "Ärendets status är fortfarande: %(status)s.",
+                reference=case.reference,
+                status=state,
+            )
+        else:
+            subject = _(
+                "Ditt ärende %(reference)s: %(status)s",
+                reference=case.reference,
+                status=state.lower(),
+            )
+            first = _(
                 "Hej!\n\nDitt ärende %(reference)s har nu status: %(status)s.",
                 reference=case.reference,
                 status=state,
             )
-        ]
+        lines = [first]
         if event.message:  # as the case worker wrote it
             lines.append(_("Meddelande från handläggaren:") + "\n\n" + event.message)
         if case.status == WAITING:  # this mail cannot be answered: the page can
