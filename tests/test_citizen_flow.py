@@ -339,7 +339,10 @@ def test_a_members_fee_is_shown_before_the_citizen_starts(app, client, resync):
         service = db.session.scalar(sa.select(TenantService).filter_by(service_slug="varmepump"))
         service.settings = {**service.settings, "fee": 123450}
         db.session.commit()
-    assert "Avgift: <strong>1 234,50 kr</strong>" in client.get("/grums/e/varmepump").text
+    assert "Avgift: <strong>1\xa0234,50\xa0kr</strong>" in client.get("/grums/e/varmepump").text
+    client.get("/sprak/en?next=/")
+    assert "Fee: <strong>SEK1,234.50</strong>" in client.get("/grums/e/varmepump").text
+    client.get("/sprak/sv?next=/")
     assert "Avgift" not in client.get("/arvika/e/varmepump").text  # not set: not invented
 
 

@@ -1195,6 +1195,14 @@ def test_a_numbers_unit_is_shown_in_the_language_asked_for():
     assert form.summary({"svar": 25})[0]["rows"][0]["value"] == "25 timmar"
 
 
+def test_a_date_answer_is_written_as_the_pages_other_dates():
+    """Swedish pages show it as typed (how dates are written in Sweden), English pages
+    in words, as every other date on them."""
+    form = one_field_form("date")
+    assert form.summary({"svar": date(2027, 3, 1)})[0]["rows"][0]["value"] == "2027-03-01"
+    assert form.summary({"svar": date(2027, 3, 1)}, "en")[0]["rows"][0]["value"] == "1 March 2027"
+
+
 def test_a_fields_unit_is_heard_with_its_input(app):
     """The unit shown after the input (meter) is in its description, not only seen."""
     spec = {

@@ -2,9 +2,11 @@
 
 import functools
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from babel.dates import format_datetime
+from babel.numbers import format_currency
 from flask import Flask, current_app, g, has_request_context, request, session
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,7 +17,7 @@ from samverkan.cases.status import label as status_label
 from samverkan.catalogue.fields import file_limit_bytes, file_limit_mb, localized
 from samverkan.catalogue.uploads import accept_attribute
 from samverkan.clock import SWEDEN
-from samverkan.i18n import LANGUAGES, current_language, language_name, switch_url
+from samverkan.i18n import LANGUAGES, active_locale, current_language, language_name, switch_url
 
 MONTHS = [
     "januari",
@@ -136,6 +138,12 @@ def _signed_in_as() -> str | None:
     return None if person is None else (person.display_name or "")
 
 
+def kronor(ore: int) -> str:
+    """An amount in öre as money in the language texts are in now: '1 234,50 kr' in
+    Swedish, 'SEK1,234.50' in English (Babel's, with no-break spaces)."""
+    return format_currency(Decimal(ore).scaleb(-2), "SEK", locale=active_locale())
+
+
 def lang_attr(written_in: str | None) -> Markup:
     """' lang="en"' for words written in `written_in` on a page in another language, else
     nothing; None (not known) marks nothing. A case's messages are in the case's language
@@ -161,6 +169,7 @@ def init_app(app: Flask) -> None:
         lang_attr(written_in) if message and not written_by_platform(message) else ""
     )
     app.jinja_env.globals["lang_attr"] = lang_attr
+    app.jinja_env.filters["kronor"] = kronor
     # Globals, not context: imported macros (catalogue/fields.html) see them too.
     app.jinja_env.globals["status_label"] = lambda status, lang=None, staff=False: status_label(
         status, lang or current_language(), staff=staff

@@ -11,6 +11,7 @@ import re
 from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError, fields, validate
@@ -330,6 +331,15 @@ class DateType(FieldType):
 
     def from_json(self, value):
         return date.fromisoformat(value)
+
+    def display(self, spec, value, options, lang="sv"):
+        """As it was typed in Swedish (2027-03-01, how dates are written here); in words
+        in English (1 March 2027), as the pages' other dates."""
+        if value is None:
+            return ""
+        if lang == "sv":
+            return value.isoformat()
+        return format_date(value, "d MMMM y", locale=lang)
 
     def json_schema(self, spec, options):
         return {"type": "string", "format": "date"}
