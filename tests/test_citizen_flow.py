@@ -448,3 +448,16 @@ def test_the_preschool_receipt_promises_no_mina_arenden_to_a_sender_without_e_id
     assert not errors
     next_steps = definitions["forskoleplats"].content["next_steps"]
     assert "Mina ärenden" not in next_steps["sv"] and "My cases" not in next_steps["en"]
+
+
+def test_a_region_is_listed_as_the_region_and_its_pages_name_it(client, region_varmland):
+    """A review found Region Värmland under 'Välj din kommun', and its pages telling
+    citizens what 'a municipality' may do and to 'contact the municipality'."""
+    page = client.get("/").text
+    municipalities, region = page.split("<h2>Regionen</h2>")
+    assert len(re.findall(r'<li><a href="/[a-z]+/">', municipalities)) == 16
+    assert '<a href="/region-varmland/">Region Värmland</a>' in region
+    assert "region-varmland" not in municipalities
+    privacy = client.get("/region-varmland/integritet").text.split("<footer")[0]
+    assert "Region Värmland får bara ta bort uppgifter i allmänna handlingar" in privacy
+    assert "en kommun får" not in privacy and "för kommunerna" not in privacy

@@ -12,8 +12,15 @@ class PopulationOut(Schema):
 class TenantOut(Schema):
     slug = fields.String(required=True)
     name = fields.String(required=True)
-    kind = fields.String(required=True)
-    municipality_code = fields.String(required=True, attribute="scb_code")
+    kind = fields.String(required=True, metadata={"description": "municipality or region"})
+    municipality_code = fields.String(
+        required=True,
+        attribute="scb_code",
+        metadata={
+            "description": "SCB's code: a municipality's four digits (1784), a region's "
+            "county code (17)"
+        },
+    )
     population = fields.Nested(PopulationOut, required=True)
     hub = fields.Boolean(required=True, attribute="is_hub")
     reference_prefix = fields.String(required=True)

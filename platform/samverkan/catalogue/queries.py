@@ -67,7 +67,7 @@ def _not_taking_cases(slug: str):
     if switched_off:
         message = _(
             "Den här e-tjänsten tar inte emot ärenden hos %(member)s just nu. Kontakta "
-            "kommunen om du behöver hjälp.",
+            "%(member)s om du behöver hjälp.",
             member=g.tenant.name,
         )
         closed = error_response(404, message, title=_("E-tjänsten tar inte emot ärenden"))
