@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from api_support import FELANMALAN, as_upload, tiny_png
 from conftest import audit_log_emptiable, count_all
 from test_accounts import create, sign_in
+from test_admin import post_form, profile_form
 from test_staff_api import bearer, token_of
 
 from samverkan import memo
@@ -620,15 +621,31 @@ def test_closing_a_member_after_its_export_leaves_its_cases_read_only(
     # Without the member's own retention period its cases would stay here for good.
     assert "Arvika kommun har ingen gallringsfrist." in unconfirmed.text
     assert status()[0] == "active"
-    owner(app, "UPDATE tenants SET retention_months = 24 WHERE slug = 'arvika'")
-    assert "Arvika kommun har ingen gallringsfrist." not in close(confirm=False).text
+    # Its administrator decides one on the profile page: a change the export lacks.
+    assert create(app, "admin@arvika.example", role="tenant_admin").exit_code == 0
+    admin = app.test_client()
+    assert sign_in(admin, read_csrf, "admin@arvika.example").status_code == 303
+    profile = post_form(
+        admin, read_csrf, "/arvika/admin/profil", profile_form(app, retention_months="24")
+    )
+    assert profile.status_code == 303
+    stale = close(confirm=False).text
+    assert "Arvika kommun har ingen gallringsfrist." not in stale
+    assert "profil, inställningar eller medarbetare har ändrats sedan den senaste" in stale
+    assert export(hub_admin).status_code == 200
+    assert "Exportera igen" not in close(confirm=False).text
     assert "hub.member_offboarded" not in audit_actions(app, "karlstad")
 
     done = close()
     assert done.status_code == 303
     assert tuple(status()) in (("closed", swedish_today()), ("closed", swedish_today().isoformat()))
     assert "hub.member_offboarded" in audit_actions(app, "arvika")
-    assert "kvar till gallring" in hub_admin.get("/hub/").text
+    overview = hub_admin.get("/hub/").text
+    assert "kvar till gallring" in overview
+    # Counted as one that left, not as a member, and with no e-services on.
+    assert "15 medlemmar i samverkan, och 1 som har lämnat." in overview
+    arvika_row = re.search(r'<tr id="medlem-arvika">.*?</tr>', overview, re.S).group(0)
+    assert '<td class="amount">–</td>' in arvika_row
     # Citizens: the pages are gone, with a page that says so.
     for path in (
         "/arvika/",

@@ -69,6 +69,27 @@ ACTIONS = {
     "totp.disabled": N_("Slog av tvåstegsverifiering"),
 }
 
+# The actions that only read: every other one changes what a member's export holds (its
+# cases, profile, settings, staff), so an export older than it is not the whole member.
+READ_ACTIONS = frozenset(
+    {
+        "hub.overview",
+        "hub.member_exported",
+        "hub.member_viewed",
+        "hub.versions_viewed",
+        "costs.counted",
+        "contact.case_found",
+        "contact.services_read",
+        "case.viewed",
+        "citizen.own_cases",
+        "case.exported",
+        "case.export_sent",
+        "case.extract",
+        "person.searched",
+        "attachment.downloaded",
+    }
+)
+
 
 # Actors that are no account, as stored (Swedish, or the tool's name), and as a log page
 # says them in its language.

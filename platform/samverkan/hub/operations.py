@@ -11,7 +11,7 @@ from sqlalchemy import orm
 
 from samverkan.admin.service_settings import missing_required
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import record
+from samverkan.audit.operations import READ_ACTIONS, record
 from samverkan.cases.models import Case, CaseEvent
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.models import ServiceDefinition, TenantService
@@ -183,12 +183,21 @@ def case_count(session: orm.Session, member: Tenant) -> int:
     )
 
 
-def last_case_change_at(session: orm.Session, member: Tenant) -> datetime | None:
-    """The latest moment a case of the member was submitted, changed or noted on."""
+def last_change_at(session: orm.Session, member: Tenant) -> datetime | None:
+    """The latest moment anything a member's export holds changed: a case submitted,
+    changed or noted on (a citizen's submission writes no log entry), or what its own log
+    records as a change (the profile, a retention period, settings, staff)."""
     moments = [
         session.scalar(sa.select(sa.func.max(Case.updated_at)).where(Case.tenant_id == member.id)),
         session.scalar(
             sa.select(sa.func.max(CaseEvent.created_at)).where(CaseEvent.tenant_id == member.id)
+        ),
+        session.scalar(
+            sa.select(sa.func.max(AuditEntry.at)).where(
+                AuditEntry.tenant_id == member.id,
+                # The closing being tried writes its own entry first (hub/across.py).
+                AuditEntry.action.not_in(READ_ACTIONS | {"hub.member_offboarded"}),
+            )
         ),
     ]
     return max((m for m in moments if m is not None), default=None)
@@ -205,13 +214,13 @@ def close_member(session: orm.Session, member: Tenant, confirmed: bool, *, today
         errors["confirm"] = [f"{member.name} är redan avslutad."]
     else:
         exported = last_export_at(session, member)
-        changed = last_case_change_at(session, member)
+        changed = last_change_at(session, member)
         if exported is None:
             errors["export"] = ["Exportera medlemmens data först (steg 1)."]
         elif changed is not None and exported < changed:
             errors["export"] = [
-                "Ärendena har ändrats sedan den senaste exporten. Exportera igen, så att "
-                "arkivet har allt."
+                "Medlemmens ärenden, profil, inställningar eller medarbetare har ändrats "
+                "sedan den senaste exporten. Exportera igen, så att arkivet har allt."
             ]
         if member.retention_months is None:
             # After it leaves its cases can only be thinned by its own period (a case still

@@ -111,7 +111,7 @@ def _render_offboarding(target: Tenant, errors: dict, code: int = 200):
             "hub/members_offboard.html",
             member=target,
             exported_at=operations.last_export_at(session, target),
-            changed_at=operations.last_case_change_at(session, target),
+            changed_at=operations.last_change_at(session, target),
             case_count=operations.case_count(session, target),
             errors=errors,
         )
