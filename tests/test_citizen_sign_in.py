@@ -207,6 +207,9 @@ def test_an_e_service_that_needs_e_id_sends_to_sign_in_and_prefills(app, client,
     assert 'value="19121212-1212" readonly' in page.text
     assert 'value="Tolvan Tolvansson" maxlength="200" readonly' in page.text
     assert "Från din e-legitimation" in page.text
+    # How to type a number is no help in a field that cannot be typed in.
+    assert re.search(r'id="f-personnummer"[^>]*aria-describedby="f-personnummer-eid"', page.text)
+    assert 'id="f-personnummer-hint"' not in page.text
     # A browser that sends another personnummer does not get it into the case.
     receipt = send_registerutdrag(client, "kil", tampered_pnr="197010632391")
     assert receipt.endswith("/kvitto")
