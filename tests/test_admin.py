@@ -490,7 +490,7 @@ def test_settings_are_saved_and_used_by_the_form(app, client, admin, read_csrf, 
     )
     assert fee.status_code == 303
     assert service_row(app, "varmepump").settings == {"fee": 125050}
-    assert "1 250,50 kr" in client.get("/arvika/e/varmepump").text
+    assert "1\xa0250,50\xa0kr" in client.get("/arvika/e/varmepump").text
     assert 'value="1250,50"' in admin.get("/arvika/admin/e-tjanster/varmepump/installningar").text
     assert audit_actions(app) == ["service.changed", "service.changed"]
 

@@ -422,8 +422,8 @@ def reopen_arvika(app):
     yield
     owner(
         app,
-        "UPDATE tenants SET status = 'active', left_on = NULL, retention_months = NULL"
-        " WHERE slug = 'arvika'",
+        "UPDATE tenants SET status = 'active', left_on = NULL, retention_months = NULL,"
+        " profile_edited_at = NULL WHERE slug = 'arvika'",
     )
 
 
