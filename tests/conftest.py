@@ -260,8 +260,11 @@ def region_varmland(app):
     yield "region-varmland"
     with app.app_context(), maintenance_session() as session:
         region = session.scalar(sa.select(Tenant.id).where(Tenant.slug == "region-varmland"))
-        session.execute(
-            sa.text("DELETE FROM pool_participants WHERE tenant_id = :t"), {"t": region}
-        )
+        with audit_log_emptiable(session):  # what the hub did to it is in its own log
+            for table in ("pool_participants", "audit_log"):
+                session.execute(
+                    sa.text(f"DELETE FROM {table} WHERE tenant_id = :t"),  # noqa: S608
+                    {"t": region},
+                )
         session.execute(sa.delete(Tenant).where(Tenant.slug == "region-varmland"))
         session.commit()

@@ -948,6 +948,8 @@ def test_a_members_own_staff_get_404_on_every_hub_members_page(
         ("GET", "/hub/medlemmar/arvika/avsluta"),
         ("POST", "/hub/medlemmar/arvika/avsluta"),
         ("GET", "/hub/medlemmar/arvika/export.zip"),
+        ("GET", "/hub/medlemmar/eda/uppgifter"),
+        ("POST", "/hub/medlemmar/eda/uppgifter"),
         ("GET", "/hub/e-tjanster"),
         ("POST", "/hub/e-tjanster/synpunkter/flytta"),
     ):
@@ -979,3 +981,68 @@ def test_the_hubs_swedish_pages_are_marked_swedish_on_an_english_page(client, hu
     assert '<html lang="en">' in page
     assert '<div lang="sv">\n<nav class="staff-nav" aria-label="Navet">' in page
     assert '<a class="skip-link" href="#innehall">' in page
+
+
+def test_the_hub_records_a_members_organisation_number_and_population(
+    app, client, hub_admin, read_csrf, region_varmland
+):
+    """A member made on the hub's pages could never get the organisation number it did not
+    have yet, nor the population of a new year: cost pools by population read it."""
+    page = f"/hub/medlemmar/{region_varmland}/uppgifter"
+    form = hub_admin.get(page)
+    assert form.status_code == 200
+    assert 'id="f-population_count" name="population_count" type="text" value="283548"' in form.text
+
+    def post(**data):
+        full = {
+            "csrf_token": read_csrf(form.text),
+            "orgnr": "",
+            "population_count": "283 548",
+            "population_year": "2023",
+            "population_source": "SCB, folkmängd 31 december 2023",
+            **data,
+        }
+        return hub_admin.post(page, data=full)
+
+    wrong = post(orgnr="232100-0157", population_source="")
+    assert wrong.status_code == 422
+    assert "Organisationsnumret stämmer inte" in wrong.text
+    assert "Fyll i källan, eller lämna alla tre fälten tomma." in wrong.text
+    taken = post(orgnr=owner(app, "SELECT orgnr FROM tenants WHERE slug = 'karlstad'")[0][0])
+    assert taken.status_code == 422 and "används redan av Karlstads kommun" in taken.text
+    # Its organisation number and the 2022 figure (FACTS.md), as a correction.
+    saved = post(
+        orgnr="2321000156",
+        population_count="283 976",
+        population_year="2022",
+        population_source="SCB, folkmängd 31 december 2022, via RegionFakta",
+    )
+    assert saved.status_code == 303
+    assert owner(
+        app,
+        "SELECT orgnr, population_count, population_year FROM tenants WHERE slug = :s",
+        s=region_varmland,
+    )[0] == ("232100-0156", 283_976, 2022)
+    with app.app_context(), maintenance_session() as session:
+        entry = session.scalar(
+            sa.select(AuditEntry)
+            .where(AuditEntry.action == "hub.member_facts_changed")
+            .order_by(AuditEntry.id.desc())
+        )
+    assert entry.detail["changes"]["population_count"] == {"from": 283_548, "to": 283_976}
+    assert entry.detail["changes"]["orgnr"] == {"from": None, "to": "232100-0156"}
+    # A member whose file holds its facts is changed in the file: the sync would undo it.
+    arvika = hub_admin.get("/hub/medlemmar/arvika/uppgifter")
+    assert "kommer från filen <code>tenants/arvika.toml</code>" in arvika.text
+    refused = hub_admin.post(
+        "/hub/medlemmar/arvika/uppgifter",
+        data={
+            "csrf_token": read_csrf(arvika.text),
+            "population_count": "1",
+            "population_year": "2024",
+            "population_source": "Test",
+        },
+    )
+    assert refused.status_code == 422
+    assert "ändra dem där och kör flask sync" in refused.text
+    assert owner(app, "SELECT population_count FROM tenants WHERE slug = 'arvika'")[0][0] == 25682

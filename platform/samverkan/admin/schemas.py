@@ -53,7 +53,7 @@ def _optional(field: fields.Field) -> fields.Field:
     return field
 
 
-class _Form(Schema):
+class FormSchema(Schema):
     """A submitted HTML form: surrounding spaces removed, empty fields mean 'not given'."""
 
     class Meta:
@@ -108,7 +108,7 @@ class Days(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class ProfileSchema(_Form):
+class ProfileSchema(FormSchema):
     name = fields.String(
         required=True,
         validate=_length(2, 120, _l("Namnet")),
@@ -225,11 +225,11 @@ ROLE = fields.String(
 )
 
 
-class RoleSchema(_Form):
+class RoleSchema(FormSchema):
     role = ROLE
 
 
-class InvitationSchema(_Form):
+class InvitationSchema(FormSchema):
     name = fields.String(
         required=True,
         validate=_length(2, 120, _l("Namnet")),
@@ -254,7 +254,7 @@ class InvitationSchema(_Form):
 _PASSWORD_MESSAGES = {"required": _l("Fyll i lösenordet."), "null": _l("Fyll i lösenordet.")}
 
 
-class NewAccountSchema(_Form):
+class NewAccountSchema(FormSchema):
     """The invitee has no account yet: they choose their name and a password."""
 
     name = fields.String(
@@ -287,7 +287,7 @@ class NewAccountSchema(_Form):
             raise ValidationError(gettext("Lösenorden är inte lika."), "password_again")
 
 
-class ExistingAccountSchema(_Form):
+class ExistingAccountSchema(FormSchema):
     """The invitee already has an account: they prove it is theirs with its password."""
 
     as_typed = ("password",)

@@ -30,6 +30,7 @@ ACTIONS = {
     "hub.member_onboarded": N_("Navet: ny medlem"),
     "hub.member_exported": N_("Navet: exporterade medlemmens data"),
     "hub.member_offboarded": N_("Navet: medlem avslutad"),
+    "hub.member_facts_changed": N_("Navet: ändrade organisationsnummer eller invånarantal"),
     "hub.versions_moved": N_("Navet: bytte e-tjänstversion"),
     "hub.version_withdrawn": N_("Navet: drog tillbaka en e-tjänstversion"),
     "hub.member_viewed": N_("Navet: visade medlemmens avslut och export"),

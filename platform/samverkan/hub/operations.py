@@ -168,6 +168,47 @@ def onboard_member(
     return tenant
 
 
+# What the hub corrects or brings up to date for a member (hub/schemas.MemberFactsSchema).
+FACTS = ("orgnr", "population_count", "population_year", "population_source")
+
+
+def facts_changes(member: Tenant, data: dict) -> dict[str, dict]:
+    """What `data` would change of the member's facts: {field: {from, to}} (the audit's)."""
+    return {
+        name: {"from": getattr(member, name), "to": data.get(name)}
+        for name in FACTS
+        if getattr(member, name) != data.get(name)
+    }
+
+
+def change_member_facts(
+    session: orm.Session, member: Tenant, data: dict, *, from_file: bool
+) -> None:
+    """A member's organisation number and population (a new SCB year) as the hub records
+    them. A member whose file in tenants/ holds them is changed in its file (the next sync
+    would undo this), and one that has left keeps what it had. `member` is the session's."""
+    if member.status == CLOSED:
+        raise HubError({"orgnr": [f"{member.name} är avslutad; dess uppgifter ändras inte."]})
+    if from_file:
+        raise HubError(
+            {
+                "orgnr": [
+                    f"{member.name}s uppgifter kommer från filen tenants/{member.slug}.toml: "
+                    "ändra dem där och kör flask sync, annars skriver nästa synkning över dem."
+                ]
+            }
+        )
+    if data.get("orgnr"):
+        other = session.scalar(
+            sa.select(Tenant).where(Tenant.orgnr == data["orgnr"], Tenant.id != member.id)
+        )
+        if other is not None:
+            raise HubError({"orgnr": [f"Organisationsnumret används redan av {other.name}."]})
+    for name in FACTS:
+        setattr(member, name, data.get(name))
+    session.flush()
+
+
 def last_export_at(session: orm.Session, member: Tenant) -> datetime | None:
     """When the member's data was last exported (the entry in its own audit log)."""
     return session.scalar(

@@ -15,7 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from samverkan.admin.schemas import ProfileSchema
+from samverkan.admin.schemas import FormSchema, ProfileSchema
 from samverkan.catalogue.fields import WrittenDate
 from samverkan.catalogue.swedish import COUNTY_CODES, InvalidNumber, normalize_orgnr
 from samverkan.clock import swedish_today
@@ -62,7 +62,47 @@ class WholeNumber(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-class OnboardingSchema(ProfileSchema):
+class MemberFactsSchema(FormSchema):
+    """What the hub records of a member beside its profile: its organisation number, and
+    its population with the year and source that cost sharing by population reads."""
+
+    orgnr = Orgnr(allow_none=True, load_default=None)
+    population_count = WholeNumber(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=0, max=100_000_000, error="Skriv ett rimligt invånarantal."),
+        error_messages={"invalid": "Skriv invånarantalet med siffror, till exempel 283 548."},
+    )
+    population_year = WholeNumber(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1900, max=2100, error="Skriv ett årtal, till exempel 2023."),
+        error_messages={"invalid": "Skriv ett årtal med fyra siffror, till exempel 2023."},
+    )
+    population_source = fields.String(
+        allow_none=True, load_default=None, validate=_length(2, 200, "Källan")
+    )
+
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _population_complete(self, data, original, **kwargs) -> None:
+        """The figure is only usable with its reference year and source (cost sharing)."""
+        parts = ("population_count", "population_year", "population_source")
+        # Written but refused by its own field counts as given: one message there is enough.
+        given = [
+            name
+            for name in parts
+            if data.get(name) is not None or str(original.get(name) or "").strip()
+        ]
+        if given and len(given) < len(parts):
+            missing = {
+                "population_count": "Fyll i invånarantalet, eller lämna alla tre fälten tomma.",
+                "population_year": "Fyll i året siffran gäller, eller lämna alla tre fälten tomma.",
+                "population_source": "Fyll i källan, eller lämna alla tre fälten tomma.",
+            }
+            raise ValidationError({name: [missing[name]] for name in parts if name not in given})
+
+
+class OnboardingSchema(ProfileSchema, MemberFactsSchema):
     """A new member. Name, contact details and colours are the profile's own fields."""
 
     slug = fields.String(
@@ -87,7 +127,6 @@ class OnboardingSchema(ProfileSchema):
         ),
         error_messages=_required("Fyll i SCB-koden."),
     )
-    orgnr = Orgnr(allow_none=True, load_default=None)
     reference_prefix = fields.String(
         required=True,
         validate=validate.Regexp(r"^[A-Z]{3}$", error="Skriv tre bokstäver A–Z, till exempel RVL."),
@@ -97,21 +136,6 @@ class OnboardingSchema(ProfileSchema):
         allow_none=True,
         load_default=None,
         error_messages={"invalid": "Skriv datumet som ÅÅÅÅ-MM-DD, till exempel 2026-01-01."},
-    )
-    population_count = WholeNumber(
-        allow_none=True,
-        load_default=None,
-        validate=validate.Range(min=0, max=100_000_000, error="Skriv ett rimligt invånarantal."),
-        error_messages={"invalid": "Skriv invånarantalet med siffror, till exempel 283 548."},
-    )
-    population_year = WholeNumber(
-        allow_none=True,
-        load_default=None,
-        validate=validate.Range(min=1900, max=2100, error="Skriv ett årtal, till exempel 2023."),
-        error_messages={"invalid": "Skriv ett årtal med fyra siffror, till exempel 2023."},
-    )
-    population_source = fields.String(
-        allow_none=True, load_default=None, validate=_length(2, 200, "Källan")
     )
 
     @pre_load
@@ -160,24 +184,8 @@ class OnboardingSchema(ProfileSchema):
                 "tidigare, och lägg till medlemmen när den börjar."
             )
 
-    @validates_schema(skip_on_field_errors=False, pass_original=True)
-    def _population_complete(self, data, original, **kwargs) -> None:
-        """The figure is only usable with its reference year and source (cost sharing)."""
-        parts = ("population_count", "population_year", "population_source")
-        # Written but refused by its own field counts as given: one message there is enough.
-        given = [
-            name
-            for name in parts
-            if data.get(name) is not None or str(original.get(name) or "").strip()
-        ]
-        if given and len(given) < len(parts):
-            missing = {
-                "population_count": "Fyll i invånarantalet, eller lämna alla tre fälten tomma.",
-                "population_year": "Fyll i året siffran gäller, eller lämna alla tre fälten tomma.",
-                "population_source": "Fyll i källan, eller lämna alla tre fälten tomma.",
-            }
-            raise ValidationError({name: [missing[name]] for name in parts if name not in given})
 
+MEMBER_FACTS_FIELDS = tuple(MemberFactsSchema().fields)
 
 # A new member starts with the default draft lifetime (30 days); its administrators set it.
 ONBOARDING_EXCLUDE = ("privacy_notice", "accessibility_statement", "draft_days")

@@ -29,8 +29,10 @@ from samverkan.extensions import db
 from samverkan.hub import archive, operations, statistics
 from samverkan.hub.across import across_members
 from samverkan.hub.schemas import (
+    MEMBER_FACTS_FIELDS,
     ONBOARDING_EXCLUDE,
     ONBOARDING_FIELDS,
+    MemberFactsSchema,
     MoveSchema,
     OnboardingSchema,
 )
@@ -102,6 +104,54 @@ def onboard():
         session.commit()
     flash(f"{name} är ny medlem.")
     return redirect(url_for(".overview", _anchor=f"medlem-{data['slug']}"), 303)
+
+
+def _render_facts(target: Tenant, values: dict, errors: dict, code: int = 200):
+    return render_template(
+        "hub/members_facts.html",
+        member=target,
+        values=values,
+        errors=errors,
+        from_file=_from_file(target),
+    ), code
+
+
+def _from_file(member: Tenant) -> bool:
+    """Its facts are its file's in tenants/ (the sync writes them from there)."""
+    return (Path(current_app.config["TENANTS_DIR"]) / f"{member.slug}.toml").is_file()
+
+
+@bp.route("/medlemmar/<slug:member>/uppgifter", methods=["GET", "POST"])
+@hub(HUB_ADMIN)
+def member_facts(member: str):
+    """A member's organisation number and population, corrected or brought up to a new
+    SCB year (cost sharing by population reads them)."""
+    target = _member_or_404(member)
+    if request.method == "GET":
+        values = {name: getattr(target, name) for name in MEMBER_FACTS_FIELDS}
+        return _render_facts(target, {k: "" if v is None else v for k, v in values.items()}, {})
+    entered = {name: request.form.get(name, "") for name in MEMBER_FACTS_FIELDS}
+    try:
+        data = MemberFactsSchema().load(entered)
+    except ValidationError as exc:
+        return _render_facts(target, entered, exc.messages, 422)
+    changes = operations.facts_changes(target, data)
+    if not changes:
+        flash(f"Inget ändrades för {target.name}.")
+        return redirect(url_for(".member_facts", member=target.slug), 303)
+    with across_members(
+        "hub.member_facts_changed", target.slug, member=target, detail={"changes": changes}
+    ) as session:
+        try:
+            operations.change_member_facts(
+                session, session.get(Tenant, target.id), data, from_file=_from_file(target)
+            )
+        except operations.HubError as exc:
+            session.rollback()
+            return _render_facts(target, entered, exc.errors, 422)
+        session.commit()
+    flash(f"{target.name}s uppgifter är sparade.")
+    return redirect(url_for(".overview", _anchor=f"medlem-{target.slug}"), 303)
 
 
 def _render_offboarding(target: Tenant, errors: dict, code: int = 200):
