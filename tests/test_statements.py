@@ -74,9 +74,9 @@ def test_each_member_has_a_privacy_notice_naming_it_as_controller(client, slug):
     else:
         assert "organisationsnummer" not in words  # unknown, so not shown
     if member["hub"]:
-        assert "driver också e-tjänsteplattformen" in words
+        assert "driver också den gemensamma e-tjänsteplattformen" in words
     else:
-        assert "Karlstads kommun driver e-tjänsteplattformen" in words
+        assert "Karlstads kommun driver den gemensamma e-tjänsteplattformen" in words
         assert "personuppgiftsbiträde" in words
     for heading in (
         "Varför vi behandlar uppgifterna",
