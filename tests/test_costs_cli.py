@@ -602,6 +602,37 @@ def test_allocate_stores_a_run_and_prints_it_as_a_table(app, period, tmp_path):
     assert lines[-1].split() == ["Alla", "Summa", "4", "350", "000,00"]
 
 
+def test_a_stored_run_is_shown_again_only_once_it_reproduces(app, period, tmp_path, monkeypatch):
+    """A run is printed years later as it was made, and its inputs are split again first:
+    a change in how pools are split (a new rounding, a new key) would show, not pass."""
+    imported(app, tmp_path)
+    made = costs(app, "allocate", "--period", PERIOD, "--format", "json")
+    assert made.exit_code == 0, made.output
+    run_id = json.loads(made.output)["run"]
+    before = count(app, "allocation_runs")
+    shown = costs(app, "show", str(run_id), "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == json.loads(made.output)
+    assert count(app, "allocation_runs") == before  # nothing stored
+    table = costs(app, "show", str(run_id))
+    assert table.output.startswith(f"Kostnadsfördelning 2032, körning {run_id}")
+    out = tmp_path / "run.csv"
+    written = costs(app, "show", str(run_id), "--format", "csv", "--output", str(out))
+    assert written.exit_code == 0 and out.read_text(encoding="utf-8").startswith("\ufeff")
+    assert f"allocation {run_id} for {PERIOD} reproduced; written to {out}" in written.output
+    # Split another way than when it was made: refused, not printed.
+    split = runs.split_pool
+    monkeypatch.setattr(
+        runs, "split_pool", lambda pool: split({**pool, "amount_ore": pool["amount_ore"] + 1})
+    )
+    drifted = costs(app, "show", str(run_id))
+    assert drifted.exit_code == 1
+    assert "share rows differ from its inputs split again" in drifted.output
+    assert "Kostnadsfördelning" not in drifted.output
+    missing = costs(app, "show", "999999")
+    assert missing.exit_code == 2 and "there is no stored allocation 999999" in missing.output
+
+
 def test_allocate_as_json_gives_every_pool_and_what_each_member_pays(app, period, tmp_path):
     imported(app, tmp_path)
     result = costs(app, "allocate", "--period", PERIOD, "--format", "json")

@@ -1,6 +1,7 @@
 """`flask --app wsgi costs import FILE` loads a period's pools; `costs allocate --period 2026`
-runs and stores the allocation and prints it as a table, CSV, JSON or an SIE 4 file.
-Both go through the hub's one audited path across members, as the actor "cli"."""
+runs and stores the allocation and prints it as a table, CSV, JSON or an SIE 4 file; both
+go through the hub's one audited path across members, as the actor "cli". `costs show RUN`
+prints a stored run again, once it has checked that the run reproduces."""
 
 import json
 import os
@@ -11,7 +12,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from samverkan.costs import importer, runs, statements
+from samverkan.costs.models import AllocationRun
 from samverkan.costs.sie import sie_for_run
+from samverkan.database_roles import maintenance_session
 from samverkan.hub.across import across_members, hub_tenant
 
 costs_cli = AppGroup("costs", help="Cost sharing between the members.")
@@ -107,30 +110,63 @@ def costs_allocate(period: str, output_format: str, output: Path | None) -> None
             raise click.ClickException(
                 f"{len(exc.problems)} problem(s) in {period}; no allocation was stored"
             ) from exc
-        if output_format == "sie":
-            body = sie_for_run(run, hub_tenant(session), current_app.config)
-        elif output_format == "json":
-            body = json.dumps(statements.run_json(run), ensure_ascii=False, indent=2) + "\n"
-        elif output_format == "csv":
-            body = statements.run_csv(run)
-        else:
-            body = render_table(run) + "\n"
+        body = _formatted(run, output_format, session)
         run_id = run.id
         session.commit()
-    if output is not None:
-        try:
-            if isinstance(body, str):
-                output.write_text(body, encoding="utf-8", newline="")
-            else:
-                output.write_bytes(body)
-        except OSError as exc:
-            raise click.ClickException(
-                f"allocation {run_id} for {period} is stored, but {output} could not be "
-                f"written ({exc.strerror or exc}); the hub's cost pages and API have it"
-            ) from exc
-        click.echo(f"allocation {run_id} for {period} stored; written to {output}", err=True)
+    _give(body, output, f"allocation {run_id} for {period} stored")
+
+
+def _formatted(run, output_format: str, session) -> str | bytes:
+    if output_format == "sie":
+        return sie_for_run(run, hub_tenant(session), current_app.config)
+    if output_format == "json":
+        return json.dumps(statements.run_json(run), ensure_ascii=False, indent=2) + "\n"
+    if output_format == "csv":
+        return statements.run_csv(run)
+    return render_table(run) + "\n"
+
+
+def _give(body: str | bytes, output: Path | None, done: str) -> None:
+    """`body` to `output`, or to the terminal; `done` says what was made."""
+    if output is None:
+        click.echo(body, nl=False)  # bytes (SIE, CP437) go to the binary stream as they are
         return
-    click.echo(body, nl=False)  # bytes (SIE, CP437) go to the binary stream as they are
+    try:
+        if isinstance(body, str):
+            output.write_text(body, encoding="utf-8", newline="")
+        else:
+            output.write_bytes(body)
+    except OSError as exc:
+        raise click.ClickException(
+            f"{done}, but {output} could not be written ({exc.strerror or exc}); the hub's "
+            "cost pages and API have it"
+        ) from exc
+    click.echo(f"{done}; written to {output}", err=True)
+
+
+@costs_cli.command("show")
+@click.argument("run_id", type=int)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of the terminal.",
+)
+def costs_show(run_id: int, output_format: str, output: Path | None) -> None:
+    """Print a stored run as it was made (the hub's cost pages list their numbers), after
+    checking that its own inputs still give every share: a run is reproducible years
+    later. Stores nothing; a run that does not reproduce is an error, and not printed."""
+    if output is not None:
+        _can_write(output)
+    with maintenance_session() as session:
+        run = session.get(AllocationRun, run_id)
+        if run is None:
+            raise click.BadParameter(f"there is no stored allocation {run_id}", param_hint="RUN_ID")
+        problems = runs.differences(run)
+        if problems:
+            _fail(problems, f"allocation {run_id}")
+        body = _formatted(run, output_format, session)
+    _give(body, output, f"allocation {run_id} for {run.period} reproduced")
 
 
 def register(app: Flask) -> None:

@@ -359,6 +359,23 @@ def reproduce(allocation_run: AllocationRun) -> dict[int, list[allocation.Share]
     return {p["pool_id"]: split_pool(p) for p in allocation_run.inputs["pools"]}
 
 
+def differences(allocation_run: AllocationRun) -> list[str]:
+    """How a stored run differs from what its own inputs give when split again now: empty
+    when it reproduces (its checksum holds and every share is the same öre and weight)."""
+    problems = []
+    if _checksum(allocation_run.inputs) != allocation_run.checksum:
+        problems.append("its inputs no longer match their checksum: they were changed")
+    pools = allocation_run.inputs["pools"]
+    again = set(_share_rows(allocation_run.id, pools, [(p, split_pool(p)) for p in pools]))
+    stored = {tuple(getattr(s, c) for c in SHARE_COLUMNS) for s in allocation_run.shares}
+    if again != stored:
+        problems.append(
+            f"{len(again ^ stored)} share rows differ from its inputs split again "
+            f"({len(stored - again)} stored, {len(again - stored)} computed)"
+        )
+    return problems
+
+
 def latest_run(session: orm.Session, period: str) -> AllocationRun | None:
     return session.scalar(
         sa.select(AllocationRun)
