@@ -205,6 +205,31 @@ def test_the_language_switch_on_a_refused_answer_goes_back_to_the_status_page(
     back = client.get(html.unescape(switch))
     assert back.status_code == 303 and back.headers["Location"] == status_url
     assert client.get(back.headers["Location"]).status_code == 200
+    # Sent again from the refused page (its Referer the POST's own path), or from a
+    # browser that sends no Referer: the page above, not a 405.
+    for referer in ({"Referer": "http://localhost" + status_url + "/komplettering"}, {}):
+        again = client.post(
+            status_url + "/komplettering",
+            data={"csrf_token": read_csrf(page.text), "completion": ""},
+            headers=referer,
+        )
+        switch = re.search(r'<a href="(/sprak/[a-z]{2}\?next=[^"]+)"', again.text).group(1)
+        assert client.get(html.unescape(switch)).headers["Location"] == status_url
+
+
+def test_an_internal_note_is_marked_swedish_on_an_english_case(app, client, worker, read_csrf):
+    """Notes are the staff's own, never the citizen's language."""
+    reference = submit(client, {"Content-Language": "en"}).get_json()["reference"]
+    url = f"/arvika/staff/arenden/{reference}"
+    noted = worker.post(
+        url + "/anteckning",
+        data={"csrf_token": read_csrf(worker.get(url).text), "note": "Ring upp på måndag."},
+    )
+    assert noted.status_code == 303
+    worker.get(f"/sprak/en?next={url}")
+    assert '<p class="message" lang="sv">Ring upp på måndag.</p>' in worker.get(url).text
+    extract = worker.get(url + "/registerutdrag").text
+    assert '<p class="message" lang="sv">Ring upp på måndag.</p>' in extract
 
 
 def test_words_are_marked_with_the_cases_language_where_the_page_is_in_another(

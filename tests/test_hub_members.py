@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -1034,10 +1035,11 @@ def test_the_hub_records_a_members_organisation_number_and_population(
     # A member whose file holds its facts is changed in the file: the sync would undo it.
     arvika = hub_admin.get("/hub/medlemmar/arvika/uppgifter")
     assert "kommer från filen <code>tenants/arvika.toml</code>" in arvika.text
+    assert "Spara uppgifterna" not in arvika.text  # no form that can only be refused
     refused = hub_admin.post(
         "/hub/medlemmar/arvika/uppgifter",
         data={
-            "csrf_token": read_csrf(arvika.text),
+            "csrf_token": read_csrf(form.text),
             "population_count": "1",
             "population_year": "2024",
             "population_source": "Test",
@@ -1046,3 +1048,32 @@ def test_the_hub_records_a_members_organisation_number_and_population(
     assert refused.status_code == 422
     assert "ändra dem där och kör flask sync" in refused.text
     assert owner(app, "SELECT population_count FROM tenants WHERE slug = 'arvika'")[0][0] == 25682
+
+
+def test_an_export_older_than_a_sync_of_the_members_file_does_not_close_it(
+    app, hub_admin, read_csrf, reopen_arvika, resync, tmp_path
+):
+    """The sync changes a member's profile and switches without a log entry: an export
+    made before it lacks what it wrote."""
+    owner(app, "UPDATE tenants SET retention_months = 24 WHERE slug = 'arvika'")
+    assert export(hub_admin).status_code == 200
+    tenants = shutil.copytree(PROJECT_ROOT / "tenants", tmp_path / "tenants")
+    arvika = tenants / "arvika.toml"
+    text = arvika.read_text().replace(
+        "draft_days = 30\n", "draft_days = 30\nretention_months = 24\n"
+    )
+    # Only a switch changes (the retention decision is the same: no log entry for it).
+    arvika.write_text(
+        text.replace(
+            "[services.felanmalan]\nenabled = true", "[services.felanmalan]\nenabled = false"
+        )
+    )
+    with app.app_context(), maintenance_session() as session:
+        sync(session, tenants, PROJECT_ROOT / "services")
+        session.commit()
+    page = "/hub/medlemmar/arvika/avsluta"
+    refused = hub_admin.post(
+        page, data={"csrf_token": read_csrf(hub_admin.get(page).text), "confirm": "ja"}
+    )
+    assert refused.status_code == 422 and "har ändrats sedan den senaste exporten" in refused.text
+    assert owner(app, "SELECT status FROM tenants WHERE slug = 'arvika'")[0][0] == "active"

@@ -521,3 +521,11 @@ def test_a_regions_code_is_its_countys(app, files, old, new, message):
     with pytest.raises(SyncError) as failure:
         run_sync(app, tenants, services)
     assert f"tenants/region-varmland.toml: scb_code: {message}" in " ".join(failure.value.errors)
+
+
+def test_the_platforms_own_addresses_are_reserved_without_the_app_too():
+    """A member file checked where no app is at hand (the loader on its own) still may not
+    take the platform's own first parts."""
+    from samverkan.routing import platform_paths
+
+    assert {"hub", "api", "static", "staff", "admin"} <= platform_paths()

@@ -37,6 +37,7 @@ from flask.globals import _cv_app
 from flask_babel import force_locale, get_locale, get_translations, refresh
 from jinja2 import pass_context
 from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
 
 from samverkan.access import public
 from samverkan.extensions import babel
@@ -119,11 +120,11 @@ def _decide_language() -> None:
     lang = state.lang = select_language()
     # Flask-Babel chooses the same (its selector is current_language) at the request's
     # first text, through the `g` proxy several times and parsing a new Locale: about 2 %
-    # of a request. Put where it keeps it, unless something has asked already.
+    # of a request. Put where it keeps it.
     babel_state = state.get("_flask_babel")
     if babel_state is None:
         state._flask_babel = SimpleNamespace(babel_locale=_locale(lang))
-    elif getattr(babel_state, "babel_locale", None) is None:
+    else:  # whatever an earlier request in the same app context left there (a test's)
         babel_state.babel_locale = _locale(lang)
 
 
@@ -160,15 +161,40 @@ def switch_url(lang: str) -> str:
     current = request._get_current_object()
     here = current.path
     if current.url_rule is not None and "GET" not in current.url_rule.methods:
-        # A page answering a POST (a refused form, a confirmation): back to the page the
-        # form was on, as a GET of this path would be refused.
-        here = same_site_path(current.referrer)
+        # A page answering a POST (a refused form, a confirmation): a GET of this path
+        # would be refused. Back to the form's page, or the nearest page above this one.
+        here = _a_page(current.referrer, here)
     elif current.args.get("andra") == "1":
         here += "?andra=1"
     # As url_for("i18n.switch", lang=lang, next=here) writes it (werkzeug's query encoding;
     # tests/test_languages.py compares them): the link without `next` is kept per worker
     # (urls.py), a link with one is not, and building it whole was ~3 % of a staff page.
     return f"{url_for('i18n.switch', lang=lang)}?{urlencode({'next': here}, safe=_QUERY_SAFE)}"
+
+
+def _a_page(referrer: str | None, here: str) -> str:
+    """The page a POST's answer switches back to: the form's (`referrer`) if this site
+    serves a GET of it (a refused form sent again has its own POST path as Referer), else
+    the nearest page above `here` (…/arende/<t>/komplettering: the status page)."""
+    adapter = current_app.create_url_adapter(request)
+
+    def served(path: str) -> bool:
+        try:
+            adapter.match(urlsplit(path).path, method="GET")
+        except HTTPException:
+            return False
+        return True
+
+    if referrer and urlsplit(referrer).netloc in ("", request.host):
+        form_page = same_site_path(referrer)
+        if served(form_page):
+            return form_page
+    parts = here.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        if served(above := "/".join(parts) or "/"):
+            return above
+    return url_for("citizen.index")
 
 
 _QUERY_SAFE = "!$'()*,/:;?@"  # werkzeug.urls._urlencode's: what a query may carry as it is

@@ -4,8 +4,9 @@
 from flask import Flask, current_app, has_app_context
 from werkzeug.routing import BaseConverter
 
-# Under a member's own address: never a member either (/arvika/staff/, /arvika/admin/).
-_MEMBER_PARTS = frozenset({"staff", "admin"})
+# Never a member, with or without the app at hand to read its routes from: the first parts
+# of the platform's own addresses, and those under a member's (/arvika/staff/, /admin/).
+_ALWAYS_RESERVED = frozenset({"hub", "api", "static", "staff", "admin"})
 
 
 class SlugConverter(BaseConverter):
@@ -36,7 +37,7 @@ def platform_paths() -> frozenset[str]:
     """What a member's slug may not be: the first part of every address of the platform's
     own (/hub/, /api/, /mina-arenden, /sprak/, /healthz, …), read from the routes, so a
     new one is never forgotten here. A member by such a name would be shadowed by it."""
-    firsts = set(_MEMBER_PARTS)
+    firsts = set(_ALWAYS_RESERVED)
     if has_app_context():
         for rule in current_app.url_map.iter_rules():
             first = rule.rule.lstrip("/").split("/", 1)[0]

@@ -135,7 +135,8 @@ def _history(case: Case, audience: str, lang: str) -> list[dict]:
                 "status_label": status.label(event.status, lang),
                 "message": status.history_text(event.message, lang),
                 "internal": internal,
-                # Whose words (the page marks their language), None for the platform's.
+                # Whose words (the page marks their language: the citizen's and messages
+                # in the case's, internal notes Swedish), None for the platform's.
                 "written_by": _written_by(event),
             }
         )
@@ -145,7 +146,7 @@ def _history(case: Case, audience: str, lang: str) -> list[dict]:
 def _written_by(event) -> str | None:
     if not event.message or status.written_by_platform(event.message):
         return None
-    return "citizen" if event.kind == "completion" else "staff"
+    return {"completion": "citizen", "note": "note"}.get(event.kind, "staff")
 
 
 def _e_mails(case: Case, answers_shown: bool) -> list[dict]:

@@ -226,9 +226,16 @@ def case_count(session: orm.Session, member: Tenant) -> int:
 
 def last_change_at(session: orm.Session, member: Tenant) -> datetime | None:
     """The latest moment anything a member's export holds changed: a case submitted,
-    changed or noted on (a citizen's submission writes no log entry), or what its own log
-    records as a change (the profile, a retention period, settings, staff)."""
+    changed or noted on (a citizen's submission writes no log entry), its row or an
+    e-service switch (the sync writes those without one), or what its own log records as
+    a change (the profile, a retention period, settings, staff)."""
     moments = [
+        session.scalar(sa.select(Tenant.updated_at).where(Tenant.id == member.id)),
+        session.scalar(
+            sa.select(sa.func.max(TenantService.updated_at)).where(
+                TenantService.tenant_id == member.id
+            )
+        ),
         session.scalar(sa.select(sa.func.max(Case.updated_at)).where(Case.tenant_id == member.id)),
         session.scalar(
             sa.select(sa.func.max(CaseEvent.created_at)).where(CaseEvent.tenant_id == member.id)
