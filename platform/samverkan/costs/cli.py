@@ -84,14 +84,21 @@ def _can_write(output: Path) -> None:
         raise click.BadParameter(f"{output} cannot be written here", param_hint="--output")
 
 
+def _output_options(command):
+    """--format and --output, as allocate and show both take them."""
+    command = click.option(
+        "--output",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help="Write to this file instead of the terminal.",
+    )(command)
+    return click.option("--format", "output_format", type=click.Choice(FORMATS), default="table")(
+        command
+    )
+
+
 @costs_cli.command("allocate")
 @click.option("--period", required=True, help='A year ("2026") or a month ("2026-03").')
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of the terminal.",
-)
+@_output_options
 def costs_allocate(period: str, output_format: str, output: Path | None) -> None:
     """Allocate every pool of the period and store the run (it is never changed after), then
     print it. A period with problems prints each one and stores nothing."""
@@ -146,12 +153,7 @@ def _give(body: str | bytes, output: Path | None, done: str) -> None:
 
 @costs_cli.command("show")
 @click.argument("run_id", type=int)
-@click.option("--format", "output_format", type=click.Choice(FORMATS), default="table")
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of the terminal.",
-)
+@_output_options
 def costs_show(run_id: int, output_format: str, output: Path | None) -> None:
     """Print a stored run as it was made (the hub's cost pages list their numbers), after
     checking that its own inputs still give every share: a run is reproducible years
