@@ -1053,8 +1053,8 @@ def test_the_hub_records_a_members_organisation_number_and_population(
 def test_an_export_older_than_a_sync_of_the_members_file_does_not_close_it(
     app, hub_admin, read_csrf, reopen_arvika, resync, tmp_path
 ):
-    """The sync changes a member's profile and switches without a log entry: an export
-    made before it lacks what it wrote."""
+    """The sync changes a member's row and switches without a log entry: an export made
+    before it lacks what it wrote."""
     owner(app, "UPDATE tenants SET retention_months = 24 WHERE slug = 'arvika'")
     assert export(hub_admin).status_code == 200
     tenants = shutil.copytree(PROJECT_ROOT / "tenants", tmp_path / "tenants")
@@ -1062,15 +1062,15 @@ def test_an_export_older_than_a_sync_of_the_members_file_does_not_close_it(
     text = arvika.read_text().replace(
         "draft_days = 30\n", "draft_days = 30\nretention_months = 24\n"
     )
-    # Only a switch changes (the retention decision is the same: no log entry for it).
-    arvika.write_text(
-        text.replace(
-            "[services.felanmalan]\nenabled = true", "[services.felanmalan]\nenabled = false"
-        )
-    )
+    # The population's source changes, which the sync always writes (the profile it leaves
+    # to administrators who took it over) and does not log; the retention decision stays.
+    old_source = 'source = "SCB, folkmängd 31 december 2023, via RegionFakta"'
+    assert old_source in text
+    arvika.write_text(text.replace(old_source, 'source = "SCB, folkmängd 2023"'))
     with app.app_context(), maintenance_session() as session:
-        sync(session, tenants, PROJECT_ROOT / "services")
+        report = sync(session, tenants, PROJECT_ROOT / "services")
         session.commit()
+    assert report.updated == ["tenant arvika (population_source)"]
     page = "/hub/medlemmar/arvika/avsluta"
     refused = hub_admin.post(
         page, data={"csrf_token": read_csrf(hub_admin.get(page).text), "confirm": "ja"}
