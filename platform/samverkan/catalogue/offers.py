@@ -7,14 +7,12 @@ only what is offered to its kind: a region taking school-transport applications 
 have citizens send them where no one handles them, and be counted for their use.
 """
 
-from samverkan.tenancy.models import MEMBER_KINDS, MUNICIPALITY, REGION
+from samverkan.tenancy.models import MUNICIPALITY, REGION
 
 DEFAULT_OFFERED_TO = (MUNICIPALITY,)
 # The kinds in the hub's (Swedish) words: "en region", "för kommuner".
 KIND_WORDS = {MUNICIPALITY: "kommun", REGION: "region"}
 KINDS_PLURAL = {MUNICIPALITY: "kommuner", REGION: "regioner"}
-
-__all__ = ["KIND_WORDS", "MEMBER_KINDS", "offered_for", "offered_to", "only_for_text"]
 
 
 def offered_to(definition: dict) -> tuple[str, ...]:
