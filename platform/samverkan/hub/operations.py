@@ -198,12 +198,8 @@ def change_member_facts(
                 ]
             }
         )
-    if data.get("orgnr"):
-        other = session.scalar(
-            sa.select(Tenant).where(Tenant.orgnr == data["orgnr"], Tenant.id != member.id)
-        )
-        if other is not None:
-            raise HubError({"orgnr": [f"Organisationsnumret används redan av {other.name}."]})
+    if data.get("orgnr") != member.orgnr and (taken := _taken(session, {"orgnr": data["orgnr"]})):
+        raise HubError(taken)  # another member's, as onboarding says it
     for name in FACTS:
         setattr(member, name, data.get(name))
     session.flush()
