@@ -651,7 +651,7 @@ def test_the_citizen_answers_a_request_for_more_from_the_status_page(
         status_url + "/komplettering", data={"csrf_token": read_csrf(page), "completion": "  "}
     )
     assert empty.status_code == 422
-    assert empty.text.count("Skriv din komplettering.") == 2  # the summary and the field
+    assert empty.text.count("Skriv din komplettering eller bifoga en fil.") == 2  # summary, field
     assert "<title>Fel:" in empty.text
     answer = {"csrf_token": read_csrf(page), "completion": "Storgatan 1,\nvid busshållplatsen."}
     sent = citizen.post(status_url + "/komplettering", data=answer)

@@ -122,7 +122,7 @@ def _case_body(found: Case) -> dict:
 
 def _answers(form: ServiceForm, found: Case) -> dict:
     """The stored answers; a file is shown by what it is, never where it is kept."""
-    ids = {a.field_name: a.id for a in found.attachments}
+    ids = {name: a.id for name, a in found.answer_files().items()}
     answers = {}
     for name, value in found.answers.items():
         spec = form.fields.get(name)

@@ -70,11 +70,19 @@ class SummaryStepOut(Schema):
 
 class AttachmentOut(Schema):
     id = fields.Integer(required=True)
-    field = fields.String(required=True, attribute="field_name")
+    field = fields.String(
+        required=True,
+        attribute="field_name",
+        metadata={
+            "description": "The form's file field it answers, or `completion` for a file the "
+            "citizen sent later with a completion (see `received_at` and the history)"
+        },
+    )
     filename = fields.String(required=True)
     content_type = fields.String(required=True)
     size = fields.Integer(required=True)
     sha256 = fields.String(required=True)
+    received_at = fields.DateTime(required=True, attribute="created_at")
 
 
 class StaffEventOut(Schema):

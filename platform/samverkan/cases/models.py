@@ -104,6 +104,18 @@ class Case(TenantScoped, Base):
         viewonly=True,
     )
 
+    def answer_files(self) -> dict[str, "Attachment"]:
+        """The answers' files by their field, without those sent later with a completion."""
+        return {a.field_name: a for a in self.attachments if a.event_id is None}
+
+    def files_by_event(self) -> dict[int, list["Attachment"]]:
+        """The files sent later (with a completion), by the history entry they came with."""
+        sent: dict[int, list[Attachment]] = {}
+        for attachment in self.attachments:
+            if attachment.event_id is not None:
+                sent.setdefault(attachment.event_id, []).append(attachment)
+        return sent
+
 
 class CaseEvent(TenantScoped, Base):
     """One line of a case's history: submitted, status changed, assigned, a message to the
@@ -111,6 +123,7 @@ class CaseEvent(TenantScoped, Base):
 
     __tablename__ = "case_events"
     __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "id"),  # for the files sent with an entry
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
         sa.Index("ix_case_events_tenant_case", "tenant_id", "case_id"),
         # Row-level security on users reads the history's authors (migration 0011).
@@ -135,17 +148,29 @@ class CaseEvent(TenantScoped, Base):
     author = orm.relationship("User", lazy="joined")
 
 
+# The field name of the files a citizen sends with a completion. A form field of the same
+# name is told apart by event_id (Case.answer_files).
+COMPLETION_FILES = "completion"
+
+
 class Attachment(TenantScoped, Base):
-    """A file that came with a case; the bytes live outside the web root."""
+    """A file that came with a case, as the answer to one of its form's file fields, or
+    later with the citizen's completion (`event_id`, field_name COMPLETION_FILES); the
+    bytes live outside the web root."""
 
     __tablename__ = "attachments"
     __table_args__ = (
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "event_id"], ["case_events.tenant_id", "case_events.id"]
+        ),
         sa.Index("ix_attachments_tenant_case", "tenant_id", "case_id"),
     )
 
     id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
     case_id: orm.Mapped[int]
+    # The history entry it was sent with; None for the answers' files.
+    event_id: orm.Mapped[int | None]
     field_name: orm.Mapped[str] = orm.mapped_column(sa.String(60))
     filename: orm.Mapped[str] = orm.mapped_column(sa.String(200))
     storage_name: orm.Mapped[str] = orm.mapped_column(sa.String(80))

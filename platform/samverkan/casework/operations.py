@@ -2,7 +2,10 @@
 entry (and, for the citizen, an e-mail in the outbox) in the same transaction. They flush
 but never commit: the request commits once."""
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -10,8 +13,10 @@ from sqlalchemy import orm
 from samverkan.accounts.models import ROLES, Membership, User
 from samverkan.audit.operations import record
 from samverkan.cases import status
-from samverkan.cases.models import Case, CaseEvent
+from samverkan.cases.models import COMPLETION_FILES, Attachment, Case, CaseEvent
+from samverkan.catalogue import uploads
 from samverkan.catalogue.fields import CONTROL
+from samverkan.catalogue.uploads import IncomingFile
 from samverkan.db import utcnow
 from samverkan.outbox import mails
 from samverkan.tenancy.models import Tenant
@@ -289,30 +294,51 @@ def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEv
 CITIZEN_ACTOR = "den sökande (statuslänken)"
 
 
-def add_completion(session: orm.Session, case: Case, text: str) -> CaseEvent | None:
+def add_completion(
+    session: orm.Session,
+    case: Case,
+    text: str,
+    files: Sequence[IncomingFile] = (),
+    *,
+    upload_root: Path | None = None,
+) -> CaseEvent | None:
     """The citizen's answer to a request for more (the case waiting for them), sent from
-    the status page: in the history for them and the staff, and the case is back in
-    progress, the case worker's turn. The same answer sent twice a moment apart (a double
-    click) is written once (None)."""
+    the status page: text, files (already checked, catalogue.fields.UploadField), or
+    both. In the history for them and the staff, the files kept with its entry, and the
+    case is back in progress, the case worker's turn. The same answer sent twice a moment
+    apart (a double click) is written once (None), its files with it."""
     # Locked (a case worker's change waits its turn), then read again: the row alone, as
     # PostgreSQL locks no outer join (the case's eager relations).
     session.execute(sa.select(Case.id).where(Case.id == case.id).with_for_update())
     session.refresh(case)
     text = (text or "").strip()
     if case.status != status.WAITING or case.thinned_at is not None:
-        if _written_just_now(session, case, None, ("completion",), text):
+        if _written_just_now(session, case, None, ("completion",), text or None):
             return None
         raise CaseworkError(
             "status",
             N_("Ärendet väntar inte på någon komplettering nu. Här ser du hur det går."),
         )
-    if not text:
-        raise CaseworkError("completion", N_("Skriv din komplettering."))
+    if not text and not files:
+        raise CaseworkError("completion", N_("Skriv din komplettering eller bifoga en fil."))
     if len(text) > MESSAGE_MAX:
         raise CaseworkError("completion", COMPLETION_TOO_LONG)
     if CONTROL.search(text):
         raise CaseworkError("completion", N_("Texten innehåller otillåtna tecken."))
     case.status = status.IN_PROGRESS
-    event = _event(session, case, "completion", by=None, message=text)
-    record(session, "case.completed", "case", case.reference, actor=CITIZEN_ACTOR)
+    event = _event(session, case, "completion", by=None, message=text or None)
+    for incoming in files:
+        stored = uploads.store_for(session, upload_root, case.tenant_id, incoming)
+        session.add(
+            Attachment(
+                tenant_id=case.tenant_id,
+                case_id=case.id,
+                event_id=event.id,
+                field_name=COMPLETION_FILES,
+                created_at=event.created_at,  # received with it
+                **asdict(stored),
+            )
+        )
+    details = {"files": len(files)} if files else None
+    record(session, "case.completed", "case", case.reference, details, actor=CITIZEN_ACTOR)
     return event

@@ -3,8 +3,14 @@ may follow which, when a message is needed) are checked in operations.py."""
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
-from samverkan.casework.operations import MESSAGE_MAX, MESSAGE_TOO_LONG, NOTE_TOO_LONG
-from samverkan.catalogue.fields import CONTROL
+from samverkan.casework.operations import (
+    COMPLETION_TOO_LONG,
+    MESSAGE_MAX,
+    MESSAGE_TOO_LONG,
+    NOTE_TOO_LONG,
+)
+from samverkan.catalogue.fields import CONTROL, UploadField
+from samverkan.catalogue.uploads import FILE_KINDS
 from samverkan.translatable import N_
 
 MAX_ID = 2**31 - 1
@@ -90,3 +96,33 @@ class NoteSchema(_Form):
         validate=[validate.Length(max=MESSAGE_MAX, error=NOTE_TOO_LONG), printable],
         error_messages={"required": N_("Skriv anteckningen.")},
     )
+
+
+# What a citizen may attach to a completion: as many files as a document and a photo or
+# two need, each of the kinds every e-service takes (fields.html says so beside the field).
+COMPLETION_FILES_MAX = 5
+COMPLETION_FILE_MB = 10
+# The limit in words, for the catalogue: a literal (tests/test_completion_files.py checks
+# that it names COMPLETION_FILES_MAX).
+TOO_MANY_FILES = N_("Du kan bifoga högst 5 filer åt gången.")
+
+
+class CompletionSchema(_Form):
+    """The citizen's completion from the status page: text, files or both (operations
+    refuses neither). Each file is checked as a form's file field checks its file."""
+
+    completion = fields.String(
+        load_default="",
+        validate=[validate.Length(max=MESSAGE_MAX, error=COMPLETION_TOO_LONG), printable],
+    )
+    completion_files = fields.List(
+        UploadField(accept=list(FILE_KINDS), max_bytes=COMPLETION_FILE_MB * 1024 * 1024),
+        load_default=list,
+    )
+
+    @pre_load
+    def _not_too_many(self, data, **kwargs):
+        """Counted before any file is read or scanned."""
+        if len(data.get("completion_files") or ()) > COMPLETION_FILES_MAX:
+            raise ValidationError(TOO_MANY_FILES, "completion_files")
+        return data

@@ -21,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 from sqlalchemy.orm import exc as orm_exc
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -30,11 +31,17 @@ from samverkan.cases import operations
 from samverkan.cases import status as case_status
 from samverkan.cases.operations import ServiceClosed
 from samverkan.casework import operations as casework
+from samverkan.casework.schemas import (
+    COMPLETION_FILE_MB,
+    COMPLETION_FILES_MAX,
+    TOO_MANY_FILES,
+    CompletionSchema,
+)
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES, file_limit_mb
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
-from samverkan.catalogue.uploads import StoredFile
+from samverkan.catalogue.uploads import StoredFile, safe_display_name
 from samverkan.citizen import drafts, page_cache
 from samverkan.db import utcnow
 from samverkan.errors import error_response
@@ -89,6 +96,11 @@ def _too_large(exc):
     """A step sent with files over the request's limit (MAX_CONTENT_LENGTH) is refused
     before its body is read, so nothing of it can be kept: the step is shown again, its
     saved answers and the message at its file fields, rather than a bare error page."""
+    if request.endpoint == "citizen.completion":
+        # Its text goes with the files: back to the status page, which says both were lost.
+        # (Refused perhaps before the member is looked up: the page is the path's parent.)
+        status_url = request.path.rsplit("/", 1)[0]
+        return redirect(f"{status_url}?{urlencode([('fil', TOO_LARGE)])}#komplettera", 303)
     if request.endpoint != "citizen.step" or request.method != "POST":
         return error_response(413)
     query = [(k, v) for k, v in request.args.items(multi=True) if k != "fil"]
@@ -675,7 +687,25 @@ def receipt(token: str):
 @bp.get("/<slug:tenant>/arende/<token:token>")
 @public
 def status(token: str):
-    return _status_page(token, _case_for_token(token))
+    case = _case_for_token(token)
+    if request.args.get("fil") == TOO_LARGE and case.status == case_status.WAITING:
+        # A completion over the request's limit (_too_large).
+        return _status_page(token, case, _completion_too_large())
+    return _status_page(token, case)
+
+
+def _completion_too_large() -> dict[str, list[str]]:
+    total = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    return {
+        "completion_files": [
+            _(
+                "Filerna var tillsammans för stora för att tas emot: högst %(total)s MB "
+                "sammanlagt. Välj mindre filer. Det du skrev skickades inte heller: skriv "
+                "det igen.",
+                total=total,
+            )
+        ]
+    }
 
 
 def _status_page(
@@ -694,6 +724,11 @@ def _status_page(
         completion_open=case.status == case_status.WAITING
         and case.thinned_at is None
         and g.tenant.status == "active",
+        # The files sent with each completion, by its history entry.
+        sent_files=case.files_by_event(),
+        completion_files=COMPLETION_FILES_MAX,
+        completion_spec={"max_size_mb": COMPLETION_FILE_MB},  # as a file field's
+        too_many_files=_(TOO_MANY_FILES),
         errors=errors or {},
         entered=entered,
         unsent=unsent,
@@ -705,23 +740,50 @@ def _status_page(
 @limited  # as a submission: it writes to a case
 def completion(token: str):
     """The citizen's answer to 'Väntar på komplettering', from the status page (the mail
-    asking for it cannot be answered). Whoever holds the status link may answer, as they
-    may read the case's messages."""
+    asking for it cannot be answered): text, files or both. Whoever holds the status link
+    may answer, as they may read the case's messages."""
     case = _case_for_token(token)
     text = request.form.get("completion", "")
+    chosen = [f for f in request.files.getlist("completion_files") if f.filename]
     try:
-        casework.add_completion(db.session, case, text)
+        answer = CompletionSchema().load({"completion": text, "completion_files": chosen})
+    except ValidationError as exc:
+        return _status_page(token, case, _completion_errors(exc.messages, chosen), text, 422)
+    try:
+        casework.add_completion(
+            db.session,
+            case,
+            answer["completion"],
+            answer["completion_files"],
+            upload_root=Path(current_app.config["UPLOAD_ROOT"]),
+        )
     except casework.CaseworkError as exc:
         db.session.rollback()
         case = _case_for_token(token)
         if exc.field != "completion":
             # No longer waiting (a case worker changed it meanwhile): the page says so and
             # keeps what they wrote, which was not sent.
-            return _status_page(token, case, {}, text, 409, unsent=True)
+            unsent = [safe_display_name(f.filename) for f in chosen]
+            return _status_page(token, case, {}, text, 409, unsent=unsent or True)
         return _status_page(token, case, {"completion": [_(exc.shown)]}, text, 422)
     db.session.commit()
     flash(_("Tack! Din komplettering är skickad till handläggaren."))
     return redirect(url_for(".status", token=token), 303)
+
+
+def _completion_errors(messages: dict, chosen: list) -> dict[str, list[str]]:
+    """The schema's messages by field, each file's named by the file (a list's errors come
+    by position)."""
+    errors = {"completion": [_(m) for m in messages.get("completion", [])]}
+    files = messages.get("completion_files", [])
+    if isinstance(files, dict):
+        errors["completion_files"] = [
+            f"{safe_display_name(chosen[i].filename)}: {' '.join(_(m) for m in files[i])}"
+            for i in sorted(files)
+        ]
+    else:
+        errors["completion_files"] = [_(m) for m in files]
+    return {name: shown for name, shown in errors.items() if shown}
 
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")

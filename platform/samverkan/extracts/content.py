@@ -109,7 +109,9 @@ def _answers(case: Case, form: ServiceForm, shown: bool, lang: str) -> tuple[lis
     attachments = [
         {
             "field": attachment.field_name,
-            "label": localized(form.fields.get(attachment.field_name, {}).get("label"), lang),
+            "label": localized(form.fields.get(attachment.field_name, {}).get("label"), lang)
+            if attachment.event_id is None
+            else str(EVENT_KINDS["completion"]),  # sent later, with a completion
             "filename": attachment.filename if shown else None,
             "content_type": attachment.content_type,
             "size": attachment.size,

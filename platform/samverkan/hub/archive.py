@@ -295,6 +295,7 @@ def _case_json(
                 "content_type": a.content_type,
                 "size": a.size,
                 "sha256": a.sha256,
+                "received_at": _moment(a.created_at),
                 "path": names[a.id] if a.id in present else None,
             }
             for a in attachments
@@ -467,6 +468,8 @@ cases.json        Alla ärenden: referens, e-tjänst och version, status, kanal,
                   definitions.json) och som text ("summary"), hela historiken med
                   interna anteckningar ("visible_to_citizen": false) och bilagornas
                   metadata med sökväg i arkivet ("path"; null om filen saknades).
+                  En bilaga med "field": "completion" skickade den sökande senare med
+                  en komplettering ("received_at" är när).
                   "thinned_at": när ärendets personuppgifter gallrades (null: inte
                   gallrat). "retention": gallringsfristen som gäller ärendet i månader
                   ("months"), om den är beslutad för e-tjänsten eller medlemmen

@@ -54,12 +54,22 @@
     var chosen = [];
     var total = 0;
     form.querySelectorAll('input[type="file"][data-max-bytes]').forEach(function (input) {
-      var file = input.files && input.files[0];
-      if (!file) { return; }
+      var files = Array.prototype.slice.call(input.files || []);
+      if (!files.length) { return; }
       chosen.push(input);
-      total += file.size;
-      if (file.size > Number(input.getAttribute("data-max-bytes"))) {
-        problems.push([input, input.getAttribute("data-too-large")]);
+      var most = Number(input.getAttribute("data-max-files") || 1);
+      if (files.length > most) {
+        problems.push([input, input.getAttribute("data-too-many")]);
+        return;
+      }
+      var large = files.filter(function (file) {
+        total += file.size;
+        return file.size > Number(input.getAttribute("data-max-bytes"));
+      });
+      if (large.length) {
+        // Several files in one field: say which, as the server does.
+        var which = input.multiple ? large.map(function (file) { return file.name; }).join(", ") + ": " : "";
+        problems.push([input, which + input.getAttribute("data-too-large")]);
       }
     });
     // The other answers and the form's framing travel in the same request.

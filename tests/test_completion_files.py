@@ -1,0 +1,317 @@
+"""Files with a completion: a case waiting for the citizen often waits for a document (a
+certificate, a photo), and the status page took text only: its hint told the citizen to
+write that they had a file, and to wait for the case worker to answer."""
+
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from api_support import WITH_REPLY, tiny_png
+from test_accounts import create, sign_in
+from test_form_engine import pdf_minimal
+from test_retention import close, run
+from test_staff_api import bearer, token_of
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
+
+from samverkan.casework.schemas import COMPLETION_FILE_MB, COMPLETION_FILES_MAX, TOO_MANY_FILES
+from samverkan.database_roles import maintenance_session
+
+KINDS = "PDF, JPEG eller PNG"
+ANNA = "anna@arvika.example"
+
+
+@pytest.fixture
+def waiting(app, client, read_csrf):
+    """A case at Arvika waiting for the citizen: (status page URL, reference, case worker)."""
+    created = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions", json=WITH_REPLY
+    ).get_json()
+    assert create(app, ANNA).exit_code == 0
+    worker = app.test_client()
+    assert sign_in(worker, read_csrf, ANNA).status_code == 303
+    case_url = f"/arvika/staff/arenden/{created['reference']}"
+    asked = worker.post(
+        case_url + "/status",
+        data={
+            "csrf_token": read_csrf(worker.get(case_url).text),
+            "status": "waiting_for_citizen",
+            "message": "Skicka intyget från läkaren.",
+        },
+    )
+    assert asked.status_code == 303
+    status_url = "/arvika/arende/" + created["status_url"].rsplit("/", 1)[-1]
+    return status_url, created["reference"], worker
+
+
+def send(citizen, read_csrf, status_url, text="", files=()):
+    page = citizen.get(status_url).text
+    return post(citizen, status_url, read_csrf(page), text, files)
+
+
+def post(citizen, status_url, token, text, files):
+    """The form as a browser sends it, encoded here in memory: the test client would spool
+    a large body to a temporary file that nothing closes."""
+    fields = MultiDict([("csrf_token", token), ("completion", text)])
+    for name, content in files:
+        fields.add("completion_files", FileStorage(io.BytesIO(content), name))
+    boundary, body = encode_multipart(fields)
+    return citizen.post(
+        status_url + "/komplettering",
+        data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def rows(app) -> list[dict]:
+    with app.app_context(), maintenance_session() as session:
+        return [
+            dict(row._mapping)
+            for row in session.execute(
+                sa.text(
+                    "SELECT a.field_name, a.filename, a.storage_name, a.event_id, e.kind "
+                    "FROM attachments a LEFT JOIN case_events e ON e.id = a.event_id "
+                    "ORDER BY a.id"
+                )
+            )
+        ]
+
+
+def case_status(app, reference: str) -> str:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT status FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+
+
+def files_on_disk(upload_root) -> set[str]:
+    return {path.name for path in upload_root.rglob("*") if path.is_file()}
+
+
+def test_a_citizen_sends_a_certificate_and_a_photo_with_their_answer(
+    app, client, read_csrf, waiting, upload_root
+):
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    form = citizen.get(status_url).text
+    assert 'enctype="multipart/form-data"' in form
+    assert re.search(
+        r'<input type="file" id="f-completion-files" name="completion_files" multiple', form
+    )
+    assert f"upp till {COMPLETION_FILES_MAX} filer: {KINDS}, högst {COMPLETION_FILE_MB} MB" in form
+    before = files_on_disk(upload_root)
+    sent = send(
+        citizen,
+        read_csrf,
+        status_url,
+        "Här är intyget och ett foto.",
+        [("intyg.pdf", pdf_minimal()), ("foto.png", tiny_png())],
+    )
+    assert sent.status_code == 303
+    assert case_status(app, reference) == "in_progress"  # the case worker's turn again
+    stored = rows(app)
+    assert [(r["field_name"], r["filename"], r["kind"]) for r in stored] == [
+        ("completion", "intyg.pdf", "completion"),
+        ("completion", "foto.png", "completion"),
+    ]
+    assert files_on_disk(upload_root) - before == {r["storage_name"] for r in stored}
+    status_page = citizen.get(status_url).text
+    assert "intyg.pdf (1 kB)" in status_page and "foto.png (1 kB)" in status_page
+    case_page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    links = re.findall(
+        r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)" download>([^<]+)<', case_page
+    )
+    assert [name for _, name in links] == ["intyg.pdf", "foto.png"]
+    download = worker.get(links[1][0])
+    assert download.status_code == 200 and download.data == tiny_png()
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    download.close()
+    with app.app_context(), maintenance_session() as session:
+        logged = session.execute(
+            sa.text("SELECT detail FROM audit_log WHERE action = 'case.completed'")
+        ).scalar_one()
+    assert (logged if isinstance(logged, dict) else json.loads(logged)) == {"files": 2}
+
+
+def test_files_alone_are_an_answer_and_nothing_at_all_is_not(app, read_csrf, waiting):
+    status_url, reference, _ = waiting
+    citizen = app.test_client()
+    empty = send(citizen, read_csrf, status_url, "  ")
+    assert empty.status_code == 422
+    assert empty.text.count("Skriv din komplettering eller bifoga en fil.") == 2
+    assert case_status(app, reference) == "waiting_for_citizen"
+    alone = send(citizen, read_csrf, status_url, files=[("intyg.pdf", pdf_minimal())])
+    assert alone.status_code == 303
+    page = citizen.get(status_url).text
+    assert "intyg.pdf" in page
+    assert '<p class="message"></p>' not in page  # no empty message under it
+
+
+def test_a_file_that_is_not_allowed_is_named_and_nothing_is_kept(
+    app, read_csrf, waiting, upload_root
+):
+    status_url, reference, _ = waiting
+    citizen = app.test_client()
+    before = files_on_disk(upload_root)
+    refused = send(
+        citizen,
+        read_csrf,
+        status_url,
+        "Intyget och ett foto.",
+        [("intyg.pdf", pdf_minimal()), ("foto.heic", b"\x00\x00\x00\x18ftypheic" + b"\0" * 64)],
+    )
+    assert refused.status_code == 422
+    message = f"foto.heic: Filen måste vara av typen {KINDS}."
+    assert refused.text.count(message) == 2  # the summary and the field
+    assert 'href="#f-completion-files"' in refused.text
+    assert 'aria-invalid="true"' in refused.text
+    assert ">Intyget och ett foto.</textarea>" in refused.text  # what they wrote is kept
+    assert rows(app) == [] and files_on_disk(upload_root) == before
+    assert case_status(app, reference) == "waiting_for_citizen"
+
+
+def test_too_many_files_are_refused_before_any_is_read(app, read_csrf, waiting, upload_root):
+    assert str(COMPLETION_FILES_MAX) in TOO_MANY_FILES
+    status_url, reference, _ = waiting
+    citizen = app.test_client()
+    before = files_on_disk(upload_root)
+    many = [(f"sida-{n}.png", tiny_png()) for n in range(COMPLETION_FILES_MAX + 1)]
+    refused = send(citizen, read_csrf, status_url, "Alla sidor.", many)
+    assert refused.status_code == 422
+    assert f"Filer – {TOO_MANY_FILES}</a>" in refused.text  # the summary
+    assert f"</span>{TOO_MANY_FILES}</p>" in refused.text  # the field
+    assert rows(app) == [] and files_on_disk(upload_root) == before
+    enough = send(citizen, read_csrf, status_url, "Alla sidor.", many[:COMPLETION_FILES_MAX])
+    assert enough.status_code == 303
+    assert len(rows(app)) == COMPLETION_FILES_MAX
+
+
+def test_a_file_over_its_limit_is_named(app, read_csrf, waiting, upload_root):
+    status_url, _, _ = waiting
+    citizen = app.test_client()
+    big = pdf_minimal() + b"\0" * (COMPLETION_FILE_MB * 1024 * 1024)
+    refused = send(citizen, read_csrf, status_url, "", [("stort-intyg.pdf", big)])
+    assert refused.status_code == 422
+    assert (
+        f"stort-intyg.pdf: Filen är för stor. Den får vara högst {COMPLETION_FILE_MB} MB."
+        in refused.text
+    )
+    assert rows(app) == []
+
+
+def test_files_over_the_requests_limit_come_back_to_the_form_with_the_reason(
+    app, read_csrf, waiting, monkeypatch
+):
+    """Refused before the body is read (413): the status page says so, and that the text
+    was lost with the files, rather than an error page."""
+    status_url, reference, _ = waiting
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    citizen = app.test_client()
+    refused = send(citizen, read_csrf, status_url, "Text", [("intyg.pdf", b"%PDF" + b"0" * 70000)])
+    assert refused.status_code == 303
+    assert refused.headers["Location"].endswith(status_url + "?fil=for-stor#komplettera")
+    page = citizen.get(refused.headers["Location"])
+    assert "Det du skrev skickades inte heller: skriv det igen." in page.text
+    assert 'id="f-completion-files-error"' in page.text
+    assert case_status(app, reference) == "waiting_for_citizen"
+
+
+def test_a_double_click_keeps_the_files_once(app, read_csrf, waiting, upload_root):
+    status_url, _, _ = waiting
+    citizen = app.test_client()
+    before = files_on_disk(upload_root)
+    token = read_csrf(citizen.get(status_url).text)
+    for _ in range(2):
+        sent = post(citizen, status_url, token, "Intyget.", [("intyg.pdf", pdf_minimal())])
+        assert sent.status_code == 303
+    assert [r["filename"] for r in rows(app)] == ["intyg.pdf"]
+    assert len(files_on_disk(upload_root) - before) == 1  # the second request's is not left
+
+
+def test_files_sent_after_the_case_moved_on_are_named_as_not_sent(
+    app, read_csrf, waiting, upload_root
+):
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    page = citizen.get(status_url).text
+    case_url = f"/arvika/staff/arenden/{reference}"
+    moved = worker.post(
+        case_url + "/status",
+        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
+    )
+    assert moved.status_code == 303
+    before = files_on_disk(upload_root)
+    late = post(citizen, status_url, read_csrf(page), "Intyget.", [("intyg.pdf", pdf_minimal())])
+    assert late.status_code == 409
+    assert "Filerna du valde skickades inte heller: intyg.pdf." in late.text
+    assert rows(app) == [] and files_on_disk(upload_root) == before
+
+
+def test_the_extract_the_staff_api_and_the_answers_tell_the_files_apart(
+    app, client, read_csrf, waiting
+):
+    """A completion's files are the citizen's data too (the extract lists them), and are
+    not taken for the answer to a form field of the same name."""
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    assert (
+        send(citizen, read_csrf, status_url, "", [("intyg.pdf", pdf_minimal())]).status_code == 303
+    )
+    extract = citizen.get(status_url + "/registerutdrag.json")
+    assert extract.status_code == 200, extract.text
+    listed = extract.get_json()["attachments"]
+    assert [(a["field"], a["label"]) for a in listed] == [("completion", "Din komplettering")]
+    page = citizen.get(status_url + "/registerutdrag").text
+    assert "<td>Din komplettering</td>" in page
+    staff_api = client.get(
+        f"/api/v1/tenants/arvika/cases/{reference}", headers=bearer(token_of(app, ANNA))
+    )
+    assert staff_api.status_code == 200
+    case = staff_api.get_json()
+    [attachment] = case["attachments"]
+    assert attachment["field"] == "completion" and attachment["filename"] == "intyg.pdf"
+    completion = next(e for e in case["history"] if e["kind"] == "completion")
+    assert attachment["received_at"] == completion["at"]
+    assert "completion" not in case["answers"]
+    assert "Bifogade filer" in worker.get(f"/arvika/staff/arenden/{reference}").text
+
+
+def test_thinning_removes_the_completions_files_with_the_rest(
+    app, read_csrf, waiting, upload_root, retention_a_year
+):
+    status_url, reference, _ = waiting
+    citizen = app.test_client()
+    assert (
+        send(citizen, read_csrf, status_url, "", [("intyg.pdf", pdf_minimal())]).status_code == 303
+    )
+    [stored] = rows(app)
+    assert stored["storage_name"] in files_on_disk(upload_root)
+    now = datetime.now(UTC)
+    close(app, reference, now - timedelta(days=400))
+    with app.app_context(), maintenance_session() as session:
+        # Its mails are out (a mail still queued holds the case back, test_retention.py).
+        session.execute(sa.text("UPDATE outbox_messages SET status = 'sent'"))
+        session.commit()
+    run(app, now=now)
+    assert rows(app) == [] and stored["storage_name"] not in files_on_disk(upload_root)
+    with app.app_context(), maintenance_session() as session:
+        kinds = session.execute(sa.text("SELECT kind, message FROM case_events")).all()
+    assert ("completion", None) in [tuple(k) for k in kinds]  # the entry stays, without text
+
+
+@pytest.fixture
+def retention_a_year(app):
+    def set_months(months):
+        with app.app_context(), maintenance_session() as session:
+            session.execute(
+                sa.text("UPDATE tenants SET retention_months = :m WHERE slug = 'arvika'"),
+                {"m": months},
+            )
+            session.commit()
+
+    set_months(12)
+    yield
+    set_months(None)
