@@ -14,10 +14,12 @@ from test_accounts import create, sign_in
 from test_form_engine import pdf_minimal
 from test_retention import close, run
 from test_staff_api import bearer, token_of
+from test_uploads import EICAR, clamd, scanned  # noqa: F401  (clamd, scanned: fixtures)
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
 from samverkan.casework.schemas import COMPLETION_FILE_MB, COMPLETION_FILES_MAX, TOO_MANY_FILES
+from samverkan.catalogue.scanning import INFECTED, UNAVAILABLE
 from samverkan.database_roles import maintenance_session
 
 KINDS = "PDF, JPEG eller PNG"
@@ -315,3 +317,45 @@ def retention_a_year(app):
     set_months(12)
     yield
     set_months(None)
+
+
+def test_a_scanned_file_is_refused_when_infected_and_503_when_it_cannot_be_scanned(
+    app,
+    read_csrf,
+    waiting,
+    scanned,  # noqa: F811
+    upload_root,
+):
+    status_url, reference, _ = waiting
+    citizen = app.test_client()
+    before = files_on_disk(upload_root)
+    infected = send(citizen, read_csrf, status_url, "", [("intyg.pdf", pdf_minimal() + EICAR)])
+    assert infected.status_code == 422
+    assert f"intyg.pdf: {INFECTED}" in infected.text
+    scanned.mode = "garbled"
+    unscanned = send(citizen, read_csrf, status_url, "Text", [("intyg.pdf", pdf_minimal())])
+    assert unscanned.status_code == 503  # the scanner's fault, not theirs: try again later
+    assert f"intyg.pdf: {UNAVAILABLE}" in unscanned.text
+    assert rows(app) == [] and files_on_disk(upload_root) == before
+    assert case_status(app, reference) == "waiting_for_citizen"
+    scanned.mode = "verdict"
+    assert (
+        send(citizen, read_csrf, status_url, "", [("intyg.pdf", pdf_minimal())]).status_code == 303
+    )
+    assert pdf_minimal() in scanned.streams
+
+
+def test_a_refused_file_on_a_case_that_moved_on_says_it_was_not_sent(app, read_csrf, waiting):
+    """No form to correct the file in any more: the page says nothing was sent."""
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    page = citizen.get(status_url).text
+    case_url = f"/arvika/staff/arenden/{reference}"
+    worker.post(
+        case_url + "/status",
+        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
+    )
+    late = post(citizen, status_url, read_csrf(page), "Text", [("foto.gif", b"GIF89a" + bytes(40))])
+    assert late.status_code == 409
+    assert "Filerna du valde skickades inte heller: foto.gif." in late.text
+    assert "Filen måste vara av typen" not in late.text

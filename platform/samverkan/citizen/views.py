@@ -37,6 +37,7 @@ from samverkan.casework.schemas import (
     TOO_MANY_FILES,
     CompletionSchema,
 )
+from samverkan.catalogue import scanning
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES, file_limit_mb
 from samverkan.catalogue.models import Category
@@ -748,7 +749,11 @@ def completion(token: str):
     try:
         answer = CompletionSchema().load({"completion": text, "completion_files": chosen})
     except ValidationError as exc:
-        return _status_page(token, case, _completion_errors(exc.messages, chosen), text, 422)
+        if case.status != case_status.WAITING:  # no form to correct any more: as below
+            return _status_page(token, case, {}, text, 409, unsent=_names(chosen) or True)
+        # 503 when a file was refused only because it could not be scanned: not theirs.
+        code = 503 if _unscannable(exc.messages) else 422
+        return _status_page(token, case, _completion_errors(exc.messages, chosen), text, code)
     try:
         casework.add_completion(
             db.session,
@@ -763,12 +768,20 @@ def completion(token: str):
         if exc.field != "completion":
             # No longer waiting (a case worker changed it meanwhile): the page says so and
             # keeps what they wrote, which was not sent.
-            unsent = [safe_display_name(f.filename) for f in chosen]
-            return _status_page(token, case, {}, text, 409, unsent=unsent or True)
+            return _status_page(token, case, {}, text, 409, unsent=_names(chosen) or True)
         return _status_page(token, case, {"completion": [_(exc.shown)]}, text, 422)
     db.session.commit()
     flash(_("Tack! Din komplettering är skickad till handläggaren."))
     return redirect(url_for(".status", token=token), 303)
+
+
+def _unscannable(messages: dict) -> bool:
+    files = messages.get("completion_files")
+    return isinstance(files, dict) and any(scanning.UNAVAILABLE in m for m in files.values())
+
+
+def _names(chosen: list) -> list[str]:
+    return [safe_display_name(f.filename) for f in chosen]
 
 
 def _completion_errors(messages: dict, chosen: list) -> dict[str, list[str]]:
