@@ -359,3 +359,59 @@ def test_a_refused_file_on_a_case_that_moved_on_says_it_was_not_sent(app, read_c
     assert late.status_code == 409
     assert "Filerna du valde skickades inte heller: foto.gif." in late.text
     assert "Filen måste vara av typen" not in late.text
+
+
+def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
+    app, read_csrf, waiting
+):
+    """Back in progress after a completion, the case looked like every other case in
+    progress: nothing in the inbox said that the citizen had answered."""
+    status_url, reference, worker = waiting
+    other = worker.get("/arvika/staff/").text
+    assert "Ny komplettering" not in other
+    citizen = app.test_client()
+    assert send(citizen, read_csrf, status_url, "Intyget kommer.").status_code == 303
+    with app.app_context(), maintenance_session() as session:
+        changed = session.execute(
+            sa.text("SELECT updated_at FROM cases WHERE reference = :r"), {"r": reference}
+        ).scalar_one()
+    row = re.search(
+        rf"<tr>\s*<td><a [^>]*>{reference}</a>.*?</tr>", worker.get("/arvika/staff/").text, re.S
+    )
+    assert row and 'Under handläggning <strong class="tag">Ny komplettering</strong>' in row.group(
+        0
+    )
+    english = app.test_client()
+    assert sign_in(english, read_csrf, ANNA).status_code == 303
+    english.get("/sprak/en")
+    assert "New answer" in english.get("/arvika/staff/").text
+    # Opened by a case worker: read, and not a change to the case the citizen would see.
+    worker.get(f"/arvika/staff/arenden/{reference}")
+    assert "Ny komplettering" not in worker.get("/arvika/staff/").text
+    with app.app_context(), maintenance_session() as session:
+        assert (
+            session.execute(
+                sa.text("SELECT updated_at FROM cases WHERE reference = :r"), {"r": reference}
+            ).scalar_one()
+            == changed
+        )
+
+
+def test_a_case_moved_on_without_being_opened_is_no_longer_marked(app, read_csrf, waiting):
+    """Through the staff API, say: a case worker has acted on it."""
+    status_url, reference, _ = waiting
+    assert send(app.test_client(), read_csrf, status_url, "Svar.").status_code == 303
+    response = app.test_client().post(
+        f"/api/v1/tenants/arvika/cases/{reference}/transitions",
+        json={"status": "decided", "message": "Beviljat."},
+        headers=bearer(token_of(app, ANNA)),
+    )
+    assert response.status_code == 200, response.get_json()
+    with app.app_context(), maintenance_session() as session:
+        assert (
+            session.execute(
+                sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
+                {"r": reference},
+            ).scalar_one()
+            is None
+        )

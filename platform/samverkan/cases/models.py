@@ -82,6 +82,9 @@ class Case(TenantScoped, Base):
     # The language it was sent in (i18n.LANGUAGES): its receipt's, and that of every later
     # mail to the citizen about it. Null for cases from before it was recorded (Swedish).
     language: orm.Mapped[str | None] = orm.mapped_column(sa.String(2))
+    # When the citizen's latest completion came in, until a case worker opens the case or
+    # moves it on: the inbox marks such cases (casework/operations.py).
+    unread_completion_at: orm.Mapped[datetime | None] = orm.mapped_column(Timestamp)
 
     definition = orm.relationship("ServiceDefinition", lazy="joined")
     assigned_to = orm.relationship(

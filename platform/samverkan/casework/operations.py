@@ -223,6 +223,7 @@ def transition(
         )
     previous = case.status
     case.status = new_status
+    case.unread_completion_at = None  # a case worker has acted on it
     if new_status == status.CLOSED:
         case.closed_at = now or datetime.now(UTC)
     event = _event(
@@ -239,6 +240,19 @@ def transition(
         {"from": previous, "to": new_status, "message_sent": bool(message)},
     )
     return event
+
+
+def completion_read(session: orm.Session, case: Case) -> None:
+    """A case worker has opened the case: its completion is no longer news in the inbox.
+    Not a change to the case: its updated_at (the citizen's "last changed") stays."""
+    if case.unread_completion_at is None:
+        return
+    session.execute(
+        sa.update(Case)
+        .where(Case.id == case.id)
+        .values(unread_completion_at=None, updated_at=Case.updated_at)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def last_news(session: orm.Session, case: Case) -> int:
@@ -327,6 +341,7 @@ def add_completion(
         raise CaseworkError("completion", N_("Texten innehåller otillåtna tecken."))
     case.status = status.IN_PROGRESS
     event = _event(session, case, "completion", by=None, message=text or None)
+    case.unread_completion_at = event.created_at  # the inbox marks it until opened
     for incoming in files:
         stored = uploads.store_for(session, upload_root, case.tenant_id, incoming)
         session.add(

@@ -225,12 +225,12 @@ def inbox_listing(
     session: orm.Session | sa.Connection, filters: dict, user_id: int | None = None
 ) -> Page:
     """A page of the inbox: rows of the columns it shows (id, reference, definition_id,
-    status, submitted_at, assignee: the assigned case worker's name or None), read on the
-    session's connection or on a member's own (scoping.member_transaction). One Core
-    statement per combination of filters, made once, naming the bound member itself
-    (tenant_connection refuses when none is bound; on PostgreSQL row-level security holds
-    too): building Case objects through the ORM, and loading each assignee, was most of
-    the page's reading."""
+    status, submitted_at, unread_completion_at, assignee: the assigned case worker's name
+    or None), read on the session's connection or on a member's own
+    (scoping.member_transaction). One Core statement per combination of filters, made
+    once, naming the bound member itself (tenant_connection refuses when none is bound; on
+    PostgreSQL row-level security holds too): building Case objects through the ORM, and
+    loading each assignee, was most of the page's reading."""
     connection, tenant_id = tenant_connection(session)
     shape, values = _matching(filters, user_id)
     limit = filters.get("limit") or PAGE_SIZE
@@ -252,6 +252,7 @@ def _listing(shape: tuple[str, ...]) -> sa.Select:
             cases.c.definition_id,
             cases.c.status,
             cases.c.submitted_at,
+            cases.c.unread_completion_at,
             users.c.name.label("assignee"),
         )
         .select_from(cases.outerjoin(users, users.c.id == cases.c.assigned_to_id))

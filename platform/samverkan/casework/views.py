@@ -187,12 +187,16 @@ def _inbox_rows(cases: list, lang: str) -> str:
     titles = definition_titles(db.session, {case.definition_id for case in cases})
     row = pattern("casework/inbox_row.html", _ROW)
     case_link = html_text(url_for(".case", reference=""))  # a row's link: this + reference
+    # The citizen has answered and no case worker has opened the case since.
+    news = gettext("Ny komplettering")  # (not inside the f-string: pybabel would miss it)
+    news = f' <strong class="tag">{html_text(news)}</strong>'
     return "\n".join(
         row(
             case_link=case_link,
             reference=html_text(case.reference),
             title=html_text(localized(titles[case.definition_id], lang)),
-            state=html_text(status.label(case.status, lang, staff=True)),
+            state=html_text(status.label(case.status, lang, staff=True))
+            + (news if case.unread_completion_at is not None else ""),
             assignee=html_text(case.assignee or "–"),
             submitted=html_text(local_datetime(case.submitted_at, lang)),
         )
@@ -265,6 +269,7 @@ def case(reference: str):
     # Made before the commit, which would expire the case and have the page load it and
     # its relations all over again; the page goes out only once the view is logged.
     page = _render_case(found, {}, {})
+    operations.completion_read(db.session, found)
     record(db.session, "case.viewed", "case", found.reference)
     db.session.commit()
     return page

@@ -91,6 +91,7 @@ def thin_cases(
         case.idempotency_key = None
         case.request_fingerprint = None
         case.person_key = None  # no longer in the person's Mina ärenden
+        case.unread_completion_at = None
         case.status_token = queries.token_digest(case.status_token)
         case.thinned_at = now
         thinned = done[case.id]
