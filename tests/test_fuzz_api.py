@@ -14,6 +14,7 @@ from functools import cached_property
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from api_support import ANONYMOUS, FELANMALAN, as_upload, tiny_png
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ from test_hub_costs import NAVET, a_run, navet, period  # noqa: F401 - fixtures 
 from test_staff_api import ANNA, submit, token_of
 
 from samverkan.api.openapi import openapi_document
+from samverkan.database_roles import maintenance_session
 
 # No 5xx, and the answer is the documented one. Left out: positive_data_acceptance (the
 # submission body is "any object" in the document, since what a service accepts is in
@@ -60,8 +62,8 @@ ANSWERS = {"synpunkter": ANONYMOUS, "felanmalan": FELANMALAN}
 class World:
     """What exists for the fuzzer to find, made the first time an operation asks for it
     (each operation is a test of its own, so nothing is made that it would not use):
-    cases at Arvika (one with a photo), a case worker's token there, and a hub
-    administrator's token with an allocation run to fetch."""
+    cases at Arvika (one with a photo, which is fetched too), a case worker's token there,
+    and a hub administrator's token with an allocation run to fetch."""
 
     # The first of each list is what Hypothesis tries first (and shrinks towards).
     tenant = ["arvika", "eda", "karlstad"]
@@ -74,15 +76,24 @@ class World:
     @cached_property
     def _cases(self) -> list[dict]:
         photo = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
+        # The photo's case first, which Hypothesis tries first: with its file's id, a
+        # download that succeeds.
         return [
+            submit(self.client, service="felanmalan", answers=photo),
             submit(self.client),
             submit(self.client, service="felanmalan", answers=FELANMALAN),
-            submit(self.client, service="felanmalan", answers=photo),
         ]
 
     @cached_property
     def reference(self) -> list[str]:
         return [case["reference"] for case in self._cases]
+
+    @cached_property
+    def attachment_id(self) -> list[int]:
+        """The photo's, at Arvika: a file the staff token may fetch."""
+        self.reference  # noqa: B018 - the cases exist once their references do
+        with self.app.app_context(), maintenance_session() as session:
+            return list(session.execute(sa.text("SELECT id FROM attachments")).scalars())
 
     @cached_property
     def token(self) -> list[str]:
@@ -147,4 +158,20 @@ def steer(case, data, world: World) -> dict:
 )
 def test_the_api_never_fails_and_answers_as_documented(app, world, case, data):
     headers = steer(case, data, world)
-    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+    case.call_and_validate(app=closing(app), headers=headers, checks=CHECKS)
+
+
+def closing(app):
+    """The app, its response read whole and closed, as a WSGI server does: schemathesis
+    reads a response without closing it, which leaves a file sent with send_file (an
+    attachment) open."""
+
+    def serve(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve

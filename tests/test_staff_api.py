@@ -2,6 +2,7 @@
 and a cursor, a case with its answers and history, and moving it on in the workflow."""
 
 import hashlib
+import json
 import re
 
 import pytest
@@ -453,6 +454,40 @@ def test_a_case_shows_the_answers_as_given_attachments_and_the_whole_history(app
     )
     assert actor == ANNA  # the token's user, not "system"
     assert client.get(f"{cases_url()}/ARV-2020-000001", headers=anna).status_code == 404
+
+
+def test_a_records_system_takes_a_cases_files_through_the_api(app, client, staff):
+    """The case listed its files' names and checksums, but an integration could not fetch
+    them: only a person on the case page could."""
+    answers = {**FELANMALAN, "photo": as_upload("lampan.png", tiny_png())}
+    reference = submit(client, service="felanmalan", answers=answers)["reference"]
+    anna = bearer(token_of(app, ANNA))
+    [listed] = client.get(f"{cases_url()}/{reference}", headers=anna).get_json()["attachments"]
+    url = f"{cases_url()}/{reference}/attachments/{listed['id']}"
+    response = client.get(url, headers=anna)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert "lampan.png" in response.headers["Content-Disposition"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert hashlib.sha256(response.data).hexdigest() == listed["sha256"]
+    response.close()
+    [(actor, detail)] = execute(
+        app, "SELECT actor, detail FROM audit_log WHERE action = 'attachment.downloaded'"
+    )
+    detail = detail if isinstance(detail, dict) else json.loads(detail)
+    assert actor == ANNA and detail["via"] == "api" and detail["attachment"] == listed["id"]
+    # Another member's token, another case, no token, an id the case has not: all 404/401.
+    eva = bearer(token_of(app, EVA, tenant="eda"))
+    other = submit(client)["reference"]
+    assert client.get(url, headers=eva).status_code == 404
+    assert client.get(url.replace("/arvika/", "/eda/"), headers=eva).status_code == 404
+    moved = f"{cases_url()}/{other}/attachments/{listed['id']}"
+    assert client.get(moved, headers=anna).status_code == 404
+    assert client.get(url + "0", headers=anna).status_code == 404
+    assert client.get(url).status_code == 401
+    assert len(execute(app, "SELECT id FROM audit_log WHERE action = 'attachment.downloaded'")) == 1
 
 
 # -- moving a case on ------------------------------------------------------------------------

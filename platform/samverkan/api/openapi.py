@@ -387,6 +387,50 @@ def _staff_paths(spec: APISpec) -> None:
         },
     )
     spec.path(
+        path="/api/v1/tenants/{tenant}/cases/{reference}/attachments/{attachment_id}",
+        parameters=[
+            TENANT,
+            REFERENCE,
+            {
+                "name": "attachment_id",
+                "in": "path",
+                "required": True,
+                "description": "The attachment's id, as the case lists it in attachments",
+                "schema": {"type": "integer", "minimum": 1},
+            },
+        ],
+        operations={
+            "get": {
+                "summary": "One of the case's files, as it was received (staff)",
+                "description": "Always as a file to save (application/octet-stream), named "
+                "as the citizen named it; its type, size and SHA-256 are in the case's "
+                "attachments. Recorded in the member's audit log as a download.",
+                "security": STAFF_TOKEN,
+                "responses": {
+                    "200": {
+                        "description": "The file's bytes",
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": "attachment, with the file's name",
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {
+                            "application/octet-stream": {
+                                "schema": {"type": "string", "format": "binary"}
+                            }
+                        },
+                    },
+                    "401": UNAUTHORIZED,
+                    "404": _error(
+                        "No such file in this case (or its file is gone, after thinning), "
+                        "or as for the case itself"
+                    ),
+                },
+            }
+        },
+    )
+    spec.path(
         path="/api/v1/tenants/{tenant}/cases/{reference}/transitions",
         parameters=[TENANT, REFERENCE],
         operations={

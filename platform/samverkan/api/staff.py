@@ -16,6 +16,7 @@ from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.casework import operations, queries
+from samverkan.casework.downloads import attachment_response
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.errors import error_response
@@ -65,6 +66,14 @@ def case(reference: str):
     body = _case_body(found)
     db.session.commit()
     return jsonify(body)
+
+
+@bp.get("/tenants/<slug:tenant>/cases/<reference:reference>/attachments/<int:attachment_id>")
+@staff_token()
+def attachment(reference: str, attachment_id: int):
+    """The file itself (its metadata and checksum are in the case): a records system
+    takes the documents with the case."""
+    return attachment_response(_case_or_404(reference), attachment_id, via="api")
 
 
 @bp.post("/tenants/<slug:tenant>/cases/<reference:reference>/transitions")

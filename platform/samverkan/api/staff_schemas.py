@@ -69,7 +69,10 @@ class SummaryStepOut(Schema):
 
 
 class AttachmentOut(Schema):
-    id = fields.Integer(required=True)
+    id = fields.Integer(
+        required=True,
+        metadata={"description": "The file itself: GET …/cases/{reference}/attachments/{id}"},
+    )
     field = fields.String(
         required=True,
         attribute="field_name",

@@ -3,19 +3,16 @@
 import csv
 import io
 import re
-from pathlib import Path
 
 from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
     request,
-    send_file,
     stream_with_context,
     url_for,
 )
@@ -28,9 +25,9 @@ from samverkan.audit.operations import record
 from samverkan.cases import status
 from samverkan.cases.models import Case
 from samverkan.casework import operations, queries
+from samverkan.casework.downloads import attachment_response
 from samverkan.casework.export import csv_rows
 from samverkan.casework.schemas import AssignSchema, NoteSchema, TransitionSchema
-from samverkan.catalogue import uploads
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import localized
 from samverkan.catalogue.queries import definition_content, definition_titles
@@ -310,30 +307,7 @@ def _status_choices(found: Case) -> list[tuple[str, str]]:
 @bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/bilagor/<int:attachment_id>")
 @staff()
 def attachment(reference: str, attachment_id: int):
-    found = _case_or_404(reference)
-    file = next((a for a in found.attachments if a.id == attachment_id), None) or abort(404)
-    path = uploads.path_of(Path(current_app.config["UPLOAD_ROOT"]), found.tenant_id, file)
-    if not path.is_file():
-        abort(404)  # gone from disk (restored backup, retention): nothing to log as read
-    # The attachment by its id and field: the citizen's file name may itself be personal
-    # data, and the append-only log outlives the case's thinning (retention/).
-    record(
-        db.session,
-        "attachment.downloaded",
-        "case",
-        found.reference,
-        {"attachment": file.id, "field": file.field_name},
-    )
-    db.session.commit()
-    response = send_file(
-        path,
-        mimetype="application/octet-stream",  # never rendered by the browser
-        as_attachment=True,
-        download_name=file.filename,
-        max_age=0,
-    )
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return attachment_response(_case_or_404(reference), attachment_id)
 
 
 @bp.get("/<slug:tenant>/staff/arenden/<reference:reference>/registerutdrag")
