@@ -381,10 +381,18 @@ def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
     assert row and 'Under handläggning <strong class="tag">Ny komplettering</strong>' in row.group(
         0
     )
+    token = bearer(token_of(app, ANNA))
+    [listed] = (
+        app.test_client().get("/api/v1/tenants/arvika/cases", headers=token).get_json()["cases"]
+    )
+    assert listed["unread_completion_at"] is not None  # an integration sees it too
     english = app.test_client()
     assert sign_in(english, read_csrf, ANNA).status_code == 303
     english.get("/sprak/en")
     assert "New answer" in english.get("/arvika/staff/").text
+    # Read through the API: still news for the people at the inbox.
+    case = app.test_client().get(f"/api/v1/tenants/arvika/cases/{reference}", headers=token)
+    assert case.get_json()["unread_completion_at"] == listed["unread_completion_at"]
     # Opened by a case worker: read, and not a change to the case the citizen would see.
     worker.get(f"/arvika/staff/arenden/{reference}")
     assert "Ny komplettering" not in worker.get("/arvika/staff/").text

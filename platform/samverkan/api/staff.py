@@ -114,6 +114,7 @@ def _case_body(found: Case) -> dict:
             "submitted_at": found.submitted_at,
             "updated_at": found.updated_at,
             "closed_at": found.closed_at,
+            "unread_completion_at": found.unread_completion_at,
             "assigned_to": found.assigned_to,
             "language": operations.mails.case_language(found),
             "citizen_email": operations.mails.citizen_address(found),

@@ -44,6 +44,14 @@ class CaseSummaryOut(Schema):
     )
     submitted_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+    unread_completion_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the citizen answered a request for more and no case worker "
+            "has opened the case (on the web) or moved it on since; else null"
+        },
+    )
     assigned_to = Person(required=True)
 
 
@@ -125,6 +133,14 @@ class StaffCaseOut(Schema):
     submitted_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     closed_at = fields.DateTime(required=True, allow_none=True)
+    unread_completion_at = fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the citizen answered a request for more and no case worker "
+            "has opened the case (on the web) or moved it on since; else null"
+        },
+    )
     assigned_to = Person(required=True)
     language = fields.String(
         required=True,
