@@ -33,6 +33,17 @@ class Person(fields.Field):
         return None if value is None else {"id": value.id, "name": value.name}
 
 
+def unread_completion() -> fields.DateTime:
+    return fields.DateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the citizen answered a request for more and no case worker "
+            "has opened the case (on the web) or moved it on since; else null"
+        },
+    )
+
+
 class CaseSummaryOut(Schema):
     reference = fields.String(required=True)
     service = fields.String(required=True, attribute="service_slug")
@@ -44,14 +55,7 @@ class CaseSummaryOut(Schema):
     )
     submitted_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
-    unread_completion_at = fields.DateTime(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "When the citizen answered a request for more and no case worker "
-            "has opened the case (on the web) or moved it on since; else null"
-        },
-    )
+    unread_completion_at = unread_completion()
     assigned_to = Person(required=True)
 
 
@@ -133,14 +137,7 @@ class StaffCaseOut(Schema):
     submitted_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
     closed_at = fields.DateTime(required=True, allow_none=True)
-    unread_completion_at = fields.DateTime(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "When the citizen answered a request for more and no case worker "
-            "has opened the case (on the web) or moved it on since; else null"
-        },
-    )
+    unread_completion_at = unread_completion()
     assigned_to = Person(required=True)
     language = fields.String(
         required=True,
