@@ -1031,12 +1031,14 @@ def test_the_inbox_filters_show_what_was_chosen_and_only_that(worker):
         "status": [],
         "service": [],
         "assigned": [],
+        "news": [],
     }
     chosen = worker.get("/arvika/staff/?status=waiting_for_citizen&service=felanmalan").text
     assert selected_options(chosen) == {
         "status": ["waiting_for_citizen"],
         "service": ["felanmalan"],
         "assigned": [],
+        "news": [],
     }
     # Back to none chosen: the worker's memory of the choices holds no selection.
     assert selected_options(worker.get("/arvika/staff/").text)["status"] == []

@@ -24,6 +24,7 @@ from samverkan.database_roles import maintenance_session
 
 KINDS = "PDF, JPEG eller PNG"
 ANNA = "anna@arvika.example"
+TAG = '<strong class="tag">Ny komplettering</strong>'  # an inbox row's mark
 
 
 @pytest.fixture
@@ -368,7 +369,7 @@ def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
     progress: nothing in the inbox said that the citizen had answered."""
     status_url, reference, worker = waiting
     other = worker.get("/arvika/staff/").text
-    assert "Ny komplettering" not in other
+    assert TAG not in other
     citizen = app.test_client()
     assert send(citizen, read_csrf, status_url, "Intyget kommer.").status_code == 303
     with app.app_context(), maintenance_session() as session:
@@ -395,7 +396,7 @@ def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
     assert case.get_json()["unread_completion_at"] == listed["unread_completion_at"]
     # Opened by a case worker: read, and not a change to the case the citizen would see.
     worker.get(f"/arvika/staff/arenden/{reference}")
-    assert "Ny komplettering" not in worker.get("/arvika/staff/").text
+    assert TAG not in worker.get("/arvika/staff/").text
     with app.app_context(), maintenance_session() as session:
         assert (
             session.execute(
@@ -423,3 +424,26 @@ def test_a_case_moved_on_without_being_opened_is_no_longer_marked(app, read_csrf
             ).scalar_one()
             is None
         )
+
+
+def test_the_inbox_lists_only_the_answered_cases_when_asked(app, client, read_csrf, waiting):
+    """Marked rows help only on the first page: an old case answered today is pages down."""
+    status_url, reference, worker = waiting
+    for _ in range(3):  # newer cases, without news
+        client.post("/api/v1/tenants/arvika/services/synpunkter/submissions", json=WITH_REPLY)
+    assert send(app.test_client(), read_csrf, status_url, "Svar.").status_code == 303
+    page = worker.get("/arvika/staff/?news=completion")
+    assert page.status_code == 200
+    assert re.findall(r">([A-Z]{3}-\d{4}-\d{6})<", page.text) == [reference]
+    assert '<option value="completion" selected>Ny komplettering</option>' in page.text
+    token = bearer(token_of(app, ANNA))
+    listed = client.get("/api/v1/tenants/arvika/cases?news=completion", headers=token)
+    assert [c["reference"] for c in listed.get_json()["cases"]] == [reference]
+    refused = worker.get("/arvika/staff/?news=ja")
+    assert refused.status_code == 422
+    assert "Välj ny komplettering eller alla." in refused.text
+    worker.get(f"/arvika/staff/arenden/{reference}")  # opened: no longer news
+    assert (
+        re.findall(r">([A-Z]{3}-\d{4}-\d{6})<", worker.get("/arvika/staff/?news=completion").text)
+        == []
+    )

@@ -349,6 +349,12 @@ def _staff_paths(spec: APISpec) -> None:
                         "me: assigned to the token's user; nobody: unassigned",
                         {"type": "string", "enum": ["me", "nobody"]},
                     ),
+                    _query(
+                        "news",
+                        "completion: only cases whose citizen has answered and nobody has "
+                        "opened since (unread_completion_at set)",
+                        {"type": "string", "enum": ["completion"]},
+                    ),
                     _query("cursor", "next_cursor from the previous page", {"type": "string"}),
                     _query(
                         "limit",

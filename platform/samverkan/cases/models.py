@@ -38,6 +38,15 @@ class Case(TenantScoped, Base):
         sa.Index(
             "ix_cases_tenant_service_submitted", "tenant_id", "service_slug", "submitted_at", "id"
         ),
+        # The few a citizen has answered and nobody has opened since ("Ny komplettering").
+        sa.Index(
+            "ix_cases_tenant_unread_completion",
+            "tenant_id",
+            "submitted_at",
+            "id",
+            postgresql_where=sa.text("unread_completion_at IS NOT NULL"),
+            sqlite_where=sa.text("unread_completion_at IS NOT NULL"),
+        ),
         # Retention looks for closed cases not yet thinned, per e-service, oldest first.
         sa.Index(
             "ix_cases_tenant_due_for_thinning",

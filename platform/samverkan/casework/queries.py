@@ -2,7 +2,8 @@
 
 The cursor is the (submitted_at, id) of the last case on a page; the next page is the
 cases strictly before it, newest first. It is served by the (tenant_id, [status |
-service_slug,] submitted_at, id) indexes, so page 1000 costs what page 1 does.
+service_slug,] submitted_at, id) indexes (and a partial one for the cases with an unread
+completion), so page 1000 costs what page 1 does.
 """
 
 import base64
@@ -105,6 +106,10 @@ class InboxFilterSchema(Schema):
         load_default=None,
         validate=validate.OneOf(("me", "nobody"), error=N_("Välj mina eller ej tilldelade.")),
     )
+    news = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("completion",), error=N_("Välj ny komplettering eller alla.")),
+    )
     cursor = Cursor(load_default=None)
     limit = fields.Integer(
         load_default=PAGE_SIZE,
@@ -165,6 +170,8 @@ def _matching(filters: dict, user_id: int | None) -> tuple[tuple[str, ...], dict
         values["assignee"] = user_id
     elif filters.get("assigned") == "nobody":
         shape.append("unassigned")
+    if filters.get("news") == "completion":
+        shape.append("unread_completion")
     if filters.get("cursor"):
         shape.append("cursor")
         values["cursor_at"], values["cursor_id"] = filters["cursor"]
@@ -180,6 +187,7 @@ _CONDITIONS = {
     "submitted_to": lambda: _CASES.c.submitted_at < sa.bindparam("submitted_before"),
     "mine": lambda: _CASES.c.assigned_to_id == sa.bindparam("assignee"),
     "unassigned": lambda: _CASES.c.assigned_to_id.is_(None),
+    "unread_completion": lambda: _CASES.c.unread_completion_at.is_not(None),
     # The keyset: strictly older than the last case of the page before.
     "cursor": lambda: (
         sa.tuple_(_CASES.c.submitted_at, _CASES.c.id)
