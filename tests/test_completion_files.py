@@ -249,7 +249,8 @@ def test_files_sent_after_the_case_moved_on_are_named_as_not_sent(
     before = files_on_disk(upload_root)
     late = post(citizen, status_url, read_csrf(page), "Intyget.", [("intyg.pdf", pdf_minimal())])
     assert late.status_code == 409
-    assert "Filerna du valde skickades inte heller: intyg.pdf." in late.text
+    assert "Filerna du valde: intyg.pdf." in late.text
+    assert "handläggaren har ändrat det sedan du öppnade sidan" in late.text
     assert rows(app) == [] and files_on_disk(upload_root) == before
 
 
@@ -358,7 +359,8 @@ def test_a_refused_file_on_a_case_that_moved_on_says_it_was_not_sent(app, read_c
     )
     late = post(citizen, status_url, read_csrf(page), "Text", [("foto.gif", b"GIF89a" + bytes(40))])
     assert late.status_code == 409
-    assert "Filerna du valde skickades inte heller: foto.gif." in late.text
+    assert "Filerna du valde: foto.gif." in late.text
+    assert 'id="unsent-completion"' in late.text  # the text, to keep
     assert "Filen måste vara av typen" not in late.text
 
 
@@ -447,3 +449,68 @@ def test_the_inbox_lists_only_the_answered_cases_when_asked(app, client, read_cs
         re.findall(r">([A-Z]{3}-\d{4}-\d{6})<", worker.get("/arvika/staff/?news=completion").text)
         == []
     )
+
+
+def test_a_second_answer_after_the_first_is_not_taken_for_a_double_click(
+    app, read_csrf, waiting, upload_root
+):
+    """Files only, twice within the minute, with a file forgotten the first time: the
+    second was dropped as a double click while the page said thank you."""
+    status_url, _, _ = waiting
+    citizen = app.test_client()
+    token = read_csrf(citizen.get(status_url).text)
+    assert post(citizen, status_url, token, "", [("intyg.pdf", pdf_minimal())]).status_code == 303
+    before = files_on_disk(upload_root)
+    again = post(citizen, status_url, token, "", [("glomde-den-har.png", tiny_png())])
+    assert again.status_code == 409
+    assert (
+        "Du har redan skickat en komplettering, och ärendet är nu hos handläggaren." in again.text
+    )
+    assert "Filerna du valde: glomde-den-har.png." in again.text
+    assert 'id="unsent-completion"' not in again.text  # no text was written: none to keep
+    assert "handläggaren har ändrat det" not in again.text  # it was their own answer
+    assert [r["filename"] for r in rows(app)] == ["intyg.pdf"]
+    assert files_on_disk(upload_root) == before
+    # The very same answer again is a double click, as before: no 409, nothing more.
+    same = post(citizen, status_url, token, "", [("intyg.pdf", pdf_minimal())])
+    assert same.status_code == 303
+
+
+def test_files_too_large_for_a_case_no_longer_waiting_are_said_not_sent(
+    app, read_csrf, waiting, monkeypatch
+):
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    page = citizen.get(status_url).text
+    case_url = f"/arvika/staff/arenden/{reference}"
+    worker.post(
+        case_url + "/status",
+        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
+    )
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    refused = post(citizen, status_url, read_csrf(page), "", [("stor.pdf", b"%PDF" + bytes(70000))])
+    shown = citizen.get(refused.headers["Location"])
+    assert "Din komplettering skickades inte" in shown.text
+    assert "var för stort för att tas emot, och ärendet väntar inte längre" in shown.text
+
+
+def test_a_silent_scanner_costs_a_request_its_timeout_once_not_once_per_file(
+    app,
+    read_csrf,
+    waiting,
+    scanned,  # noqa: F811
+    monkeypatch,
+):
+    """Each file had the whole CLAMD_TIMEOUT: five files outlasted gunicorn's 30 s and the
+    worker was killed (a 500, the text lost). One deadline for the request, and no asking
+    again once clamd has failed it."""
+    status_url, _, _ = waiting
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT", 0.3)
+    scanned.mode = "silent"
+    files = [(f"sida-{n}.pdf", pdf_minimal()) for n in range(3)]
+    refused = send(app.test_client(), read_csrf, status_url, "Tre sidor.", files)
+    assert refused.status_code == 503
+    assert len(scanned.streams) == 1  # the first file's; the others were not sent to clamd
+    for name, _ in files:
+        assert f"{name}: {UNAVAILABLE}" in refused.text
+    assert ">Tre sidor.</textarea>" in refused.text

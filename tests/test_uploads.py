@@ -224,8 +224,11 @@ def test_no_definition_can_allow_a_file_the_default_scanner_limit_would_refuse()
     assert "max_size_mb" in errors
 
 
-def test_a_lower_scanner_limit_lowers_every_fields_cap_and_says_so(app, client, scanned):
-    app.config["CLAMD_STREAM_MAX_MB"] = 2  # clamd configured with StreamMaxLength 2M
+def test_a_lower_scanner_limit_lowers_every_fields_cap_and_says_so(
+    app, client, scanned, monkeypatch
+):
+    # clamd configured with StreamMaxLength 2M (for this test only: the app is the session's)
+    monkeypatch.setitem(app.config, "CLAMD_STREAM_MAX_MB", 2)
     too_big = pdf_minimal() + b"\0" * (1024 * 1024)  # over 1 MB, under the field's 10 MB
     answers = {**VARMEPUMP, "site_plan": as_upload("plan.pdf", too_big)}
     response = client.post(submissions("arvika", "varmepump"), json=answers)
@@ -301,8 +304,8 @@ def test_without_a_verdict_the_submission_is_refused_503_and_nothing_is_stored(
     assert files_on_disk(upload_root) == before
 
 
-def test_a_clamd_too_slow_to_answer_refuses_the_submission(app, client, scanned):
-    app.config["CLAMD_TIMEOUT"] = 0.2
+def test_a_clamd_too_slow_to_answer_refuses_the_submission(app, client, scanned, monkeypatch):
+    monkeypatch.setitem(app.config, "CLAMD_TIMEOUT", 0.2)
     scanned.mode = "silent"
     answers = {**FELANMALAN, "photo": as_upload("lampa.png", tiny_png())}
     response = client.post(submissions("arvika", "felanmalan"), json=answers)

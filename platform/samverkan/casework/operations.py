@@ -2,6 +2,7 @@
 entry (and, for the citizen, an e-mail in the outbox) in the same transaction. They flush
 but never commit: the request commits once."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -306,6 +307,25 @@ def add_note(session: orm.Session, case: Case, text: str, *, by: User) -> CaseEv
 
 
 CITIZEN_ACTOR = "den sökande (statuslänken)"
+ALREADY_SENT = N_(
+    "Du har redan skickat en komplettering, och ärendet är nu hos handläggaren. Det här "
+    "skickades inte med den."
+)
+
+
+def _files_of_last(session, case: Case) -> list[str]:
+    """The SHA-256 of the files sent with the case's last line of history, sorted."""
+    last = session.scalar(
+        sa.select(CaseEvent.id)
+        .where(CaseEvent.case_id == case.id)
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    return sorted(session.scalars(sa.select(Attachment.sha256).where(Attachment.event_id == last)))
+
+
+def _digest(incoming: IncomingFile) -> str:
+    return hashlib.sha256(incoming.data).hexdigest()
 
 
 def add_completion(
@@ -328,7 +348,11 @@ def add_completion(
     text = (text or "").strip()
     if case.status != status.WAITING or case.thinned_at is not None:
         if _written_just_now(session, case, None, ("completion",), text or None):
-            return None
+            if _files_of_last(session, case) == sorted(_digest(f) for f in files):
+                return None  # the same answer a moment ago: a double click
+            raise CaseworkError("sent", ALREADY_SENT)
+        if case.unread_completion_at is not None and case.status == status.IN_PROGRESS:
+            raise CaseworkError("sent", ALREADY_SENT)  # theirs moved it on, not a colleague
         raise CaseworkError(
             "status",
             N_("Ärendet väntar inte på någon komplettering nu. Här ser du hur det går."),

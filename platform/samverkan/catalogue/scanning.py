@@ -17,7 +17,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 
 INFECTED = "Filen innehåller skadlig kod och togs inte emot."
 UNAVAILABLE = (
@@ -26,7 +26,8 @@ UNAVAILABLE = (
 )
 # clamd's own default for StreamMaxLength; a file must stay below what it accepts.
 CLAMD_DEFAULT_STREAM_MAX_MB = 25
-# Seconds for one whole scan: well inside gunicorn's 30 s worker time-out.
+# Seconds for every scan of one request together (a completion's five files, a step's
+# several fields): well inside gunicorn's 30 s worker time-out.
 DEFAULT_TIMEOUT = 10.0
 MB = 1024 * 1024
 CHUNK = 64 * 1024
@@ -55,13 +56,15 @@ class ClamdScanner:
         stream it refuses unscanned), so the limit citizens read is a whole number."""
         return self.stream_max_bytes - MB
 
-    def scan(self, data: bytes) -> str | None:
+    def scan(self, data: bytes, deadline: float | None = None) -> str | None:
         """The signature clamd found in `data`, or None when clean; ScannerUnavailable
-        when there is no verdict within the timeout (for the whole exchange, so that a
-        slow clamd cannot hold a web worker past its own time-out)."""
-        deadline = time.monotonic() + self.timeout
+        when there is no verdict by `deadline` (time.monotonic(); by default the timeout
+        from now, for the whole exchange, so that a slow clamd cannot hold a web worker
+        past its own time-out)."""
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         try:
-            with self._connect() as conn:
+            with self._connect(deadline) as conn:
                 _send(conn, b"zINSTREAM\0", deadline)
                 for start in range(0, len(data), CHUNK):
                     chunk = data[start : start + CHUNK]
@@ -75,10 +78,12 @@ class ClamdScanner:
             raise ScannerUnavailable(f"clamd at {self.address} answered {reply[:200]!r}")
         return match.group("signature")
 
-    def _connect(self) -> socket.socket:
+    def _connect(self, deadline: float | None = None) -> socket.socket:
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout
         if "/" in self.address:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.settimeout(self.timeout)
+            conn.settimeout(_left(deadline))
             try:
                 conn.connect(self.address)
             except OSError:
@@ -86,7 +91,7 @@ class ClamdScanner:
                 raise
             return conn
         host, _, port = self.address.rpartition(":")
-        return socket.create_connection((host.strip("[]"), int(port)), timeout=self.timeout)
+        return socket.create_connection((host.strip("[]"), int(port)), timeout=_left(deadline))
 
 
 def _left(deadline: float) -> float:
@@ -136,11 +141,34 @@ def current_scanner() -> ClamdScanner | None:
     return scanner_from(current_app.config) if has_app_context() else None
 
 
+@dataclass
+class _Budget:
+    """The time a request's scans have together, and whether clamd has failed it already."""
+
+    deadline: float
+    failed: bool = False
+
+
+def _request_budget(scanner: ClamdScanner) -> _Budget:
+    """One deadline for all the files of a request: five files each given the whole
+    timeout would outlast gunicorn's worker time-out (a 500, the text lost with it)."""
+    if not has_request_context():
+        return _Budget(time.monotonic() + scanner.timeout)
+    if "scan_budget" not in g:
+        g.scan_budget = _Budget(time.monotonic() + scanner.timeout)
+    return g.scan_budget
+
+
 def check(scanner: ClamdScanner, data: bytes) -> str | None:
-    """INFECTED or UNAVAILABLE as the message for the file's field, or None when clean."""
+    """INFECTED or UNAVAILABLE as the message for the file's field, or None when clean.
+    Once clamd has failed a request, its other files are refused without asking again."""
+    budget = _request_budget(scanner)
+    if budget.failed:
+        return UNAVAILABLE
     try:
-        signature = scanner.scan(data)
+        signature = scanner.scan(data, budget.deadline)
     except ScannerUnavailable as exc:
+        budget.failed = True
         log.error("upload refused unscanned: %s", exc)
         return UNAVAILABLE
     if signature is not None:

@@ -689,9 +689,15 @@ def receipt(token: str):
 @public
 def status(token: str):
     case = _case_for_token(token)
-    if request.args.get("fil") == TOO_LARGE and case.status == case_status.WAITING:
-        # A completion over the request's limit (_too_large).
-        return _status_page(token, case, _completion_too_large())
+    if request.args.get("fil") == TOO_LARGE:  # a completion over the request's limit
+        if case.status == case_status.WAITING:
+            return _status_page(token, case, _completion_too_large())
+        # Unread, and no longer waiting for it either: it was not sent, whatever it held.
+        too_late = _(
+            "Det du skickade var för stort för att tas emot, och ärendet väntar inte längre "
+            "på någon komplettering från dig."
+        )
+        return _status_page(token, case, unsent={"reason": too_late, "files": []})
     return _status_page(token, case)
 
 
@@ -710,8 +716,9 @@ def _completion_too_large() -> dict[str, list[str]]:
 
 
 def _status_page(
-    token: str, case, errors: dict | None = None, entered: str = "", code=200, unsent=False
+    token: str, case, errors: dict | None = None, entered: str = "", code=200, unsent=None
 ):
+    """The status page; `unsent`: a completion that came too late ({"reason", "files"})."""
     return render_template(
         "citizen/status.html",
         case=case,
@@ -750,7 +757,7 @@ def completion(token: str):
         answer = CompletionSchema().load({"completion": text, "completion_files": chosen})
     except ValidationError as exc:
         if case.status != case_status.WAITING:  # no form to correct any more: as below
-            return _status_page(token, case, {}, text, 409, unsent=_names(chosen) or True)
+            return _not_sent(token, case, text, chosen, None)
         # 503 when a file was refused only because it could not be scanned: not theirs.
         code = 503 if _unscannable(exc.messages) else 422
         return _status_page(token, case, _completion_errors(exc.messages, chosen), text, code)
@@ -766,13 +773,20 @@ def completion(token: str):
         db.session.rollback()
         case = _case_for_token(token)
         if exc.field != "completion":
-            # No longer waiting (a case worker changed it meanwhile): the page says so and
-            # keeps what they wrote, which was not sent.
-            return _status_page(token, case, {}, text, 409, unsent=_names(chosen) or True)
+            # No longer waiting (a case worker changed it meanwhile, or their own answer
+            # did): the page says so and keeps what they wrote, which was not sent.
+            return _not_sent(token, case, text, chosen, exc.shown if exc.field == "sent" else None)
         return _status_page(token, case, {"completion": [_(exc.shown)]}, text, 422)
     db.session.commit()
     flash(_("Tack! Din komplettering är skickad till handläggaren."))
     return redirect(url_for(".status", token=token), 303)
+
+
+def _not_sent(token: str, case, text: str, chosen: list, reason: str | None):
+    """409: the answer came when the case no longer waited for it. `reason` when it was the
+    citizen's own answer that moved it on (else: a case worker did)."""
+    unsent = {"reason": _(reason) if reason else None, "files": _names(chosen)}
+    return _status_page(token, case, {}, text, 409, unsent=unsent)
 
 
 def _unscannable(messages: dict) -> bool:
