@@ -514,3 +514,15 @@ def test_a_silent_scanner_costs_a_request_its_timeout_once_not_once_per_file(
     for name, _ in files:
         assert f"{name}: {UNAVAILABLE}" in refused.text
     assert ">Tre sidor.</textarea>" in refused.text
+
+
+def test_a_file_is_downloaded_under_the_ending_its_content_has(app, read_csrf, waiting):
+    status_url, reference, worker = waiting
+    sent = send(app.test_client(), read_csrf, status_url, "", [("beslut.hta", pdf_minimal())])
+    assert sent.status_code == 303
+    page = worker.get(f"/arvika/staff/arenden/{reference}").text
+    assert ">beslut.hta</a>" in page  # shown as they named it
+    link = re.search(r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)"', page).group(1)
+    download = worker.get(link)
+    assert download.headers["Content-Disposition"] == "attachment; filename=beslut.pdf"
+    download.close()

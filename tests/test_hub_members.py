@@ -577,19 +577,23 @@ def test_the_hub_members_export_holds_its_own_log_and_staff_not_the_hubs(
 
 
 def test_attachment_names_in_the_archive_are_safe_and_unique():
+    pdf, jpeg = "application/pdf", "image/jpeg"
     files = [
-        SimpleNamespace(id=1, filename="intyg.pdf"),
-        SimpleNamespace(id=2, filename="Intyg.pdf"),
-        SimpleNamespace(id=3, filename="../../etc/passwd"),
-        SimpleNamespace(id=4, filename=".."),
-        SimpleNamespace(id=5, filename="C:\\Users\\anna\\foto.jpg"),
+        SimpleNamespace(id=1, filename="intyg.pdf", content_type=pdf),
+        SimpleNamespace(id=2, filename="Intyg.pdf", content_type=pdf),
+        SimpleNamespace(id=3, filename="../../etc/passwd", content_type=pdf),
+        SimpleNamespace(id=4, filename="..", content_type=pdf),
+        SimpleNamespace(id=5, filename="C:\\Users\\anna\\foto.jpg", content_type=jpeg),
+        # Named as its content is not: archived under the ending the content has.
+        SimpleNamespace(id=6, filename="beslut.hta", content_type=pdf),
     ]
     assert archive_names("ARV-2026-000001", files) == {
         1: "attachments/ARV-2026-000001/intyg.pdf",
         2: "attachments/ARV-2026-000001/Intyg-2.pdf",
-        3: "attachments/ARV-2026-000001/passwd",
-        4: "attachments/ARV-2026-000001/fil",
+        3: "attachments/ARV-2026-000001/passwd.pdf",
+        4: "attachments/ARV-2026-000001/fil.pdf",
         5: "attachments/ARV-2026-000001/foto.jpg",
+        6: "attachments/ARV-2026-000001/beslut.pdf",
     }
 
 

@@ -22,7 +22,7 @@ from conftest import count_all
 from test_form_engine import pdf_minimal
 
 from samverkan.cases.models import Draft
-from samverkan.catalogue import scanning
+from samverkan.catalogue import scanning, uploads
 from samverkan.catalogue.definition_schema import FieldSchema
 from samverkan.catalogue.scanning import INFECTED, UNAVAILABLE, ClamdScanner, ScannerUnavailable
 from samverkan.database_roles import maintenance_session
@@ -720,3 +720,23 @@ def test_a_long_file_name_is_shortened_in_its_stem_not_its_extension():
     assert len(shortened) == 200 and shortened.endswith("a.png")
     assert safe_display_name("kvitto.pdf") == "kvitto.pdf"
     assert len(safe_display_name("b" * 300)) == 200  # no extension: cut as before
+
+
+@pytest.mark.parametrize(
+    ("sent_as", "content_type", "saved_as"),
+    [
+        ("beslut.hta", "application/pdf", "beslut.pdf"),
+        ("kvitto.html", "application/pdf", "kvitto.pdf"),
+        ("foto.JPG", "image/jpeg", "foto.JPG"),
+        ("foto.jpeg", "image/jpeg", "foto.jpeg"),
+        ("bild.png.exe", "image/png", "bild.png.png"),
+        ("intyg", "application/pdf", "intyg.pdf"),
+        ("..", "application/pdf", "fil.pdf"),
+        (".pdf", "application/pdf", "fil.pdf"),
+        ("plan.pdf", "image/png", "plan.png"),
+    ],
+)
+def test_a_file_is_saved_under_an_ending_its_content_has(sent_as, content_type, saved_as):
+    """Checked by content, but downloaded under the citizen's name: a PDF sent as
+    beslut.hta ran in mshta when a case worker on Windows opened it."""
+    assert uploads.saved_name(sent_as, content_type) == saved_as

@@ -32,7 +32,7 @@ def attachment_response(found: Case, attachment_id: int, **logged) -> Response:
         path,
         mimetype="application/octet-stream",  # never rendered by the browser
         as_attachment=True,
-        download_name=file.filename,
+        download_name=uploads.saved_name(file.filename, file.content_type),
         max_age=0,
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

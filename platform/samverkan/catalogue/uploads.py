@@ -78,6 +78,18 @@ def safe_display_name(filename: str) -> str:
     return name[:200] or "fil"
 
 
+def saved_name(filename: str, content_type: str) -> str:
+    """The name a stored file is downloaded (or archived) under: the citizen's, but ending
+    as its content is. A PDF sent as beslut.hta or kvitto.html would otherwise be run by
+    the case worker's computer when opened, whatever its content was checked to be."""
+    endings = next((e.split(",") for _, mime, e in FILE_KINDS.values() if mime == content_type), [])
+    stem, dot, ending = filename.rpartition(".")
+    if not endings or (dot and stem.strip(". ") and f".{ending.lower()}" in endings):
+        return filename
+    base = (stem if dot else filename).strip(". ") or "fil"
+    return base + endings[0]
+
+
 def store(upload_root: Path, tenant_id: int, incoming: IncomingFile) -> StoredFile:
     """Write the file under the tenant's folder with a random name; never the citizen's name."""
     folder = upload_root / str(tenant_id)

@@ -111,6 +111,7 @@ def archive_names(reference: str, attachments: list[Attachment]) -> dict[int, st
     names, used = {}, set()
     for attachment in attachments:
         name = uploads.safe_display_name(attachment.filename).lstrip(".") or "fil"
+        name = uploads.saved_name(name, attachment.content_type)
         stem, dot, ending = name.rpartition(".")
         stem, ending = (stem, f".{ending}") if dot and stem else (name, "")
         candidate, n = name, 1
