@@ -2,6 +2,7 @@
 certificate, a photo), and the status page took text only: its hint told the citizen to
 write that they had a file, and to wait for the case worker to answer."""
 
+import hashlib
 import io
 import json
 import re
@@ -122,7 +123,16 @@ def test_a_citizen_sends_a_certificate_and_a_photo_with_their_answer(
     ]
     assert files_on_disk(upload_root) - before == {r["storage_name"] for r in stored}
     status_page = citizen.get(status_url).text
-    assert "intyg.pdf (1 kB)" in status_page and "foto.png (1 kB)" in status_page
+    # Names, like the answers, only for the browser that sent the case (the extract's rule):
+    # this link may have been passed on. The number of files is theirs to see.
+    assert "2 filer skickades med." in status_page and "intyg.pdf" not in status_page
+    sender = app.test_client()  # the browser the case was sent from
+    with sender.session_transaction() as session:
+        session["receipts"] = [
+            hashlib.sha256(status_url.rsplit("/", 1)[1].encode()).hexdigest()[:32]
+        ]
+    their_page = sender.get(status_url).text
+    assert "intyg.pdf (1 kB)" in their_page and "foto.png (1 kB)" in their_page
     case_page = worker.get(f"/arvika/staff/arenden/{reference}").text
     links = re.findall(
         r'href="(/arvika/staff/arenden/[^"]+/bilagor/\d+)" download>([^<]+)<', case_page
@@ -149,7 +159,7 @@ def test_files_alone_are_an_answer_and_nothing_at_all_is_not(app, read_csrf, wai
     alone = send(citizen, read_csrf, status_url, files=[("intyg.pdf", pdf_minimal())])
     assert alone.status_code == 303
     page = citizen.get(status_url).text
-    assert "intyg.pdf" in page
+    assert "1 fil skickades med." in page
     assert '<p class="message"></p>' not in page  # no empty message under it
 
 
@@ -171,6 +181,8 @@ def test_a_file_that_is_not_allowed_is_named_and_nothing_is_kept(
     assert refused.text.count(message) == 2  # the summary and the field
     assert 'href="#f-completion-files"' in refused.text
     assert 'aria-invalid="true"' in refused.text
+    # The good file was not kept either, and the browser has forgotten it: say so.
+    assert "Inga filer skickades: välj alla igen." in refused.text
     assert ">Intyget och ett foto.</textarea>" in refused.text  # what they wrote is kept
     assert rows(app) == [] and files_on_disk(upload_root) == before
     assert case_status(app, reference) == "waiting_for_citizen"
@@ -267,9 +279,11 @@ def test_the_extract_the_staff_api_and_the_answers_tell_the_files_apart(
     extract = citizen.get(status_url + "/registerutdrag.json")
     assert extract.status_code == 200, extract.text
     listed = extract.get_json()["attachments"]
-    assert [(a["field"], a["label"]) for a in listed] == [("completion", "Din komplettering")]
+    assert [(a["field"], a["label"]) for a in listed] == [
+        ("completion", "Skickad med din komplettering")
+    ]
     page = citizen.get(status_url + "/registerutdrag").text
-    assert "<td>Din komplettering</td>" in page
+    assert "<td>Skickad med din komplettering</td>" in page
     staff_api = client.get(
         f"/api/v1/tenants/arvika/cases/{reference}", headers=bearer(token_of(app, ANNA))
     )
@@ -526,3 +540,24 @@ def test_a_file_is_downloaded_under_the_ending_its_content_has(app, read_csrf, w
     download = worker.get(link)
     assert download.headers["Content-Disposition"] == "attachment; filename=beslut.pdf"
     download.close()
+
+
+def test_an_attachment_cannot_name_another_cases_history_entry(app, client, read_csrf, waiting):
+    """The key is (member, case, entry): a file of one case cannot be filed under another
+    case's completion, not even by the owner's own SQL."""
+    status_url, reference, _ = waiting
+    assert (
+        send(app.test_client(), read_csrf, status_url, "", [("a.pdf", pdf_minimal())]).status_code
+        == 303
+    )
+    other = client.post(
+        "/api/v1/tenants/arvika/services/synpunkter/submissions", json=WITH_REPLY
+    ).get_json()["reference"]
+    with app.app_context(), maintenance_session() as session:
+        moved = sa.text(
+            "UPDATE attachments SET case_id = (SELECT id FROM cases WHERE reference = :r)"
+        )
+        with pytest.raises(sa.exc.IntegrityError):
+            session.execute(moved, {"r": other})
+            session.flush()
+        session.rollback()

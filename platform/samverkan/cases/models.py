@@ -135,7 +135,8 @@ class CaseEvent(TenantScoped, Base):
 
     __tablename__ = "case_events"
     __table_args__ = (
-        sa.UniqueConstraint("tenant_id", "id"),  # for the files sent with an entry
+        # For the files sent with an entry: theirs is of the same member and case.
+        sa.UniqueConstraint("tenant_id", "case_id", "id"),
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
         sa.Index("ix_case_events_tenant_case", "tenant_id", "case_id"),
         # Row-level security on users reads the history's authors (migration 0011).
@@ -174,7 +175,8 @@ class Attachment(TenantScoped, Base):
     __table_args__ = (
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
         sa.ForeignKeyConstraint(
-            ["tenant_id", "event_id"], ["case_events.tenant_id", "case_events.id"]
+            ["tenant_id", "case_id", "event_id"],
+            ["case_events.tenant_id", "case_events.case_id", "case_events.id"],
         ),
         sa.Index("ix_attachments_tenant_case", "tenant_id", "case_id"),
     )

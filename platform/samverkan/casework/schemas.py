@@ -104,7 +104,7 @@ COMPLETION_FILES_MAX = 5
 COMPLETION_FILE_MB = 10
 # The limit in words, for the catalogue: a literal (tests/test_completion_files.py checks
 # that it names COMPLETION_FILES_MAX).
-TOO_MANY_FILES = N_("Du kan bifoga högst 5 filer åt gången.")
+TOO_MANY_FILES = N_("Du kan bifoga högst 5 filer.")
 
 
 class CompletionSchema(_Form):

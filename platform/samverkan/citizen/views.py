@@ -719,6 +719,7 @@ def _status_page(
     token: str, case, errors: dict | None = None, entered: str = "", code=200, unsent=None
 ):
     """The status page; `unsent`: a completion that came too late ({"reason", "files"})."""
+    answers_shown = _answers_shown(case, token)
     return render_template(
         "citizen/status.html",
         case=case,
@@ -727,7 +728,9 @@ def _status_page(
         extract_url=url_for(".extract", token=token),
         # Where the answers are, for whom they are shown (the sending browser, the person
         # signed in with e-ID who sent it: Mina ärenden leads here).
-        answers_url=url_for(".receipt", token=token) if _answers_shown(case, token) else None,
+        answers_url=url_for(".receipt", token=token) if answers_shown else None,
+        # The files' names too (a name may itself be personal data, as the extract says).
+        answers_shown=answers_shown,
         # Asked to complete the case: the answer goes from this page.
         completion_open=case.status == case_status.WAITING
         and case.thinned_at is None
@@ -808,6 +811,8 @@ def _completion_errors(messages: dict, chosen: list) -> dict[str, list[str]]:
             f"{safe_display_name(chosen[i].filename)}: {' '.join(_(m) for m in files[i])}"
             for i in sorted(files)
         ]
+        if len(chosen) > 1:  # the browser has forgotten the good ones along with the rest
+            errors["completion_files"].append(_("Inga filer skickades: välj alla igen."))
     else:
         errors["completion_files"] = [_(m) for m in files]
     return {name: shown for name, shown in errors.items() if shown}

@@ -48,6 +48,8 @@ EVENT_KINDS = {
     "completion": _l("Din komplettering"),
     "note": _l("Intern anteckning"),
 }
+# What a file sent later, with a completion, answers (in place of a form's question).
+SENT_WITH_COMPLETION = _l("Skickad med din komplettering")
 RIGHTS = _l(
     "Du har rätt att begära att felaktiga uppgifter rättas, att uppgifter raderas eller att "
     "behandlingen begränsas, och att invända mot behandlingen, i den mån lagen medger det. "
@@ -111,7 +113,7 @@ def _answers(case: Case, form: ServiceForm, shown: bool, lang: str) -> tuple[lis
             "field": attachment.field_name,
             "label": localized(form.fields.get(attachment.field_name, {}).get("label"), lang)
             if attachment.event_id is None
-            else str(EVENT_KINDS["completion"]),  # sent later, with a completion
+            else str(SENT_WITH_COMPLETION),
             "filename": attachment.filename if shown else None,
             "content_type": attachment.content_type,
             "size": attachment.size,
