@@ -37,13 +37,12 @@ from samverkan.casework.schemas import (
     TOO_MANY_FILES,
     CompletionSchema,
 )
-from samverkan.catalogue import scanning
 from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.fields import FIELD_TYPES, file_limit_mb
 from samverkan.catalogue.models import Category
 from samverkan.catalogue.queries import enabled_services, form_for, get_enabled_service_or_404
-from samverkan.catalogue.uploads import StoredFile, safe_display_name
-from samverkan.citizen import drafts, page_cache
+from samverkan.catalogue.uploads import StoredFile
+from samverkan.citizen import completion_errors, drafts, page_cache
 from samverkan.db import utcnow
 from samverkan.errors import error_response
 from samverkan.extensions import db
@@ -691,7 +690,7 @@ def status(token: str):
     case = _case_for_token(token)
     if request.args.get("fil") == TOO_LARGE:  # a completion over the request's limit
         if case.status == case_status.WAITING:
-            return _status_page(token, case, _completion_too_large())
+            return _status_page(token, case, completion_errors.too_large())
         # Unread, and no longer waiting for it either: it was not sent, whatever it held.
         too_late = _(
             "Det du skickade var för stort för att tas emot, och ärendet väntar inte längre "
@@ -699,20 +698,6 @@ def status(token: str):
         )
         return _status_page(token, case, unsent={"reason": too_late, "files": []})
     return _status_page(token, case)
-
-
-def _completion_too_large() -> dict[str, list[str]]:
-    total = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-    return {
-        "completion_files": [
-            _(
-                "Filerna var tillsammans för stora för att tas emot: högst %(total)s MB "
-                "sammanlagt. Välj mindre filer. Det du skrev skickades inte heller: skriv "
-                "det igen.",
-                total=total,
-            )
-        ]
-    }
 
 
 def _status_page(
@@ -762,8 +747,10 @@ def completion(token: str):
         if case.status != case_status.WAITING:  # no form to correct any more: as below
             return _not_sent(token, case, text, chosen, None)
         # 503 when a file was refused only because it could not be scanned: not theirs.
-        code = 503 if _unscannable(exc.messages) else 422
-        return _status_page(token, case, _completion_errors(exc.messages, chosen), text, code)
+        code = 503 if completion_errors.unscannable(exc.messages) else 422
+        return _status_page(
+            token, case, completion_errors.by_field(exc.messages, chosen), text, code
+        )
     try:
         casework.add_completion(
             db.session,
@@ -788,34 +775,11 @@ def completion(token: str):
 def _not_sent(token: str, case, text: str, chosen: list, reason: str | None):
     """409: the answer came when the case no longer waited for it. `reason` when it was the
     citizen's own answer that moved it on (else: a case worker did)."""
-    unsent = {"reason": _(reason) if reason else None, "files": _names(chosen)}
+    unsent = {
+        "reason": _(reason) if reason else None,
+        "files": completion_errors.file_names(chosen),
+    }
     return _status_page(token, case, {}, text, 409, unsent=unsent)
-
-
-def _unscannable(messages: dict) -> bool:
-    files = messages.get("completion_files")
-    return isinstance(files, dict) and any(scanning.UNAVAILABLE in m for m in files.values())
-
-
-def _names(chosen: list) -> list[str]:
-    return [safe_display_name(f.filename) for f in chosen]
-
-
-def _completion_errors(messages: dict, chosen: list) -> dict[str, list[str]]:
-    """The schema's messages by field, each file's named by the file (a list's errors come
-    by position)."""
-    errors = {"completion": [_(m) for m in messages.get("completion", [])]}
-    files = messages.get("completion_files", [])
-    if isinstance(files, dict):
-        errors["completion_files"] = [
-            f"{safe_display_name(chosen[i].filename)}: {' '.join(_(m) for m in files[i])}"
-            for i in sorted(files)
-        ]
-        if len(chosen) > 1:  # the browser has forgotten the good ones along with the rest
-            errors["completion_files"].append(_("Inga filer skickades: välj alla igen."))
-    else:
-        errors["completion_files"] = [_(m) for m in files]
-    return {name: shown for name, shown in errors.items() if shown}
 
 
 @bp.get("/<slug:tenant>/arende/<token:token>/registerutdrag")
