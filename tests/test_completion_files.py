@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from api_support import WITH_REPLY, tiny_png
+from api_support import WITH_REPLY, tenant_id, tiny_png
 from test_accounts import create, sign_in
 from test_form_engine import pdf_minimal
 from test_retention import close, run
@@ -19,6 +19,7 @@ from test_uploads import EICAR, clamd, scanned  # noqa: F401  (clamd, scanned: f
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from samverkan.cases.models import Case
 from samverkan.casework.schemas import COMPLETION_FILE_MB, COMPLETION_FILES_MAX, TOO_MANY_FILES
 from samverkan.catalogue.scanning import INFECTED, UNAVAILABLE
 from samverkan.database_roles import maintenance_session
@@ -561,3 +562,101 @@ def test_an_attachment_cannot_name_another_cases_history_entry(app, client, read
             session.execute(moved, {"r": other})
             session.flush()
         session.rollback()
+
+
+def test_the_reason_a_late_answer_was_not_sent_comes_from_the_history(app, read_csrf, waiting):
+    """It said the case worker had changed the case when one had only opened it: the
+    marker a case worker's opening clears is not what the citizen is told."""
+    status_url, reference, worker = waiting
+    citizen = app.test_client()
+    token = read_csrf(citizen.get(status_url).text)
+    assert post(citizen, status_url, token, "Första svaret.", []).status_code == 303
+    worker.get(f"/arvika/staff/arenden/{reference}")  # only looked
+    late = post(citizen, status_url, token, "Ett andra svar.", [])
+    assert late.status_code == 409
+    assert "Du har redan skickat en komplettering" in late.text
+    assert "handläggaren har ändrat det" not in late.text
+
+
+def test_a_head_request_reads_nothing_and_clears_nothing(app, read_csrf, waiting):
+    status_url, reference, worker = waiting
+    sent = send(app.test_client(), read_csrf, status_url, "", [("a.pdf", pdf_minimal())])
+    assert sent.status_code == 303
+    case_url = f"/arvika/staff/arenden/{reference}"
+    views_before = _count(app, "case.viewed")  # (the fixture's case worker opened it)
+    assert worker.head(case_url).status_code == 200
+    with app.app_context(), maintenance_session() as session:
+        unread = session.execute(
+            sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
+            {"r": reference},
+        ).scalar_one()
+    assert unread is not None and _count(app, "case.viewed") == views_before
+    [attachment_id] = _attachment_ids(app)
+    head = worker.head(f"{case_url}/bilagor/{attachment_id}")
+    assert head.status_code == 200
+    head.close()
+    assert _count(app, "attachment.downloaded") == 0
+
+
+def _count(app, action: str) -> int:
+    with app.app_context(), maintenance_session() as session:
+        return session.execute(
+            sa.text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": action}
+        ).scalar_one()
+
+
+def _attachment_ids(app) -> list[int]:
+    with app.app_context(), maintenance_session() as session:
+        return list(session.execute(sa.text("SELECT id FROM attachments")).scalars())
+
+
+def test_opening_clears_only_the_answer_the_page_showed(app, read_csrf, waiting):
+    """A case worker's page made before a newer answer came must not mark that one read."""
+    from samverkan.casework import operations
+    from samverkan.extensions import db
+    from samverkan.tenancy.scoping import bind_tenant
+
+    status_url, reference, _ = waiting
+    assert send(app.test_client(), read_csrf, status_url, "Svar.").status_code == 303
+    with app.app_context():
+        bind_tenant(db.session, tenant_id("arvika"))
+        case = db.session.scalar(sa.select(Case).where(Case.reference == reference))
+        shown = case.unread_completion_at  # what the page loaded
+        db.session.expunge(case)  # as loaded; the read's transaction ends (SQLite's lock)
+        db.session.rollback()
+        with maintenance_session() as other:  # meanwhile, a newer answer
+            other.execute(
+                sa.text("UPDATE cases SET unread_completion_at = :at WHERE reference = :r"),
+                {"at": shown + timedelta(seconds=5), "r": reference},
+            )
+            other.commit()
+        operations.completion_read(db.session, case)
+        db.session.commit()
+        db.session.remove()
+    with app.app_context(), maintenance_session() as session:
+        assert (
+            session.execute(
+                sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
+                {"r": reference},
+            ).scalar_one()
+            is not None
+        )
+
+
+def test_no_form_field_may_be_called_as_the_completions_files_are():
+    from test_form_engine import definition_errors, raw_definition
+
+    from samverkan.cases.models import COMPLETION_FILES
+    from samverkan.catalogue.definition_schema import RESERVED_FIELD_NAMES
+
+    assert COMPLETION_FILES in RESERVED_FIELD_NAMES
+    field = {"name": "completion", "type": "text", "label": {"sv": "K", "en": "C"}}
+    errors = definition_errors(raw_definition([field]))
+    assert any("reserved" in message for _, message in errors), errors
+
+
+def test_a_refused_news_filter_links_to_its_field(waiting):
+    _, _, worker = waiting
+    page = worker.get("/arvika/staff/?news=x")
+    assert page.status_code == 422
+    assert '<a href="#filter-news">Välj ny komplettering eller alla.</a>' in page.text

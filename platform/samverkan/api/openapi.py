@@ -408,9 +408,10 @@ def _staff_paths(spec: APISpec) -> None:
         operations={
             "get": {
                 "summary": "One of the case's files, as it was received (staff)",
-                "description": "Always as a file to save (application/octet-stream), named "
-                "as the citizen named it; its type, size and SHA-256 are in the case's "
-                "attachments. Recorded in the member's audit log as a download.",
+                "description": "Always as a file to save (application/octet-stream), "
+                "under the name the citizen gave it but ending as its content is (a PDF sent "
+                "as intyg.html is saved as intyg.pdf); its type, size and SHA-256 are in "
+                "the case's attachments. Recorded in the member's audit log as a download.",
                 "security": STAFF_TOKEN,
                 "responses": {
                     "200": {

@@ -93,11 +93,24 @@ class AttachmentOut(Schema):
             "citizen sent later with a completion (see `received_at` and the history)"
         },
     )
-    filename = fields.String(required=True)
+    filename = fields.String(
+        required=True,
+        metadata={
+            "description": "As the citizen named it; the download ends as its content is "
+            "(content_type)"
+        },
+    )
     content_type = fields.String(required=True)
     size = fields.Integer(required=True)
     sha256 = fields.String(required=True)
-    received_at = fields.DateTime(required=True, attribute="created_at")
+    received_at = fields.DateTime(
+        required=True,
+        attribute="created_at",
+        metadata={
+            "description": "With the case, or (field completion) with the history entry of "
+            "the same moment"
+        },
+    )
 
 
 class StaffEventOut(Schema):

@@ -3,7 +3,7 @@ a file to save (never rendered by the browser), and logged as read."""
 
 from pathlib import Path
 
-from flask import Response, abort, current_app, send_file
+from flask import Response, abort, current_app, request, send_file
 
 from samverkan.audit.operations import record
 from samverkan.cases.models import Case
@@ -19,15 +19,17 @@ def attachment_response(found: Case, attachment_id: int, **logged) -> Response:
     if not path.is_file():
         abort(404)  # nothing to log as read
     # The attachment by its id and field: the citizen's file name may itself be personal
-    # data, and the append-only log outlives the case's thinning (retention/).
-    record(
-        db.session,
-        "attachment.downloaded",
-        "case",
-        found.reference,
-        {"attachment": file.id, "field": file.field_name, **logged},
-    )
-    db.session.commit()
+    # data, and the append-only log outlives the case's thinning (retention/). A HEAD
+    # (Flask answers it with this view) reads nothing: nothing to log.
+    if request.method != "HEAD":
+        record(
+            db.session,
+            "attachment.downloaded",
+            "case",
+            found.reference,
+            {"attachment": file.id, "field": file.field_name, **logged},
+        )
+        db.session.commit()
     response = send_file(
         path,
         mimetype="application/octet-stream",  # never rendered by the browser

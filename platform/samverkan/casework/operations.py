@@ -245,12 +245,13 @@ def transition(
 
 def completion_read(session: orm.Session, case: Case) -> None:
     """A case worker has opened the case: its completion is no longer news in the inbox.
-    Not a change to the case: its updated_at (the citizen's "last changed") stays."""
+    Not a change to the case: its updated_at (the citizen's "last changed") stays. Only
+    the answer the page showed: one that came meanwhile stays news."""
     if case.unread_completion_at is None:
         return
     session.execute(
         sa.update(Case)
-        .where(Case.id == case.id)
+        .where(Case.id == case.id, Case.unread_completion_at == case.unread_completion_at)
         .values(unread_completion_at=None, updated_at=Case.updated_at)
         .execution_options(synchronize_session=False)
     )
@@ -324,6 +325,16 @@ def _files_of_last(session, case: Case) -> list[str]:
     return sorted(session.scalars(sa.select(Attachment.sha256).where(Attachment.event_id == last)))
 
 
+def _last_seen_by_citizen(session, case: Case) -> str | None:
+    """The kind of the case's latest line of history that its citizen sees."""
+    return session.scalar(
+        sa.select(CaseEvent.kind)
+        .where(CaseEvent.case_id == case.id, CaseEvent.visible_to_citizen.is_(True))
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+
+
 def _digest(incoming: IncomingFile) -> str:
     return hashlib.sha256(incoming.data).hexdigest()
 
@@ -351,7 +362,7 @@ def add_completion(
             if _files_of_last(session, case) == sorted(_digest(f) for f in files):
                 return None  # the same answer a moment ago: a double click
             raise CaseworkError("sent", ALREADY_SENT)
-        if case.unread_completion_at is not None and case.status == status.IN_PROGRESS:
+        if _last_seen_by_citizen(session, case) == "completion":
             raise CaseworkError("sent", ALREADY_SENT)  # theirs moved it on, not a colleague
         raise CaseworkError(
             "status",

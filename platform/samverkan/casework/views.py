@@ -266,6 +266,8 @@ def case(reference: str):
     # Made before the commit, which would expire the case and have the page load it and
     # its relations all over again; the page goes out only once the view is logged.
     page = _render_case(found, {}, {})
+    if request.method == "HEAD":  # (Flask's, for GET) nobody has read anything
+        return page
     operations.completion_read(db.session, found)
     record(db.session, "case.viewed", "case", found.reference)
     db.session.commit()

@@ -81,8 +81,18 @@ class ConditionSchema(Schema):
             raise ValidationError("give exactly one of 'equals' or 'any_of'")
 
 
+# The field name the files of a citizen's completion go under (cases/models.py): a form's
+# field of that name would look the same to the staff API and the archive.
+RESERVED_FIELD_NAMES = frozenset({"completion"})
+
+
+def _not_reserved(name: str) -> None:
+    if name in RESERVED_FIELD_NAMES:
+        raise ValidationError(f"'{name}' is reserved: the files of a citizen's completion")
+
+
 class FieldSchema(Schema):
-    name = fields.String(required=True, validate=NAME)
+    name = fields.String(required=True, validate=[NAME, _not_reserved])
     type = fields.String(required=True, validate=validate.OneOf(FIELD_TYPES))
     label = fields.Nested(LocalText, required=True)
     hint = fields.Nested(LocalText)
