@@ -594,7 +594,7 @@ def test_the_message_for_a_step_over_the_limit_is_in_the_pages_language(
         content_type="multipart/form-data",
     )
     shown = client.get(too_large.headers["Location"])
-    assert "The file is too large. It may be at most 10 MB." in shown.text
+    assert "The file is too large. It must be 10 MB or smaller." in shown.text
 
 
 def test_a_step_with_a_file_tells_the_browser_its_limits_and_messages(app, client):
@@ -609,7 +609,7 @@ def test_a_step_with_a_file_tells_the_browser_its_limits_and_messages(app, clien
     assert 'data-summary-titles="[&#34;Det finns 1 fel att rätta&#34;]"' in page
     client.get("/sprak/en?next=/arvika/e/felanmalan/steg/fel")
     english = client.get("/arvika/e/felanmalan/steg/fel").text
-    assert 'data-too-large="The file is too large. It may be at most 10 MB."' in english
+    assert 'data-too-large="The file is too large. It must be 10 MB or smaller."' in english
     assert 'data-label="Photo"' in english
     # A step without files carries none of it.
     assert "data-max-request-bytes" not in client.get("/arvika/e/felanmalan/steg/kontakt").text
