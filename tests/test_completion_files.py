@@ -85,11 +85,28 @@ def rows(app) -> list[dict]:
         ]
 
 
-def case_status(app, reference: str) -> str:
+def one_value(app, sql: str, **params):
+    """One value, read as the owner (across members)."""
     with app.app_context(), maintenance_session() as session:
-        return session.execute(
-            sa.text("SELECT status FROM cases WHERE reference = :r"), {"r": reference}
-        ).scalar_one()
+        return session.execute(sa.text(sql), params).scalar_one()
+
+
+def of_case(app, reference: str, column: str):
+    return one_value(app, f"SELECT {column} FROM cases WHERE reference = :r", r=reference)
+
+
+def case_status(app, reference: str) -> str:
+    return of_case(app, reference, "status")
+
+
+def move_on(worker, read_csrf, reference: str) -> None:
+    """The case worker takes the case back in progress: it no longer waits for an answer."""
+    case_url = f"/arvika/staff/arenden/{reference}"
+    moved = worker.post(
+        case_url + "/status",
+        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
+    )
+    assert moved.status_code == 303
 
 
 def files_on_disk(upload_root) -> set[str]:
@@ -143,10 +160,7 @@ def test_a_citizen_sends_a_certificate_and_a_photo_with_their_answer(
     assert download.status_code == 200 and download.data == tiny_png()
     assert download.headers["Content-Type"] == "application/octet-stream"
     download.close()
-    with app.app_context(), maintenance_session() as session:
-        logged = session.execute(
-            sa.text("SELECT detail FROM audit_log WHERE action = 'case.completed'")
-        ).scalar_one()
+    logged = one_value(app, "SELECT detail FROM audit_log WHERE action = 'case.completed'")
     assert (logged if isinstance(logged, dict) else json.loads(logged)) == {"files": 2}
 
 
@@ -253,12 +267,7 @@ def test_files_sent_after_the_case_moved_on_are_named_as_not_sent(
     status_url, reference, worker = waiting
     citizen = app.test_client()
     page = citizen.get(status_url).text
-    case_url = f"/arvika/staff/arenden/{reference}"
-    moved = worker.post(
-        case_url + "/status",
-        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
-    )
-    assert moved.status_code == 303
+    move_on(worker, read_csrf, reference)
     before = files_on_disk(upload_root)
     late = post(citizen, status_url, read_csrf(page), "Intyget.", [("intyg.pdf", pdf_minimal())])
     assert late.status_code == 409
@@ -367,11 +376,7 @@ def test_a_refused_file_on_a_case_that_moved_on_says_it_was_not_sent(app, read_c
     status_url, reference, worker = waiting
     citizen = app.test_client()
     page = citizen.get(status_url).text
-    case_url = f"/arvika/staff/arenden/{reference}"
-    worker.post(
-        case_url + "/status",
-        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
-    )
+    move_on(worker, read_csrf, reference)
     late = post(citizen, status_url, read_csrf(page), "Text", [("foto.gif", b"GIF89a" + bytes(40))])
     assert late.status_code == 409
     assert "Filerna du valde: foto.gif." in late.text
@@ -389,10 +394,7 @@ def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
     assert TAG not in other
     citizen = app.test_client()
     assert send(citizen, read_csrf, status_url, "Intyget kommer.").status_code == 303
-    with app.app_context(), maintenance_session() as session:
-        changed = session.execute(
-            sa.text("SELECT updated_at FROM cases WHERE reference = :r"), {"r": reference}
-        ).scalar_one()
+    changed = of_case(app, reference, "updated_at")
     row = re.search(
         rf"<tr>\s*<td><a [^>]*>{reference}</a>.*?</tr>", worker.get("/arvika/staff/").text, re.S
     )
@@ -414,13 +416,7 @@ def test_the_inbox_marks_a_case_the_citizen_has_answered_until_it_is_opened(
     # Opened by a case worker: read, and not a change to the case the citizen would see.
     worker.get(f"/arvika/staff/arenden/{reference}")
     assert TAG not in worker.get("/arvika/staff/").text
-    with app.app_context(), maintenance_session() as session:
-        assert (
-            session.execute(
-                sa.text("SELECT updated_at FROM cases WHERE reference = :r"), {"r": reference}
-            ).scalar_one()
-            == changed
-        )
+    assert of_case(app, reference, "updated_at") == changed
 
 
 def test_a_case_moved_on_without_being_opened_is_no_longer_marked(app, read_csrf, waiting):
@@ -433,14 +429,7 @@ def test_a_case_moved_on_without_being_opened_is_no_longer_marked(app, read_csrf
         headers=bearer(token_of(app, ANNA)),
     )
     assert response.status_code == 200, response.get_json()
-    with app.app_context(), maintenance_session() as session:
-        assert (
-            session.execute(
-                sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
-                {"r": reference},
-            ).scalar_one()
-            is None
-        )
+    assert of_case(app, reference, "unread_completion_at") is None
 
 
 def test_the_inbox_lists_only_the_answered_cases_when_asked(app, client, read_csrf, waiting):
@@ -497,11 +486,7 @@ def test_files_too_large_for_a_case_no_longer_waiting_are_said_not_sent(
     status_url, reference, worker = waiting
     citizen = app.test_client()
     page = citizen.get(status_url).text
-    case_url = f"/arvika/staff/arenden/{reference}"
-    worker.post(
-        case_url + "/status",
-        data={"csrf_token": read_csrf(worker.get(case_url).text), "status": "in_progress"},
-    )
+    move_on(worker, read_csrf, reference)
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
     refused = post(citizen, status_url, read_csrf(page), "", [("stor.pdf", b"%PDF" + bytes(70000))])
     shown = citizen.get(refused.headers["Location"])
@@ -585,12 +570,8 @@ def test_a_head_request_reads_nothing_and_clears_nothing(app, read_csrf, waiting
     case_url = f"/arvika/staff/arenden/{reference}"
     views_before = _count(app, "case.viewed")  # (the fixture's case worker opened it)
     assert worker.head(case_url).status_code == 200
-    with app.app_context(), maintenance_session() as session:
-        unread = session.execute(
-            sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
-            {"r": reference},
-        ).scalar_one()
-    assert unread is not None and _count(app, "case.viewed") == views_before
+    assert of_case(app, reference, "unread_completion_at") is not None
+    assert _count(app, "case.viewed") == views_before
     [attachment_id] = _attachment_ids(app)
     head = worker.head(f"{case_url}/bilagor/{attachment_id}")
     assert head.status_code == 200
@@ -599,10 +580,7 @@ def test_a_head_request_reads_nothing_and_clears_nothing(app, read_csrf, waiting
 
 
 def _count(app, action: str) -> int:
-    with app.app_context(), maintenance_session() as session:
-        return session.execute(
-            sa.text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": action}
-        ).scalar_one()
+    return one_value(app, "SELECT count(*) FROM audit_log WHERE action = :a", a=action)
 
 
 def _attachment_ids(app) -> list[int]:
@@ -633,14 +611,7 @@ def test_opening_clears_only_the_answer_the_page_showed(app, read_csrf, waiting)
         operations.completion_read(db.session, case)
         db.session.commit()
         db.session.remove()
-    with app.app_context(), maintenance_session() as session:
-        assert (
-            session.execute(
-                sa.text("SELECT unread_completion_at FROM cases WHERE reference = :r"),
-                {"r": reference},
-            ).scalar_one()
-            is not None
-        )
+    assert of_case(app, reference, "unread_completion_at") is not None
 
 
 def test_no_form_field_may_be_called_as_the_completions_files_are():
