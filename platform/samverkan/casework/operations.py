@@ -327,12 +327,8 @@ def _files_of_last(session, case: Case) -> list[str]:
 
 def _last_seen_by_citizen(session, case: Case) -> str | None:
     """The kind of the case's latest line of history that its citizen sees."""
-    return session.scalar(
-        sa.select(CaseEvent.kind)
-        .where(CaseEvent.case_id == case.id, CaseEvent.visible_to_citizen.is_(True))
-        .order_by(CaseEvent.id.desc())
-        .limit(1)
-    )
+    latest = session.get(CaseEvent, last_news(session, case))
+    return latest.kind if latest is not None else None
 
 
 def _digest(incoming: IncomingFile) -> str:
