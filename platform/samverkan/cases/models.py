@@ -135,10 +135,10 @@ class CaseEvent(TenantScoped, Base):
 
     __tablename__ = "case_events"
     __table_args__ = (
-        # For the files sent with an entry: theirs is of the same member and case.
+        # For the files sent with an entry: theirs is of the same member and case. Its
+        # index also serves reading a case's history (tenant_id, case_id first).
         sa.UniqueConstraint("tenant_id", "case_id", "id"),
         sa.ForeignKeyConstraint(["tenant_id", "case_id"], ["cases.tenant_id", "cases.id"]),
-        sa.Index("ix_case_events_tenant_case", "tenant_id", "case_id"),
         # Row-level security on users reads the history's authors (migration 0011).
         sa.Index(
             "ix_case_events_author",
