@@ -113,6 +113,8 @@ def test_a_hub_administrator_creates_edits_and_removes_a_pool(app, client, navet
     assert len(pool.participants) == 16
     listing = text_of(client.get(f"/hub/kostnader?period={period}").text)
     assert "Plattformens drift" in listing and "1 250 000,00 kr" in listing
+    assert "Poolen Plattformens drift är sparad." in listing  # and nothing stops its run
+    assert "kan inte fördelas" not in listing
 
     edit = client.get(f"/hub/kostnader/pool/{pool.id}")
     assert 'value="1 250 000,00"' in edit.text
@@ -245,7 +247,11 @@ def test_figures_the_key_does_not_use_are_neither_checked_nor_kept(app, client, 
 # -- running an allocation -----------------------------------------------------------------
 
 
-def test_percentages_that_do_not_make_100_are_the_runs_problem(app, client, navet, period):
+def test_percentages_that_do_not_make_100_are_saved_with_a_warning_and_refused_by_the_run(
+    app, client, navet, period
+):
+    """Figures are often entered before the committee has agreed them all, so the pool is
+    saved; but the hub hears at once, not only when it runs the period."""
     form = pool_form(
         period,
         navet,
@@ -254,7 +260,13 @@ def test_percentages_that_do_not_make_100_are_the_runs_problem(app, client, nave
         participants=["karlstad", "arvika"],
         **{"percentage-karlstad": "50", "percentage-arvika": "40"},
     )
-    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    saved = client.post("/hub/kostnader/ny", data=form, follow_redirects=True)
+    assert saved.status_code == 200
+    assert [p.name for p in pools(app, period)] == ["Lönecentrum"]
+    assert (
+        "Poolen Lönecentrum är sparad, men den kan inte fördelas än: Procentsatserna "
+        "summerar till 90 %, inte 100 %." in text_of(saved.text)
+    )
     before = count_all(app, "allocation_runs")
     response = run_period(client, navet, period)
     assert response.status_code == 422
@@ -277,7 +289,9 @@ def test_a_run_names_every_member_without_the_keys_population_and_where_to_give_
         participants=["kil", "arvika"],
         population_year="2022",
     )
-    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    saved = text_of(client.post("/hub/kostnader/ny", data=form, follow_redirects=True).text)
+    assert "Poolen Pop2022 är sparad, men den kan inte fördelas än: " in saved
+    assert "Nyckeln räknar folkmängden 2022: ange den för deltagaren i poolen" in saved
     page = unescape(run_period(client, navet, period).text)
     assert "Pop2022: Arvika kommun, Kils kommun saknar folkmängd." in page or (
         "Pop2022: Kils kommun, Arvika kommun saknar folkmängd." in page

@@ -258,6 +258,35 @@ def _where_to_give(pool: CostPool, error: allocation.AllocationError) -> str:
     return ""
 
 
+class PoolProblem(ValueError):
+    """Why one pool cannot be split, with where to give what it lacks."""
+
+
+def _checked_split(pool: CostPool, pool_input: dict) -> list[allocation.Share]:
+    """The pool's shares as a new run splits it; PoolProblem says why it cannot."""
+    try:
+        _counted_once(pool_input)
+        return split_pool(pool_input)
+    except allocation.AllocationError as exc:
+        raise PoolProblem(f"{exc.message}{_where_to_give(pool, exc)}") from exc
+
+
+def pool_problem(session: orm.Session, pool: CostPool) -> str | None:
+    """What would stop a run from splitting `pool` as it stands (percentages that do not
+    make 100, a population missing), as the run would say it; None when it splits. A key
+    by usage is not tried: its counts grow until the period has ended."""
+    settings = pool.key_settings or {}
+    if allocation.USAGE in (pool.key_kind, settings.get("rest")):
+        return None
+    no_usage = {(pool.period, settings.get("service")): {}}
+    participants = _participants_by_pool(session, [pool])[pool.id]
+    try:
+        _checked_split(pool, pool_inputs(session, pool, no_usage, participants))
+    except PoolProblem as problem:
+        return str(problem)
+    return None
+
+
 def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
     """Allocate every pool of the period and store the run; RunError names each pool that
     cannot be split. `session` is the hub's across-members session; the caller commits."""
@@ -273,10 +302,9 @@ def run(session: orm.Session, period: str, created_by: str) -> AllocationRun:
     for pool in pools:
         pool_input = pool_inputs(session, pool, usage, participants[pool.id])
         try:
-            _counted_once(pool_input)
-            results.append((pool_input, split_pool(pool_input)))
-        except allocation.AllocationError as exc:
-            problems.append(f"{pool.name}: {exc.message}{_where_to_give(pool, exc)}")
+            results.append((pool_input, _checked_split(pool, pool_input)))
+        except PoolProblem as problem:
+            problems.append(f"{pool.name}: {problem}")
         inputs.append(pool_input)
     if problems:
         raise RunError(problems)

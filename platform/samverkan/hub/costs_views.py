@@ -271,6 +271,7 @@ def _save(pool: CostPool | None):
                 target = session.get(CostPool, pool.id) or abort(404)
             saved = costs_operations.save_pool(session, target, data)
             period = saved.period
+            problem = runs.pool_problem(session, saved)
             session.commit()
     except costs_operations.PoolError as exc:
         errors = {exc.field: [exc.message]}
@@ -280,7 +281,12 @@ def _save(pool: CostPool | None):
             "name": [f"Det finns redan en pool som heter {data['name']} för {data['period']}."]
         }
         return _render_form(pool, members, form.entered, form.chosen, errors, 422)
-    flash(f"Poolen {data['name']} är sparad.")
+    if problem:
+        # Saved all the same: figures are often entered before the committee has agreed
+        # them all, but the hub hears now, not when the period is run.
+        flash(f"Poolen {data['name']} är sparad, men den kan inte fördelas än: {problem}")
+    else:
+        flash(f"Poolen {data['name']} är sparad.")
     return redirect(url_for("hub.costs", period=period), 303)
 
 
