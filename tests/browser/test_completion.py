@@ -93,3 +93,47 @@ def test_files_over_their_limits_are_refused_before_sending_and_the_text_stays(
     assert download.value.suggested_filename == "sida-0.png"
     problems += audit(page, axe, screenshots, "22-case-completion-files")
     assert problems == []
+
+
+def test_several_files_too_large_are_named_together_and_a_second_click_sends_nothing(app, page):
+    _, status_path = waiting_case(app)
+    page.goto(status_path)
+    posts = []
+    page.on("request", lambda request: posts.append(request) if request.method == "POST" else None)
+    over = pdf_minimal() + b"0" * (10 * 1024 * 1024)
+    page.set_input_files(
+        "#f-completion-files",
+        [
+            {"name": name, "mimeType": "application/pdf", "buffer": over}
+            for name in ("a.pdf", "b.pdf")
+        ],
+    )
+    page.click(SEND)
+    assert (
+        "Filer – a.pdf, b.pdf: Filerna är för stora. Var och en får vara högst 10 MB."
+        in page.inner_text("#error-summary")
+    )
+    assert posts == []
+
+    # A slow upload: the answer is held back until the second click has been made.
+    held = []
+    page.route(f"**{status_path}/komplettering", lambda route: held.append(route))
+    page.set_input_files(
+        "#f-completion-files",
+        [{"name": "intyg.pdf", "mimeType": "application/pdf", "buffer": pdf_minimal()}],
+    )
+    page.click(SEND, no_wait_after=True)
+    # The script marks the form in the click's own submit event.
+    form = page.locator("main form")
+    assert form.get_attribute("data-sending") == ""
+    assert page.get_attribute(SEND, "aria-disabled") == "true"
+    # A second click, as the button would send it (Playwright's own waits for the page).
+    page.evaluate(
+        "() => { const form = document.querySelector('main form');"
+        " setTimeout(() => form.requestSubmit(form.querySelector('button[type=submit]'))); }"
+    )
+    page.wait_for_timeout(300)  # time for a second request to leave, were it sent
+    assert len(held) == 1 and len(posts) == 1
+    with page.expect_navigation():
+        held[0].continue_()
+    assert "Tack! Din komplettering är skickad till handläggaren." in page.inner_text("main")

@@ -69,7 +69,9 @@
       if (large.length) {
         // Several files in one field: say which, as the server does.
         var which = input.multiple ? large.map(function (file) { return file.name; }).join(", ") + ": " : "";
-        problems.push([input, which + input.getAttribute("data-too-large")]);
+        var message = large.length > 1 && input.getAttribute("data-too-large-several") ||
+          input.getAttribute("data-too-large");
+        problems.push([input, which + message]);
       }
     });
     // The other answers and the form's framing travel in the same request.
@@ -132,14 +134,37 @@
     summary.focus();
   }
 
+  // Files take a while to send: a second click meanwhile would send them all again (the
+  // server keeps one copy), so a form on its way is not sent twice. Back on it from the
+  // next page (the browser's page cache) it can be sent again.
   function checkFilesBeforeSending(event) {
     var form = event.target;
     if (!form.hasAttribute || !form.hasAttribute("data-max-request-bytes")) { return; }
+    if (form.hasAttribute("data-sending")) {
+      event.preventDefault();
+      return;
+    }
     var problems = filesTooLarge(form);
     if (problems.length) {
       event.preventDefault();
       showFileErrors(form, problems);
+      return;
     }
+    if (event.defaultPrevented) { return; }
+    form.setAttribute("data-sending", "");
+    form.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-disabled", "true");
+    });
+  }
+
+  function sendableAgain(event) {
+    if (!event.persisted) { return; }
+    document.querySelectorAll("form[data-sending]").forEach(function (form) {
+      form.removeAttribute("data-sending");
+      form.querySelectorAll("button").forEach(function (button) {
+        button.removeAttribute("aria-disabled");
+      });
+    });
   }
 
   // Two minutes before an idle e-ID sign-in ends, say so and offer to go on (WCAG 2.2.1):
@@ -194,4 +219,5 @@
     document.addEventListener("change", updateConditions);
     document.addEventListener("submit", checkFilesBeforeSending);
   });
+  window.addEventListener("pageshow", sendableAgain);
 })();
