@@ -128,7 +128,7 @@ def test_a_hub_administrator_creates_edits_and_removes_a_pool(app, client, navet
             key="percentages",
             category="shared_service",
             participants=["karlstad", "arvika"],
-            **{"percentage-karlstad": "62,5", "percentage-arvika": "37.5", "percentage-eda": "9"},
+            **{"percentage-karlstad": "62,5", "percentage-arvika": "37.5"},
         ),
     )
     assert changed.status_code == 303
@@ -229,19 +229,97 @@ def test_a_name_that_reads_as_another_pools_is_taken(app, client, navet, period)
     assert [p.name for p in pools(app, period)] == ["Drift", "Drift och underhåll"]
 
 
-def test_figures_the_key_does_not_use_are_neither_checked_nor_kept(app, client, navet, period):
-    form = pool_form(
-        period,
-        navet,
-        equal_percent="garbage",
-        population_year="x",
-        **{"percentage-arvika": "50", "population-arvika": "oj", "joined_on-eda": "igår"},
-    )
+def test_settings_the_key_does_not_use_are_neither_checked_nor_kept(app, client, navet, period):
+    """The key's own settings are shown only for their key (scripts off: under its name)."""
+    form = pool_form(period, navet, equal_percent="garbage", population_year="x")
     assert client.post("/hub/kostnader/ny", data=form).status_code == 303
     [pool] = pools(app, period)
     assert pool.key_settings == {}
-    assert all(p.percentage is None and p.population is None for p in pool.participants)
-    assert all(p.joined_on is None for p in pool.participants)
+
+
+def test_a_figure_the_pool_would_not_use_is_refused_by_its_field(app, client, navet, period):
+    """The participants' table shows every figure whatever the key: an entry date without
+    pro rata was dropped without a word, and the member paid for the whole period."""
+    form = pool_form(
+        period,
+        navet,
+        participants=["karlstad", "arvika", "eda"],
+        **{
+            "percentage-arvika": "50",
+            "population-arvika": "oj",
+            "joined_on-eda": f"{period}-06-15",
+            "left_on-kil": f"{period}-03-01",  # Kil is not ticked
+        },
+    )
+    response = client.post("/hub/kostnader/ny", data=form)
+    assert response.status_code == 422
+    page = unescape(response.text)
+    for message in (
+        "Procentsatsen används bara med fasta procentsatser: byt nyckel eller töm fältet.",
+        "Folkmängden används bara när nyckeln räknar folkmängd: byt nyckel eller töm fältet.",
+        "Inträdet används bara vid pro rata: kryssa i Pro rata eller töm fältet.",
+        "Kryssa i medlemmen för att den ska dela på poolen, eller töm fältet.",
+    ):
+        assert message in page
+    for field in ("percentage-arvika", "population-arvika", "joined_on-eda", "left_on-kil"):
+        assert f'id="f-{field}-error"' in response.text
+    assert pools(app, period) == []
+    # With pro rata the date counts.
+    form["pro_rata"] = "ja"
+    for name in ("percentage-arvika", "population-arvika", "left_on-kil"):
+        del form[name]
+    assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    [pool] = pools(app, period)
+    eda = next(p for p in pool.participants if p.tenant.slug == "eda")
+    assert eda.joined_on == date(int(period), 6, 15)
+
+
+def test_pool_dates_outside_the_membership_are_refused(app, client, navet, period):
+    """A pool's exit before the member joined charged it nothing; an entry before it was
+    counted from the membership's own first day: both without a word."""
+    with app.app_context(), maintenance_session() as session:
+        kil = session.scalars(sa.select(Tenant).where(Tenant.slug == "kil")).one()
+        was = kil.member_since
+        kil.member_since = date(int(period), 7, 1)
+        session.commit()
+    try:
+        form = pool_form(
+            period,
+            navet,
+            participants=["karlstad", "kil"],
+            pro_rata="ja",
+            **{"left_on-kil": f"{period}-03-01", "joined_on-karlstad": f"{period}-02-01"},
+        )
+        response = client.post("/hub/kostnader/ny", data=form)
+        assert response.status_code == 422
+        assert (
+            f"Kils kommun blev medlem {period}-07-01: utträdet kan inte vara före det."
+            in unescape(response.text)
+        )
+        assert 'id="f-left_on-kil-error"' in response.text
+        assert "f-joined_on-karlstad-error" not in response.text  # a member all along
+        form["left_on-kil"] = ""
+        form["joined_on-kil"] = f"{period}-06-01"
+        response = client.post("/hub/kostnader/ny", data=form)
+        assert f"Kils kommun blev medlem {period}-07-01: inträdet kan inte vara före det." in (
+            unescape(response.text)
+        )
+        form["joined_on-kil"] = f"{period}-08-01"
+        assert client.post("/hub/kostnader/ny", data=form).status_code == 303
+    finally:
+        with app.app_context(), maintenance_session() as session:
+            session.execute(sa.update(Tenant).where(Tenant.slug == "kil").values(member_since=was))
+            session.commit()
+
+
+def test_a_population_year_after_the_period_is_refused(client, navet, period):
+    form = pool_form(period, navet, key="population", population_year=str(int(period) + 5))
+    response = client.post("/hub/kostnader/ny", data=form)
+    assert response.status_code == 422
+    assert f"Folkmängden kan inte räknas från ett år efter perioden ({period})." in unescape(
+        response.text
+    )
+    assert 'id="f-population_year-error"' in response.text
 
 
 # -- running an allocation -----------------------------------------------------------------
@@ -529,6 +607,18 @@ def test_the_comparison_draws_both_keys_and_matches_the_allocation(app, client, 
     widths = re.findall(r'width="([\d.]+)" height="12" fill="#a34a00"', svg)
     assert len(widths) == len(members) + 1  # the legend's swatch too
     assert max(float(w) for w in widths) == pytest.approx(330.0)
+
+
+def test_a_hybrid_setting_left_empty_in_the_comparison_shows_the_default_it_took(
+    client, navet, period
+):
+    response = client.get(
+        f"/hub/kostnader/jamfor?period={period}&amount=100&a=hybrid&b=equal&equal_percent="
+    )
+    assert response.status_code == 200
+    field = re.search(r'<input[^>]*name="equal_percent"[^>]*>', response.text).group(0)
+    assert 'value="30"' in field
+    assert "30 % lika" in unescape(response.text)
 
 
 def test_a_comparison_that_cannot_be_made_is_refused_by_its_field(client, navet, period):

@@ -152,6 +152,18 @@ class ParticipantSchema(Form):
 
 
 PARTICIPANT_FIELDS = ("percentage", "population", "joined_on", "left_on")
+# The participants' table shows every figure whatever the key: one the pool would not use
+# is refused rather than dropped (an entry date without pro rata made a member that joined
+# in June pay for the whole year, without a word).
+UNUSED_FIGURE = {
+    "percentage": "Procentsatsen används bara med fasta procentsatser: byt nyckel eller töm "
+    "fältet.",
+    "population": "Folkmängden används bara när nyckeln räknar folkmängd: byt nyckel eller "
+    "töm fältet.",
+    "joined_on": "Inträdet används bara vid pro rata: kryssa i Pro rata eller töm fältet.",
+    "left_on": "Utträdet används bara vid pro rata: kryssa i Pro rata eller töm fältet.",
+}
+NOT_TAKING_PART = "Kryssa i medlemmen för att den ska dela på poolen, eller töm fältet."
 POOL_FIELDS = tuple(PoolSchema(services=set()).fields)
 
 
@@ -214,7 +226,21 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
             )
         except allocation.AllocationError as exc:
             errors["participants"] = [exc.message]
+    year = data.get("population_year")
+    if bounds is not None and year is not None and year > bounds[1].year:
+        errors["population_year"] = [
+            f"Folkmängden kan inte räknas från ett år efter perioden ({bounds[1].year})."
+        ]
+    for member in members:
+        for name in PARTICIPANT_FIELDS:
+            if not entered[field_name(name, member.slug)].strip():
+                continue
+            if member.slug not in chosen:
+                errors[field_name(name, member.slug)] = [NOT_TAKING_PART]
+            elif name not in used:
+                errors[field_name(name, member.slug)] = [UNUSED_FIGURE[name]]
     participants = {}
+    by_slug = {m.slug: m for m in members}
     for slug in chosen:
         figures = {
             name: entered[field_name(name, slug)] if name in used else ""
@@ -227,9 +253,33 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
         except ValidationError as exc:
             for name, messages in exc.messages.items():
                 errors[field_name(name, slug)] = messages
+            continue
+        for name, messages in _within_membership(by_slug[slug], participants[slug]).items():
+            errors.setdefault(field_name(name, slug), messages)
     if errors:
         return PoolForm(entered, chosen, errors=errors)
     return PoolForm(entered, chosen, data=_keep_what_the_key_uses(data, participants))
+
+
+def _within_membership(member, figures: dict) -> dict[str, list[str]]:
+    """A pool's entry and exit dates lie within the member's membership: outside it a run
+    would quietly count from the membership's own dates, or charge the member nothing."""
+    errors = {}
+    since, left = member.member_since, member.left_on
+    for name, word in (("joined_on", "inträdet"), ("left_on", "utträdet")):
+        day = figures.get(name)
+        if day is None:
+            continue
+        if since and day < since:
+            errors[name] = [
+                f"{member.name} blev medlem {since.isoformat()}: {word} kan inte vara före det."
+            ]
+        elif left and day > left:
+            errors[name] = [
+                f"{member.name} lämnade samverkan {left.isoformat()}: {word} kan "
+                "inte vara efter det."
+            ]
+    return errors
 
 
 def _used_settings(entered: dict) -> set[str]:

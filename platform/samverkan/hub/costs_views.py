@@ -435,6 +435,8 @@ def costs_compare():
     except ValidationError as exc:
         context["errors"] = exc.messages
         return render_template("hub/costs_compare.html", **context, **_money()), 422
+    # A hybrid setting left empty took its default: the form shows what was used.
+    entered.update(equal_percent=data["equal_percent"].replace(".", ","), rest=data["rest"])
     key_a = costs_forms.CompareSchema.key(data, "a")
     key_b = costs_forms.CompareSchema.key(data, "b")
     start, end = period_bounds(data["period"])
