@@ -468,6 +468,48 @@ def a_run(app, client, navet, period) -> int:
     return int(response.headers["Location"].rsplit("/", 1)[1])
 
 
+def test_pools_changed_after_the_latest_run_say_it_is_out_of_date(
+    app, client, navet, a_run, period
+):
+    """The latest run is what the finance system fetches: a pool changed afterwards made it
+    wrong while the costs page still showed it as the latest, without a word."""
+    stale = "Poolerna har ändrats sedan den senaste körningen"
+
+    def pages() -> tuple[str, str]:
+        listing = text_of(client.get(f"/hub/kostnader?period={period}").text)
+        latest = max(r for r in runs_of(app, period))
+        return listing, text_of(client.get(f"/hub/kostnader/korning/{latest}").text)
+
+    listing, run_page = pages()
+    assert stale not in listing and "har ändrats sedan den här körningen" not in run_page
+    # Only a participant less: the pool's own columns are as they were.
+    [drift, _] = pools(app, period)
+    form = pool_form(period, navet, name="Drift", amount="1,00", participants=SLUGS[1:])
+    assert client.post(f"/hub/kostnader/pool/{drift.id}", data=form).status_code == 303
+    listing, run_page = pages()
+    assert f"{stale}, körning {a_run}: den stämmer inte längre med dem." in listing
+    assert f"Poolerna för {period} har ändrats sedan den här körningen" in run_page
+    assert run_period(client, navet, period).status_code == 303
+    listing, run_page = pages()
+    assert stale not in listing and "har ändrats sedan den här körningen" not in run_page
+    # The older run is not the one fetched: it says a later one exists, not this.
+    older = text_of(client.get(f"/hub/kostnader/korning/{a_run}").text)
+    assert "En senare körning finns" in older and "har ändrats sedan" not in older
+    client.post(f"/hub/kostnader/pool/{drift.id}/ta-bort", data={"csrf_token": navet})
+    assert stale in pages()[0]
+    # The finance system that fetches the latest run hears it too.
+    hub = bearer(token_of(app, NAVET, tenant="karlstad"))
+    fetched = client.get(f"/api/v1/hub/allocations/{period}", headers=hub).get_json()
+    assert (fetched["run"], fetched["pools_changed"]) == (max(runs_of(app, period)), True)
+
+
+def runs_of(app, period) -> list[int]:
+    with app.app_context(), maintenance_session() as session:
+        return list(
+            session.scalars(sa.select(AllocationRun.id).where(AllocationRun.period == period))
+        )
+
+
 def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
     page = client.get(f"/hub/kostnader/korning/{a_run}/karlstad")
     assert page.status_code == 200
@@ -758,7 +800,7 @@ def test_the_allocations_api_answers_a_hub_token_only(app, client, openapi, a_ru
     assert openapi["components"]["securitySchemes"]["hubToken"]["scheme"] == "bearer"
 
     body = outcomes[200].get_json()
-    assert (body["run"], body["period"]) == (a_run, period)
+    assert (body["run"], body["period"], body["pools_changed"]) == (a_run, period, False)
     assert [p["name"] for p in body["pools"]] == ["Drift", "Utveckling"]
     for pool in body["pools"]:
         assert sum(s["amount_ore"] for s in pool["shares"]) == pool["amount_ore"]

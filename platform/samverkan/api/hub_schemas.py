@@ -62,5 +62,12 @@ class AllocationRunOut(Schema):
     checksum = fields.String(
         required=True, metadata={"description": "SHA-256 of the run's stored inputs"}
     )
+    pools_changed = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when the period's pools have been added, removed or saved "
+            "since this run: it no longer matches them, and the hub should run it again"
+        },
+    )
     pools = fields.List(fields.Nested(AllocationPoolOut), required=True)
     members = fields.List(fields.Nested(MemberTotalOut), required=True)

@@ -413,6 +413,14 @@ def latest_run(session: orm.Session, period: str) -> AllocationRun | None:
     )
 
 
+def pools_changed_since(run: AllocationRun, pools: list[CostPool]) -> bool:
+    """The period's pools are no longer the ones `run` split: one was added, removed, or
+    saved since (every save sets a pool's updated_at, its participants' changes too)."""
+    if {p.id for p in pools} != {p["pool_id"] for p in run.inputs["pools"]}:
+        return True
+    return any(p.updated_at > run.created_at for p in pools)
+
+
 def weight_of(share: AllocationShare) -> Fraction:
     return Fraction(share.numerator, share.denominator)
 

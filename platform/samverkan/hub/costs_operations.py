@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from samverkan.costs.models import CostPool, PoolParticipant, same_pool_name
+from samverkan.db import utcnow
 from samverkan.tenancy.models import Tenant
 
 
@@ -39,6 +40,9 @@ def save_pool(session: orm.Session, pool: CostPool | None, data: dict) -> CostPo
         setattr(pool, name, data[name])
     pool.key_settings = data["key_settings"]
     pool.pro_rata = data["pro_rata"]
+    # Set on every save, not only when a column of the pool changes: a change of its
+    # participants alone makes the latest run out of date too (runs.pools_changed_since).
+    pool.updated_at = utcnow()
     tenants = {
         t.slug: t
         for t in session.scalars(sa.select(Tenant).where(Tenant.slug.in_(data["participants"])))

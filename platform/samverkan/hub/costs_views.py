@@ -120,6 +120,7 @@ def _render_pools(period: str, errors: dict | None = None, problems=None, code: 
             total=sum(p.amount_ore for p in found),
             stored_runs=stored,
             run_totals=_run_totals(stored),
+            out_of_date=bool(stored) and runs.pools_changed_since(stored[0], found),
             categories=CATEGORIES,
             key_label=_pool_key_label,
             errors=errors or {},
@@ -338,6 +339,7 @@ def costs_run(run_id: int):
     pool_sums = {p["pool_id"]: 0 for p in pools}
     for row in rows:
         pool_sums[row.pool_id] += row.amount_ore
+    is_latest = runs.latest_run(db.session, stored.period).id == stored.id
     return render_template(
         "hub/costs_run.html",
         run=stored,
@@ -347,7 +349,8 @@ def costs_run(run_id: int):
         pool_sums=pool_sums,
         total=sum(p["amount_ore"] for p in pools),
         shares_total=sum(row.amount_ore for row in rows),
-        is_latest=runs.latest_run(db.session, stored.period).id == stored.id,
+        is_latest=is_latest,
+        out_of_date=is_latest and runs.pools_changed_since(stored, _pools(stored.period)),
         key_label=statements.key_label,
         **_money(),
     )
