@@ -22,15 +22,17 @@ def _upload_root() -> Path:
     return Path(current_app.config["UPLOAD_ROOT"])
 
 
-def _render(errors: dict, values: dict, code: int = 200, opened: str | None = None):
-    """The page; `opened`: the stamp the form was opened with, kept through its errors
-    (a page shown again with a typo to fix is still the page opened then)."""
+def _render(errors: dict, values: dict, code: int = 200, opened: str | None = None, was=None):
+    """The page; `opened`: the stamp the form was opened with, and `was`: the profile as it
+    was then, both kept through its errors (a page shown again with a typo to fix is still
+    the page opened then)."""
     return render_staff_page(
         "admin/profile.html",
         errors=errors,
         values=values,
         logo_max_mb=1,
         opened=_stamp() if opened is None else opened,
+        was=_current() if was is None else was,
     ), code
 
 
@@ -59,27 +61,52 @@ def save_profile():
         for name in PROFILE_FIELDS
         if name in request.form or name not in KEPT_WHEN_NOT_SENT
     }
+    was = {name: request.form[f"was-{name}"] for name in entered if f"was-{name}" in request.form}
     try:
         data = ProfileSchema().load(entered)
     except ValidationError as exc:
-        return _render(exc.messages, entered, 422, opened=request.form.get("opened"))
+        opened = request.form.get("opened")
+        return _render(exc.messages, entered, 422, opened=opened, was=was or None)
     # The member's row locked until this save commits: two saves from one stamp take turns,
     # and the second then finds the first's stamp.
     db.session.refresh(g.tenant, with_for_update=True)
     if "opened" in request.form and request.form["opened"] != _stamp():
         # Saved meanwhile from another page: this form would undo that without a word.
-        # Shown again with what was written here, and the new stamp, to check and save.
-        differ = [n for n in PROFILE_FIELDS if n in data and getattr(g.tenant, n) != data[n]]
-        first = differ[0] if differ else "name"
-        message = _(
-            "Någon annan har sparat profilen sedan du öppnade sidan. Det du skrev står kvar; "
-            "jämför med den sparade profilen (ladda om sidan i en annan flik) och spara igen."
-        )
-        return _render({first: [message]}, entered, 409)
+        return _render(*_merged_with_theirs(entered, was), 409)
     changed = operations.update_profile(db.session, g.tenant, data)
     db.session.commit()
     flash(_("Profilen är sparad.") if changed else _("Inget ändrades i profilen."))
     return redirect(url_for(".profile"), 303)
+
+
+def _merged_with_theirs(entered: dict, was: dict) -> tuple[dict, dict]:
+    """The form shown again after someone else's save: what they changed and this page did
+    not is taken in, what this page changed stays; a field both changed is flagged with
+    what they saved. The page then carries the new stamp: saved again, it is a decision
+    made knowing."""
+    saved = _current()
+    values, errors = dict(entered), {}
+    for name, mine in entered.items():
+        theirs, before = str(saved[name]), was.get(name)
+        if mine.strip() == theirs.strip():
+            continue
+        if before is not None and mine.strip() == before.strip():
+            values[name] = theirs  # only they changed it
+        else:
+            errors[name] = [
+                _("Sparat av någon annan: %(value)s", value=theirs)
+                if theirs
+                else _("Någon annan har tömt fältet.")
+            ]
+    message = _(
+        "Någon annan har sparat profilen sedan du öppnade sidan. Deras ändringar står nu i "
+        "formuläret tillsammans med dina; kontrollera och spara igen."
+    )
+    first = next(iter(errors), None) or next(
+        (n for n in entered if values[n] != entered[n]), "name"
+    )
+    errors[first] = [message, *errors.get(first, [])]
+    return errors, values
 
 
 @bp.post("/<slug:tenant>/admin/profil/logotyp")
