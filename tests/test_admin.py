@@ -4,6 +4,7 @@ else gets in."""
 
 import hashlib
 import io
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -434,8 +435,38 @@ def test_a_logo_that_is_not_a_png_jpeg_or_webp_or_too_big_is_refused(
     assert big.status_code == 422 and "högst 1 MB" in big.text
     empty = upload_logo(client, read_csrf, b"", filename="")
     assert empty.status_code == 422 and "Välj en bildfil" in empty.text
+    # A PNG by its first bytes, cut short: it would show as a broken image in the header.
+    whole = png_of_size(200, 100, noise=True)
+    cut = upload_logo(client, read_csrf, whole[: len(whole) // 2])
+    assert cut.status_code == 422
+    assert "Logotypen går inte att visa: bildfilen är skadad eller ofullständig." in unescape(
+        cut.text
+    )
+    # Small as a file, vast as an image: refused by its header, never decoded.
+    vast = png_of_size(5000, 300)
+    assert len(vast) < 1024 * 1024
+    wide = upload_logo(client, read_csrf, vast)
+    assert wide.status_code == 422
+    assert "Logotypen är 5000 × 300 pixlar: den får vara högst 4000 pixlar åt varje håll." in (
+        unescape(wide.text)
+    )
     assert tenant_row(app).logo_storage_name is None
     assert set(folder.glob("logo-*")) == earlier  # nothing refused was written
+    assert upload_logo(client, read_csrf, png_of_size(400, 100)).status_code == 303
+
+
+def png_of_size(width: int, height: int, noise: bool = False) -> bytes:
+    """A white PNG of that size, or one of noise (which does not compress: its pixel data
+    is most of the file). Pillow is the app's own dependency."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    if noise:
+        image = Image.frombytes("L", (width, height), os.urandom(width * height))
+    else:
+        image = Image.new("L", (width, height), 255)
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 # -- e-services ------------------------------------------------------------------------------

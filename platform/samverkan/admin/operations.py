@@ -1,12 +1,14 @@
 """What a member's administrators change about their own member: the profile, the logo and
 the e-services. Each change writes its audit entry; they flush but never commit."""
 
+import io
 import os
 import secrets
 from pathlib import Path
 
 import filetype
 from flask_babel import gettext as _
+from PIL import Image
 from sqlalchemy import orm
 
 from samverkan.admin import service_settings
@@ -21,6 +23,8 @@ from samverkan.translatable import N_
 LOGO_MAX_BYTES = 1024 * 1024
 # Raster images only: an SVG can carry script, and it would be served from our origin.
 LOGO_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# Read from the header before the image is decoded: a small file can hold a vast image.
+LOGO_MAX_PIXELS_PER_SIDE = 4000
 
 
 class AdminError(ValueError):
@@ -83,11 +87,39 @@ def read_logo(upload) -> tuple[bytes, str]:
     guess = filetype.guess(data[:8192]) if data else None
     if guess is None or guess.mime not in LOGO_TYPES:
         raise AdminError("logo", _("Logotypen ska vara en PNG-, JPEG- eller WebP-bild."))
+    _check_decodes(data)
     scanner = scanning.current_scanner()  # the same scan as a citizen's files, when on
     refusal = scanning.check(scanner, data) if scanner is not None else None
     if refusal is not None:
         raise AdminError("logo", refusal)
     return data, guess.mime
+
+
+def _check_decodes(data: bytes) -> None:
+    """The logo is shown in every visitor's page header: a file cut short or damaged, which
+    its first bytes alone do not tell, would show there as a broken image."""
+    damaged = _(
+        "Logotypen går inte att visa: bildfilen är skadad eller ofullständig. Spara bilden "
+        "på nytt i ett bildprogram och ladda upp den igen."
+    )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if max(width, height) <= LOGO_MAX_PIXELS_PER_SIDE:
+                image.load()  # decodes every pixel: a truncated file fails here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise AdminError("logo", damaged) from exc
+    if max(width, height) > LOGO_MAX_PIXELS_PER_SIDE:
+        raise AdminError(
+            "logo",
+            _(
+                "Logotypen är %(width)s × %(height)s pixlar: den får vara högst %(most)s "
+                "pixlar åt varje håll.",
+                width=width,
+                height=height,
+                most=LOGO_MAX_PIXELS_PER_SIDE,
+            ),
+        )
 
 
 def logo_path(upload_root: Path, tenant: Tenant) -> Path | None:
