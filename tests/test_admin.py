@@ -547,6 +547,10 @@ def test_settings_are_checked_per_field_in_swedish(app, client, admin, read_csrf
     )
     assert fee.status_code == 422
     assert "Skriv avgift i kronor med siffror, till exempel 250 eller 250,50." in fee.text
+    # A preschool twice would be offered twice to every parent.
+    twice = post_form(client, read_csrf, url, {"preschools": "Solrosen\nBlåklockan\nsolrosen "})
+    assert twice.status_code == 422
+    assert "solrosen står två gånger i förskolor att välja bland." in error_text(twice.text)
     assert service_row(app, "forskoleplats").edited_at is None
     assert audit_actions(app) == []
 

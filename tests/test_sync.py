@@ -187,6 +187,12 @@ def test_sync_twice_changes_nothing(app):
             'scb_code = "9964"',
             "tenants/grums.toml: scb_code: '99' is no county code of SCB's (Värmland is 17)",
         ),
+        (
+            "tenants/arvika.toml",
+            '"Förskoleområde norr", ',
+            '"Förskoleområde norr", "Förskoleområde Norr", ',
+            "'Förskoleområde Norr' is listed twice",
+        ),
     ],
 )
 def test_a_broken_file_is_refused_naming_file_and_field_and_nothing_changes(

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 
 from samverkan.catalogue.fields import localized
 from samverkan.i18n import current_language
-from samverkan.tenancy.loader import settings_schema
+from samverkan.tenancy.loader import repeated_item, settings_schema
 
 MONEY = re.compile(r"^(\d{1,9})(?:[.,](\d{1,2}))?$")
 # The limits of tenancy.loader.SETTING_FIELDS, for the form's maxlength and the messages.
@@ -86,6 +86,8 @@ def _refusal(spec: dict, value) -> str:
     kind = spec["type"]
     if kind == "email":
         return _("Skriv %(label)s som namn@kommun.se.", label=label.lower())
+    if kind == "list" and (item := repeated_item(value)) is not None:
+        return _("%(item)s står två gånger i %(label)s.", item=item, label=label.lower())
     if kind == "list":
         return _(
             "Varje rad i %(label)s får vara högst %(most)d tecken.",

@@ -141,11 +141,29 @@ class TenantFileSchema(Schema):
             )
 
 
+def repeated_item(items: list[str]) -> str | None:
+    """The first line of a list that an earlier one repeats (case and spaces aside): a
+    citizen would be offered the same preschool twice."""
+    seen = set()
+    for item in items:
+        key = " ".join(item.split()).casefold()
+        if key in seen:
+            return item
+        seen.add(key)
+    return None
+
+
+def _no_repeats(items: list[str]) -> None:
+    if (item := repeated_item(items)) is not None:
+        raise ValidationError(f"'{item}' is listed twice")
+
+
 SETTING_FIELDS = {
     "text": lambda: fields.String(validate=validate.Length(min=1, max=200)),
     "textarea": lambda: fields.String(validate=validate.Length(min=1, max=4000)),
     "list": lambda: fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)), validate=validate.Length(min=1)
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=[validate.Length(min=1), _no_repeats],
     ),
     "money": lambda: fields.Integer(strict=True, validate=validate.Range(min=0)),
     "email": lambda: fields.Email(),
