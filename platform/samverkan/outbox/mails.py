@@ -219,8 +219,12 @@ def invitation(session: orm.Session, tenant: Tenant, invite: Invitation, link: s
         f"invitation:{invite.id}",
         invite.email,
         f"Inbjudan till e-tjänsterna för {tenant.name}",
+        # Neutral on whether the address has an account already (at another member,
+        # perhaps): the inviting member may not know, and must not learn it from this.
         f"Hej {invite.name}!\n\nDu har blivit inbjuden att arbeta i {tenant.name}s "
-        f"e-tjänster i Samverkan. Öppna länken för att välja lösenord och komma igång:\n\n"
-        f"{link}\n\nLänken gäller i sju dagar och kan användas en gång.\n\n"
+        f"e-tjänster i Samverkan. Öppna länken för att komma igång:\n\n"
+        f"{link}\n\nHar du redan ett konto i Samverkan loggar du in med ditt lösenord där; "
+        f"annars väljer du ett lösenord.\n\n"
+        f"Länken gäller i sju dagar och kan användas en gång.\n\n"
         + _swedish_signature(tenant),
     )
