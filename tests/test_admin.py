@@ -111,7 +111,7 @@ def error_text(html: str) -> str:
 # -- who gets in -----------------------------------------------------------------------------
 
 
-def test_case_workers_get_404_and_anonymous_are_sent_to_sign_in(app, client, read_csrf):
+def test_case_workers_get_403_and_anonymous_are_sent_to_sign_in(app, client, read_csrf):
     for url in ADMIN_PAGES:
         response = client.get(url)
         assert response.status_code == 302 and "/arvika/staff/logga-in" in response.location
@@ -119,13 +119,16 @@ def test_case_workers_get_404_and_anonymous_are_sent_to_sign_in(app, client, rea
     sign_in(client, read_csrf, "anna@arvika.example")
     assert client.get("/arvika/staff/").status_code == 200
     for url in ADMIN_PAGES:
-        assert client.get(url).status_code == 404, url
+        refused = client.get(url)
+        # Told it is not for them: "no such page" sent them looking for a broken link.
+        assert refused.status_code == 403, url
+        assert "Ditt konto får inte göra det här." in refused.text
     inbox = client.get("/arvika/staff/")
     attempt = client.post(
         "/arvika/admin/e-tjanster/synpunkter/vaxla",
         data={"csrf_token": read_csrf(inbox.text), "enabled": "off"},
     )
-    assert attempt.status_code == 404
+    assert attempt.status_code == 403
     assert service_row(app, "synpunkter").enabled is True
     assert "Administration" not in inbox.text
 
@@ -804,7 +807,7 @@ def test_the_last_administrator_cannot_demote_or_remove_themself(app, client, ad
     # Now there is another administrator, stepping down is allowed, and it takes effect.
     stepped_down = change_role(client, read_csrf, me, "case_worker")
     assert stepped_down.status_code == 303 and stepped_down.location == "/arvika/staff/"
-    assert client.get("/arvika/admin/personal").status_code == 404
+    assert client.get("/arvika/admin/personal").status_code == 403
     assert audit_actions(app) == ["staff.role_changed", "staff.role_changed"]
 
 

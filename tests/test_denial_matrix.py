@@ -1,7 +1,7 @@
 """The denial matrix: every route (HTML and API) against municipality A's objects, tried
 by six kinds of visitor. Staff of municipality B get 404 everywhere and change nothing;
 visitors who are not signed in are sent to sign in (or get 401 from the API); A's own
-case worker is kept out of A's administration with 404.
+case worker is kept out of A's administration pages with 403 (and its API with 404).
 
 The routes come from app.url_map, so a new route is in the matrix the day it is added;
 a route with a URL part this file has no value for fails until one is given below.
@@ -215,9 +215,7 @@ def test_every_route_against_municipality_a(app, read_csrf, world, actor):
         response = _request(browser, method, url, csrf, bearer)
         status = response.status_code
         api = url.startswith("/api/")
-        # Roles a route names ("staff:tenant_admin"); "any" is every member role.
-        roles = access.partition(":")[2].split(",")
-        admin_only = "tenant_admin" in roles and not {"case_worker", "any"} & set(roles)
+        admin_only = _admin_only(access)
         if access == "citizen":
             # Mina ärenden: only a citizen signed in with e-ID, which no actor here is
             # (staff accounts are not e-ID sessions): to the citizens' sign-in, all of them.
@@ -231,6 +229,8 @@ def test_every_route_against_municipality_a(app, read_csrf, world, actor):
                 if api
                 else (status == 302 and "/staff/logga-in" in response.headers.get("Location", ""))
             )
+        elif actor == "worker_a" and admin_only and not api:
+            expected_ok = status == 403  # told "not allowed", not "no such page"
         elif (actor == "worker_a" and admin_only) or access.startswith("hub"):
             expected_ok = status == 404  # the hub's pages are the hub's staff's alone
         else:  # A's own people are let in (they may still get 4xx for this odd payload)
@@ -246,10 +246,18 @@ def test_every_route_against_municipality_a(app, read_csrf, world, actor):
         assert _fingerprint(app) == before, f"{actor} changed something of A's"
 
 
+def _admin_only(access: str) -> bool:
+    """A route only a member's administrator may use: the roles it names ("staff:tenant_admin";
+    "any" is every member role) leave out the case worker."""
+    roles = set(access.partition(":")[2].split(","))
+    return "tenant_admin" in roles and not {"case_worker", "any"} & roles
+
+
 @pytest.mark.parametrize("actor", FROM_B)
 def test_bs_own_addresses_with_as_ids_find_nothing(app, read_csrf, world, actor):
     """B's staff put A's case reference, attachment, colleague or token id into B's own
-    URLs: 404 every time, and nothing changes anywhere."""
+    URLs: 404 every time (403 for B's case worker at B's own administration pages, which
+    it may not use whatever the id), and nothing changes anywhere."""
     browser, csrf = _signed_in(app, read_csrf, actor)
     values = {**world["values"], "tenant": "eda"}
     before = _fingerprint(app)
@@ -258,9 +266,12 @@ def test_bs_own_addresses_with_as_ids_find_nothing(app, read_csrf, world, actor)
         if access == "public" or not set(rule.arguments) & A_OBJECTS:
             continue  # B's own pages (and the shared e-services) are B's to use
         checked += 1
-        response = _request(browser, method, _url(rule, values), csrf, world["tokens"][actor])
-        if response.status_code != 404:
-            wrong.append(f"{method} {_url(rule, values)} -> {response.status_code}")
+        url = _url(rule, values)
+        response = _request(browser, method, url, csrf, world["tokens"][actor])
+        admin_page = _admin_only(access) and not url.startswith("/api/")
+        refused = 403 if actor == "worker_b" and admin_page else 404
+        if response.status_code != refused:
+            wrong.append(f"{method} {url} -> {response.status_code}")
         response.close()
     assert checked >= 8
     assert not wrong, "\n".join(wrong)

@@ -46,7 +46,9 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
     """Signed-in staff of the member in the URL (with one of `roles`, if given).
 
     Anyone else from another member gets 404, as if the page did not exist; someone not
-    signed in is sent to the member's sign-in page.
+    signed in is sent to the member's sign-in page. The member's own staff without the
+    role (a case worker at the administration's pages) get 403: they know the pages exist,
+    and "no such page" would send them looking for a broken link.
     """
 
     def decorate(view: Callable) -> Callable:
@@ -59,8 +61,10 @@ def staff(*roles: str) -> Callable[[Callable], Callable]:
                 )
             membership = current_membership()
             # Hub roles (at Karlstad) are for /hub/: they open none of Karlstad's own cases.
-            if membership is None or membership.role not in (roles or MEMBER_ROLES):
+            if membership is None:
                 abort(404)
+            if membership.role not in (roles or MEMBER_ROLES):
+                abort(403 if membership.role in MEMBER_ROLES else 404)
             return view(*args, **kwargs)
 
         guarded.access = "staff:" + ",".join(roles or ("any",))  # type: ignore[attr-defined]
