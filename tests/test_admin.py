@@ -369,6 +369,23 @@ def test_bad_profile_fields_are_each_explained(app, client, admin, read_csrf, re
         )
     assert 'value="rosa"' in response.text  # what was typed stays for correcting
     assert tenant_row(app).website == "https://www.arvika.se"
+    # One mistake, one message: "abc" is not digits, and saying it is too short as well
+    # only sends the administrator to fix two things.
+    short = post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app, phone="abc"))
+    assert "Skriv telefonnumret med siffror" in error_text(short.text)
+    assert "Telefonnumret ska vara" not in error_text(short.text)
+
+
+def test_an_english_page_writes_the_contrast_ratio_with_a_decimal_point(
+    app, client, admin, read_csrf, resync
+):
+    client.get("/sprak/en?next=/arvika/admin/profil")
+    page = post_form(
+        client, read_csrf, "/arvika/admin/profil", profile_form(app, primary_colour="#e8a0b4")
+    )
+    assert page.status_code == 422
+    assert "2.0:1" in page.text and "4.5:1" in page.text
+    assert "2,0:1" not in page.text
 
 
 # -- the logo --------------------------------------------------------------------------------

@@ -348,7 +348,7 @@ def test_an_administrator_who_chose_english_administers_in_english(app, client, 
     )
     assert refused.status_code == 422
     assert "Fill in the name." in refused.text
-    assert "The contrast against white text is 1,0:1; it must be at least 4,5:1." in refused.text
+    assert "The contrast against white text is 1.0:1; it must be at least 4.5:1." in refused.text
     assert "Write a whole number of days, for example 30." in refused.text
     saved = post_form(client, read_csrf, "/arvika/admin/profil", profile_form(app))
     assert "Nothing in the profile changed." in client.get(saved.headers["Location"]).text

@@ -3,6 +3,7 @@
 
 import math
 
+from flask import has_request_context
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -21,7 +22,7 @@ from marshmallow import (
 from samverkan.accounts.models import ROLES
 from samverkan.accounts.operations import MIN_PASSWORD_LENGTH
 from samverkan.colours import AA_NORMAL_TEXT, HEX_COLOUR, PANEL, contrast_ratio
-from samverkan.i18n import LANGUAGES
+from samverkan.i18n import LANGUAGES, current_language
 from samverkan.outbox.addresses import Deliverable
 from samverkan.retention.periods import Months
 
@@ -29,8 +30,21 @@ TEXT_MAX = 20_000  # a privacy notice or accessibility statement is long, but no
 
 
 def ratio_text(ratio: float) -> str:
-    """'2,9:1', rounded down so a ratio just under the limit never reads as reaching it."""
-    return f"{math.floor(ratio * 10) / 10:.1f}".replace(".", ",") + ":1"
+    """'2,9:1' ('2.9:1' on an English page), rounded down so a ratio just under the limit
+    never reads as reaching it."""
+    english = has_request_context() and current_language() == "en"
+    return f"{math.floor(ratio * 10) / 10:.1f}".replace(".", "." if english else ",") + ":1"
+
+
+def _first_refusal(*validators):
+    """The validators in turn, up to the first that refuses: 'abc' as a phone number is
+    one mistake, not both 'too short' and 'not digits'."""
+
+    def check(value) -> None:
+        for validator in validators:
+            validator(value)
+
+    return check
 
 
 def _length(low: int, high: int, what):
@@ -123,35 +137,35 @@ class ProfileSchema(FormSchema):
     # a message worded when shown (_l) as their "invalid" one.
     website = _optional(
         fields.String(
-            validate=[
+            validate=_first_refusal(
+                validate.Length(max=200, error=_l("Webbadressen får vara högst 200 tecken.")),
                 validate.URL(
                     schemes={"https"},
                     error=_l(
                         "Skriv webbadressen med https://, till exempel https://www.arvika.se."
                     ),
                 ),
-                validate.Length(max=200, error=_l("Webbadressen får vara högst 200 tecken.")),
-            ]
+            )
         )
     )
     email = _optional(
         fields.String(
-            validate=[
-                validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
+            validate=_first_refusal(
                 validate.Length(max=200, error=_l("E-postadressen får vara högst 200 tecken.")),
+                validate.Email(error=_l("Skriv e-postadressen som namn@kommun.se.")),
                 Deliverable(),
-            ]
+            )
         )
     )
     phone = _optional(
         fields.String(
-            validate=[
-                _length(5, 40, _l("Telefonnumret")),
+            validate=_first_refusal(
                 validate.Regexp(
                     r"^\+?[0-9 ()-]+$",
                     error=_l("Skriv telefonnumret med siffror, till exempel 0570-810 00."),
                 ),
-            ]
+                _length(5, 40, _l("Telefonnumret")),
+            )
         )
     )
     visiting_address = _optional(fields.String(validate=_length(1, 200, _l("Besöksadressen"))))

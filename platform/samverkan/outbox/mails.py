@@ -225,6 +225,5 @@ def invitation(session: orm.Session, tenant: Tenant, invite: Invitation, link: s
         f"e-tjänster i Samverkan. Öppna länken för att komma igång:\n\n"
         f"{link}\n\nHar du redan ett konto i Samverkan loggar du in med ditt lösenord där; "
         f"annars väljer du ett lösenord.\n\n"
-        f"Länken gäller i sju dagar och kan användas en gång.\n\n"
-        + _swedish_signature(tenant),
+        f"Länken gäller i sju dagar och kan användas en gång.\n\n" + _swedish_signature(tenant),
     )
