@@ -341,6 +341,7 @@ def test_internal_notes_are_never_shown_to_the_citizen(client, worker, read_csrf
         data={"csrf_token": read_csrf(page.text), "note": "  "},
     )
     assert empty.status_code == 422 and "Skriv anteckningen." in empty.text
+    assert ">Anteckning: Skriv anteckningen.</a>" in empty.text
     escape = worker.post(
         case_url(created["reference"]) + "/anteckning",
         data={"csrf_token": read_csrf(page.text), "note": "Ring\x00 först"},
@@ -889,6 +890,8 @@ def test_odd_form_values_are_refused_with_a_message_not_an_error(app, client, wo
         assert refused.status_code == 422 and "Välj en handläggare i listan." in refused.text
     missing = worker.post(case_url(reference) + "/status", data={"csrf_token": token})
     assert missing.status_code == 422 and "Välj en ny status." in missing.text
+    # The summary names the field, as the administration's pages do.
+    assert ">Ny status: Välj en ny status.</a>" in missing.text
     too_long = worker.post(
         case_url(reference) + "/anteckning", data={"csrf_token": token, "note": "x" * 5001}
     )
