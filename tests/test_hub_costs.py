@@ -520,6 +520,12 @@ def test_a_members_statement_as_a_page_and_csv(app, client, a_run, period):
     assert "1/16" in words and "6,2500 %" in words
     assert "<script" not in page.text.split("</head>")[1]  # printing is the browser's own
     assert client.get(f"/hub/kostnader/korning/{a_run}/gotland").status_code == 404
+    # Karlstad is the hub: its own share is not a bill to itself (the SIE file leaves it
+    # out), while a member's statement says what it is to pay.
+    assert "Navets egen andel" in words and "faktureras inte" in words
+    assert "Att betala" not in words
+    arvika = text_of(client.get(f"/hub/kostnader/korning/{a_run}/arvika").text)
+    assert "Att betala" in arvika and "Navets egen andel" not in arvika
 
     sheet = client.get(f"/hub/kostnader/korning/{a_run}/karlstad.csv")
     assert sheet.status_code == 200 and sheet.mimetype == "text/csv"

@@ -392,7 +392,12 @@ def costs_statement(run_id: int, member: str):
         "orgnr": g.hub.orgnr,
     }
     return render_template(
-        "hub/costs_statement.html", statement=statement, issuer=issuer, **_money()
+        "hub/costs_statement.html",
+        statement=statement,
+        issuer=issuer,
+        # The hub's own share is not invoiced (the SIE file leaves it out): it bears it.
+        own_share=statement.tenant_id == g.hub.id,
+        **_money(),
     )
 
 
