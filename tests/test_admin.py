@@ -920,6 +920,10 @@ def test_the_log_is_narrowed_to_one_case_and_one_kind_of_entry(app, client, admi
     assert len(re.findall(r"Visade ärende", only.split("<table", 1)[1])) == 1
     none = client.get("/arvika/admin/logg?avser=ARV-1999-000001").text
     assert "Inga händelser stämmer med sökningen." in none
+    # The filter offers what a member's log can hold: not the hub's own runs and reads.
+    offered = client.get("/arvika/admin/logg").text
+    assert 'value="hub.member_onboarded"' in offered and 'value="case.viewed"' in offered
+    assert 'value="costs.allocated"' not in offered and 'value="hub.overview"' not in offered
     bad = client.get("/arvika/admin/logg?handling=case.stolen")
     assert bad.status_code == 422 and 'href="#f-handling"' in bad.text
 

@@ -14,7 +14,7 @@ from samverkan.access import staff
 from samverkan.accounts.models import ROLES, TENANT_ADMIN
 from samverkan.admin.blueprint import bp
 from samverkan.audit.models import AuditEntry
-from samverkan.audit.operations import ACTIONS, ACTOR_WORDS, in_hub_log
+from samverkan.audit.operations import ACTIONS, ACTOR_WORDS, HUB_LOG_ONLY, in_hub_log
 from samverkan.cases import status
 from samverkan.casework.queries import decode_cursor
 from samverkan.extensions import db
@@ -152,6 +152,7 @@ def audit_log():
     filters, errors = log_filters(request.args)
     page = {
         "actions": ACTIONS,
+        "choices": {code: label for code, label in ACTIONS.items() if code not in HUB_LOG_ONLY},
         "actor_words": ACTOR_WORDS,
         "describe": describe,
         "filters": filters,

@@ -70,6 +70,20 @@ ACTIONS = {
     "totp.disabled": N_("Slog av tvåstegsverifiering"),
 }
 
+# Written to the hub's log alone (hub/across.py without a member): a member's log page
+# does not offer them as a filter, since none of its entries can be one.
+HUB_LOG_ONLY = frozenset(
+    {
+        "hub.overview",
+        "hub.versions_viewed",
+        "hub.version_withdrawn",
+        "costs.counted",
+        "costs.allocated",
+        "costs.pools_changed",
+        "contact.services_read",
+    }
+)
+
 # The actions that only read: every other one changes what a member's export holds (its
 # cases, profile, settings, staff), so an export older than it is not the whole member.
 READ_ACTIONS = frozenset(
