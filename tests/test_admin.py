@@ -1138,3 +1138,16 @@ def test_an_administrator_finds_a_persons_cases_by_personnummer(app, client, adm
     assert "9874" not in json.dumps(detail)  # FORSKOLEPLATS's guardian: 19811228-9874
     log = client.get(f"/arvika/admin/logg?avser={named}").text
     assert "Sökte en persons ärenden" in log
+
+
+def test_an_api_key_entry_is_described_by_its_label_and_owner(app):
+    """Its object is the key's number ("2"), which tells a reader of the log nothing."""
+    from samverkan.admin.log import describe
+
+    entry = AuditEntry(
+        action="token.created",
+        object_ref="2",
+        detail={"label": "Diariet", "user": "anna@arvika.example"},
+    )
+    with app.test_request_context("/arvika/admin/logg"):
+        assert describe(entry) == "”Diariet”, anna@arvika.example"

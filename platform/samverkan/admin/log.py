@@ -51,6 +51,9 @@ def describe(entry: AuditEntry) -> str:
         lang = current_language()
         before, after = (status.label(detail.get(k, "?"), lang, staff=True) for k in ("from", "to"))
         return f"{before} → {after}"
+    if entry.action in ("token.created", "token.revoked") and "label" in detail:
+        # Its object is the key's number: the label and owner are what a reader knows it by.
+        return _("”%(label)s”, %(user)s", label=detail["label"], user=detail.get("user", "?"))
     if entry.action == "person.searched":
         return ", ".join(detail.get("found") or []) or _("inga ärenden")
     if entry.action == "case.assigned":
