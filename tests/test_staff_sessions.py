@@ -385,7 +385,7 @@ def test_a_role_changed_through_the_app_applies_to_the_next_request(app, client,
     sign_in(client, read_csrf, "chef@arvika.example")
     assert client.get("/arvika/admin/").status_code == 200
     set_role(app, "chef@arvika.example", "case_worker")
-    assert client.get("/arvika/admin/").status_code == 404  # not for this role
+    assert client.get("/arvika/admin/").status_code == 403  # not for this role
     assert client.get("/arvika/staff/").status_code == 200
 
 
@@ -397,7 +397,7 @@ def test_a_role_changed_around_the_app_applies_within_the_time_to_live(
     assert client.get("/arvika/admin/").status_code == 200
     set_role(app, "chef@arvika.example", "case_worker", plain_sql=True)
     time.sleep(short_signed_in_memory + 0.1)
-    assert client.get("/arvika/admin/").status_code == 404  # not for this role
+    assert client.get("/arvika/admin/").status_code == 403  # not for this role
 
 
 def test_with_no_time_to_live_the_role_is_read_on_every_request(app, client, read_csrf):
@@ -407,6 +407,6 @@ def test_with_no_time_to_live_the_role_is_read_on_every_request(app, client, rea
         sign_in(client, read_csrf, "chef@arvika.example")
         assert client.get("/arvika/admin/").status_code == 200
         set_role(app, "chef@arvika.example", "case_worker", plain_sql=True)
-        assert client.get("/arvika/admin/").status_code == 404  # not for this role
+        assert client.get("/arvika/admin/").status_code == 403  # not for this role
     finally:
         app.config["SIGNED_IN_CACHE_SECONDS"] = 30.0
