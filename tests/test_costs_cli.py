@@ -156,6 +156,11 @@ def test_a_changed_file_updates_the_pool_in_place_and_replaces_its_participants(
         "arvika": ("60", None, None, None),
         "kil": ("40", None, None, None),
     }
+    # A change of participants alone moves updated_at too: a run made before it is out
+    # of date (runs.pools_changed_since).
+    third = AGREED.format(amount="500000.50", participants='["arvika", "eda"]', other="eda")
+    assert costs(app, "import", str(write(tmp_path, third))).exit_code == 0
+    assert pools(app)["Lönecentrum"]["updated_at"] > after["updated_at"]
 
 
 def test_pools_of_the_period_not_in_the_file_are_left_and_named(app, period, tmp_path):

@@ -54,6 +54,7 @@ from samverkan.costs.models import (
     pool_name,
 )
 from samverkan.costs.runs import period_bounds
+from samverkan.db import utcnow
 from samverkan.tenancy.models import Tenant
 
 # Kronor with an optional decimal part of one or two digits; thousands may be grouped with
@@ -539,6 +540,8 @@ def apply(session: orm.Session, costs_file: CostsFile) -> ImportReport:
                 if getattr(participant, name) != value:
                     setattr(participant, name, value)
                     changed = True
+        if changed:  # a participant's change alone too: runs.pools_changed_since reads it
+            pool.updated_at = utcnow()
         (report.updated if changed else report.unchanged).append(plan.name)
     report.not_in_file = sorted(pool.name for pool in existing.values())
     session.flush()

@@ -186,7 +186,8 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
     """Check a submitted pool form against the members that may take part. Errors are
     keyed by the form's own field names, so each sits by its field."""
     entered = {name: form.get(name, "") for name in POOL_FIELDS}
-    slugs = {m.slug for m in members}
+    by_slug = {m.slug: m for m in members}
+    slugs = set(by_slug)
     chosen = [slug for slug in form.getlist("participants") if slug in slugs]
     for m in members:
         for name in PARTICIPANT_FIELDS:
@@ -211,7 +212,6 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
     if "period" not in errors and entered["period"].strip():
         bounds = period_bounds(entered["period"].strip())
     if bounds is not None and "participants" not in errors:
-        by_slug = {m.slug: m for m in members}
         outside = [by_slug[s] for s in chosen if not member_during(by_slug[s], *bounds)]
         if outside:
             named = "; ".join(f"{m.name} ({membership_text(m)})" for m in outside)
@@ -219,7 +219,6 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
                 f"Bara den som var medlem någon dag under perioden kan dela på den: {named}."
             ]
     if "participants" not in errors and {"population"} <= _used_settings(entered):
-        by_slug = {m.slug: m for m in members}
         try:
             allocation.population_counted_once(
                 [by_slug[s].scb_code for s in chosen], [by_slug[s].name for s in chosen]
@@ -240,7 +239,6 @@ def read_pool_form(form, members: list, services: set[str]) -> PoolForm:
             elif name not in used:
                 errors[field_name(name, member.slug)] = [UNUSED_FIGURE[name]]
     participants = {}
-    by_slug = {m.slug: m for m in members}
     for slug in chosen:
         figures = {
             name: entered[field_name(name, slug)] if name in used else ""
