@@ -4,14 +4,12 @@ Guarded by `hub_token`: no token is 401, any token but a hub administrator's mad
 hub member is 404. Runs are the hub's own rows, read with the request's session.
 """
 
-import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
 from samverkan.access import hub_token
 from samverkan.accounts.models import HUB_ADMIN
 from samverkan.api.hub_schemas import AllocationRunOut
 from samverkan.costs import runs, statements
-from samverkan.costs.models import CostPool
 from samverkan.errors import error_response
 from samverkan.extensions import db
 
@@ -42,8 +40,7 @@ def allocation(period: str):
         return error_response(404, f"Ingen fördelning har körts för {period}.")
     body = statements.run_json(latest)
     body["created_at"] = latest.created_at
-    pools = db.session.scalars(sa.select(CostPool).where(CostPool.period == period)).all()
-    body["pools_changed"] = runs.pools_changed_since(latest, list(pools))
+    body["pools_changed"] = runs.pools_changed_since(db.session, latest)
     body = AllocationRunOut().dump(body)
     db.session.commit()
     return jsonify(body)

@@ -413,9 +413,12 @@ def latest_run(session: orm.Session, period: str) -> AllocationRun | None:
     )
 
 
-def pools_changed_since(run: AllocationRun, pools: list[CostPool]) -> bool:
+def pools_changed_since(session: orm.Session, run: AllocationRun) -> bool:
     """The period's pools are no longer the ones `run` split: one was added, removed, or
     saved since (every save sets a pool's updated_at, its participants' changes too)."""
+    pools = session.execute(
+        sa.select(CostPool.id, CostPool.updated_at).where(CostPool.period == run.period)
+    ).all()
     if {p.id for p in pools} != {p["pool_id"] for p in run.inputs["pools"]}:
         return True
     return any(p.updated_at > run.created_at for p in pools)

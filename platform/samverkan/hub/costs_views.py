@@ -120,7 +120,7 @@ def _render_pools(period: str, errors: dict | None = None, problems=None, code: 
             total=sum(p.amount_ore for p in found),
             stored_runs=stored,
             run_totals=_run_totals(stored),
-            out_of_date=bool(stored) and runs.pools_changed_since(stored[0], found),
+            out_of_date=bool(stored) and runs.pools_changed_since(db.session, stored[0]),
             categories=CATEGORIES,
             key_label=_pool_key_label,
             errors=errors or {},
@@ -350,7 +350,7 @@ def costs_run(run_id: int):
         total=sum(p["amount_ore"] for p in pools),
         shares_total=sum(row.amount_ore for row in rows),
         is_latest=is_latest,
-        out_of_date=is_latest and runs.pools_changed_since(stored, _pools(stored.period)),
+        out_of_date=is_latest and runs.pools_changed_since(db.session, stored),
         key_label=statements.key_label,
         **_money(),
     )
