@@ -332,6 +332,51 @@ def test_only_the_browser_that_submitted_sees_the_answers_on_the_receipt(app, cl
     assert someone_else.headers["Referrer-Policy"] == "same-origin"
 
 
+def test_a_submission_leaves_the_cookie_as_it_was(client, read_csrf):
+    """The browser's session already holds the draft's id, which is what shows it the
+    receipt's answers: the submission does not sign and send the cookie again."""
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert sent.status_code == 303 and "/kvitto" in sent.headers["Location"]
+    assert "Set-Cookie" not in sent.headers
+    assert "Gatlyktan vid torget är trasig." in client.get(sent.headers["Location"]).text
+
+
+def send_synpunkter(client, read_csrf) -> str:
+    check_url = fill_synpunkter(client, read_csrf)
+    token = read_csrf(client.get(check_url).text)
+    return client.post("/arvika/e/synpunkter", data={"csrf_token": token}).headers["Location"]
+
+
+def test_a_receipt_keeps_its_answers_after_the_browser_sends_the_e_service_again(client, read_csrf):
+    """A second case of the same e-service gives the browser another draft: the first
+    receipt still shows what was sent in it, and each shows its own answers only."""
+    first = send_synpunkter(client, read_csrf)
+    second = send_synpunkter(client, read_csrf)
+    assert first != second
+    for receipt in (first, second):
+        page = client.get(receipt).text
+        assert "Det här skickade du" in page and "Gatlyktan vid torget är trasig." in page
+
+
+def test_a_receipt_keeps_its_answers_after_the_browser_starts_over(client, read_csrf):
+    receipt = send_synpunkter(client, read_csrf)
+    start = client.get("/arvika/e/synpunkter/steg/synpunkt")  # a new draft's first page
+    over = client.post("/arvika/e/synpunkter/borja-om", data={"csrf_token": read_csrf(start.text)})
+    assert over.status_code == 303
+    assert "Gatlyktan vid torget är trasig." in client.get(receipt).text
+
+
+def test_a_receipt_shows_no_answers_to_a_browser_holding_another_draft(app, client, read_csrf):
+    """Holding a draft of the same e-service is not enough: only the sent draft's id."""
+    receipt = send_synpunkter(client, read_csrf)
+    other = app.test_client()
+    fill_synpunkter(other, read_csrf)
+    page = other.get(receipt)
+    assert page.status_code == 200 and "Gatlyktan vid torget är trasig." not in page.text
+
+
 def test_a_members_fee_is_shown_before_the_citizen_starts(app, client, resync):
     with app.app_context():
         tenant = db.session.scalar(sa.select(Tenant).filter_by(slug="grums"))

@@ -1,6 +1,7 @@
 """Which draft belongs to this browser: its id is kept in the signed session cookie."""
 
 import hashlib
+import hmac
 import secrets
 from datetime import timedelta
 
@@ -62,6 +63,9 @@ def draft_for_writing(service: TenantService) -> Draft:
 def bind(service_slug: str, draft: Draft, resume_token: str | None = None) -> None:
     """This browser now works on `draft` (opened from its resume link: `resume_token`)."""
     drafts = dict(session.get("drafts", {}))
+    earlier = drafts.get(_key(service_slug))
+    if earlier is not None and earlier != draft.id:
+        _keep_as_sent(earlier)
     drafts[_key(service_slug)] = draft.id
     session["drafts"] = drafts
     links = dict(session.get("resume_links", {}))
@@ -89,8 +93,10 @@ def forget(service_slug: str) -> None:
     key = _key(service_slug)
     for name in ("drafts", "resume_links"):
         kept = dict(session.get(name, {}))
-        if kept.pop(key, None) is not None:
+        if (dropped := kept.pop(key, None)) is not None:
             session[name] = kept
+            if name == "drafts":
+                _keep_as_sent(dropped)
 
 
 def resume_token_for(service_slug: str, draft: Draft) -> str:
@@ -121,14 +127,36 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def remember_receipt(token: str) -> None:
-    """This browser submitted the case, so its receipt may show the answers."""
-    session["receipts"] = ([*session.get("receipts", []), _digest(token)])[-5:]
+# The sent cases a browser keeps showing the answers of, after it has moved on to others.
+RECEIPTS_KEPT = 5
 
 
-def submitted_here(token: str) -> bool:
-    """Whoever else holds the status link sees the status, not the answers."""
-    return _digest(token) in session.get("receipts", [])
+def _keep_as_sent(draft_id: str) -> None:
+    """The browser lets go of a draft id (it moves on to another draft of the e-service, or
+    starts over): if the draft was sent, its case's receipt still shows the answers here
+    (submitted_here). The digest of a draft that was never sent matches no case."""
+    kept = [*session.get("receipts", []), _digest(web_key(draft_id))]
+    session["receipts"] = kept[-RECEIPTS_KEPT:]
+
+
+def web_key(draft_id: str) -> str:
+    """The idempotency key of the case a web submission registers from a draft."""
+    return f"web:{draft_id}"
+
+
+def submitted_here(case, token: str) -> bool:
+    """Whether this browser sent `case` (whose status link is `token`): whoever else holds
+    the link sees the status, not the answers. The browser that sent it still holds the
+    draft's id in its session, so a submission need not write the cookie again (signing
+    and sending it was a twentieth of a web submission's CPU, tests/bench/RESULTS.md);
+    an id it has let go of is among its receipts. A receipt remembered by its status
+    link is one from before that (a cookie from an earlier release)."""
+    key = case.idempotency_key
+    held = session.get("drafts", {}).get(f"{case.tenant_id}:{case.service_slug}")
+    if key is not None and held is not None and hmac.compare_digest(key, web_key(held)):
+        return True
+    receipts = session.get("receipts", [])
+    return (key is not None and _digest(key) in receipts) or _digest(token) in receipts
 
 
 def address_error(text: str) -> str | None:

@@ -579,12 +579,10 @@ def submit(service: str):
     # browser whose session holds the draft's id (the receipt's link is that case's
     # private key; a browser that took a draft up from its link gave it a new id).
     draft_id = drafts.remembered_draft_id(service)
-    earlier = draft_id and operations.find_by_idempotency_key(db.session, f"web:{draft_id}")
+    earlier = draft_id and operations.find_by_idempotency_key(db.session, drafts.web_key(draft_id))
     if earlier:
         # Only the browser that held the draft knows its id (a browser that took it up
-        # from its link gave it a new one): its receipt shows the answers, even when this
-        # answer (a second click racing the first) is the last to set the cookie.
-        drafts.remember_receipt(earlier.status_token)
+        # from its link gave it a new one): its receipt shows the answers.
         return redirect(url_for(".receipt", token=earlier.status_token), 303)
     if draft_id:
         # Answers this browser had could not be sent (a new version of the e-service, or
@@ -628,7 +626,7 @@ def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
             result.answers,
             channel="web",
             upload_root=_upload_root(),
-            idempotency_key=f"web:{draft.id}",
+            idempotency_key=drafts.web_key(draft.id),
             key_is_new=True,  # the claimed draft is this key's only source
             person_key=person.person_key if person else None,  # in their Mina ärenden
             language=current_language(),
@@ -642,7 +640,8 @@ def _submit_draft(tenant_service, form: ServiceForm, person, draft, connection):
     token = submission.status_token  # the receipt needs no more of the case
     receipt_url = url_for(".receipt", token=token)
     (db.session if connection is None else connection).commit()
-    drafts.remember_receipt(token)
+    # The session keeps the draft's id, which shows this browser the receipt's answers
+    # (drafts.submitted_here): the cookie stays as it is.
     if g.get("receipt_held"):
         flash(
             _(
@@ -817,7 +816,7 @@ def _extract(token: str, *, as_json: bool):
 def _answers_shown(case, token: str) -> bool:
     """The answers are shown to the browser that sent the case and to the person signed in
     with e-ID who sent it; whoever else holds the status link sees only the status."""
-    if drafts.submitted_here(token):
+    if drafts.submitted_here(case, token):
         return True
     person = signed_in_person()
     return person is not None and case.person_key == person.person_key
