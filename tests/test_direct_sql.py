@@ -36,6 +36,10 @@ def test_literals_are_filled_in_and_rows_have_names(app):
         connection, _ = tenant_connection(db.session)
         row = direct_sql.fetch_one(connection, statement, {"given": 7})
         assert (row.fixed, row.given) == ("konstant", 7)
+        # The statement's row class is made once, and a row is still a tuple.
+        again = direct_sql.fetch_all(connection, statement, {"given": 8})
+        assert type(again[0]) is type(row) and tuple(again[0]) == ("konstant", 8)
+        assert direct_sql.fetch_all(connection, statement.where(sa.false()), {"given": 1}) == []
         db.session.rollback()
 
 
