@@ -135,6 +135,23 @@ def test_a_submission_with_an_address_queues_exactly_one_receipt(app, client):
     assert message.body.endswith("Det här meddelandet går inte att svara på.")
 
 
+def test_each_receipt_carries_its_own_reference_link_and_the_members_name_now(app, client):
+    """The receipt's text is written once per member, e-service and language and kept:
+    each case still gets its own reference and link, and a renamed member its new name."""
+    first, second = submit(client), submit(client)
+    with app.app_context(), maintenance_session() as session:
+        member = session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
+        member.name = "Arvika kommun (nytt namn)"
+        session.commit()
+    third = submit(client)
+    bodies = [m.body for m in messages(app)]
+    for created, body in zip((first, second, third), bodies, strict=True):
+        token = created["status_url"].rstrip("/").rsplit("/", 1)[-1]
+        assert f"med referensnumret {created['reference']}." in body
+        assert f"/arvika/arende/{token}\n" in body and body.count("/arende/") == 1
+    assert "(nytt namn)" not in bodies[1] and "Arvika kommun (nytt namn)" in bodies[2]
+
+
 def test_a_submission_without_an_address_queues_nothing(app, client):
     submit(client, answers=ANONYMOUS)
     assert count_all(app, "cases") == 1

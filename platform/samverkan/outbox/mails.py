@@ -11,7 +11,7 @@ import logging
 import secrets
 from datetime import datetime
 
-from flask import g, has_request_context
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import orm
 
 from samverkan.accounts.models import Invitation
@@ -25,6 +25,7 @@ from samverkan.links import external_url
 from samverkan.outbox.operations import enqueue
 from samverkan.submission_limits import receipt_may_go_to
 from samverkan.tenancy.models import Tenant
+from samverkan.urls import PLAIN_TOKEN, TOKEN_STAND_IN
 
 logger = logging.getLogger(__name__)
 
@@ -114,18 +115,64 @@ def case_receipt(
         if has_request_context():
             g.receipt_held = True
         return None
+    service = localized(definition["title"], language)
+    written = (
+        _receipt_written(tenant, service, language) if PLAIN_TOKEN.fullmatch(status_token) else None
+    )
+    if written is None:
+        link = _status_link(tenant, status_token)
+        return address, *_receipt_text(tenant, service, language, reference, link)
+    subject, body = written
+    body = body.replace(TOKEN_STAND_IN, status_token)
+    return (
+        address,
+        subject.replace(REFERENCE_MARK, reference),
+        body.replace(REFERENCE_MARK, reference),
+    )
+
+
+def _receipt_text(tenant: Tenant, service: str, language: str, reference: str, link: str):
+    """A new case's receipt: (subject, body)."""
     with in_language(language):
         subject = _("Vi har tagit emot ditt ärende %(reference)s", reference=reference)
         body = _(
             "Hej!\n\nVi har tagit emot ditt ärende i e-tjänsten ”%(service)s” med "
             "referensnumret %(reference)s.\n\nHär kan du följa ärendet:\n%(link)s\n\n"
             "Spara länken: den är personlig.",
-            service=localized(definition["title"], language),
+            service=service,
             reference=reference,
-            link=_status_link(tenant, status_token),
+            link=link,
         )
         signature = _signature(tenant)
-    return address, subject, body + "\n\n" + signature
+    return subject, body + "\n\n" + signature
+
+
+# Receipts as written for a member, an e-service's title and a language, with stand-ins
+# for the reference and the status link's token, which each case then fills in: writing
+# one (three translated texts, the link) was about 4 % of a web submission's CPU
+# in-process (tests/bench/RESULTS.md). By what the text is made of, so a renamed member or
+# e-service gets a new one; the link's address by the request's, as external_url takes it.
+_written_receipts: dict[tuple, tuple[str, str] | None] = {}
+_WRITTEN_MAX = 512
+
+
+def _receipt_written(tenant: Tenant, service: str, language: str) -> tuple[str, str] | None:
+    """The receipt's (subject, body) with the stand-ins, or None where it cannot be kept
+    (outside a request, or a text that holds a stand-in itself)."""
+    if not has_request_context():
+        return None
+    app = current_app._get_current_object()
+    base = app.config.get("PUBLIC_URL") or request.host_url
+    key = (app.name, base, tenant.id, tenant.name, tenant.slug, service, language)
+    if key in _written_receipts:
+        return _written_receipts[key]
+    link = _status_link(tenant, TOKEN_STAND_IN)
+    subject, body = _receipt_text(tenant, service, language, REFERENCE_MARK, link)
+    usable = body.count(TOKEN_STAND_IN) == 1 and TOKEN_STAND_IN not in subject
+    if len(_written_receipts) >= _WRITTEN_MAX:
+        _written_receipts.clear()
+    found = _written_receipts[key] = (subject, body) if usable else None
+    return found
 
 
 def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEvent) -> None:
