@@ -135,15 +135,24 @@ def test_a_submission_with_an_address_queues_exactly_one_receipt(app, client):
     assert message.body.endswith("Det här meddelandet går inte att svara på.")
 
 
+def rename(app, slug: str, name: str) -> str:
+    """The member's name set to `name`; its name before."""
+    with app.app_context(), maintenance_session() as session:
+        member = session.scalar(sa.select(Tenant).filter_by(slug=slug))
+        before, member.name = member.name, name
+        session.commit()
+    return before
+
+
 def test_each_receipt_carries_its_own_reference_link_and_the_members_name_now(app, client):
     """The receipt's text is written once per member, e-service and language and kept:
     each case still gets its own reference and link, and a renamed member its new name."""
     first, second = submit(client), submit(client)
-    with app.app_context(), maintenance_session() as session:
-        member = session.scalar(sa.select(Tenant).filter_by(slug="arvika"))
-        member.name = "Arvika kommun (nytt namn)"
-        session.commit()
-    third = submit(client)
+    before = rename(app, "arvika", "Arvika kommun (nytt namn)")
+    try:
+        third = submit(client)
+    finally:
+        rename(app, "arvika", before)  # the other tests' member as it was
     bodies = [m.body for m in messages(app)]
     for created, body in zip((first, second, third), bodies, strict=True):
         token = created["status_url"].rstrip("/").rsplit("/", 1)[-1]
