@@ -1,7 +1,6 @@
 """Which draft belongs to this browser: its id is kept in the signed session cookie."""
 
 import hashlib
-import hmac
 import secrets
 from datetime import timedelta
 
@@ -148,12 +147,13 @@ def submitted_here(case, token: str) -> bool:
     """Whether this browser sent `case` (whose status link is `token`): whoever else holds
     the link sees the status, not the answers. The browser that sent it still holds the
     draft's id in its session, so a submission need not write the cookie again (signing
-    and sending it was a twentieth of a web submission's CPU, tests/bench/RESULTS.md);
-    an id it has let go of is among its receipts. A receipt remembered by its status
-    link is one from before that (a cookie from an earlier release)."""
+    and sending it was about a fifteenth of a web submission's instructions,
+    tests/bench/RESULTS.md); an id it has let go of is among its receipts. A receipt
+    remembered by its status link is one from before that (a cookie from an earlier
+    release). The session is signed, so the id in it is one this site gave out."""
     key = case.idempotency_key
     held = session.get("drafts", {}).get(f"{case.tenant_id}:{case.service_slug}")
-    if key is not None and held is not None and hmac.compare_digest(key, web_key(held)):
+    if key is not None and held is not None and key == web_key(held):
         return True
     receipts = session.get("receipts", [])
     return (key is not None and _digest(key) in receipts) or _digest(token) in receipts

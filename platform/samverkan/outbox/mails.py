@@ -149,7 +149,7 @@ def _receipt_text(tenant: Tenant, service: str, language: str, reference: str, l
 
 # Receipts as written for a member, an e-service's title and a language, with stand-ins
 # for the reference and the status link's token, which each case then fills in: writing
-# one (three translated texts, the link) was about 4 % of a web submission's CPU
+# one (three translated texts, the link) was about 4 % of a web submission's instructions
 # in-process (tests/bench/RESULTS.md). By what the text is made of, so a renamed member or
 # e-service gets a new one; the link's address by the request's, as external_url takes it.
 _written_receipts: dict[tuple, tuple[str, str] | None] = {}
