@@ -614,6 +614,16 @@ def test_a_stored_run_is_shown_again_only_once_it_reproduces(app, period, tmp_pa
     made = costs(app, "allocate", "--period", PERIOD, "--format", "json")
     assert made.exit_code == 0, made.output
     run_id = json.loads(made.output)["run"]
+    with app.app_context(), maintenance_session() as session:
+        logged = session.execute(
+            sa.text(
+                "SELECT object_ref, actor, detail FROM audit_log "
+                "WHERE action = 'costs.allocated' ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    detail = logged.detail if isinstance(logged.detail, dict) else json.loads(logged.detail)
+    assert (logged.object_ref, logged.actor) == (f"costs/{PERIOD}", "cli")
+    assert detail["run"] == run_id and detail["period"] == PERIOD
     before = count(app, "allocation_runs")
     shown = costs(app, "show", str(run_id), "--format", "json")
     assert shown.exit_code == 0, shown.output

@@ -412,7 +412,11 @@ def test_a_run_stores_shares_that_sum_to_each_pool(app, client, navet, period):
     assert sorted(by_pool["Drift"].values()) == [6] * 12 + [7] * 4
     assert by_pool["Utveckling"]["karlstad"] == 34_291_548
     assert by_pool["Utveckling"]["munkfors"] == 1_293_961
-    assert [row[1] for row in audit_actions(app, "costs.allocated")][-1] == period
+    logged = audit_actions(app, "costs.allocated")[-1]
+    detail = logged[3] if isinstance(logged[3], dict) else json.loads(logged[3])  # SQLite: text
+    assert logged[1] == period and detail["run"] == run_id and detail["period"] == period
+    # The hub's log says which run it was.
+    assert f"körning {run_id} för {period}" in text_of(client.get("/hub/logg").text)
 
     page = text_of(client.get(f"/hub/kostnader/korning/{run_id}").text)
     assert "342 915,48" in page and "12 939,61" in page

@@ -54,6 +54,10 @@ def describe(entry: AuditEntry) -> str:
     if entry.action in ("token.created", "token.revoked") and "label" in detail:
         # Its object is the key's number: the label and owner are what a reader knows it by.
         return _("”%(label)s”, %(user)s", label=detail["label"], user=detail.get("user", "?"))
+    if entry.action == "costs.allocated" and "run" in detail:
+        return _(
+            "körning %(run)s för %(period)s", run=detail["run"], period=detail.get("period", "?")
+        )
     if entry.action == "person.searched":
         return ", ".join(detail.get("found") or []) or _("inga ärenden")
     if entry.action == "case.assigned":

@@ -108,7 +108,10 @@ def costs_allocate(period: str, output_format: str, output: Path | None) -> None
         raise click.BadParameter(str(exc), param_hint="--period") from exc
     if output is not None:
         _can_write(output)  # before the run is stored: a stored run is never taken back
-    with across_members("costs.allocated", f"costs/{period}", actor="cli") as session:
+    logged = {"period": period}
+    with across_members(
+        "costs.allocated", f"costs/{period}", actor="cli", detail=logged, logged_at_commit=True
+    ) as session:
         try:
             run = runs.run(session, period, created_by="cli")
         except runs.RunError as exc:
@@ -118,7 +121,7 @@ def costs_allocate(period: str, output_format: str, output: Path | None) -> None
                 f"{len(exc.problems)} problem(s) in {period}; no allocation was stored"
             ) from exc
         body = _formatted(run, output_format, session)
-        run_id = run.id
+        run_id = logged["run"] = run.id
         session.commit()
     _give(body, output, f"allocation {run_id} for {period} stored")
 

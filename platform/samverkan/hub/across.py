@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import orm
+from sqlalchemy import event, orm
 
 from samverkan.audit.operations import HUB_LOG, record
 from samverkan.database_roles import maintenance_session
@@ -30,13 +30,16 @@ def across_members(
     member: Tenant | None = None,
     detail: dict | None = None,
     actor: str | None = None,
+    logged_at_commit: bool = False,
 ) -> Iterator[orm.Session]:
     """An owner session over every member, audited as `purpose` (an audit action). The
     caller commits: the audit entries go with its work, or with nothing if it fails.
 
     A purpose that only reads (READS) has its entries committed first, in a short
     transaction of their own, and then reads without holding SQLite's write lock, so a long
-    look across members never keeps citizens' submissions waiting."""
+    look across members never keeps citizens' submissions waiting. With `logged_at_commit`
+    the entries are written as the caller commits, with `detail` as it is then: the
+    caller adds what its work made (a cost run's number) to the same dict."""
     with maintenance_session() as session:
         sqlite = session.get_bind().dialect.name == "sqlite"
         if sqlite:
@@ -54,17 +57,26 @@ def across_members(
         # administrators the hub's (hub/log.py). A member concerned (the hub member too)
         # gets its own entry.
         object_type = "member" if member else "hub"
-        record(
-            session,
-            purpose,
-            object_type,
-            object_ref,
-            {**(detail or {}), HUB_LOG: True},
-            tenant_id=hub.id,
-            **who,
-        )
-        if member is not None:
-            record(session, purpose, object_type, object_ref, detail, tenant_id=member.id, **who)
+
+        def log(*_) -> None:
+            record(
+                session,
+                purpose,
+                object_type,
+                object_ref,
+                {**(detail or {}), HUB_LOG: True},
+                tenant_id=hub.id,
+                **who,
+            )
+            if member is not None:
+                record(
+                    session, purpose, object_type, object_ref, detail, tenant_id=member.id, **who
+                )
+
+        if logged_at_commit and purpose not in READS:
+            event.listen(session, "before_commit", log, once=True)
+        else:
+            log()
         if purpose in READS:
             session.commit()  # logged before anything is read; the reads follow unlocked
         yield session

@@ -147,9 +147,12 @@ def costs_run_allocation():
     except ValidationError as exc:
         return _render_pools(period, {"period": exc.messages}, code=422)
     try:
-        with across_members("costs.allocated", period, detail={"period": period}) as session:
+        logged = {"period": period}
+        with across_members(
+            "costs.allocated", period, detail=logged, logged_at_commit=True
+        ) as session:
             stored = runs.run(session, period, created_by=current_user.email)
-            run_id = stored.id
+            run_id = logged["run"] = stored.id
             session.commit()
     except runs.RunError as exc:
         return _render_pools(period, problems=exc.problems, code=422)
