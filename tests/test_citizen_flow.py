@@ -104,8 +104,9 @@ def test_an_e_service_switched_off_mid_form_says_so(app, client, read_csrf, resy
 
 
 def test_answers_that_can_no_longer_be_sent_are_not_dropped_without_a_word(app, client, read_csrf):
-    """The draft is gone when the citizen sends it (here: deleted, as by expiry; a new
-    version of the e-service is the same): the start page says why it starts over."""
+    """The draft is gone when the citizen sends it (here: deleted, as by expiry): the start
+    page says why it starts over. (A new version of the e-service carries the answers
+    over instead: tests/test_hub_members.py.)"""
     check = fill_synpunkter(client, read_csrf)
     token = read_csrf(client.get(check).text)
     with app.app_context(), maintenance_session() as session:

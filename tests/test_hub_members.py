@@ -8,6 +8,7 @@ import io
 import json
 import re
 import shutil
+import tomllib
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -23,6 +24,8 @@ from test_staff_api import bearer, token_of
 from samverkan import memo
 from samverkan.audit.models import AuditEntry
 from samverkan.cases.models import Case
+from samverkan.cases.operations import carry_over_draft
+from samverkan.catalogue.engine import ServiceForm
 from samverkan.catalogue.models import ServiceDefinition, TenantService
 from samverkan.clock import swedish_today
 from samverkan.database_roles import maintenance_session
@@ -830,28 +833,123 @@ def running(app, slug: str, service="synpunkter") -> int:
     )[0][0]
 
 
-def test_a_citizen_whose_answers_were_to_the_old_version_is_told(
+def move_arvika(app, definition_id: int) -> None:
+    owner(
+        app,
+        "UPDATE tenant_services SET definition_id = :d"
+        " WHERE tenant_id = :t AND service_slug = 'synpunkter'",
+        d=definition_id,
+        t=member_id(app, "arvika"),
+    )
+    memo.forget_all()  # as moving it in the app does (/hub/e-tjanster)
+
+
+def arvikas_drafts(app) -> list[tuple]:
+    return owner(
+        app,
+        "SELECT definition_id, answers, completed_steps FROM drafts WHERE tenant_id = :t",
+        t=member_id(app, "arvika"),
+    )
+
+
+def test_a_citizens_answers_follow_to_a_new_version_and_they_are_told(
     app, client, read_csrf, synpunkter_v2
 ):
-    """The answers cannot follow to a new version; an empty first step with no word was
-    all the citizen saw."""
+    """A new version that only fixed a text must not cost the citizen their answers: they
+    follow, once, and the citizen is asked to check them."""
     step = "/arvika/e/synpunkter/steg/synpunkt"
     page = client.get(step)
     client.post(
         step, data={"csrf_token": read_csrf(page.text), "action": "spara", "message": "Hej"}
     )
-    owner(
+    move_arvika(app, synpunkter_v2["v2"][0])
+    told = client.get("/arvika/e/synpunkter").text
+    assert "E-tjänsten har ändrats sedan du började fylla i den. Dina svar har följt med" in told
+    assert "E-tjänsten har ändrats" not in client.get("/arvika/e/synpunkter").text  # once
+    [(definition_id, answers, _done)] = arvikas_drafts(app)
+    answers = answers if isinstance(answers, dict) else json.loads(answers)
+    assert definition_id == synpunkter_v2["v2"][0] and answers == {"message": "Hej"}
+    assert ">Hej</textarea>" in client.get(step).text
+
+
+def test_answers_checked_on_the_old_version_are_sent_on_the_new_one_after_a_look(
+    app, client, read_csrf, synpunkter_v2
+):
+    """The version changed between the check page and "Skicka": the answers follow, the
+    citizen sees the check page again with a word, and sends them on the new version."""
+    filled = {"kind": "klagomal", "area": "gata_park", "message": "Lampan är trasig."}
+    first = client.get("/arvika/e/synpunkter/steg/synpunkt")
+    answered = client.post(
+        "/arvika/e/synpunkter/steg/synpunkt",
+        data={"csrf_token": read_csrf(first.text), **filled},
+    )
+    second = client.get(answered.headers["Location"])
+    checked = client.post(
+        answered.headers["Location"],
+        data={"csrf_token": read_csrf(second.text), "want_reply": "no"},
+    )
+    assert checked.headers["Location"].endswith("/arvika/e/synpunkter/kontrollera")
+    token = read_csrf(client.get(checked.headers["Location"]).text)
+    move_arvika(app, synpunkter_v2["v2"][0])
+    again = client.post("/arvika/e/synpunkter", data={"csrf_token": token})
+    assert again.status_code == 303
+    assert again.headers["Location"].endswith("/arvika/e/synpunkter/kontrollera")
+    page = client.get(again.headers["Location"]).text
+    assert "Dina svar har följt med" in page and "Lampan är trasig." in page
+    sent = client.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(page)})
+    assert "/kvitto" in sent.headers["Location"]
+    [(definition_id,)] = owner(
         app,
-        "UPDATE tenant_services SET definition_id = :d"
-        " WHERE tenant_id = :t AND service_slug = 'synpunkter'",
-        d=synpunkter_v2["v2"][0],
+        "SELECT definition_id FROM cases WHERE tenant_id = :t ORDER BY id DESC LIMIT 1",
         t=member_id(app, "arvika"),
     )
-    memo.forget_all()  # as moving it in the app does (/hub/e-tjanster)
-    told = client.get("/arvika/e/synpunkter").text
-    assert "E-tjänsten har ändrats sedan du började fylla i den" in told
-    assert "Fortsätt där du var" not in told
-    assert "E-tjänsten har ändrats" not in client.get("/arvika/e/synpunkter").text  # once
+    assert definition_id == synpunkter_v2["v2"][0]
+
+
+def test_a_resume_link_from_before_a_new_version_still_opens_the_answers(
+    app, client, read_csrf, synpunkter_v2
+):
+    """A link mailed before the member moved to a new version: another browser takes the
+    draft up on the new version with its answers (it was a 410, the answers lost)."""
+    step = "/arvika/e/synpunkter/steg/synpunkt"
+    page = client.get(step)
+    client.post(
+        step,
+        data={"csrf_token": read_csrf(page.text), "action": "spara", "message": "Sparat förut"},
+    )
+    saved = client.get("/arvika/e/synpunkter/sparat").text
+    link = re.search(r'id="resume-link" href="http://localhost([^"]+)"', saved).group(1)
+    move_arvika(app, synpunkter_v2["v2"][0])
+    other = app.test_client()
+    asked = other.get(link)
+    assert asked.status_code == 200 and "Dina svar har följt med" in asked.text
+    taken = other.post(link, data={"csrf_token": read_csrf(asked.text)})
+    assert taken.status_code == 303 and taken.location.endswith(step)
+    assert ">Sparat förut</textarea>" in other.get(step).text
+    [(definition_id, _answers, _done)] = arvikas_drafts(app)
+    assert definition_id == synpunkter_v2["v2"][0]
+
+
+def test_an_answer_the_new_version_no_longer_takes_is_asked_again():
+    """Carried over answer by answer: a choice whose option is gone, or a question whose
+    type changed, does not follow, and its step is no longer done; the others follow."""
+    content = tomllib.loads((PROJECT_ROOT / "services/synpunkter/definition.toml").read_text())
+    newer = copy.deepcopy(content)
+    kind = newer["steps"][0]["fields"][0]
+    kind["options"] = [o for o in kind["options"] if o["value"] != "klagomal"]
+    newer["steps"][0]["fields"][2]["type"] = "text"  # the message: no longer a textarea
+    old, new = ServiceForm(content, {}), ServiceForm(newer, {})
+    given = {"kind": "klagomal", "area": "gata_park", "message": "Hej", "want_reply": "no"}
+    draft = SimpleNamespace(
+        answers=old.to_json(old.validate(old.all_fields(), given).answers),
+        completed_steps=["synpunkt", "svar"],
+        definition_id=1,
+    )
+    flushed = []
+    lost = carry_over_draft(SimpleNamespace(flush=lambda: flushed.append(1)), draft, old, new, 2)
+    assert lost == ["kind", "message"] and flushed == [1]
+    assert draft.answers == {"area": "gata_park", "want_reply": "no"}
+    assert draft.completed_steps == ["svar"] and draft.definition_id == 2
 
 
 def test_members_move_to_a_new_version_and_old_cases_keep_theirs(

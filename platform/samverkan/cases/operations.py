@@ -361,6 +361,36 @@ def start_draft(
     return draft
 
 
+def carry_over_draft(
+    session: orm.Session, draft: Draft, old: ServiceForm, new: ServiceForm, definition_id: int
+) -> list[str]:
+    """Move a draft begun on an earlier version of its e-service (`old`) onto the version
+    the member runs now (`new`, `definition_id`): a text fixed or a question added must not
+    cost the citizen every answer. An answer is kept where the new version asks a question
+    of the same name and type and accepts the answer as it is; a step stays done only while
+    nothing on it is missing or refused, so the citizen is led to what is new. Returns the
+    names of the answers that could not follow. Flushes; the caller commits."""
+    given = old.from_json(draft.answers or {})
+    same = {
+        name: value
+        for name, value in given.items()
+        if name in new.fields and new.fields[name]["type"] == old.fields[name]["type"]
+    }
+    kept: dict = {}
+    done = []
+    for step in new.steps:
+        on_step = {spec["name"] for spec in step["fields"]}
+        result = new.validate(step["fields"], {k: v for k, v in same.items() if k in on_step}, kept)
+        kept.update({k: v for k, v in result.answers.items() if k not in result.errors})
+        if step["id"] in (draft.completed_steps or []) and not result.errors:
+            done.append(step["id"])
+    draft.definition_id = definition_id
+    draft.answers = new.to_json(kept)
+    draft.completed_steps = done
+    session.flush()
+    return [name for name in given if name not in kept]
+
+
 def store_files(session: orm.Session, answers: dict, upload_root: Path, tenant_id: int) -> dict:
     """The answers with every file that passed its checks written to disk, for the
     session's transaction: removed again unless it commits (uploads.store_for)."""

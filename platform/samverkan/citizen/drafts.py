@@ -10,7 +10,9 @@ from marshmallow import ValidationError, validate
 
 from samverkan.cases import operations
 from samverkan.cases.models import Draft
-from samverkan.catalogue.models import TenantService
+from samverkan.catalogue.engine import ServiceForm
+from samverkan.catalogue.models import ServiceDefinition, TenantService
+from samverkan.catalogue.queries import form_for
 from samverkan.extensions import db
 from samverkan.outbox.addresses import NOT_DELIVERABLE, deliverable
 
@@ -28,16 +30,38 @@ def current_draft(service: TenantService) -> Draft | None:
         db.session, remembered_draft_id(service.service_slug), service.service_slug
     )
     if draft is not None and draft.definition_id != service.definition_id:
-        # The member moved to a new version: start again on that one, told why (once).
-        forget(service.service_slug)
+        carry_over(draft, service)
+    return draft
+
+
+def carry_over(draft: Draft, service: TenantService) -> None:
+    """The member moved to a new version of the e-service since the draft was begun: the
+    answers it still accepts follow (operations.carry_over_draft), and the citizen is told
+    to check them. Committed here, whatever the request goes on to do: a page that only
+    shows the draft must not carry it over again each time, nor the next click find it on
+    the old version."""
+    old = ServiceForm(
+        db.session.get(ServiceDefinition, draft.definition_id).content, service.settings
+    )
+    lost = operations.carry_over_draft(
+        db.session, draft, old, form_for(service), service.definition_id
+    )
+    db.session.commit()
+    if lost:
         flash(
             _(
-                "E-tjänsten har ändrats sedan du började fylla i den, så dina svar kunde "
-                "inte följa med till den nya versionen. Fyll i den igen."
+                "E-tjänsten har ändrats sedan du började fylla i den. De flesta av dina svar "
+                "har följt med, men några frågor är nya eller ändrade: fyll i dem igen och "
+                "kontrollera svaren innan du skickar in."
             )
         )
-        return None
-    return draft
+    else:
+        flash(
+            _(
+                "E-tjänsten har ändrats sedan du började fylla i den. Dina svar har följt med: "
+                "kontrollera dem innan du skickar in."
+            )
+        )
 
 
 def claim_draft(service: TenantService, connection=None):

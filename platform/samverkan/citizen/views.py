@@ -495,8 +495,9 @@ def resume(service: str, token: str):
     """A resume link. The browser that holds the draft already goes on where it was left.
     Another one is asked first (GET: a link checker that opens every link in a mail takes
     nothing up) and takes the draft up by POST: it alone holds it from then on, under a
-    new link (operations.take_up_draft). An unknown link is a 404 and an expired one (or
-    one for an e-service that has since changed) a 410, both with a page that says so."""
+    new link (operations.take_up_draft). An unknown link is a 404 and an expired one a
+    410, both with a page that says so; a draft begun on an earlier version of the
+    e-service is carried over to the version the member runs now (drafts.carry_over)."""
     tenant_service = get_enabled_service_or_404(service)
     form = form_for(tenant_service)
     if gate := _sign_in_first(form, service):
@@ -505,11 +506,7 @@ def resume(service: str, token: str):
     # A second click on "Fortsätt med svaren": the first took the draft up already.
     if draft is None and request.method == "POST" and (taken := _taken_up_here(token, form)):
         return taken
-    if (
-        draft is None
-        or draft.expires_at < utcnow()
-        or (draft.definition_id != tenant_service.definition_id)
-    ):
+    if draft is None or draft.expires_at < utcnow():
         # A link this browser took the draft up with has stopped working: it goes on here.
         held = drafts.current_draft(tenant_service) if draft is None else None
         page = render_template(
@@ -520,6 +517,8 @@ def resume(service: str, token: str):
             continue_url=held and _continue_url(service, form, held),
         )
         return page, 404 if draft is None else 410
+    if draft.definition_id != tenant_service.definition_id:
+        drafts.carry_over(draft, tenant_service)  # a new version since: the answers follow
     if drafts.remembered_draft_id(service) != draft.id:
         new_id, new_token = drafts.take_up_plan(token, make=True)
         if request.method == "GET":
@@ -585,12 +584,19 @@ def submit(service: str):
         # from its link gave it a new one): its receipt shows the answers.
         return redirect(url_for(".receipt", token=earlier.status_token), 303)
     if draft_id:
-        # Answers this browser had could not be sent (a new version of the e-service, or
-        # gone): the start page says so rather than starting over without a word.
+        # Where the claim ran in the session's transaction (SQLite), its DELETE is undone.
+        db.session.rollback()
+    if draft_id and (held := drafts.current_draft(tenant_service)) is not None:
+        # A new version of the e-service since the check page: the answers followed
+        # (drafts.carry_over says so), and the citizen checks them before sending.
+        return redirect(_continue_url(service, form, held), 303)
+    if draft_id:
+        # Answers this browser had could not be sent (gone, or sent from another browser
+        # that took them up): the start page says so rather than starting over silently.
         flash(
             _(
-                "Dina svar kunde inte skickas in: e-tjänsten har ändrats, eller svaren har "
-                "skickats in eller tagits bort, sedan du började. Fyll i den här igen."
+                "Dina svar kunde inte skickas in: de har skickats in eller tagits bort "
+                "sedan du började. Fyll i den här igen."
             )
         )
     return redirect(url_for(".start", service=service), 303)
