@@ -11,6 +11,7 @@ import shutil
 import tomllib
 import zipfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -930,6 +931,66 @@ def test_a_resume_link_from_before_a_new_version_still_opens_the_answers(
     assert definition_id == synpunkter_v2["v2"][0]
 
 
+def test_a_file_the_new_version_refuses_is_deleted_with_the_answer(app, client, read_csrf):
+    """A photo the new version no longer accepts (PNG dropped) does not follow, and the
+    file goes from the disk with it: nothing left there that no draft names."""
+    from test_save_and_resume import files_on_disk, upload_on_felanmalan
+
+    root = Path(app.config["UPLOAD_ROOT"])
+    before = files_on_disk(root)
+    upload_on_felanmalan(client)
+    [photo] = files_on_disk(root) - before
+    with app.app_context(), maintenance_session() as session:
+        v1 = session.scalar(
+            sa.select(ServiceDefinition)
+            .join(TenantService, TenantService.definition_id == ServiceDefinition.id)
+            .where(
+                TenantService.tenant_id == member_id(app, "arvika"),
+                TenantService.service_slug == "felanmalan",
+            )
+        )
+        content = copy.deepcopy(v1.content)
+        content["version"] = v1.version + 100
+        for step in content["steps"]:
+            for spec in step["fields"]:
+                if spec["name"] == "photo":
+                    spec["accept"] = ["jpeg"]
+        newer = ServiceDefinition(
+            slug="felanmalan",
+            version=v1.version + 100,
+            category_key=v1.category_key,
+            content=content,
+            checksum="test-felanmalan-jpeg",
+        )
+        session.add(newer)
+        session.commit()
+        old_id, new_id = v1.id, newer.id
+    move = (
+        "UPDATE tenant_services SET definition_id = :d"
+        " WHERE tenant_id = :t AND service_slug = 'felanmalan'"
+    )
+    try:
+        owner(app, move, d=new_id, t=member_id(app, "arvika"))
+        memo.forget_all()
+        told = client.get("/arvika/e/felanmalan").text
+        assert "några är nya eller ändrade" in told, re.findall(
+            r"E-tjänsten har ändrats[^<]*", told
+        )
+        assert photo.exists() is False
+        [(answers,)] = owner(
+            app,
+            "SELECT answers FROM drafts WHERE tenant_id = :t AND service_slug = 'felanmalan'",
+            t=member_id(app, "arvika"),
+        )
+        answers = answers if isinstance(answers, dict) else json.loads(answers)
+        assert answers == {"description": "Lampan lyser inte."}
+    finally:
+        owner(app, move, d=old_id, t=member_id(app, "arvika"))
+        owner(app, "DELETE FROM drafts WHERE definition_id = :d", d=new_id)
+        owner(app, "DELETE FROM service_definitions WHERE id = :d", d=new_id)
+        memo.forget_all()
+
+
 def test_an_answer_the_new_version_no_longer_takes_is_asked_again():
     """Carried over answer by answer: a choice whose option is gone, or a question whose
     type changed, does not follow, and its step is no longer done; the others follow."""
@@ -946,7 +1007,8 @@ def test_an_answer_the_new_version_no_longer_takes_is_asked_again():
         definition_id=1,
     )
     flushed = []
-    lost = carry_over_draft(SimpleNamespace(flush=lambda: flushed.append(1)), draft, old, new, 2)
+    session = SimpleNamespace(flush=lambda: flushed.append(1))
+    lost = carry_over_draft(session, draft, old, new, 2, Path("/nowhere"))  # no files
     assert lost == ["kind", "message"] and flushed == [1]
     assert draft.answers == {"area": "gata_park", "want_reply": "no"}
     assert draft.completed_steps == ["svar"] and draft.definition_id == 2

@@ -362,15 +362,22 @@ def start_draft(
 
 
 def carry_over_draft(
-    session: orm.Session, draft: Draft, old: ServiceForm, new: ServiceForm, definition_id: int
+    session: orm.Session,
+    draft: Draft,
+    old: ServiceForm,
+    new: ServiceForm,
+    definition_id: int,
+    upload_root: Path,
 ) -> list[str]:
     """Move a draft begun on an earlier version of its e-service (`old`) onto the version
     the member runs now (`new`, `definition_id`): a text fixed or a question added must not
     cost the citizen every answer. An answer is kept where the new version asks a question
     of the same name and type and accepts the answer as it is; a step stays done only while
     nothing on it is missing or refused, so the citizen is led to what is new. Returns the
-    names of the answers that could not follow. Flushes; the caller commits."""
-    given = old.from_json(draft.answers or {})
+    names of the answers that could not follow; a file among them is deleted once this
+    commits. Flushes; the caller commits."""
+    before = draft.answers or {}
+    given = old.from_json(before)
     same = {
         name: value
         for name, value in given.items()
@@ -387,6 +394,7 @@ def carry_over_draft(
     draft.definition_id = definition_id
     draft.answers = new.to_json(kept)
     draft.completed_steps = done
+    _drop_unnamed_files(draft, before, upload_root, session)
     session.flush()
     return [name for name in given if name not in kept]
 
@@ -402,12 +410,12 @@ def store_files(session: orm.Session, answers: dict, upload_root: Path, tenant_i
     }
 
 
-def _drop_unnamed_files(draft: Draft, before: dict, upload_root: Path) -> None:
+def _drop_unnamed_files(draft: Draft, before: dict, upload_root: Path, session=None) -> None:
     """A file the draft named before this change and no longer does (replaced by another,
     or its field hidden by a condition) is deleted once the change commits: no personal
     document stays on disk that nothing points at (expiry and retention find files only
     through what names them)."""
-    session = orm.object_session(draft)
+    session = session or orm.object_session(draft)
     for name in uploads.storage_names(before) - uploads.storage_names(draft.answers):
         uploads.remove_after_commit(session, upload_root, draft.tenant_id, name)
 

@@ -126,9 +126,19 @@ class UploadField(fields.Field):
         self.max_bytes = max_bytes
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, StoredFile):
-            return value  # stored earlier in the draft, after these same checks
         limit = upload_limit(self.max_bytes)
+        if isinstance(value, StoredFile):
+            # Stored earlier in the draft after these checks, but perhaps for an earlier
+            # version of the e-service that took more kinds or larger files (a draft carried
+            # over: cases/operations.py): its kind and size are checked again, not its content.
+            kinds = [
+                k for k, (_name, mime, _ext) in FILE_KINDS.items() if mime == value.content_type
+            ]
+            if not kinds or kinds[0] not in self.accept:
+                raise ValidationError(self._wrong_kind())
+            if value.size > limit:
+                raise ValidationError(self._too_large(limit))
+            return value
         scanner = scanning.current_scanner()
         if hasattr(value, "stream") and hasattr(value, "filename"):  # werkzeug FileStorage
             filename = value.filename or ""
@@ -146,19 +156,23 @@ class UploadField(fields.Field):
         if not content:
             raise ValidationError(_("Filen är tom. Välj en fil med innehåll."))
         if len(content) > limit:
-            raise ValidationError(
-                _("Filen är för stor. Den får vara högst %(mb)s MB.", mb=limit // (1024 * 1024))
-            )
+            raise ValidationError(self._too_large(limit))
         kind = sniff_kind(content)
         if kind not in self.accept:
-            names = [FILE_KINDS[k][0] for k in self.accept]
-            names = str(_(" eller ")).join(filter(None, [", ".join(names[:-1]), names[-1]]))
-            raise ValidationError(_("Filen måste vara av typen %(names)s.", names=names))
+            raise ValidationError(self._wrong_kind())
         if scanner is not None:
             problem = scanning.check(scanner, content)
             if problem is not None:
                 raise ValidationError(problem)
         return IncomingFile(filename=filename, data=content, kind=kind)
+
+    def _too_large(self, limit: int) -> str:
+        return _("Filen är för stor. Den får vara högst %(mb)s MB.", mb=limit // (1024 * 1024))
+
+    def _wrong_kind(self) -> str:
+        names = [FILE_KINDS[k][0] for k in self.accept]
+        names = str(_(" eller ")).join(filter(None, [", ".join(names[:-1]), names[-1]]))
+        return _("Filen måste vara av typen %(names)s.", names=names)
 
 
 class FieldType:

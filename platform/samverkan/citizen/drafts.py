@@ -3,8 +3,9 @@
 import hashlib
 import secrets
 from datetime import timedelta
+from pathlib import Path
 
-from flask import flash, g, session
+from flask import current_app, flash, g, session
 from flask_babel import gettext as _
 from marshmallow import ValidationError, validate
 
@@ -43,16 +44,17 @@ def carry_over(draft: Draft, service: TenantService) -> None:
     old = ServiceForm(
         db.session.get(ServiceDefinition, draft.definition_id).content, service.settings
     )
+    upload_root = Path(current_app.config["UPLOAD_ROOT"])
     lost = operations.carry_over_draft(
-        db.session, draft, old, form_for(service), service.definition_id
+        db.session, draft, old, form_for(service), service.definition_id, upload_root
     )
     db.session.commit()
     if lost:
         flash(
             _(
-                "E-tjänsten har ändrats sedan du började fylla i den. De flesta av dina svar "
-                "har följt med, men några frågor är nya eller ändrade: fyll i dem igen och "
-                "kontrollera svaren innan du skickar in."
+                "E-tjänsten har ändrats sedan du började fylla i den. Dina svar har följt "
+                "med där frågorna är desamma, men några är nya eller ändrade: svara på dem "
+                "igen och kontrollera svaren innan du skickar in."
             )
         )
     else:
