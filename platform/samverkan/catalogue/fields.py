@@ -131,10 +131,11 @@ class UploadField(fields.Field):
             # Stored earlier in the draft after these checks, but perhaps for an earlier
             # version of the e-service that took more kinds or larger files (a draft carried
             # over: cases/operations.py): its kind and size are checked again, not its content.
-            kinds = [
-                k for k, (_name, mime, _ext) in FILE_KINDS.items() if mime == value.content_type
-            ]
-            if not kinds or kinds[0] not in self.accept:
+            kind = next(
+                (k for k, (_name, mime, _ext) in FILE_KINDS.items() if mime == value.content_type),
+                None,
+            )
+            if kind not in self.accept:
                 raise ValidationError(self._wrong_kind())
             if value.size > limit:
                 raise ValidationError(self._too_large(limit))

@@ -583,22 +583,22 @@ def submit(service: str):
         # Only the browser that held the draft knows its id (a browser that took it up
         # from its link gave it a new one): its receipt shows the answers.
         return redirect(url_for(".receipt", token=earlier.status_token), 303)
-    if draft_id:
-        # Where the claim ran in the session's transaction (SQLite), its DELETE is undone.
-        db.session.rollback()
-    if draft_id and (held := drafts.current_draft(tenant_service)) is not None:
+    if not draft_id:
+        return redirect(url_for(".start", service=service), 303)
+    # Where the claim ran in the session's transaction (SQLite), its DELETE is undone.
+    db.session.rollback()
+    if (held := drafts.current_draft(tenant_service)) is not None:
         # A new version of the e-service since the check page: the answers followed
         # (drafts.carry_over says so), and the citizen checks them before sending.
         return redirect(_continue_url(service, form, held), 303)
-    if draft_id:
-        # Answers this browser had could not be sent (gone, or sent from another browser
-        # that took them up): the start page says so rather than starting over silently.
-        flash(
-            _(
-                "Dina svar kunde inte skickas in: de har skickats in eller tagits bort "
-                "sedan du började. Fyll i den här igen."
-            )
+    # Answers this browser had could not be sent (gone, or sent from another browser that
+    # took them up): the start page says so rather than starting over silently.
+    flash(
+        _(
+            "Dina svar kunde inte skickas in: de har skickats in eller tagits bort "
+            "sedan du började. Fyll i den här igen."
         )
+    )
     return redirect(url_for(".start", service=service), 303)
 
 
