@@ -100,8 +100,9 @@ def test_the_example_file_imports_and_importing_it_again_changes_nothing(app, pe
     assert count(app, "audit_log") == audit_entries
 
 
-def test_an_import_is_audited_in_the_hubs_log_as_the_cli(app, period, tmp_path):
-    assert costs(app, "import", str(example(tmp_path))).exit_code == 0
+def latest_audit_entry(app):
+    """The last audit entry written, with whether its member is the hub, and its detail
+    as a dict (SQLite returns the JSON as text)."""
     with app.app_context(), maintenance_session() as session:
         entry = session.execute(
             sa.text(
@@ -109,9 +110,15 @@ def test_an_import_is_audited_in_the_hubs_log_as_the_cli(app, period, tmp_path):
                 "JOIN tenants t ON t.id = a.tenant_id ORDER BY a.id DESC LIMIT 1"
             )
         ).one()
+    detail = entry.detail if isinstance(entry.detail, dict) else json.loads(entry.detail)
+    return entry, detail
+
+
+def test_an_import_is_audited_in_the_hubs_log_as_the_cli(app, period, tmp_path):
+    assert costs(app, "import", str(example(tmp_path))).exit_code == 0
+    entry, detail = latest_audit_entry(app)
     assert entry.action == "costs.pools_changed" and entry.actor == "cli"
     assert entry.object_ref == f"costs/{PERIOD}" and entry.is_hub
-    detail = entry.detail if isinstance(entry.detail, dict) else json.loads(entry.detail)
     assert detail["file"] == "costs-example.toml" and detail["hub_log"]  # the hub's
     assert detail["pools"] == [
         plan["name"] for plan in tomllib.loads(example(tmp_path).read_text())["pools"]
@@ -614,15 +621,12 @@ def test_a_stored_run_is_shown_again_only_once_it_reproduces(app, period, tmp_pa
     made = costs(app, "allocate", "--period", PERIOD, "--format", "json")
     assert made.exit_code == 0, made.output
     run_id = json.loads(made.output)["run"]
-    with app.app_context(), maintenance_session() as session:
-        logged = session.execute(
-            sa.text(
-                "SELECT object_ref, actor, detail FROM audit_log "
-                "WHERE action = 'costs.allocated' ORDER BY id DESC LIMIT 1"
-            )
-        ).one()
-    detail = logged.detail if isinstance(logged.detail, dict) else json.loads(logged.detail)
-    assert (logged.object_ref, logged.actor) == (f"costs/{PERIOD}", "cli")
+    logged, detail = latest_audit_entry(app)
+    assert (logged.action, logged.object_ref, logged.actor) == (
+        "costs.allocated",
+        f"costs/{PERIOD}",
+        "cli",
+    )
     assert detail["run"] == run_id and detail["period"] == PERIOD
     before = count(app, "allocation_runs")
     shown = costs(app, "show", str(run_id), "--format", "json")

@@ -161,9 +161,8 @@ def _receipt_written(tenant: Tenant, service: str, language: str) -> tuple[str, 
     (outside a request, or a text that holds a stand-in itself)."""
     if not has_request_context():
         return None
-    app = current_app._get_current_object()
-    base = app.config.get("PUBLIC_URL") or request.host_url
-    key = (app.name, base, tenant.id, tenant.name, tenant.slug, service, language)
+    base = current_app.config.get("PUBLIC_URL") or request.host_url
+    key = (base, tenant.id, tenant.name, tenant.slug, service, language)
     if key in _written_receipts:
         return _written_receipts[key]
     link = _status_link(tenant, TOKEN_STAND_IN)
