@@ -2,10 +2,11 @@
 
     .venv/bin/python tests/bench/run.py --cases 50000 --keep-database   # prints URL, password
     DATABASE_URL=<that URL> BENCH_PASSWORD=<password> \\
-        .venv/bin/python tests/bench/cpu_per_request.py inbox|submission [--rounds 4]
+        .venv/bin/python tests/bench/cpu_per_request.py inbox|submission|home|form [--rounds 4]
 
 Serves the app and the floor (floor.py) with gunicorn as `make bench` does, drives the
-page and its floor (the 25-row select, or the case-row insert) with wrk in turns, and
+page and its floor (the 25-row select, the case-row insert, or the 5 KB template) with
+wrk in turns, and
 reads from /proc the CPU each process group used: the app's workers, the floor's, and
 PostgreSQL's backends. Printed per request, so a change can be judged by what it costs
 the whole machine, not only the worker (`make bench` gives the rates; this says which
@@ -50,10 +51,11 @@ def cpu_ticks(app: load.Server, floor: load.Server) -> dict[str, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("page", choices=["inbox", "submission"])
+    parser.add_argument("page", choices=["inbox", "submission", "home", "form"])
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=4)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4, help="sync workers of each server")
     args = parser.parse_args()
     bench_url = os.environ["DATABASE_URL"]
     work = Path(tempfile.mkdtemp(prefix="samverkan-cpu-"))
@@ -74,7 +76,7 @@ def main() -> None:
         "FLOOR_TENANT_ID": str(run._tenant_id(bench_url, run.WORKER_MEMBER)),
         **run._floor_case(bench_url),
     }
-    settings = load.ServerSettings.parse("sync:4")
+    settings = load.ServerSettings("sync", args.workers)
     app = load.Server("wsgi:app", run.APP_PORT, settings, env, work / "app.log")
     floor = load.Server("floor:app", run.FLOOR_PORT, settings, floor_env, work / "floor.log")
     try:
@@ -87,6 +89,11 @@ def main() -> None:
             ours = run.Target(app.url, load.write_requests(work / "inbox.txt", rows))
             floor_target = run.Target(
                 floor.url, load.write_requests(work / "select.txt", [("/select", "", "x=1")])
+            )
+        elif args.page in ("home", "form"):
+            ours = run.Target(app.url, run.page_requests(bench_url, work)[args.page])
+            floor_target = run.Target(
+                floor.url, load.write_requests(work / "template.txt", [("/template", "", "")])
             )
         else:
             drafts = int(args.connections * 150 * (args.rounds * args.seconds + 3))
