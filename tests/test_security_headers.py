@@ -186,8 +186,27 @@ def test_web_and_api_submissions_count_together(client, low_limits, read_csrf):
     assert [submit(client, address="127.0.0.1").status_code for _ in range(2)] == [201, 201]
     check = client.get(fill_synpunkter(client, read_csrf))
     sent = client.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(check.text)})
-    assert sent.status_code == 303 and sent.headers["X-RateLimit-Remaining"] == "0"
+    assert sent.status_code == 303
     assert submit(client, address="127.0.0.1").status_code == 429
+
+
+def test_a_web_form_is_told_its_allowance_only_when_refused(client, low_limits, read_csrf):
+    """No browser reads X-RateLimit-*: a web submission let through goes without them (an
+    API client's answer has them, above); a refused one has them, with Retry-After."""
+    from test_citizen_flow import fill_synpunkter
+
+    def send():
+        check = client.get(fill_synpunkter(client, read_csrf))
+        return client.post("/arvika/e/synpunkter", data={"csrf_token": read_csrf(check.text)})
+
+    sent = [send() for _ in range(3)]
+    assert [answer.status_code for answer in sent] == [303] * 3
+    assert not any(name.startswith("X-RateLimit") for a in sent for name, _ in a.headers)
+    refused = send()
+    assert refused.status_code == 429
+    assert refused.headers["X-RateLimit-Limit"] == "3"  # the address's
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
 
 
 def test_the_reset_header_is_when_the_window_ends(client, low_limits):

@@ -14,9 +14,9 @@ request context and after-request hook): that pass was about 9 % of a web submis
 instructions (tests/bench/RESULTS.md). Flask-Limiter's in-memory fallback holds here too
 (a shared storage that fails is counted around in the worker's memory, extensions.py);
 its other settings for that pass (custom header names, RATELIMIT_SWALLOW_ERRORS,
-callbacks on a breach) do not apply. The
-answer carries Flask-Limiter's X-RateLimit-* headers; only a refused one (429, errors.py's
-page or JSON) carries Retry-After.
+callbacks on a breach) do not apply. An API answer carries Flask-Limiter's X-RateLimit-*
+headers; a web form's (limited_form) only when it is refused, as no browser reads them.
+Only a refused answer (429, errors.py's page or JSON) carries Retry-After.
 """
 
 import functools
@@ -55,23 +55,35 @@ _parsed = functools.lru_cache(maxsize=32)(rate_limits)
 
 
 def limited(view):
-    """Both limits on a submission route; only POSTs count."""
+    """Both limits on a submission route of the API; only POSTs count. Every answer says
+    how many submissions are left (X-RateLimit-*), for a client that paces itself."""
+    return _counted(view, tell_allowance=True)
 
+
+def limited_form(view):
+    """As limited, for a web form's submission: only a refusal carries the X-RateLimit-*
+    headers. A browser reads none of them, and reading the window back for them was about
+    3 % of a web submission's instructions (tests/bench/RESULTS.md)."""
+    return _counted(view, tell_allowance=False)
+
+
+def _counted(view, tell_allowance: bool):
     @functools.wraps(view)
     def counted(*args, **kwargs):
         if limiter.enabled and request.method == "POST":
-            count_submission()
+            count_submission(tell_allowance)
         return view(*args, **kwargs)
 
     return counted
 
 
-def count_submission() -> None:
+def count_submission(tell_allowance: bool = True) -> None:
     """Count this submission against every limit of both settings, the address's first;
     429 when one is used up, which stops the count there (Flask-Limiter stops at the first
     too). A shared storage that fails mid-count is counted around in the worker's memory
-    from then on (the fallback counts the whole submission again)."""
-    _on_storage(_count)
+    from then on (the fallback counts the whole submission again). `tell_allowance`: the
+    answer says how many are left when the submission is let through too."""
+    _on_storage(functools.partial(_count, tell_allowance=tell_allowance))
 
 
 def _on_storage(count):
@@ -86,7 +98,7 @@ def _on_storage(count):
         return count(current_app.config, limiter.limiter)
 
 
-def _count(config, strategy) -> None:
+def _count(config, strategy, tell_allowance: bool = True) -> None:
     prefix = config.get("RATELIMIT_KEY_PREFIX") or ""
     shown = None  # the limit the headers describe: the one used up, else the address's first
     for setting, scope, key_of in SUBMISSION_LIMITS:
@@ -100,7 +112,8 @@ def _count(config, strategy) -> None:
                 _headers(config, strategy, limit, identifiers, refused=True)
                 raise TooManyRequests()
             shown = shown or (limit, identifiers)
-    _headers(config, strategy, *shown, refused=False)
+    if tell_allowance:
+        _headers(config, strategy, *shown, refused=False)
 
 
 def _headers(config, strategy, limit, identifiers: tuple, refused: bool) -> None:

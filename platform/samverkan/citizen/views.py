@@ -60,7 +60,7 @@ from samverkan.links import external_url
 from samverkan.outbox import mails
 from samverkan.retention.periods import months_text, period_for
 from samverkan.retention.queries import find_thinned_by_token
-from samverkan.submission_limits import draft_mails_limited, extracts_limited, limited
+from samverkan.submission_limits import draft_mails_limited, extracts_limited, limited_form
 from samverkan.tenancy.models import Tenant
 from samverkan.tenancy.queries import active_members
 from samverkan.tenancy.request_session import own_transaction
@@ -560,7 +560,7 @@ def _continue_url(service: str, form: ServiceForm, draft) -> str:
 
 @bp.post("/<slug:tenant>/e/<slug:service>")
 @public
-@limited
+@limited_form
 @remembered_member_will_do  # the numbering statement checks member and e-service itself
 def submit(service: str):
     tenant_service = get_enabled_service_or_404(service)
@@ -738,7 +738,7 @@ def _status_page(
 
 @bp.post("/<slug:tenant>/arende/<token:token>/komplettering")
 @public
-@limited  # as a submission: it writes to a case
+@limited_form  # as a submission: it writes to a case
 def completion(token: str):
     """The citizen's answer to 'Väntar på komplettering', from the status page (the mail
     asking for it cannot be answered): text, files or both. Whoever holds the status link
