@@ -299,3 +299,38 @@ def test_same_idempotency_key_twice_gives_one_case(client, app):
     }
     assert len(references) == 1
     assert len(series(app, "kil")) == 1
+
+
+def test_an_answers_fingerprint_is_what_it_was_when_the_case_was_sent():
+    """A replay compares its answers' fingerprint with the one stored with the first
+    submission, maybe by an earlier version of the code: the digest of the same answers
+    may never change. These were computed by the code of 2026-12-06 (6ef7ffa), a file as
+    stored (its content hash) and as sent (its bytes)."""
+    import tomllib
+
+    from samverkan.catalogue.engine import ServiceForm
+    from samverkan.catalogue.uploads import IncomingFile, StoredFile
+    from samverkan.settings import PROJECT_ROOT
+
+    definition = PROJECT_ROOT / "services" / "felanmalan" / "definition.toml"
+    form = ServiceForm(tomllib.loads(definition.read_text()), {})
+    answers = {
+        "kind": "belysning",
+        "description": "Gatlampan lyser inte, sedan en vecka – åtminstone.",
+        "location": "Storgatan 12",
+        "want_contact": "no",
+    }
+    stored = StoredFile("lampa.png", "abc123", "image/png", 68, "0" * 63 + "1")
+    sent = IncomingFile("lampa.png", b"\x89PNG fake", "png")
+    fingerprint = operations.answers_fingerprint
+    assert fingerprint(form, answers) == (
+        "86f6f4879eb174fdc4698d6676f015694ad834542ccc428061bf5332b124b1c7"
+    )
+    assert fingerprint(form, {**answers, "photo": stored}) == (
+        "9cd1afb4eb006bd5a1715a8fd380610caf7cb70f5e9b2cb26171c162353f3c42"
+    )
+    assert fingerprint(form, {**answers, "photo": sent}) == (
+        "83a360dbe13d32085f741e46fec6e26e8ce891b27bffb89a24472561edb44ed4"
+    )
+    # The order the answers come in does not matter.
+    assert fingerprint(form, dict(reversed(answers.items()))) == fingerprint(form, answers)

@@ -106,18 +106,25 @@ def format_reference(tenant: Tenant, year: int, number: int) -> str:
     return f"{tenant.reference_prefix}-{year}-{number:06d}"
 
 
+# The fingerprint's JSON: keys sorted, so the same answers in any order give one digest.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
+
+
 def answers_fingerprint(form: ServiceForm, answers: dict) -> str:
     """A digest of the answers (files by their content hash) to recognise a replay."""
-    comparable = {}
-    for name, value in answers.items():
-        if isinstance(value, IncomingFile):
-            comparable[name] = hashlib.sha256(value.data).hexdigest()
-        elif isinstance(value, StoredFile):
-            comparable[name] = value.sha256
-        else:
-            comparable[name] = form.to_json({name: value})[name]
-    canonical = json.dumps(comparable, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    files = {
+        name: hashlib.sha256(value.data).hexdigest()
+        if isinstance(value, IncomingFile)
+        else value.sha256
+        for name, value in answers.items()
+        if isinstance(value, IncomingFile | StoredFile)
+    }
+    if files:
+        plain = {name: value for name, value in answers.items() if name not in files}
+        comparable = {**form.to_json(plain), **files}
+    else:  # most submissions: no file, one pass
+        comparable = form.to_json(answers)
+    return hashlib.sha256(_CANONICAL.encode(comparable).encode()).hexdigest()
 
 
 def find_by_idempotency_key(session: orm.Session, key: str) -> Case | None:
