@@ -6,11 +6,11 @@
 
 Serves the app and the floor (floor.py) with gunicorn as `make bench` does, drives the
 page and its floor (the 25-row select, the case-row insert, or the 5 KB template) with
-wrk in turns, and
-reads from /proc the CPU each process group used: the app's workers, the floor's, and
-PostgreSQL's backends. Printed per request, so a change can be judged by what it costs
-the whole machine, not only the worker (`make bench` gives the rates; this says which
-process spends them).
+wrk in turns, and reads from /proc the CPU each process group used: the app's workers,
+the floor's, and PostgreSQL's backends. Printed per request, so a change can be judged
+by what it costs the whole machine, not only the worker (`make bench` gives the rates;
+this says which process spends them). `--workers 1 --connections 1` measures a page one
+request at a time, with no other worker between its requests.
 """
 
 import argparse
