@@ -32,11 +32,12 @@ def stored_language(app, reference: str) -> str | None:
 
 
 def mails_about(app, reference: str) -> list:
-    """(subject, body) of every mail about the case, the receipt first."""
+    """(subject, body, language) of every mail about the case, the receipt first."""
     with app.app_context(), maintenance_session() as session:
         return session.execute(
             sa.text(
-                "SELECT subject, body FROM outbox_messages WHERE event_key LIKE :key ORDER BY id"
+                "SELECT subject, body, language FROM outbox_messages"
+                " WHERE event_key LIKE :key ORDER BY id"
             ),
             {"key": f"case:{reference}:%"},
         ).all()
@@ -73,6 +74,7 @@ def test_an_english_web_case_gets_english_mail_from_a_swedish_case_worker(
     receipt, asking = mails_about(app, reference)
     assert receipt.subject == f"We have received your case {reference}"
     assert asking.subject == f"Your case {reference}: waiting for you"
+    assert receipt.language == asking.language == "en"  # sent as their Content-Language
     assert asking.body.startswith(f"Hello,\n\nYour case {reference} now has the status: Waiting")
     # The case worker's words go as written, under an English heading.
     assert "Message from the case worker:\n\nSkicka gärna en bild på platsen." in asking.body
@@ -91,8 +93,9 @@ def test_a_swedish_case_gets_swedish_mail_from_a_case_worker_on_english_pages(
     assert stored_language(app, reference) == "sv"
     worker.get("/sprak/en?next=/arvika/staff/")
     change_status(worker, read_csrf, reference, "in_progress", "Vi tittar på det.")
-    _, moved = mails_about(app, reference)
+    receipt, moved = mails_about(app, reference)
     assert moved.subject == f"Ditt ärende {reference}: under handläggning"
+    assert receipt.language == moved.language == "sv"
     assert moved.body.startswith(f"Hej!\n\nDitt ärende {reference} har nu status: Under")
     assert "Meddelande från handläggaren:\n\nVi tittar på det." in moved.body
     assert "Här kan du följa ärendet:\nhttp" in moved.body
@@ -123,15 +126,17 @@ def test_an_api_client_says_the_citizens_language_with_content_language(app, cli
     assert created.status_code == 201, created.get_json()
     reference = created.get_json()["reference"]
     assert stored_language(app, reference) == "en"
-    [(subject, body)] = mails_about(app, reference)
+    [(subject, body, language)] = mails_about(app, reference)
     assert subject == f"We have received your case {reference}"
     assert "You can follow the case here:" in body
+    assert language == "en"
 
 
 def test_without_content_language_an_api_case_is_swedish(app, client):
     reference = submit(client).get_json()["reference"]
     assert stored_language(app, reference) == "sv"
-    [(subject, _)] = mails_about(app, reference)
+    [(subject, _, language)] = mails_about(app, reference)
+    assert language == "sv"
     assert subject == f"Vi har tagit emot ditt ärende {reference}"
 
 

@@ -232,6 +232,7 @@ def test_outbox_run_once_writes_the_receipt_as_a_mail_file(app, client, mail_dir
     assert mail["From"] == SENDER
     assert mail["Subject"] == f"Vi har tagit emot ditt ärende {created['reference']}"
     assert mail["Auto-Submitted"] == "auto-generated"
+    assert mail["Content-Language"] == "sv"  # the case's: an API case without one is Swedish
     assert mail["Message-ID"].endswith("@samverkan.invalid>")
     body = mail.get_content()
     assert created["reference"] in body
@@ -454,6 +455,15 @@ def test_the_same_event_gets_the_same_message_id_and_the_same_file(app, tmp_path
     transport.send(first)
     transport.send(second)
     assert len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def test_a_mail_queued_before_its_language_was_recorded_goes_without_content_language(app):
+    queue(app, 1)
+    [message] = messages(app)
+    assert message.language is None  # as a row from before migration 0016
+    assert "Content-Language" not in delivery.compose(message, SENDER)
+    message.language = "en"
+    assert delivery.compose(message, SENDER)["Content-Language"] == "en"
 
 
 @pytest.mark.parametrize(

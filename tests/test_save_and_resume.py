@@ -164,6 +164,7 @@ def test_the_link_is_sent_by_email_in_the_pages_language(app, client):
         )
         assert "i e-tjänsten ”Synpunkter och klagomål” hos Arvika kommun" in message.body
         assert "Alla som har länken kan se dina svar" in message.body
+        assert message.language == "sv"
     # In English when the citizen reads the pages in English.
     client.get("/sprak/en?next=/arvika/e/synpunkter/sparat")
     page = client.get("/arvika/e/synpunkter/sparat")
@@ -176,6 +177,7 @@ def test_the_link_is_sent_by_email_in_the_pages_language(app, client):
             sa.select(OutboxMessage).where(OutboxMessage.recipient == "b@exempel.se")
         )
         assert english.subject == "Your link to continue in the e-service “Comments and complaints”"
+        assert english.language == "en"
     # Its link opens the answers in English in the browser the mail is read in, too.
     english_link = re.search(r"http://localhost(/sprak/en\?next=\S+)", english.body).group(1)
     assert english_link == "/sprak/en?next=" + link

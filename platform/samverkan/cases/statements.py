@@ -167,6 +167,7 @@ def _receipt(new_case) -> sa.CTE:
         "recipient": recipient,
         "subject": sa.func.left(sa.func.replace(subject, mark, reference), 200),
         "body": sa.func.replace(body, mark, reference),
+        "language": sa.bindparam("language", type_=outbox.c.language.type),  # the case's
         "status": sa.literal(PENDING),
         "attempts": sa.literal(0),
         "next_attempt_at": submitted_at,

@@ -92,7 +92,9 @@ def compose(message: OutboxMessage, sender: str) -> EmailMessage:
     email["Message-ID"] = message_id(message.tenant_id, message.event_key, sender)
     # RFC 3834: a machine sent this, so out-of-office replies stay away.
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.body)
+    email.set_content(message.body)  # first: it clears every Content- header
+    if message.language:  # RFC 3282: what a mail reader, or one reading aloud, should expect
+        email["Content-Language"] = message.language
     return email
 
 

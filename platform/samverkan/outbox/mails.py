@@ -67,16 +67,17 @@ def case_received(session: orm.Session, tenant: Tenant, case: Case, definition: 
     `definition` is the case's definition content, which the submitter has at hand (a
     look-up would cost a query on every submission). Runs inside the submitting request
     (links: samverkan.links)."""
+    language = case_language(case)
     receipt = case_receipt(
         tenant,
         definition,
         answers=case.answers,
-        language=case_language(case),
+        language=language,
         status_token=case.status_token,
         reference=case.reference,
     )
     if receipt is not None:
-        enqueue(session, receipt_event_key(case.reference), *receipt)
+        enqueue(session, receipt_event_key(case.reference), *receipt, language=language)
 
 
 # Where the reference goes in a receipt written before its case has one: on PostgreSQL the
@@ -216,6 +217,7 @@ def case_message(session: orm.Session, tenant: Tenant, case: Case, event: CaseEv
         address,
         subject,
         "\n\n".join(lines) + "\n\n" + signature,
+        language=lang,
     )
 
 
@@ -255,6 +257,7 @@ def draft_link(
         address,
         subject,
         body + "\n\n" + signature,
+        language=lang,
     )
 
 
@@ -272,4 +275,5 @@ def invitation(session: orm.Session, tenant: Tenant, invite: Invitation, link: s
         f"{link}\n\nHar du redan ett konto i Samverkan loggar du in med ditt lösenord där; "
         f"annars väljer du ett lösenord.\n\n"
         f"Länken gäller i sju dagar och kan användas en gång.\n\n" + _swedish_signature(tenant),
+        language=DEFAULT_LANGUAGE,
     )

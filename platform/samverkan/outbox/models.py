@@ -30,6 +30,9 @@ class OutboxMessage(TenantScoped, Base):
     recipient: orm.Mapped[str] = orm.mapped_column(sa.String(254))
     subject: orm.Mapped[str] = orm.mapped_column(sa.String(200))
     body: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    # What the mail is written in (i18n.LANGUAGES), sent as its Content-Language; null for
+    # mails queued before it was recorded.
+    language: orm.Mapped[str | None] = orm.mapped_column(sa.String(2))
     status: orm.Mapped[str] = orm.mapped_column(sa.String(10), default=PENDING)
     attempts: orm.Mapped[int] = orm.mapped_column(default=0)
     next_attempt_at: orm.Mapped[datetime] = orm.mapped_column(Timestamp, default=utcnow)

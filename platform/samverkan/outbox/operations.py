@@ -7,11 +7,22 @@ from samverkan.outbox.models import OutboxMessage
 
 
 def enqueue(
-    session: orm.Session, event_key: str, recipient: str, subject: str, body: str
+    session: orm.Session,
+    event_key: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    *,
+    language: str,
 ) -> OutboxMessage:
-    """Queue one e-mail for an event. `event_key` is unique per member: one event, one mail."""
+    """Queue one e-mail for an event, written in `language` (its Content-Language).
+    `event_key` is unique per member: one event, one mail."""
     message = OutboxMessage(
-        event_key=event_key[:120], recipient=recipient, subject=subject[:200], body=body
+        event_key=event_key[:120],
+        recipient=recipient,
+        subject=subject[:200],
+        body=body,
+        language=language,
     )
     session.add(message)
     return message
